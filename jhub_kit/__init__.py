@@ -1,0 +1,18 @@
+"""jhub_kit: quotas, homes and user lists for a JupyterHub on one Docker host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["QuotaDockerSpawner", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `import jhub_kit.quota` needs neither jupyterhub nor docker.
+    if name == "QuotaDockerSpawner":
+        from .spawner import QuotaDockerSpawner
+
+        return QuotaDockerSpawner
+    raise AttributeError(f"module 'jhub_kit' has no attribute {name!r}")

@@ -1,0 +1,299 @@
+"""Quotas: a value type and the policy that resolves one for a user.
+
+Pure logic, no I/O and nothing Docker-specific, so the same policy can later
+drive Docker Swarm services or KubeSpawner values.
+
+Resolution order, lowest to highest precedence::
+
+    defaults  <  the user's groups (merged)  <  the user's own override
+
+Groups merge **most generous per resource**: when a user is in several groups
+that set the same resource, the largest value wins, and ``"unlimited"`` beats
+any number. A group may still lower a default (e.g. a ``guests`` group with
+less memory than the default), because any group value replaces the default.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+#: Docker refuses a memory limit below 6 MiB.
+MIN_MEMORY = 6 * 1024 * 1024
+
+#: A resource explicitly without a limit (``"unlimited"`` in config).
+UNLIMITED = math.inf
+
+_SIZE_RE = re.compile(
+    r"^\s*(?P<num>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>[kmgt]?)(?:i?b)?\s*$", re.IGNORECASE
+)
+_UNIT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_UNLIMITED_WORDS = {"unlimited", "none", "inf", "infinity"}
+
+SIZE_EXAMPLE = '"512M", "2G", "1.5G" or a number of bytes'
+
+Number = int | float
+
+
+class QuotaError(ValueError):
+    """A quota value or policy is invalid. The message names where and how to fix it."""
+
+
+# -- parsing single values -------------------------------------------------------
+
+
+def parse_size(value: Any, *, where: str = "size") -> Number:
+    """Parse a byte size: ``512M``, ``2G``, ``1.5G``, ``100KiB``, an int of bytes.
+
+    Units are binary (``1K = 1024``), like Docker and JupyterHub's
+    ``ByteSpecification``. ``"unlimited"`` gives :data:`UNLIMITED`.
+    """
+    if isinstance(value, bool):
+        raise QuotaError(f"{where}: {value!r} is not a size; use e.g. {SIZE_EXAMPLE}")
+    if isinstance(value, (int, float)):
+        if value == UNLIMITED:
+            return UNLIMITED
+        if value < 0 or math.isnan(value):
+            raise QuotaError(f"{where}: {value!r} is negative; use e.g. {SIZE_EXAMPLE}")
+        return int(value)
+    if isinstance(value, str):
+        if value.strip().lower() in _UNLIMITED_WORDS:
+            return UNLIMITED
+        m = _SIZE_RE.match(value)
+        if m:
+            return int(float(m["num"]) * _UNIT[m["unit"].lower()])
+    raise QuotaError(f"{where}: {value!r} is not a size; use e.g. {SIZE_EXAMPLE}")
+
+
+def parse_cpu(value: Any, *, where: str = "cpu") -> Number:
+    """Parse a CPU amount in cores: ``2``, ``0.5``, ``"1.5"``; ``"unlimited"``."""
+    if isinstance(value, str):
+        if value.strip().lower() in _UNLIMITED_WORDS:
+            return UNLIMITED
+        try:
+            value = float(value)
+        except ValueError:
+            raise QuotaError(
+                f"{where}: {value!r} is not a number of cores; use e.g. 0.5, 1 or 2"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise QuotaError(f"{where}: {value!r} is not a number of cores; use e.g. 0.5, 1 or 2")
+    if value == UNLIMITED:
+        return UNLIMITED
+    if not value > 0:
+        raise QuotaError(f"{where}: {value!r} must be more than 0 cores; use e.g. 0.5, 1 or 2")
+    return float(value)
+
+
+def parse_count(value: Any, *, where: str = "count") -> Number:
+    """Parse a whole positive number (e.g. a PIDs limit); ``"unlimited"``."""
+    if isinstance(value, str):
+        if value.strip().lower() in _UNLIMITED_WORDS:
+            return UNLIMITED
+        if value.strip().isdigit():
+            value = int(value)
+    if isinstance(value, float) and value == UNLIMITED:
+        return UNLIMITED
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise QuotaError(f"{where}: {value!r} is not a whole number above 0; use e.g. 256")
+    return value
+
+
+def format_size(n: Number | None) -> str:
+    """Human form of a byte count, the inverse of :func:`parse_size` (``2G``)."""
+    if n is None or n == UNLIMITED:
+        return "unlimited"
+    n = int(n)
+    for unit in "TGMK":
+        mult = _UNIT[unit.lower()]
+        if n >= mult and (n * 100) % mult == 0:  # at most two decimals
+            return f"{n / mult:g}{unit}"
+    return str(n)
+
+
+# -- the Quota value -------------------------------------------------------------
+
+#: Resource keys accepted in policies, with their parser and an example value.
+RESOURCES: dict[str, tuple[Any, str]] = {
+    "mem_limit": (parse_size, '"2G"'),
+    "swap_limit": (parse_size, '"0" (no swap) or "1G"'),
+    "cpu_limit": (parse_cpu, "1.5"),
+    "pids_limit": (parse_count, "256"),
+    "disk_limit": (parse_size, '"5G"'),
+    "mem_guarantee": (parse_size, '"512M"'),
+    "cpu_guarantee": (parse_cpu, "0.5"),
+}
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The resources one server gets. ``None`` means no limit.
+
+    ``swap_limit`` is swap *in addition to* memory: 0 (the default) means the
+    server cannot swap at all, which avoids swap thrashing on a shared host.
+    """
+
+    mem_limit: int | None = None
+    swap_limit: int | None = 0
+    cpu_limit: float | None = None
+    pids_limit: int | None = None
+    disk_limit: int | None = None
+    mem_guarantee: int | None = None
+    cpu_guarantee: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def describe(self) -> str:
+        """One line for logs and progress messages."""
+        parts = [
+            f"memory {format_size(self.mem_limit)}",
+            f"swap {format_size(self.swap_limit)}",
+            f"cpu {'unlimited' if self.cpu_limit is None else f'{self.cpu_limit:g}'}",
+            f"pids {'unlimited' if self.pids_limit is None else self.pids_limit}",
+            f"disk {format_size(self.disk_limit)}",
+        ]
+        return ", ".join(parts)
+
+
+Partial = dict[str, Number]
+"""A parsed, partial quota: resource key to number (or UNLIMITED)."""
+
+
+def parse_partial(spec: Mapping[str, Any] | None, *, where: str) -> Partial:
+    """Validate and parse one policy entry (``{"mem_limit": "2G", ...}``).
+
+    ``None`` values are skipped (unset). Unknown keys are errors that list
+    the valid ones.
+    """
+    if spec is None:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise QuotaError(
+            f"{where}: expected a mapping of resources like {{'mem_limit': '2G'}}, "
+            f"got {type(spec).__name__}"
+        )
+    out: Partial = {}
+    for key, raw in spec.items():
+        if key not in RESOURCES:
+            raise QuotaError(
+                f"{where}: unknown resource {key!r}; valid keys are {', '.join(RESOURCES)}"
+            )
+        if raw is None:
+            continue
+        parser, example = RESOURCES[key]
+        try:
+            out[key] = parser(raw, where=f"{where}[{key!r}]")
+        except QuotaError as e:
+            raise QuotaError(f"{e} (example: {key} = {example})") from None
+        if key == "mem_limit" and out[key] < MIN_MEMORY:
+            raise QuotaError(
+                f'{where}[{key!r}]: {raw!r} is below Docker\'s minimum of 6M; use e.g. "512M"'
+            )
+    return out
+
+
+def merge_generous(partials: Iterable[Partial]) -> Partial:
+    """Merge several partial quotas, keeping the largest value per resource."""
+    out: Partial = {}
+    for p in partials:
+        for key, value in p.items():
+            out[key] = max(out.get(key, value), value)
+    return out
+
+
+def build_quota(layers: Iterable[Partial]) -> Quota:
+    """Overlay partial quotas (later wins) and check the result is coherent."""
+    merged: Partial = {}
+    for layer in layers:
+        merged.update(layer)
+    values: dict[str, Any] = {}
+    for key in RESOURCES:
+        if key not in merged:
+            continue
+        v = merged[key]
+        if v == UNLIMITED:
+            values[key] = None
+        elif key in ("cpu_limit", "cpu_guarantee"):
+            values[key] = float(v)
+        else:
+            values[key] = int(v)
+    q = Quota(**values)
+    if q.mem_limit is None and q.swap_limit not in (0, None):
+        # Docker needs a memory limit to express a swap limit; no memory limit
+        # already means "no limit", so drop the meaningless swap limit.
+        q = Quota(**{**q.as_dict(), "swap_limit": None})
+    if q.mem_guarantee is not None and q.mem_limit is not None and q.mem_guarantee > q.mem_limit:
+        raise QuotaError(
+            f"mem_guarantee {format_size(q.mem_guarantee)} is above mem_limit "
+            f"{format_size(q.mem_limit)}; lower the guarantee or raise the limit"
+        )
+    if q.cpu_guarantee is not None and q.cpu_limit is not None and q.cpu_guarantee > q.cpu_limit:
+        raise QuotaError(
+            f"cpu_guarantee {q.cpu_guarantee:g} is above cpu_limit {q.cpu_limit:g}; "
+            "lower the guarantee or raise the limit"
+        )
+    return q
+
+
+@dataclass
+class QuotaPolicy:
+    """Defaults, per-group and per-user quota entries, already parsed."""
+
+    defaults: Partial = field(default_factory=dict)
+    groups: dict[str, Partial] = field(default_factory=dict)
+    users: dict[str, Partial] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(
+        cls,
+        defaults: Mapping[str, Any] | None = None,
+        groups: Mapping[str, Mapping[str, Any]] | None = None,
+        users: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        where: str = "quota policy",
+    ) -> QuotaPolicy:
+        """Parse raw config (strings like ``"2G"``) into a policy.
+
+        ``where`` prefixes errors, e.g. ``"QuotaDockerSpawner.quota_groups"``.
+        """
+        return cls(
+            defaults=parse_partial(defaults, where=f"{where} defaults"),
+            groups={
+                str(g): parse_partial(spec, where=f"{where} groups[{g!r}]")
+                for g, spec in (groups or {}).items()
+            },
+            users={
+                str(u): parse_partial(spec, where=f"{where} users[{u!r}]")
+                for u, spec in (users or {}).items()
+            },
+        )
+
+    def overlay(self, other: QuotaPolicy) -> QuotaPolicy:
+        """A policy where ``other``'s entries win, key by key."""
+        groups = {g: dict(p) for g, p in self.groups.items()}
+        for g, p in other.groups.items():
+            groups.setdefault(g, {}).update(p)
+        users = {u: dict(p) for u, p in self.users.items()}
+        for u, p in other.users.items():
+            users.setdefault(u, {}).update(p)
+        return QuotaPolicy({**self.defaults, **other.defaults}, groups, users)
+
+    def resolve(
+        self,
+        username: str,
+        groups: Iterable[str] = (),
+        *,
+        extra: Partial | None = None,
+    ) -> Quota:
+        """The quota for ``username`` who is in ``groups``.
+
+        ``extra`` is the highest layer (e.g. a per-user callable's result).
+        """
+        group_layer = merge_generous(
+            self.groups[g] for g in sorted(set(groups)) if g in self.groups
+        )
+        return build_quota([self.defaults, group_layer, self.users.get(username, {}), extra or {}])

@@ -1,0 +1,481 @@
+"""QuotaDockerSpawner: DockerSpawner with per-user and per-group quotas.
+
+The quota is resolved on every spawn (defaults < groups < user) and applied to
+the container's host config; a container whose limits no longer match the
+quota is recreated, since Docker keeps a container's limits for its lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import os
+import socket
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from docker.errors import APIError
+from dockerspawner import DockerSpawner
+from jupyterhub.spawner import SpawnException
+from jupyterhub.traitlets import ByteSpecification
+from jupyterhub.utils import maybe_future, random_port
+from traitlets import (
+    Bool,
+    Dict,
+    Float,
+    Int,
+    Unicode,
+    Union,
+    default,
+    validate,
+)
+from traitlets import (
+    Callable as CallableTrait,
+)
+
+from . import docker_limits
+from .policy_file import PolicyFile
+from .quota import (
+    RESOURCES,
+    Partial,
+    Quota,
+    QuotaError,
+    QuotaPolicy,
+    format_size,
+    parse_partial,
+)
+
+_LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+_POLICY_FILES: dict[str, PolicyFile] = {}
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _resource_trait(inner: Any, help: str) -> Any:
+    """A quota default: a value, or a callable(spawner) resolved at spawn time."""
+    return Union([CallableTrait(), inner], allow_none=True, default_value=None, help=help).tag(
+        config=True
+    )
+
+
+class QuotaDockerSpawner(DockerSpawner):
+    """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
+
+    Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
+    ``swap_limit``, ``pids_limit``, ``disk_limit``), then raise or lower them for
+    groups and users with :attr:`quota_groups`, :attr:`quota_users` or a
+    :attr:`quota_policy_file` that can be edited while the hub runs.
+    """
+
+    # -- quota defaults ------------------------------------------------------
+
+    mem_limit = _resource_trait(
+        ByteSpecification(),
+        """Default memory limit of a server, in bytes or with a unit (``"2G"``).
+
+        May be a callable ``f(spawner)`` (sync or async), evaluated at every spawn,
+        unlike DockerSpawner, which evaluates it once. Groups and users may
+        override it (see :attr:`quota_groups`). Example: ``c.QuotaDockerSpawner.mem_limit = "2G"``.
+        """,
+    )
+    cpu_limit = _resource_trait(
+        Float(),
+        """Default CPU limit of a server, in cores (``1.5``); a hard CFS ceiling.
+
+        May be a callable ``f(spawner)``, evaluated at every spawn.
+        Example: ``c.QuotaDockerSpawner.cpu_limit = 1``.
+        """,
+    )
+    mem_guarantee = _resource_trait(
+        ByteSpecification(),
+        """Default memory guarantee: Docker's soft limit (``mem_reservation``).
+
+        Example: ``c.QuotaDockerSpawner.mem_guarantee = "512M"``.
+        """,
+    )
+    cpu_guarantee = _resource_trait(
+        Float(),
+        """Default CPU guarantee in cores, applied as relative ``cpu_shares``
+        (1024 per core) that count when the host's CPUs are contended.
+
+        Example: ``c.QuotaDockerSpawner.cpu_guarantee = 0.5``.
+        """,
+    )
+    swap_limit = _resource_trait(
+        ByteSpecification(),
+        """Swap a server may use *in addition to* its memory limit.
+
+        Defaults to 0: no swap, so a server that exceeds its memory is stopped
+        instead of slowing the whole host down. ``"unlimited"`` is not accepted
+        here; set ``quota_groups``/``quota_users`` entries to ``"unlimited"`` instead.
+        Example: ``c.QuotaDockerSpawner.swap_limit = "512M"``.
+
+        .. versionadded:: 0.1
+        """,
+    )
+    pids_limit = _resource_trait(
+        Int(),
+        """Most processes and threads a server may run (stops fork bombs).
+
+        Example: ``c.QuotaDockerSpawner.pids_limit = 256``.
+
+        .. versionadded:: 0.1
+        """,
+    )
+    disk_limit = _resource_trait(
+        ByteSpecification(),
+        """Default size of a user's home, enforced by the home provisioner.
+
+        Example: ``c.QuotaDockerSpawner.disk_limit = "5G"``.
+
+        .. versionadded:: 0.1
+        """,
+    )
+
+    @default("swap_limit")
+    def _swap_default(self) -> int:
+        return 0
+
+    # DockerSpawner's validators call a callable once, when the option is set;
+    # keep the callable so that it is evaluated at every spawn instead.
+    def _mem_limit_str(self, proposal: Any) -> Any:
+        return proposal.value
+
+    def _cast_cpu_limit(self, proposal: Any) -> Any:
+        return proposal.value
+
+    # -- groups and users ----------------------------------------------------
+
+    quota_groups = Dict(
+        help="""Quota overrides per JupyterHub group.
+
+        Maps a group name to resources (the keys are ``mem_limit``, ``swap_limit``,
+        ``cpu_limit``, ``pids_limit``, ``disk_limit``, ``mem_guarantee``,
+        ``cpu_guarantee``). A user in several groups gets the most generous value
+        of each resource among them; ``"unlimited"`` beats any number.
+        Example::
+
+            c.QuotaDockerSpawner.quota_groups = {
+                "teachers": {"mem_limit": "4G", "cpu_limit": 2},
+                "guests": {"mem_limit": "512M"},
+            }
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    quota_users = Dict(
+        help="""Quota overrides per user; they win over defaults and groups.
+
+        Example: ``c.QuotaDockerSpawner.quota_users = {"alice": {"disk_limit": "20G"}}``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    quota_policy_file = Unicode(
+        "",
+        help="""A TOML or YAML file with ``defaults``, ``groups`` and ``users`` sections.
+
+        Its entries win over the traits above, key by key. The file is re-read when
+        it changes, so limits can be changed without restarting the hub; a broken
+        edit keeps the previous policy and logs the error. Example:
+        ``c.QuotaDockerSpawner.quota_policy_file = "/srv/jupyterhub/quotas.toml"``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @validate("quota_groups", "quota_users")
+    def _validate_quota_entries(self, proposal: Any) -> Any:
+        name = proposal.trait.name
+        kind = name.split("_", 1)[1]
+        try:
+            QuotaPolicy.from_config(**{kind: proposal.value}, where=f"{type(self).__name__}.{name}")
+        except QuotaError as e:
+            raise QuotaError(str(e)) from None
+        return proposal.value
+
+    # -- network -------------------------------------------------------------
+
+    hub_connect_auto = Bool(
+        True,
+        help="""Work out how containers reach the Hub API when nothing says so.
+
+        On a bridge network, with ``JupyterHub.hub_connect_ip`` and
+        ``Spawner.hub_connect_url`` unset and the Hub on this host listening on all
+        interfaces, containers are pointed at the network's gateway address. If the
+        Hub listens only on 127.0.0.1, which containers cannot reach, the spawn fails
+        with a message saying what to set. Set to False to keep JupyterHub's default.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    docker_threads = Int(
+        4,
+        min=1,
+        help="""Worker threads for Docker API calls, shared by all servers.
+
+        DockerSpawner runs every Docker call of the hub through one thread, which
+        serializes a classroom of simultaneous spawns. Example: ``8``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @default("remove")
+    def _remove_default(self) -> bool:
+        # a fresh container at every start always carries the current quota;
+        # homes live on persistent mounts, so nothing of the user's is lost
+        return True
+
+    @default("use_internal_ip")
+    def _use_internal_ip_default(self) -> bool:
+        return self.network_name == "host" or super()._default_use_ip()
+
+    # -- executor ------------------------------------------------------------
+
+    _kit_executor: ThreadPoolExecutor | None = None
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        cls = type(self)
+        if cls._kit_executor is None:
+            cls._kit_executor = ThreadPoolExecutor(
+                self.docker_threads, thread_name_prefix="jhub-kit-docker"
+            )
+        return cls._kit_executor
+
+    # -- quota resolution ----------------------------------------------------
+
+    quota: Quota | None = None
+    """The quota resolved for the current (or last) spawn."""
+
+    def _policy_file_obj(self) -> PolicyFile | None:
+        path = self.quota_policy_file
+        if not path:
+            return None
+        # one cache per path, shared by every user's spawner
+        if path not in _POLICY_FILES:
+            _POLICY_FILES[path] = PolicyFile(path)
+        return _POLICY_FILES[path]
+
+    async def _trait_defaults(self) -> Partial:
+        raw: dict[str, Any] = {}
+        for key in RESOURCES:
+            value = getattr(self, key)
+            if callable(value):
+                value = await maybe_future(value(self))
+            raw[key] = value
+        return parse_partial(raw, where=f"{type(self).__name__} defaults")
+
+    def user_groups(self) -> list[str]:
+        """Names of the JupyterHub groups the user is in."""
+        groups = getattr(self.user, "groups", None) or []
+        return sorted(g if isinstance(g, str) else g.name for g in groups)
+
+    async def resolve_quota(self) -> Quota:
+        """Resolve this user's quota now: defaults < groups < user (< file entries)."""
+        cls_name = type(self).__name__
+        policy = QuotaPolicy.from_config(None, self.quota_groups, self.quota_users, where=cls_name)
+        policy.defaults = await self._trait_defaults()
+        pf = self._policy_file_obj()
+        if pf is not None:
+            policy = policy.overlay(await asyncio.to_thread(pf.load))
+        return policy.resolve(self.user.name, self.user_groups(), extra=self._user_option_limits())
+
+    def _user_option_limits(self) -> Partial:
+        """Limits a user asked for in user_options: they may only *lower* the quota."""
+        asked = {k: v for k, v in (self.user_options or {}).items() if k in RESOURCES}
+        if not asked:
+            return {}
+        try:
+            return parse_partial(asked, where="user_options")
+        except QuotaError as e:
+            raise SpawnException(f"Invalid resource request: {e}", status_code=400) from None
+
+    # -- environment ---------------------------------------------------------
+
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()
+        for key in ("MEM_LIMIT", "MEM_GUARANTEE", "CPU_LIMIT", "CPU_GUARANTEE"):
+            env.pop(key, None)
+        q = self.quota
+        if q is not None:
+            # read by jupyter-resource-usage and friends: show the real limit
+            if q.mem_limit:
+                env["MEM_LIMIT"] = str(q.mem_limit)
+            if q.mem_guarantee:
+                env["MEM_GUARANTEE"] = str(q.mem_guarantee)
+            if q.cpu_limit:
+                env["CPU_LIMIT"] = f"{q.cpu_limit:g}"
+            if q.cpu_guarantee:
+                env["CPU_GUARANTEE"] = f"{q.cpu_guarantee:g}"
+            if q.disk_limit:
+                env["DISK_LIMIT"] = str(q.disk_limit)
+        return env
+
+    # -- progress ------------------------------------------------------------
+
+    def _emit(self, progress: int, message: str) -> None:
+        self.log.info("%s: %s", self._log_name, message)
+        self._progress_events.append({"progress": progress, "message": message})
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        sent = 0
+        while True:
+            events = getattr(self, "_progress_events", [])
+            while sent < len(events):
+                yield events[sent]
+                sent += 1
+            await asyncio.sleep(0.2)
+
+    # -- Docker glue ---------------------------------------------------------
+
+    def _wanted_limits(self, extra_host_config: dict[str, Any]) -> dict[str, Any]:
+        assert self.quota is not None
+        period = extra_host_config.get("cpu_period", docker_limits.DEFAULT_CPU_PERIOD)
+        return docker_limits.host_config_limits(self.quota, cpu_period=period)
+
+    async def _extra_host_config(self) -> dict[str, Any]:
+        ehc = self._eval_if_callable(getattr(self, "extra_host_config"))  # noqa: B009
+        if inspect.isawaitable(ehc):
+            ehc = await ehc
+        return self._render_templates(ehc or {})
+
+    async def create_object(self) -> dict[str, Any]:
+        # DockerSpawner reads mem_limit/cpu_limit itself; hand it the quota's
+        # limits through the host config it merges last, so they win.
+        saved: tuple[Any, Any, Any] = (
+            self.mem_limit,
+            self.cpu_limit,
+            getattr(self, "extra_host_config"),  # noqa: B009 - untyped trait
+        )
+        user_ehc = await self._extra_host_config()
+        wanted = self._wanted_limits(user_ehc)
+        network = {"network_mode": "host"} if self.network_name == "host" else {}
+        merged = {**user_ehc, **wanted, **network}
+        try:
+            self.mem_limit = None
+            self.cpu_limit = None
+            self.extra_host_config = merged
+            return await super().create_object()
+        finally:
+            self.mem_limit, self.cpu_limit, self.extra_host_config = saved
+
+    async def _hub_connect_url(self) -> str | None:
+        """The Hub URL containers should use, when it must be worked out."""
+        if not self.hub_connect_auto or self.network_name == "host":
+            return None
+        if self.hub_connect_url or self.hub.connect_ip or getattr(self.hub, "connect_url", ""):
+            return None
+        hub_ip = self.hub.ip
+        if os.path.exists("/.dockerenv"):
+            return None  # the hub runs in a container: its hostname resolves on the network
+        if _is_loopback(hub_ip or "0.0.0.0"):
+            raise SpawnException(
+                "The server cannot reach the Hub; an administrator must fix the configuration.",
+                log_message=(
+                    f"The Hub API listens on {hub_ip}, which containers on Docker network "
+                    f"{self.network_name!r} cannot reach. Set c.JupyterHub.hub_ip = '0.0.0.0' "
+                    "(or the network's gateway address) so containers can connect, or use "
+                    "c.QuotaDockerSpawner.network_name = 'host'."
+                ),
+            )
+        if hub_ip not in ("", "0.0.0.0", "::"):
+            return None  # a specific address: JupyterHub uses it as is
+        net = await self.docker("inspect_network", self.network_name)
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            gw = cfg.get("Gateway")
+            if gw:
+                return f"http://{gw}:{self.hub.port}"
+        self.log.warning(
+            "Docker network %s has no gateway; containers use %s to reach the Hub",
+            self.network_name,
+            socket.gethostname(),
+        )
+        return None
+
+    async def start(self) -> tuple[str, int]:
+        self._progress_events: list[dict[str, Any]] = []
+        try:
+            self.quota = await self.resolve_quota()
+        except QuotaError as e:
+            self.log.error("Quota for %s is invalid: %s", self.user.name, e)
+            raise SpawnException(
+                "Your resource quota is misconfigured; an administrator must fix it.",
+                log_message=f"Quota for {self.user.name} is invalid: {e}",
+            ) from None
+        self._emit(10, f"Quota: {self.quota.describe()}")
+
+        if self.network_name == "host":
+            # no port mapping in host mode: pick a free port on the host's loopback
+            self.ip = self.host_ip
+            self.port = random_port()
+        else:
+            url = await self._hub_connect_url()
+            if url:
+                self.hub_connect_url = url
+
+        await self._drop_stale_container()
+        self._emit(50, "Starting container")
+        ip, port = await super().start()
+        self._emit(80, f"Container {self.container_name} started, waiting for the server")
+        return ip, port
+
+    async def _drop_stale_container(self) -> None:
+        """Remove a kept container whose limits differ from the current quota."""
+        if self.remove:
+            return  # DockerSpawner removes any leftover container itself
+        obj = await self.get_object()
+        if not obj:
+            return
+        wanted = self._wanted_limits(await self._extra_host_config())
+        diffs = docker_limits.limits_differ(obj["HostConfig"], wanted)
+        if self.network_name == "host":
+            diffs.append("host-network port")
+        if diffs:
+            self.log.warning(
+                "Recreating container %s for the new quota (%s)",
+                self.container_name,
+                "; ".join(diffs),
+            )
+            await self.remove_object()
+
+    async def get_ip_and_port(self) -> tuple[str, int]:
+        if self.network_name == "host":
+            return self.host_ip, self.port
+        return await super().get_ip_and_port()
+
+    async def poll(self) -> Any:
+        status = await super().poll()
+        if status is None or status == 0:
+            return status
+        try:
+            obj = await self.docker("inspect_container", self.object_name)
+        except APIError:
+            return status
+        state = obj.get("State", {})
+        if state.get("OOMKilled"):
+            limit = format_size(self.quota.mem_limit if self.quota else None)
+            message = (
+                f"OOMKilled: the server of {self.user.name} ran out of memory "
+                f"(limit {limit}) and was stopped"
+            )
+            self.log.error(message)
+            return message
+        return status
+
+    @property
+    def _log_name(self) -> str:
+        return f"{self.user.name}'s server" + (f" {self.name!r}" if self.name else "")

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# README command 1: a demo hub at http://127.0.0.1:8000 using the kit.
+#   sudo ./scripts/demo.sh
+# Installs what is missing, prints how to log in, then runs the hub in the
+# foreground (Ctrl-C stops it, its servers, and a dockerd this script started).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+trap stop_dockerd_if_started EXIT
+ensure_all
+
+demo="$KIT_STATE/demo"
+mkdir -p "$demo"
+if [ ! -s "$demo/password" ]; then
+    (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(12))' >"$demo/password")
+fi
+export JHUB_KIT_DEMO_DIR="$demo" JHUB_KIT_DEMO_PASSWORD="$(cat "$demo/password")"
+cat >&2 <<MSG
+
+  jhub_kit demo hub: http://127.0.0.1:8000
+  users:    teacher (admin, group "teachers": 1G memory, 2 CPUs)
+            student1, student2 (512M memory, 1 CPU, 128 processes)
+  password: $JHUB_KIT_DEMO_PASSWORD   (the same for every demo user; kept in $demo/password)
+  homes:    one Docker volume per user (jhub-kit-demo-<user>), kept across restarts
+  Check a server's limits:  docker inspect -f '{{.HostConfig.Memory}}' jhub-kit-demo-student1
+  Stop with Ctrl-C.
+
+MSG
+cd "$demo"
+exec_hub() { jupyterhub -f "$KIT_ROOT/scripts/demo_config.py" "$@"; }
+exec_hub "$@"

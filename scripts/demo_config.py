@@ -1,0 +1,31 @@
+"""Configuration of the demo hub started by scripts/demo.sh (not for production)."""
+
+import os
+
+c = get_config()  # noqa: F821
+
+demo_dir = os.environ["JHUB_KIT_DEMO_DIR"]
+
+c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+c.JupyterHub.db_url = f"sqlite:///{demo_dir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = f"{demo_dir}/jupyterhub_cookie_secret"
+
+# users: an admin teacher and two students, one shared demo password
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = os.environ["JHUB_KIT_DEMO_PASSWORD"]
+c.Authenticator.allowed_users = {"teacher", "student1", "student2"}
+c.Authenticator.admin_users = {"teacher"}
+c.JupyterHub.load_groups = {"teachers": {"users": ["teacher"]}}
+
+# the kit's spawner, with quotas
+c.JupyterHub.spawner_class = "quota-docker"
+c.QuotaDockerSpawner.image = os.environ["JHUB_KIT_TEST_IMAGE"]
+c.QuotaDockerSpawner.pull_policy = "never"
+c.QuotaDockerSpawner.network_name = "host"
+c.QuotaDockerSpawner.prefix = "jhub-kit-demo"
+c.QuotaDockerSpawner.mem_limit = "512M"
+c.QuotaDockerSpawner.cpu_limit = 1
+c.QuotaDockerSpawner.pids_limit = 128
+c.QuotaDockerSpawner.quota_groups = {"teachers": {"mem_limit": "1G", "cpu_limit": 2}}
+c.QuotaDockerSpawner.volumes = {"jhub-kit-demo-{username}": "/home/jovyan"}
+c.Spawner.default_url = "/lab"

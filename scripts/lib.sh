@@ -1,0 +1,131 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install and start what is missing.
+# Everything here is idempotent; each step is skipped when its result is already there.
+# shellcheck shell=bash
+
+KIT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KIT_STATE=${JHUB_KIT_STATE:-/var/lib/jhub-kit-dev}
+KIT_LOGS=${JHUB_KIT_LOGS:-/var/log/jhub-kit}
+KIT_VENV=${JHUB_KIT_VENV:-$KIT_ROOT/.venv}
+KIT_STARTED_DOCKERD=""
+
+say() { echo "[jhub-kit] $*" >&2; }
+die() { echo "[jhub-kit] error: $*" >&2; exit 1; }
+
+require_root() {
+    if [ "$(id -u)" != 0 ]; then
+        die "this needs root to install packages, start dockerd and make loop devices.
+Run it with sudo, or as a non-root user: install docker.io, debootstrap and
+nodejs and npm yourself, add yourself to the 'docker' group, start
+dockerd, and run 'JHUB_KIT_NO_ROOT=1 $0' (tests that need root are then skipped)."
+    fi
+}
+
+# Debian packages the rig needs, as "command:package" pairs.
+KIT_APT_NEEDS=(
+    "dockerd:docker.io"
+    "debootstrap:debootstrap"
+    "npm:npm"
+    "mkfs.btrfs:btrfs-progs"
+    "mkfs.xfs:xfsprogs"
+    "mkfs.ext4:e2fsprogs"
+    "losetup:mount"
+)
+
+ensure_system_packages() {
+    local missing=() pair
+    for pair in "${KIT_APT_NEEDS[@]}"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ -n "${JHUB_KIT_NO_ROOT:-}" ] && die "missing packages: ${missing[*]} (install them, then rerun)"
+    say "installing Debian packages: ${missing[*]}"
+    mkdir -p "$KIT_LOGS"
+    {
+        apt-get update -q &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    } >"$KIT_LOGS/apt.log" 2>&1 || { tail -30 "$KIT_LOGS/apt.log" >&2; die "apt-get failed (log: $KIT_LOGS/apt.log)"; }
+}
+
+ensure_venv() {
+    local stamp want
+    want=$(cat "$KIT_ROOT/pyproject.toml" | sha256sum | cut -c1-16)
+    stamp="$KIT_VENV/.jhub-kit-deps"
+    if [ ! -x "$KIT_VENV/bin/python" ]; then
+        say "creating $KIT_VENV"
+        python3 -m venv "$KIT_VENV"
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing Python dependencies into $KIT_VENV"
+        mkdir -p "$KIT_LOGS"
+        "$KIT_VENV/bin/python" -m pip install -q -e "$KIT_ROOT[dev]" >"$KIT_LOGS/pip.log" 2>&1 \
+            || { tail -30 "$KIT_LOGS/pip.log" >&2; die "pip install failed (log: $KIT_LOGS/pip.log)"; }
+        echo "$want" >"$stamp"
+    fi
+    export PATH="$KIT_VENV/bin:$PATH"
+}
+
+# configurable-http-proxy from the npm registry, into .node/ of the checkout
+# (Debian's node-configurable-http-proxy does not run on a NodeSource node).
+ensure_proxy() {
+    local prefix="$KIT_ROOT/.node"
+    export PATH="$prefix/node_modules/.bin:$PATH"
+    configurable-http-proxy --version >/dev/null 2>&1 && return 0
+    say "installing configurable-http-proxy from npm into $prefix"
+    mkdir -p "$KIT_LOGS"
+    npm install --no-audit --no-fund --prefix "$prefix" configurable-http-proxy@4 >"$KIT_LOGS/npm.log" 2>&1 \
+        || { tail -20 "$KIT_LOGS/npm.log" >&2; die "npm install configurable-http-proxy failed (log: $KIT_LOGS/npm.log)"; }
+    configurable-http-proxy --version >/dev/null 2>&1 || die "configurable-http-proxy does not run (node: $(node --version 2>&1))"
+}
+
+docker_up() { timeout 10 docker info >/dev/null 2>&1; }
+
+ensure_dockerd() {
+    docker_up && return 0
+    [ -n "${JHUB_KIT_NO_ROOT:-}" ] && die "no Docker engine answers; start dockerd and rerun"
+    mkdir -p "$KIT_LOGS" "$KIT_STATE"
+    say "starting dockerd (log: $KIT_LOGS/dockerd.log)"
+    # setsid + redirected fds: the daemon must never hold the caller's terminal or pipes
+    setsid dockerd >"$KIT_LOGS/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$KIT_STATE/dockerd.pid"
+    KIT_STARTED_DOCKERD=$!
+    local i
+    for i in $(seq 60); do
+        docker_up && return 0
+        kill -0 "$KIT_STARTED_DOCKERD" 2>/dev/null || { tail -20 "$KIT_LOGS/dockerd.log" >&2; die "dockerd exited"; }
+        sleep 0.5
+    done
+    die "dockerd did not answer within 30 s (log: $KIT_LOGS/dockerd.log)"
+}
+
+# Stop dockerd only if this script started it (and its containerd with it).
+stop_dockerd_if_started() {
+    [ -n "$KIT_STARTED_DOCKERD" ] || return 0
+    say "stopping the dockerd this run started"
+    kill "$KIT_STARTED_DOCKERD" 2>/dev/null || true
+    local i
+    for i in $(seq 40); do
+        kill -0 "$KIT_STARTED_DOCKERD" 2>/dev/null || break
+        sleep 0.5
+    done
+    kill -9 "$KIT_STARTED_DOCKERD" 2>/dev/null || true
+    rm -f "$KIT_STATE/dockerd.pid"
+    KIT_STARTED_DOCKERD=""
+}
+
+ensure_image() {
+    mkdir -p "$KIT_LOGS"
+    JHUB_KIT_TEST_IMAGE=$("$KIT_ROOT/scripts/build-singleuser-image.sh" 2>"$KIT_LOGS/image-build.log") \
+        || { tail -40 "$KIT_LOGS/image-build.log" >&2; die "building the single-user image failed (log: $KIT_LOGS/image-build.log)"; }
+    export JHUB_KIT_TEST_IMAGE
+    say "single-user image: $JHUB_KIT_TEST_IMAGE"
+}
+
+ensure_all() {
+    [ -n "${JHUB_KIT_NO_ROOT:-}" ] || require_root
+    ensure_system_packages
+    ensure_venv
+    ensure_proxy
+    ensure_dockerd
+    ensure_image
+}

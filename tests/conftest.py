@@ -1,0 +1,111 @@
+"""Shared fixtures. Pure tests need none of this; markers keep them service-free.
+
+Markers: ``docker`` (real engine + test image), ``hub`` (real JupyterHub and
+configurable-http-proxy), ``root`` (loop devices, mounts). Pure tests run first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+
+import pytest
+
+# Set by scripts/test.sh: a missing service is then a failure, never a skip.
+REQUIRE_SERVICES = os.environ.get("JHUB_KIT_REQUIRE_SERVICES") == "1"
+TEST_PREFIX = "jhubkit-test"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Pure tests first, then hub/docker/root ones (stable within each group)."""
+
+    def rank(item):
+        return 1 if any(item.get_closest_marker(m) for m in ("docker", "hub", "root")) else 0
+
+    items.sort(key=rank)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+def _unavailable(reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    import docker
+
+    try:
+        client = docker.from_env(version="auto", timeout=120)
+        client.ping()
+    except Exception as e:
+        _unavailable(f"no Docker engine answers ({e}); run scripts/test.sh")
+    return client
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client):
+    image = os.environ.get("JHUB_KIT_TEST_IMAGE", "jhub-kit-singleuser:latest")
+    try:
+        docker_client.images.get(image)
+    except Exception:
+        _unavailable(f"test image {image} is missing; run scripts/test.sh to build it")
+    return image
+
+
+@pytest.fixture(scope="session")
+def chp():
+    path = shutil.which("configurable-http-proxy")
+    if not path:
+        _unavailable("configurable-http-proxy is not on PATH; run scripts/test.sh")
+    return path
+
+
+@pytest.fixture(scope="session")
+def as_root():
+    if os.geteuid() != 0:
+        _unavailable("needs root for loop devices and mounts")
+
+
+def dump_containers(client, prefix: str = TEST_PREFIX) -> None:
+    """Print logs and inspect output of the test containers (on failure)."""
+    for c in client.containers.list(all=True, filters={"name": prefix}):
+        print(f"===== docker logs {c.name} (status {c.status})")
+        try:
+            print(c.logs(tail=200).decode("utf-8", "replace"))
+        except Exception as e:
+            print(f"(logs unavailable: {e})")
+        print(f"===== docker inspect {c.name} State / HostConfig limits")
+        hc = c.attrs.get("HostConfig", {})
+        print(c.attrs.get("State"))
+        print(
+            {k: hc.get(k) for k in ("Memory", "MemorySwap", "CpuQuota", "PidsLimit", "NetworkMode")}
+        )
+
+
+def remove_test_containers(client, prefix: str = TEST_PREFIX) -> None:
+    for c in client.containers.list(all=True, filters={"name": prefix}):
+        with contextlib.suppress(Exception):
+            c.remove(force=True, v=True)
+
+
+@pytest.fixture
+def docker_debug(request, docker_client):
+    """Use in docker tests: on failure, dump the containers' logs and inspect."""
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        dump_containers(docker_client)
+
+
+def run(*cmd: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)

@@ -1,0 +1,104 @@
+"""A real JupyterHub (jupyterhub.tests.mocking.MockHub) with the kit's spawner.
+
+The Hub, configurable-http-proxy and single-user containers all talk over
+127.0.0.1; containers use host networking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import requests
+from conftest import TEST_PREFIX
+from jupyterhub.tests.mocking import MockHub
+from jupyterhub.tests.utils import add_user, api_request, public_url
+from jupyterhub.utils import url_path_join
+from traitlets.config import Config
+
+
+def kit_config(image: str, **spawner: Any) -> Config:
+    """Config for a hub that spawns the test image with QuotaDockerSpawner."""
+    c = Config()
+    c.JupyterHub.spawner_class = "jhub_kit.QuotaDockerSpawner"
+    c.QuotaDockerSpawner.image = image
+    c.QuotaDockerSpawner.network_name = "host"
+    c.QuotaDockerSpawner.prefix = TEST_PREFIX
+    c.QuotaDockerSpawner.pull_policy = "never"
+    c.QuotaDockerSpawner.start_timeout = 120
+    c.QuotaDockerSpawner.http_timeout = 120
+    c.QuotaDockerSpawner.poll_interval = 5
+    for key, value in spawner.items():
+        setattr(c.QuotaDockerSpawner, key, value)
+    return c
+
+
+@contextlib.asynccontextmanager
+async def running_hub(config: Config) -> AsyncIterator[MockHub]:
+    app = MockHub.instance(config=config)
+    try:
+        await app.initialize([])
+        await app.start()
+        yield app
+    finally:
+        MockHub.clear_instance()
+        await app.stop()
+
+
+def ensure_user(app: MockHub, name: str, groups: tuple[str, ...] = (), admin: bool = False):
+    """Create ``name`` in the hub DB (and its groups) and return the hub's User."""
+    from jupyterhub import orm
+
+    orm_user = add_user(app.db, app, name=name, admin=admin)
+    for gname in groups:
+        group = orm.Group.find(app.db, gname)
+        if group is None:
+            group = orm.Group(name=gname)
+            app.db.add(group)
+        if orm_user not in group.users:
+            group.users.append(orm_user)
+    app.db.commit()
+    return app.users[orm_user]
+
+
+async def start_server(app: MockHub, name: str, timeout: float = 180) -> Any:
+    """Start ``name``'s default server through the REST API and wait until ready."""
+    r = await api_request(app, "users", name, "server", method="post")
+    assert r.status_code in (201, 202), f"spawn request failed: {r.status_code} {r.text}"
+    user = app.users[name]
+    deadline = time.monotonic() + timeout
+    while user.spawner.pending:
+        assert time.monotonic() < deadline, f"{name}'s server never became ready"
+        await asyncio.sleep(0.2)
+    assert user.running, f"{name}'s server is not running after spawn"
+    return user
+
+
+async def stop_server(app: MockHub, name: str, timeout: float = 60) -> None:
+    r = await api_request(app, "users", name, "server", method="delete")
+    assert r.status_code in (202, 204), f"stop request failed: {r.status_code} {r.text}"
+    user = app.users[name]
+    deadline = time.monotonic() + timeout
+    while user.spawner.pending or user.running:
+        assert time.monotonic() < deadline, f"{name}'s server never stopped"
+        await asyncio.sleep(0.2)
+
+
+async def server_get(app: MockHub, name: str, path: str = "api/status") -> requests.Response:
+    """GET a path of ``name``'s server through the proxy, with the user's token."""
+    user = app.users[name]
+    token = user.new_api_token()
+    url = url_path_join(public_url(app, user), path)
+    return await asyncio.to_thread(
+        requests.get, url, headers={"Authorization": f"token {token}"}, timeout=30
+    )
+
+
+async def container_exec(docker_client, name: str, cmd: list[str], **kw) -> tuple[int, str]:
+    """Run ``cmd`` in ``name``'s server container; return (exit code, output)."""
+    container = docker_client.containers.get(f"{TEST_PREFIX}-{name}")
+    result = await asyncio.to_thread(container.exec_run, cmd, **kw)
+    return result.exit_code, result.output.decode("utf-8", "replace")
