@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from docker.errors import APIError
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
 from jupyterhub.traitlets import ByteSpecification
@@ -35,7 +34,7 @@ from traitlets import (
     Callable as CallableTrait,
 )
 
-from . import docker_limits
+from . import docker_limits, oom
 from .policy_file import PolicyFile
 from .quota import (
     RESOURCES,
@@ -364,7 +363,9 @@ class QuotaDockerSpawner(DockerSpawner):
         user_ehc = await self._extra_host_config()
         wanted = self._wanted_limits(user_ehc)
         network = {"network_mode": "host"} if self.network_name == "host" else {}
-        merged = {**user_ehc, **wanted, **network}
+        # DockerSpawner sets auto_remove=remove, which deletes a dead container
+        # (and why it died) before poll() can look; stop() removes it instead.
+        merged = {**user_ehc, **wanted, **network, "auto_remove": False}
         try:
             self.mem_limit = None
             self.cpu_limit = None
@@ -408,6 +409,7 @@ class QuotaDockerSpawner(DockerSpawner):
 
     async def start(self) -> tuple[str, int]:
         self._progress_events: list[dict[str, Any]] = []
+        self.oom_kills = 0
         try:
             self.quota = await self.resolve_quota()
         except QuotaError as e:
@@ -457,24 +459,41 @@ class QuotaDockerSpawner(DockerSpawner):
             return self.host_ip, self.port
         return await super().get_ip_and_port()
 
+    oom_kills = 0
+    """Processes OOM-killed in the current container, as seen by :meth:`poll`."""
+
     async def poll(self) -> Any:
-        status = await super().poll()
-        if status is None or status == 0:
-            return status
-        try:
-            obj = await self.docker("inspect_container", self.object_name)
-        except APIError:
-            return status
-        state = obj.get("State", {})
-        if state.get("OOMKilled"):
-            limit = format_size(self.quota.mem_limit if self.quota else None)
+        """Like DockerSpawner's, and reports out-of-memory kills to the admin.
+
+        A kernel killed for using too much memory is logged (the server lives
+        on); a server that died of it returns a status naming the limit.
+        """
+        container = await self.get_object()
+        if not container:
+            self.log.warning("Container not found: %s", self.container_name)
+            return 0
+        state = container["State"]
+        kills = await asyncio.to_thread(oom.read_oom_kills, self.container_id)
+        limit = format_size(self.quota.mem_limit if self.quota else None)
+        if kills is not None and kills > self.oom_kills:
+            self.log.warning(
+                "%s: the kernel killed %d process(es) for exceeding the memory limit %s "
+                "(%d in total); a notebook kernel probably died",
+                self._log_name,
+                kills - self.oom_kills,
+                limit,
+                kills,
+            )
+            self.oom_kills = kills
+        if state["Running"]:
+            return None
+        if state.get("OOMKilled") or (kills and state.get("ExitCode") == 137):
             message = (
-                f"OOMKilled: the server of {self.user.name} ran out of memory "
-                f"(limit {limit}) and was stopped"
+                f"OOMKilled: {self._log_name} ran out of memory (limit {limit}) and was stopped"
             )
             self.log.error(message)
             return message
-        return status
+        return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
 
     @property
     def _log_name(self) -> str:

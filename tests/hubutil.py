@@ -52,7 +52,8 @@ def ensure_user(app: MockHub, name: str, groups: tuple[str, ...] = (), admin: bo
     """Create ``name`` in the hub DB (and its groups) and return the hub's User."""
     from jupyterhub import orm
 
-    orm_user = add_user(app.db, app, name=name, admin=admin)
+    user = add_user(app.db, app, name=name, admin=admin)
+    orm_user = user.orm_user
     for gname in groups:
         group = orm.Group.find(app.db, gname)
         if group is None:
@@ -61,7 +62,7 @@ def ensure_user(app: MockHub, name: str, groups: tuple[str, ...] = (), admin: bo
         if orm_user not in group.users:
             group.users.append(orm_user)
     app.db.commit()
-    return app.users[orm_user]
+    return user
 
 
 async def start_server(app: MockHub, name: str, timeout: float = 180) -> Any:
