@@ -34,7 +34,7 @@ def _hash(username: str) -> str:
 
 def is_safe(name: str, max_length: int = MAX_LENGTH) -> bool:
     """Whether ``name`` is kept unchanged by :func:`safe_name`."""
-    return len(name) <= max_length and bool(_SAFE.match(name)) and "--" not in name
+    return len(name) <= max_length and bool(_SAFE.fullmatch(name)) and "--" not in name
 
 
 def safe_name(username: str, max_length: int = MAX_LENGTH) -> str:

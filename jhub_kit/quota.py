@@ -288,12 +288,20 @@ class QuotaPolicy:
         groups: Iterable[str] = (),
         *,
         extra: Partial | None = None,
+        lower_only: Partial | None = None,
     ) -> Quota:
         """The quota for ``username`` who is in ``groups``.
 
-        ``extra`` is the highest layer (e.g. a per-user callable's result).
+        ``extra`` is the highest layer (e.g. a per-user callable's result);
+        ``lower_only`` holds requests that may only lower a limit (user_options).
         """
         group_layer = merge_generous(
             self.groups[g] for g in sorted(set(groups)) if g in self.groups
         )
-        return build_quota([self.defaults, group_layer, self.users.get(username, {}), extra or {}])
+        layers = [self.defaults, group_layer, self.users.get(username, {}), extra or {}]
+        if lower_only:
+            current: Partial = {}
+            for layer in layers:
+                current.update(layer)
+            layers.append({k: min(v, current.get(k, UNLIMITED)) for k, v in lower_only.items()})
+        return build_quota(layers)

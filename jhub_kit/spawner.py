@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
 import os
-import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,7 +32,7 @@ from traitlets import (
     Callable as CallableTrait,
 )
 
-from . import docker_limits, oom
+from . import docker_limits, network, oom
 from .policy_file import PolicyFile
 from .quota import (
     RESOURCES,
@@ -46,17 +44,7 @@ from .quota import (
     parse_partial,
 )
 
-_LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 _POLICY_FILES: dict[str, PolicyFile] = {}
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _resource_trait(inner: Any, help: str) -> Any:
@@ -291,7 +279,9 @@ class QuotaDockerSpawner(DockerSpawner):
         pf = self._policy_file_obj()
         if pf is not None:
             policy = policy.overlay(await asyncio.to_thread(pf.load))
-        return policy.resolve(self.user.name, self.user_groups(), extra=self._user_option_limits())
+        return policy.resolve(
+            self.user.name, self.user_groups(), lower_only=self._user_option_limits()
+        )
 
     def _user_option_limits(self) -> Partial:
         """Limits a user asked for in user_options: they may only *lower* the quota."""
@@ -378,34 +368,29 @@ class QuotaDockerSpawner(DockerSpawner):
         """The Hub URL containers should use, when it must be worked out."""
         if not self.hub_connect_auto or self.network_name == "host":
             return None
-        if self.hub_connect_url or self.hub.connect_ip or getattr(self.hub, "connect_url", ""):
-            return None
-        hub_ip = self.hub.ip
-        if os.path.exists("/.dockerenv"):
-            return None  # the hub runs in a container: its hostname resolves on the network
-        if _is_loopback(hub_ip or "0.0.0.0"):
+        explicit = bool(
+            self.hub_connect_url or self.hub.connect_ip or getattr(self.hub, "connect_url", "")
+        )
+        in_container = os.path.exists("/.dockerenv")
+
+        async def gateway() -> str | None:
+            net = await self.docker("inspect_network", self.network_name)
+            return network.gateway_of(net)
+
+        try:
+            return await network.hub_url_for_containers(
+                hub_ip=self.hub.ip,
+                hub_port=self.hub.port,
+                network_name=self.network_name,
+                explicit=explicit,
+                hub_in_container=in_container,
+                gateway=gateway,
+            )
+        except network.HubUnreachable as e:
             raise SpawnException(
                 "The server cannot reach the Hub; an administrator must fix the configuration.",
-                log_message=(
-                    f"The Hub API listens on {hub_ip}, which containers on Docker network "
-                    f"{self.network_name!r} cannot reach. Set c.JupyterHub.hub_ip = '0.0.0.0' "
-                    "(or the network's gateway address) so containers can connect, or use "
-                    "c.QuotaDockerSpawner.network_name = 'host'."
-                ),
-            )
-        if hub_ip not in ("", "0.0.0.0", "::"):
-            return None  # a specific address: JupyterHub uses it as is
-        net = await self.docker("inspect_network", self.network_name)
-        for cfg in (net.get("IPAM") or {}).get("Config") or []:
-            gw = cfg.get("Gateway")
-            if gw:
-                return f"http://{gw}:{self.hub.port}"
-        self.log.warning(
-            "Docker network %s has no gateway; containers use %s to reach the Hub",
-            self.network_name,
-            socket.gethostname(),
-        )
-        return None
+                log_message=str(e),
+            ) from None
 
     async def start(self) -> tuple[str, int]:
         self._progress_events: list[dict[str, Any]] = []

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from jhub_kit.names import MAX_LENGTH, is_safe, safe_name
 
-DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
 @pytest.mark.parametrize(
@@ -46,6 +46,11 @@ def test_no_collisions_and_always_valid(pair):
     a, b = (safe_name(u) for u in pair)
     assert a != b
     for n in (a, b):
-        assert DOCKER_NAME.match(n) or len(n) == 1
+        assert DOCKER_NAME.fullmatch(n), n
         assert n not in (".", "..") and "/" not in n and "\0" not in n
         assert not n.startswith("-") and len(n) <= MAX_LENGTH
+
+
+@pytest.mark.parametrize("username", ["0\n", "alice\n", "a\r", "a\x00"])
+def test_control_characters_are_never_safe(username):
+    assert safe_name(username) != username

@@ -200,3 +200,13 @@ def test_overlay_wins_per_key():
 def test_describe():
     q = Quota(mem_limit=2 * G, cpu_limit=1.5, pids_limit=100)
     assert q.describe() == "memory 2G, swap 0, cpu 1.5, pids 100, disk unlimited"
+
+
+def test_user_requests_may_only_lower():
+    q = POLICY.resolve("carol", ["teachers"], lower_only={"mem_limit": 512 * M, "cpu_limit": 64})
+    assert q.mem_limit == 512 * M  # lowered
+    assert q.cpu_limit == 2.0  # asking for 64 cores does not raise the limit
+    q = POLICY.resolve("bob", [], lower_only={"pids_limit": UNLIMITED, "mem_limit": 64 * G})
+    assert (q.pids_limit, q.mem_limit) == (256, G)  # asking for more changes nothing
+    q = POLICY.resolve("dave", ["gpu"], lower_only={"pids_limit": 50})
+    assert q.pids_limit == 50

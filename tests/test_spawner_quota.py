@@ -245,3 +245,31 @@ async def test_cpu_hog_is_held_near_its_limit(hub, docker_client, docker_debug):
         assert int(throttled) > 0, out
     finally:
         await stop_server(hub, "student")
+
+
+async def test_user_options_cannot_raise_quota_or_pick_image(hub, docker_client, docker_debug):
+    from jupyterhub.tests.utils import api_request
+
+    r = await api_request(
+        hub, "users", "bystander", "server", method="post", json={"image": "evil:latest"}
+    )
+    assert r.status_code == 400
+    assert "Specifying image to launch is not allowed" in r.text
+    r = await api_request(
+        hub,
+        "users",
+        "bystander",
+        "server",
+        method="post",
+        json={"mem_limit": "8G", "cpu_limit": 16, "pids_limit": 32},
+    )
+    assert r.status_code in (201, 202), r.text
+    user = hub.users["bystander"]
+    while user.spawner.pending:
+        await asyncio.sleep(0.2)
+    try:
+        got = limits(docker_client, "bystander")
+        # asking for more memory and CPU changed nothing; asking for fewer PIDs is honoured
+        assert (got["Memory"], got["CpuQuota"], got["PidsLimit"]) == (300 * M, 50_000, 32)
+    finally:
+        await stop_server(hub, "bystander")
