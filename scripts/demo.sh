@@ -13,6 +13,9 @@ mkdir -p "$demo"
 if [ ! -s "$demo/password" ]; then
     (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(12))' >"$demo/password")
 fi
+if [ ! -s "$demo/userlist" ]; then
+    printf '%s\n' "teacher admin group:teachers" "student1" "student2" >"$demo/userlist"
+fi
 export JHUB_KIT_DEMO_DIR="$demo" JHUB_KIT_DEMO_PASSWORD="$(cat "$demo/password")"
 cat >&2 <<MSG
 
@@ -20,6 +23,7 @@ cat >&2 <<MSG
   users:    teacher (admin, group "teachers": 1G memory, 2 CPUs)
             student1, student2 (512M memory, 1 CPU, 128 processes)
   password: $JHUB_KIT_DEMO_PASSWORD   (the same for every demo user; kept in $demo/password)
+  userlist: $demo/userlist (edit it while the hub runs: add a line to let someone in)
   homes:    one Docker volume per user (jhub-kit-demo-<user>), kept across restarts
   Check a server's limits:  docker inspect -f '{{.HostConfig.Memory}}' jhub-kit-demo-student1
   Stop with Ctrl-C.

@@ -10,12 +10,10 @@ c.JupyterHub.bind_url = "http://127.0.0.1:8000"
 c.JupyterHub.db_url = f"sqlite:///{demo_dir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = f"{demo_dir}/jupyterhub_cookie_secret"
 
-# users: an admin teacher and two students, one shared demo password
-c.JupyterHub.authenticator_class = "dummy"
+# users come from the userlist file (edit it while the hub runs); one shared demo password
+c.JupyterHub.authenticator_class = "userlist-dummy"
 c.DummyAuthenticator.password = os.environ["JHUB_KIT_DEMO_PASSWORD"]
-c.Authenticator.allowed_users = {"teacher", "student1", "student2"}
-c.Authenticator.admin_users = {"teacher"}
-c.JupyterHub.load_groups = {"teachers": {"users": ["teacher"]}}
+c.UserlistMixin.userlist_file = f"{demo_dir}/userlist"
 
 # the kit's spawner, with quotas
 c.JupyterHub.spawner_class = "quota-docker"
