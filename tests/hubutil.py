@@ -103,3 +103,20 @@ async def container_exec(docker_client, name: str, cmd: list[str], **kw) -> tupl
     container = docker_client.containers.get(f"{TEST_PREFIX}-{name}")
     result = await asyncio.to_thread(container.exec_run, cmd, **kw)
     return result.exit_code, result.output.decode("utf-8", "replace")
+
+
+async def form_login(app: MockHub, name: str, password: str):
+    """Submit the hub's login form; return (response, session). Redirects not followed."""
+    from jupyterhub.tests.utils import AsyncSession
+    from tornado.httputil import url_concat
+
+    s = AsyncSession()
+    url = url_path_join(public_url(app), "hub/login")
+    r = await s.get(url)
+    r.raise_for_status()
+    r = await s.post(
+        url_concat(url, {"_xsrf": r.cookies["_xsrf"]}),
+        data={"username": name, "password": password},
+        allow_redirects=False,
+    )
+    return r, s

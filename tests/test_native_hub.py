@@ -6,7 +6,7 @@ import os
 
 import nativeauthenticator
 import pytest
-from hubutil import running_hub
+from hubutil import form_login, running_hub
 from jupyterhub.tests.utils import AsyncSession, public_url
 from jupyterhub.utils import url_path_join
 from nativeauthenticator.orm import UserInfo
@@ -36,14 +36,7 @@ async def signup(app, name, password=STRONG):
 
 
 async def login(app, name, password):
-    s = AsyncSession()
-    url = url_path_join(public_url(app), "hub/login")
-    r = await s.get(url)
-    r = await s.post(
-        url_concat(url, {"_xsrf": r.cookies["_xsrf"]}),
-        data={"username": name, "password": password},
-        allow_redirects=False,
-    )
+    r, _ = await form_login(app, name, password)
     if r.status_code == 302:
         return "in"
     # NativeAuthenticator answers a failed login with the form and a message

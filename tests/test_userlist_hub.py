@@ -6,10 +6,9 @@ import asyncio
 import os
 
 import pytest
-from hubutil import running_hub
-from jupyterhub.tests.utils import AsyncSession, public_url
+from hubutil import form_login, running_hub
+from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
-from tornado.httputil import url_concat
 from traitlets.config import Config
 
 pytestmark = pytest.mark.hub
@@ -21,16 +20,7 @@ def touch_later(path, seconds: int) -> None:
 
 
 async def login(app, name, password="pw"):
-    """Log in through the login form; return (status, session)."""
-    s = AsyncSession()
-    url = url_path_join(public_url(app), "hub/login")
-    r = await s.get(url)
-    r.raise_for_status()
-    r = await s.post(
-        url_concat(url, {"_xsrf": r.cookies["_xsrf"]}),
-        data={"username": name, "password": password},
-        allow_redirects=False,
-    )
+    r, s = await form_login(app, name, password)
     return r.status_code, s
 
 
