@@ -14,26 +14,17 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from docker.types import Mount
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
 from jupyterhub.traitlets import ByteSpecification
 from jupyterhub.utils import maybe_future, random_port
-from traitlets import (
-    Bool,
-    Dict,
-    Float,
-    Int,
-    Unicode,
-    Union,
-    default,
-    validate,
-)
-from traitlets import (
-    Callable as CallableTrait,
-)
+from traitlets import Bool, Dict, Float, Instance, Int, Unicode, Union, default, validate
+from traitlets import Callable as CallableTrait
 
 from . import docker_limits, network, oom
 from .policy_file import PolicyFile
+from .provision import HomeMount, HomeProvisioner, ProvisionError, provisioner_class
 from .quota import (
     RESOURCES,
     Partial,
@@ -45,6 +36,7 @@ from .quota import (
 )
 
 _POLICY_FILES: dict[str, PolicyFile] = {}
+_PROVISIONERS: dict[type, HomeProvisioner] = {}
 
 
 def _resource_trait(inner: Any, help: str) -> Any:
@@ -191,6 +183,68 @@ class QuotaDockerSpawner(DockerSpawner):
         except QuotaError as e:
             raise QuotaError(str(e)) from None
         return proposal.value
+
+    # -- homes ---------------------------------------------------------------
+
+    home_provisioner = Union(
+        [Unicode(), Instance(HomeProvisioner)],
+        allow_none=True,
+        default_value=None,
+        help="""Makes each user's home before their container is created.
+
+        A name (``"directory"``, ``"loopfile"``, ``"btrfs"``, ``"lvm"``,
+        ``"docker-volume"``), a ``module:Class`` path, or an instance. The home is
+        mounted at :attr:`home_target`; its size comes from the quota's
+        ``disk_limit``. Configure the backend through its own class, e.g.
+        ``c.LoopfileProvisioner.base_dir = "/srv/jupyterhub/homes"``.
+        Example: ``c.QuotaDockerSpawner.home_provisioner = "loopfile"``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    home_target = Unicode(
+        "",
+        help="""Where the home is mounted in the container. Default: ``notebook_dir``,
+        or ``/home/jovyan``. Example: ``"/home/jovyan/work"``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    def provisioner(self) -> HomeProvisioner | None:
+        """The configured provisioner, shared by every user's spawner (one lock per user)."""
+        hp = self.home_provisioner
+        if hp is None or isinstance(hp, HomeProvisioner):
+            return hp
+        cls = provisioner_class(hp)
+        if cls not in _PROVISIONERS:
+            kwargs: dict[str, Any] = {"config": self.config, "log": self.log}
+            if cls.backend == "docker-volume":
+                kwargs["docker_client"] = self.client
+            _PROVISIONERS[cls] = cls(**kwargs)
+        return _PROVISIONERS[cls]
+
+    home_mount: HomeMount | None = None
+    """The home mounted into the current (or last) container."""
+
+    async def _provision_home(self) -> None:
+        prov = self.provisioner()
+        if prov is None:
+            return
+        assert self.quota is not None
+        self._emit(30, "Preparing your home directory")
+        try:
+            self.home_mount = await prov.provision(self.user.name, self.quota)
+        except ProvisionError as e:
+            self.log.error("Home of %s not provisioned: %s", self.user.name, e)
+            raise SpawnException(
+                "Your home directory could not be prepared; an administrator has been told why.",
+                log_message=f"Home of {self.user.name} not provisioned: {e}",
+            ) from None
+        usage = await prov.usage(self.user.name)
+        size = format_size(usage.limit) if usage and usage.limit else "no size limit"
+        self._emit(40, f"Home ready ({size})")
 
     # -- network -------------------------------------------------------------
 
@@ -356,6 +410,10 @@ class QuotaDockerSpawner(DockerSpawner):
         # DockerSpawner sets auto_remove=remove, which deletes a dead container
         # (and why it died) before poll() can look; stop() removes it instead.
         merged = {**user_ehc, **wanted, **network, "auto_remove": False}
+        if self.home_mount is not None:
+            target = self.home_target or self.notebook_dir or "/home/jovyan"
+            home = Mount(target, self.home_mount.source, type=self.home_mount.type)
+            merged["mounts"] = [*self.mount_binds, home]
         try:
             self.mem_limit = None
             self.cpu_limit = None
@@ -404,6 +462,7 @@ class QuotaDockerSpawner(DockerSpawner):
                 log_message=f"Quota for {self.user.name} is invalid: {e}",
             ) from None
         self._emit(10, f"Quota: {self.quota.describe()}")
+        await self._provision_home()
 
         if self.network_name == "host":
             # no port mapping in host mode: pick a free port on the host's loopback

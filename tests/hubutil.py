@@ -23,6 +23,10 @@ from traitlets.config import Config
 def kit_config(image: str, **spawner: Any) -> Config:
     """Config for a hub that spawns the test image with QuotaDockerSpawner."""
     c = Config()
+    # MockHub's default MockPAMAuthenticator shares an executor that the first
+    # hub's cleanup shuts down, which breaks a second hub in the same test
+    c.JupyterHub.authenticator_class = "dummy"
+    c.Authenticator.admin_users = {"admin"}  # api_request() acts as "admin"
     c.JupyterHub.spawner_class = "jhub_kit.QuotaDockerSpawner"
     c.QuotaDockerSpawner.image = image
     c.QuotaDockerSpawner.network_name = "host"
@@ -45,7 +49,24 @@ async def running_hub(config: Config) -> AsyncIterator[MockHub]:
         yield app
     finally:
         MockHub.clear_instance()
-        await app.stop()
+        await stop_hub(app)
+
+
+async def stop_hub(app: MockHub) -> None:
+    """MockHub.stop() without JupyterHub's shutdown_cancel_tasks, which cancels
+    every task on the loop, including the next test's hub."""
+    if app._stop_called:
+        return
+    app._stop_called = True
+    await app.cleanup()
+    app._atexit_ran = True
+    if app.http_server:
+        app.http_server.stop()
+    if app.metrics_collector:
+        app.metrics_collector.stop()
+    for pc in app._periodic_callbacks.values():
+        pc.stop()
+    app.db_file.close()
 
 
 def ensure_user(app: MockHub, name: str, groups: tuple[str, ...] = (), admin: bool = False):

@@ -1,0 +1,257 @@
+"""The home provisioner interface and what every backend shares.
+
+A provisioner makes sure a user's home exists, with the right owner and size,
+before their server's container is created, and says what to mount:
+
+- :meth:`HomeProvisioner.provision` (idempotent; grows, never shrinks),
+- :meth:`HomeProvisioner.usage` (bytes used and the limit),
+- :meth:`HomeProvisioner.deprovision` (archive, then remove; never automatic).
+
+Usernames are hostile: every on-disk or Docker name comes from
+:func:`jhub_kit.names.safe_name`, is recorded in a state file (so a later
+naming change never orphans a home), and every path is checked to stay under
+``base_dir``. A symlink or a foreign-owned directory where a home should be is
+refused, not followed. One lock per user serializes provisioning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import stat
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from traitlets import Float, Int, Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..names import safe_name
+from ..quota import Quota
+from . import commands
+from .state import StateFile
+
+
+class ProvisionError(RuntimeError):
+    """Provisioning failed; the message says what happened and what to check."""
+
+
+@dataclass(frozen=True)
+class HomeMount:
+    """What to mount as the user's home: a host path (``bind``) or a named volume."""
+
+    source: str
+    type: str = "bind"
+
+
+@dataclass(frozen=True)
+class Usage:
+    used: int
+    limit: int | None
+
+
+class HomeProvisioner(LoggingConfigurable):
+    """Base class of the home provisioners; see the backends for the disk limit each enforces."""
+
+    backend = "base"
+
+    base_dir = Unicode(
+        "/srv/jupyterhub/homes",
+        help="""Where homes (and the provisioner's state) live on the host.
+
+        Example: ``c.HomeProvisioner.base_dir = "/srv/jupyterhub/homes"``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    uid = Int(
+        1000,
+        help="""Owner of each home: the uid the server runs as in the container.
+
+        1000 is ``jovyan`` in the Jupyter Docker Stacks images (no more guessing
+        ``USER_NOT_NAME``). Example: ``c.HomeProvisioner.uid = 1000``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    gid = Int(100, help="Group of each home (100 is ``users``). Example: ``100``.").tag(config=True)
+
+    mode = Int(
+        0o750,
+        help="Permissions of each home's top directory. Example: ``0o750``.",
+    ).tag(config=True)
+
+    command_timeout = Float(
+        120.0,
+        help="Seconds any single command (mkfs, mount, lvcreate...) may take. Example: ``60``.",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.state = StateFile(Path(self.base_dir) / ".jhub-kit-state.json")
+
+    # -- names and paths ---------------------------------------------------
+
+    def base(self) -> Path:
+        return Path(self.base_dir)
+
+    def under(self, *parts: str) -> Path:
+        """``base_dir/parts...``, refusing anything that could leave ``base_dir``.
+
+        Each part is one plain name; the directories between ``base_dir`` and the
+        last part must not lead elsewhere through symlinks. The last part itself
+        is checked by whoever opens it (:meth:`ensure_dir` refuses symlinks).
+        """
+        for part in parts:
+            if part in ("", ".", "..") or "/" in part or "\0" in part:
+                raise ProvisionError(f"refusing unsafe path component {part!r}")
+        base = self.base().resolve()
+        path = base.joinpath(*parts)
+        if os.path.commonpath([base, path.parent.resolve()]) != str(base):
+            raise ProvisionError(f"{path} resolves outside {base}")
+        return path
+
+    def ensure_dir(
+        self, path: Path, *, owner: tuple[int, int] | None = None, mode: int = 0o755
+    ) -> bool:
+        """Create ``path`` (one level) or check the existing one. Returns True if created.
+
+        Refuses a symlink and a directory owned by someone other than root
+        or ``owner``.
+        """
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            os.mkdir(path, mode)
+            os.chmod(path, mode)  # not subject to umask
+            if owner:
+                os.chown(path, *owner, follow_symlinks=False)
+            return True
+        if stat.S_ISLNK(st.st_mode):
+            raise ProvisionError(f"refusing {path}: it is a symlink")
+        if not stat.S_ISDIR(st.st_mode):
+            raise ProvisionError(f"refusing {path}: it exists and is not a directory")
+        allowed = {0} | ({owner[0]} if owner else set())
+        if owner and st.st_uid == 0 and st.st_gid == 0:
+            # e.g. auto-created by Docker's legacy binds: the classic "permission denied"
+            os.chown(path, *owner, follow_symlinks=False)
+            os.chmod(path, mode)
+            return False
+        if st.st_uid not in allowed:
+            raise ProvisionError(
+                f"refusing {path}: owned by uid {st.st_uid}, expected "
+                + " or ".join(str(u) for u in sorted(allowed))
+            )
+        return False
+
+    async def run(self, *argv: str, **kw: Any) -> commands.Result:
+        kw.setdefault("timeout", self.command_timeout)
+        return await commands.run(*argv, **kw)
+
+    # -- the interface -------------------------------------------------------
+
+    def _lock(self, username: str) -> asyncio.Lock:
+        lock = self._locks.get(username)
+        if lock is None:
+            lock = self._locks[username] = asyncio.Lock()
+        return lock
+
+    async def _record(self, username: str) -> tuple[dict[str, Any], bool]:
+        """The user's state record, and whether it is new (not yet saved)."""
+        record = await asyncio.to_thread(self.state.get, username)
+        if record is None:
+            return {"name": safe_name(username), "backend": self.backend}, True
+        if record.get("backend") != self.backend:
+            raise ProvisionError(
+                f"{username}'s home was made by the {record.get('backend')!r} provisioner, "
+                f"not {self.backend!r}; migrate it before switching"
+            )
+        return record, False
+
+    async def provision(self, username: str, quota: Quota) -> HomeMount:
+        """Make sure ``username``'s home exists, is mounted and is big enough."""
+        async with self._lock(username):
+            await asyncio.to_thread(self.ensure_dir, self.base(), mode=0o711)
+            record, new = await self._record(username)
+            before = dict(record)
+            mount = await self._provision(username, record, quota)
+            if new or record != before:  # the name is pinned from the first provision on
+                await asyncio.to_thread(self.state.put, username, record)
+            return mount
+
+    async def pre_spawn_hook(self, spawner: Any) -> None:
+        """Provision as a ``c.Spawner.pre_spawn_hook``, for spawners other than the kit's.
+
+        A DockerSpawner also gets the home added to its ``volumes``, at its
+        ``notebook_dir`` (or ``/home/jovyan``).
+        """
+        disk = getattr(spawner, "disk_limit", None)
+        mount = await self.provision(spawner.user.name, Quota(disk_limit=disk))
+        if isinstance(getattr(spawner, "volumes", None), dict):
+            target = getattr(spawner, "notebook_dir", "") or "/home/jovyan"
+            spawner.volumes = {**spawner.volumes, mount.source: target}
+
+    async def usage(self, username: str) -> Usage | None:
+        record = await asyncio.to_thread(self.state.get, username)
+        if record is None:
+            return None
+        return await self._usage(record)
+
+    async def deprovision(self, username: str, archive_dir: str | os.PathLike[str]) -> Path | None:
+        """Archive ``username``'s home into ``archive_dir`` (a .tar.gz), then remove it."""
+        async with self._lock(username):
+            record = await asyncio.to_thread(self.state.get, username)
+            if record is None:
+                return None
+            home = await self._home_path(record)
+            archive = (
+                Path(archive_dir) / f"{record['name']}-{time.strftime('%Y%m%dT%H%M%S')}.tar.gz"
+            )
+            await asyncio.to_thread(_archive, home, archive)
+            await self._destroy(record)
+            await asyncio.to_thread(self.state.remove, username)
+            return archive
+
+    # -- for backends --------------------------------------------------------
+
+    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
+        raise NotImplementedError
+
+    async def _usage(self, record: dict[str, Any]) -> Usage:
+        home = await self._home_path(record)
+        st = await asyncio.to_thread(os.statvfs, home)
+        return Usage((st.f_blocks - st.f_bfree) * st.f_frsize, st.f_blocks * st.f_frsize)
+
+    async def _home_path(self, record: dict[str, Any]) -> Path:
+        return self.under(record["name"])
+
+    async def _destroy(self, record: dict[str, Any]) -> None:
+        home = await self._home_path(record)
+        await asyncio.to_thread(shutil.rmtree, home)
+
+
+def _archive(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w:gz") as tar:
+        tar.add(str(src), arcname=".")
+
+
+def dir_size(path: Path) -> int:
+    """Bytes used under ``path`` (no symlinks followed)."""
+    total = 0
+    stack = [str(path)]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                st = e.stat(follow_symlinks=False)
+                total += st.st_blocks * 512
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+    return total

@@ -1,0 +1,160 @@
+"""A sparse image file per user with ext4 or XFS, loop-mounted: a hard size limit.
+
+Writing past the limit fails with "No space left on device" inside the
+container and nowhere else. The image grows when the quota grows (online:
+``truncate`` + ``losetup -c`` + ``resize2fs``/``xfs_growfs``) and never shrinks.
+After a reboot, the next spawn finds the mount missing and mounts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.traitlets import ByteSpecification
+
+from ..quota import Quota, format_size
+from . import commands
+from .base import HomeMount, ProvisionError
+from .blockfs import FilesystemProvisioner
+
+
+class LoopfileProvisioner(FilesystemProvisioner):
+    """Each home is ``base_dir/.images/<name>.img`` mounted at ``base_dir/<name>``."""
+
+    backend = "loopfile"
+
+    default_size = ByteSpecification(
+        "1G",
+        help="""Home size when the quota sets no ``disk_limit``. Example: ``"5G"``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    def image_path(self, record: dict[str, Any]) -> Path:
+        return self.under(".images", f"{record['name']}.img")
+
+    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
+        size = int(quota.disk_limit or self.default_size)
+        image = self.image_path(record)
+        home = self.under(record["name"])
+        created_image = created_dir = mounted_here = False
+        try:
+            await asyncio.to_thread(self.ensure_dir, image.parent, mode=0o700)
+            created_image = await asyncio.to_thread(_create_sparse, image, size)
+            fs = await self.fs_type(image)
+            if fs is None:
+                if not created_image:
+                    raise ProvisionError(
+                        f"{image} exists but holds no filesystem; refusing to format it "
+                        "(move it away if it is not a home)"
+                    )
+                await self.mkfs(image)
+            elif fs != self.filesystem:
+                raise ProvisionError(
+                    f"{image} holds {fs}, not {self.filesystem}; set "
+                    f"c.LoopfileProvisioner.filesystem = {fs!r} or migrate the home"
+                )
+            created_dir = await asyncio.to_thread(
+                self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755
+            )
+            if not await self.is_mounted(home):
+                if not created_image:
+                    self.log.info("%s: mounting %s again (after a reboot?)", username, image)
+                await self.mount(image, home, loop=True)
+                mounted_here = True
+            await self.own_root(home)
+            await self._grow(username, record, image, home, size)
+        except Exception as e:
+            await self._rollback(image, home, created_image, created_dir, mounted_here)
+            if isinstance(e, ProvisionError):
+                raise
+            raise ProvisionError(f"could not provision {username}'s home: {e}") from e
+        record.update(size=max(size, self.record_size(record)), filesystem=self.filesystem)
+        return HomeMount(str(home))
+
+    async def _grow(
+        self, username: str, record: dict[str, Any], image: Path, home: Path, size: int
+    ) -> None:
+        current = (await asyncio.to_thread(os.stat, image)).st_size
+        if size < current:
+            if size < self.record_size(record):
+                self.log.warning(
+                    "%s: disk quota lowered to %s, but the home stays %s (homes never shrink)",
+                    username,
+                    format_size(size),
+                    format_size(current),
+                )
+            return
+        if size == current:
+            return
+        device = await self.mounted_source(home)
+        if not device or not device.startswith("/dev/loop"):
+            raise ProvisionError(f"{home} is not loop-mounted; cannot grow it")
+        self.log.info(
+            "%s: growing home %s -> %s", username, format_size(current), format_size(size)
+        )
+        await asyncio.to_thread(os.truncate, image, size)
+        await self.run("losetup", "--set-capacity", device)
+        try:
+            await self.grow_fs(device, home)
+        except commands.CommandError as e:
+            if self.filesystem != "ext4":
+                raise
+            # online ext4 resizing needs CAP_SYS_RESOURCE; the home is not in use
+            # before its container starts, so grow it offline instead
+            self.log.info("%s: online resize refused (%s); resizing offline", username, e)
+            try:
+                await self.umount(home)
+            except commands.CommandError as busy:
+                raise ProvisionError(
+                    f"cannot grow {username}'s home: it is in use ({busy}); stop their "
+                    "other servers and start again"
+                ) from None
+            # e2fsck -p exits 1 when it fixed something, which is fine here
+            r = await self.run("e2fsck", "-f", "-p", str(image), check=False)
+            if r.returncode not in (0, 1):
+                raise ProvisionError(f"e2fsck of {image} failed: {r.stdout}{r.stderr}") from e
+            await self.run("resize2fs", str(image))
+            await self.mount(image, home, loop=True)
+
+    async def _rollback(
+        self, image: Path, home: Path, created_image: bool, created_dir: bool, mounted_here: bool
+    ) -> None:
+        """Undo what this call made; never touch what existed before."""
+        try:
+            if mounted_here and created_image:
+                await self.umount(home)
+            if created_image:
+                await asyncio.to_thread(image.unlink, True)
+            if created_dir and not await self.is_mounted(home):
+                await asyncio.to_thread(os.rmdir, home)
+        except Exception as e:  # report the original error, log this one
+            self.log.error("Rollback for %s incomplete: %s", home, e)
+
+    async def _destroy(self, record: dict[str, Any]) -> None:
+        home = self.under(record["name"])
+        if await self.is_mounted(home):
+            await self.umount(home)
+        await asyncio.to_thread(os.rmdir, home)
+        await asyncio.to_thread(self.image_path(record).unlink)
+
+
+def _create_sparse(path: Path, size: int) -> bool:
+    """Create a sparse file of ``size`` bytes; False if a regular file is already there."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ProvisionError(f"refusing {path}: not a regular file") from None
+        return False
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+    return True

@@ -1,0 +1,154 @@
+"""One LVM logical volume per user in a volume group: mkfs, mount, grow online.
+
+The seed's shell script, done right: names are safe, ``mkfs`` only runs on a
+volume with no filesystem, the owner is set by ``mkfs.ext4 -E root_owner``
+(no ``USER_NOT_NAME`` guessing), no boot script is edited (the next spawn
+activates and mounts a volume that a reboot left unmounted), and growth is
+``lvextend --resizefs``. Commands: lvm(8), lvcreate(8), lvextend(8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.traitlets import ByteSpecification
+from traitlets import Bool, Unicode
+
+from ..quota import Quota, format_size
+from .base import HomeMount, ProvisionError
+from .blockfs import FilesystemProvisioner
+
+LV_PREFIX = "jhub-"  # keeps clear of LVM's reserved names (snapshot, pvmove, ...)
+
+
+class LvmProvisioner(FilesystemProvisioner):
+    """Each home is the logical volume ``VG/jhub-<name>`` mounted at ``base_dir/<name>``."""
+
+    backend = "lvm"
+
+    volume_group = Unicode(
+        "",
+        help='The LVM volume group holding the homes. Example: ``"user_vg"``.',
+    ).tag(config=True)
+
+    default_size = ByteSpecification(
+        "1G", help='Volume size when the quota sets no ``disk_limit``. Example: ``"5G"``.'
+    ).tag(config=True)
+
+    disable_udev = Bool(
+        False,
+        help="""Set ``DM_DISABLE_UDEV=1`` for LVM commands, for hosts without udev
+        (containers, minimal VMs), where lvcreate would otherwise wait forever.""",
+    ).tag(config=True)
+
+    def lv_name(self, record: dict[str, Any]) -> str:
+        return LV_PREFIX + record["name"]
+
+    def device(self, record: dict[str, Any]) -> str:
+        return f"/dev/{self.volume_group}/{self.lv_name(record)}"
+
+    async def lvm(self, *argv: str, check: bool = True) -> Any:
+        env = {"DM_DISABLE_UDEV": "1"} if self.disable_udev else None
+        return await self.run(*argv, env=env, check=check)
+
+    async def lv_size(self, record: dict[str, Any]) -> int | None:
+        """The volume's size in bytes, or None if it does not exist."""
+        r = await self.lvm(
+            "lvs",
+            "--noheadings",
+            "--nosuffix",
+            "--units",
+            "b",
+            "-o",
+            "lv_size",
+            f"{self.volume_group}/{self.lv_name(record)}",
+            check=False,
+        )
+        if r.returncode != 0:
+            if "not found" in r.stderr or "Failed to find" in r.stderr:
+                return None
+            raise ProvisionError(f"lvs failed: {r.stderr.strip()}")
+        return int(r.stdout.strip())
+
+    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
+        if not self.volume_group:
+            raise ProvisionError("set c.LvmProvisioner.volume_group to the volume group's name")
+        size = int(quota.disk_limit or self.default_size)
+        home = self.under(record["name"])
+        device = self.device(record)
+        created_lv = created_dir = False
+        try:
+            current = await self.lv_size(record)
+            if current is None:
+                await self.lvm(
+                    "lvcreate",
+                    "--yes",
+                    "--wipesignatures",
+                    "y",
+                    "-L",
+                    f"{size}b",
+                    "-n",
+                    self.lv_name(record),
+                    self.volume_group,
+                )
+                created_lv = True
+                current = size
+            else:
+                await self.lvm(
+                    "lvchange", "--activate", "y", f"{self.volume_group}/{self.lv_name(record)}"
+                )
+            fs = await self.fs_type(device)
+            if fs is None:
+                if not created_lv:
+                    raise ProvisionError(
+                        f"{device} exists but holds no filesystem; refusing to format it"
+                    )
+                await self.mkfs(device)
+            elif fs != self.filesystem:
+                raise ProvisionError(f"{device} holds {fs}, not {self.filesystem}")
+            created_dir = await asyncio.to_thread(
+                self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755
+            )
+            if not await self.is_mounted(home):
+                await self.mount(device, home)
+            await self.own_root(home)
+            if size > current:
+                self.log.info(
+                    "%s: growing home %s -> %s", username, format_size(current), format_size(size)
+                )
+                await self.lvm(
+                    "lvextend",
+                    "--resizefs",
+                    "-L",
+                    f"{size}b",
+                    f"{self.volume_group}/{self.lv_name(record)}",
+                )
+            elif size < current and size < self.record_size(record):
+                self.log.warning("%s: disk quota lowered, but homes never shrink", username)
+        except Exception as e:
+            if created_lv:
+                try:
+                    if await self.is_mounted(home):
+                        await self.umount(home)
+                    await self.lvm(
+                        "lvremove", "--yes", f"{self.volume_group}/{self.lv_name(record)}"
+                    )
+                    if created_dir:
+                        await asyncio.to_thread(os.rmdir, home)
+                except Exception as e2:
+                    self.log.error("Rollback of %s incomplete: %s", device, e2)
+            if isinstance(e, ProvisionError):
+                raise
+            raise ProvisionError(f"could not provision {username}'s home: {e}") from e
+        record.update(size=max(size, self.record_size(record)), lv=self.lv_name(record))
+        return HomeMount(str(home))
+
+    async def _destroy(self, record: dict[str, Any]) -> None:
+        home: Path = self.under(record["name"])
+        if await self.is_mounted(home):
+            await self.umount(home)
+        await self.lvm("lvremove", "--yes", f"{self.volume_group}/{self.lv_name(record)}")
+        await asyncio.to_thread(os.rmdir, home)

@@ -1,0 +1,203 @@
+"""Home provisioners on real loop devices, ext4, XFS and btrfs (needs root)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+
+import pytest
+
+from jhub_kit.provision import ProvisionError, provisioner_class
+from jhub_kit.provision.mounts import mounted_at
+from jhub_kit.quota import Quota
+
+pytestmark = pytest.mark.root
+M = 1024**2
+
+
+@pytest.fixture
+def base(tmp_path, as_root):
+    path = tmp_path / "homes"
+    # uid 1000 must be able to traverse to the homes, as under a real /srv
+    p = tmp_path
+    while p != p.parent:
+        os.chmod(p, os.stat(p).st_mode | 0o011)
+        p = p.parent
+    yield path
+    # unmount anything a test left mounted below it, deepest first
+    with open("/proc/self/mountinfo") as f:
+        table = f.read().splitlines()
+    for line in reversed(table):
+        mp = line.split()[4]
+        if mp.startswith(str(tmp_path)):
+            subprocess.run(["umount", "-l", mp], check=False)
+
+
+def make(kind, base, **traits):
+    cls = provisioner_class(kind)
+    return cls(base_dir=str(base), **traits)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write_as_user(path, megabytes, uid=1000, gid=100):
+    """dd as uid 1000; returns (returncode, stderr)."""
+    r = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={gid}",
+            "--clear-groups",
+            "dd",
+            "if=/dev/zero",
+            f"of={path}",
+            "bs=1M",
+            f"count={megabytes}",
+            "conv=fsync",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    return r.returncode, r.stderr
+
+
+async def test_directory_owner_mode_and_idempotent(base):
+    p = make("directory", base)
+    m1 = await p.provision("Alice", Quota())
+    m2 = await p.provision("Alice", Quota())
+    assert m1 == m2 and m1.type == "bind"
+    st = os.stat(m1.source)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (1000, 100, 0o750)
+    assert os.path.dirname(m1.source) == str(base)
+    assert write_as_user(os.path.join(m1.source, "f"), 1)[0] == 0
+
+
+async def test_directory_fixes_root_owned_home_and_refuses_symlink_and_foreign(base, tmp_path):
+    p = make("directory", base)
+    base.mkdir()
+    (base / "rootowned").mkdir()  # what Docker's legacy binds auto-create
+    m = await p.provision("rootowned", Quota())
+    assert os.stat(m.source).st_uid == 1000
+    (base / "evil").symlink_to(tmp_path)
+    with pytest.raises(ProvisionError, match="it is a symlink"):
+        await p.provision("evil", Quota())
+    (base / "foreign").mkdir()
+    os.chown(base / "foreign", 4242, 4242)
+    with pytest.raises(ProvisionError, match="owned by uid 4242, expected 0 or 1000"):
+        await p.provision("foreign", Quota())
+
+
+async def test_hostile_names_stay_under_base(base):
+    p = make("directory", base)
+    for name in ["..", "../../etc", "/etc/passwd", "$(rm -rf /)", "a\nb", "-rf", "."]:
+        m = await p.provision(name, Quota())
+        assert os.path.dirname(m.source) == str(base), name
+    assert sorted(os.listdir(base))[0] == ".jhub-kit-state.json"
+
+
+@pytest.mark.parametrize("fs, size", [("ext4", 40 * M), ("xfs", 320 * M)])
+async def test_loopfile_limit_grow_persist(base, fs, size):
+    p = make("loopfile", base, filesystem=fs)
+    m = await p.provision("bob", Quota(disk_limit=size))
+    entry = mounted_at(m.source)
+    assert entry is not None and entry.fstype == fs and entry.source.startswith("/dev/loop")
+    st = os.stat(m.source)
+    assert (st.st_uid, st.st_gid) == (1000, 100)
+    # writing past the limit fails, as the user
+    code, err = write_as_user(os.path.join(m.source, "big"), size // M + 20)
+    assert code != 0 and "No space left on device" in err
+    os.remove(os.path.join(m.source, "big"))
+    with open(os.path.join(m.source, "keep"), "w") as f:
+        f.write("data")
+    usage = await p.usage("bob")
+    # (XFS keeps a larger share of a small filesystem for its log)
+    assert usage.limit is not None and 0.7 * size < usage.limit <= size
+    # raising the quota grows the filesystem online and keeps the data
+    await p.provision("bob", Quota(disk_limit=size + 64 * M))
+    bigger = await p.usage("bob")
+    assert bigger.limit > usage.limit + 50 * M
+    assert read(os.path.join(m.source, "keep")) == "data"
+    # reboot: everything unmounted; the next provision mounts the same data again
+    subprocess.run(["umount", m.source], check=True)
+    assert mounted_at(m.source) is None
+    await p.provision("bob", Quota(disk_limit=size + 64 * M))
+    assert read(os.path.join(m.source, "keep")) == "data"
+
+
+async def test_loopfile_never_shrinks(base, caplog):
+    p = make("loopfile", base)
+    await p.provision("carol", Quota(disk_limit=60 * M))
+    with caplog.at_level(logging.WARNING):
+        await p.provision("carol", Quota(disk_limit=30 * M))
+    assert "homes never shrink" in caplog.text
+    assert (await p.usage("carol")).limit > 50 * M
+
+
+async def test_loopfile_failed_mkfs_rolls_back(base):
+    p = make("loopfile", base, filesystem="xfs")
+    with pytest.raises(ProvisionError, match=r"mkfs\.xfs"):
+        await p.provision("dave", Quota(disk_limit=20 * M))  # below XFS's minimum size
+    assert not (base / ".images" / "dave.img").exists()
+    assert not (base / "dave").exists()
+    assert p.state.get("dave") is None
+
+
+async def test_loopfile_refuses_to_format_an_existing_file(base):
+    p = make("loopfile", base)
+    (base / ".images").mkdir(parents=True)
+    junk = base / ".images" / "erin.img"
+    junk.write_bytes(b"precious" * 1000)
+    with pytest.raises(ProvisionError, match="holds no filesystem; refusing to format it"):
+        await p.provision("erin", Quota(disk_limit=20 * M))
+    assert junk.read_bytes() == b"precious" * 1000
+
+
+async def test_concurrent_provisions_of_one_user_make_one_home(base):
+    p = make("loopfile", base)
+    mounts = await asyncio.gather(
+        *(p.provision("frank", Quota(disk_limit=30 * M)) for _ in range(5))
+    )
+    assert len(set(mounts)) == 1
+    table = read("/proc/self/mountinfo")
+    assert table.count(f" {mounts[0].source} ") == 1
+
+
+async def test_btrfs_qgroup_limit_and_grow(base):
+    p = make("btrfs", base, pool_size="2G")
+    m = await p.provision("gina", Quota(disk_limit=50 * M))
+    assert mounted_at(base / ".pool").fstype == "btrfs"
+    st = os.stat(m.source)
+    assert (st.st_uid, st.st_gid) == (1000, 100)
+    code, err = write_as_user(os.path.join(m.source, "big"), 80)
+    assert code != 0 and "Disk quota exceeded" in err
+    os.remove(os.path.join(m.source, "big"))
+    subprocess.run(["sync"], check=True)
+    usage = await p.usage("gina")
+    assert usage.limit == 50 * M
+    await p.provision("gina", Quota(disk_limit=120 * M))
+    assert (await p.usage("gina")).limit == 120 * M
+    code, _ = write_as_user(os.path.join(m.source, "fits"), 80)
+    assert code == 0
+    # a second user shares the pool, not the quota
+    m2 = await p.provision("hank", Quota(disk_limit=10 * M))
+    assert write_as_user(os.path.join(m2.source, "small"), 5)[0] == 0
+
+
+async def test_deprovision_archives_then_removes(base, tmp_path):
+    p = make("loopfile", base)
+    m = await p.provision("ivy", Quota(disk_limit=30 * M))
+    with open(os.path.join(m.source, "notebook.ipynb"), "w") as f:
+        f.write("{}")
+    archive = await p.deprovision("ivy", tmp_path / "archives")
+    import tarfile
+
+    with tarfile.open(archive) as t:
+        assert "./notebook.ipynb" in t.getnames()
+    assert oct(os.stat(archive).st_mode & 0o777) == "0o600"
+    assert not (base / "ivy").exists() and not (base / ".images" / "ivy.img").exists()
+    assert p.state.get("ivy") is None
