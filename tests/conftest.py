@@ -109,3 +109,19 @@ def docker_debug(request, docker_client):
 
 def run(*cmd: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture
+def mount_area(tmp_path, as_root):
+    """A temp dir that uid 1000 can traverse (as under /srv), unmounted afterwards."""
+    p = tmp_path
+    while p != p.parent:
+        os.chmod(p, os.stat(p).st_mode | 0o011)
+        p = p.parent
+    yield tmp_path
+    with open("/proc/self/mountinfo") as f:
+        table = f.read().splitlines()
+    for line in reversed(table):  # deepest first
+        mp = line.split()[4]
+        if mp.startswith(str(tmp_path)):
+            subprocess.run(["umount", "-l", mp], check=False)

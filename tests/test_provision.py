@@ -18,21 +18,8 @@ M = 1024**2
 
 
 @pytest.fixture
-def base(tmp_path, as_root):
-    path = tmp_path / "homes"
-    # uid 1000 must be able to traverse to the homes, as under a real /srv
-    p = tmp_path
-    while p != p.parent:
-        os.chmod(p, os.stat(p).st_mode | 0o011)
-        p = p.parent
-    yield path
-    # unmount anything a test left mounted below it, deepest first
-    with open("/proc/self/mountinfo") as f:
-        table = f.read().splitlines()
-    for line in reversed(table):
-        mp = line.split()[4]
-        if mp.startswith(str(tmp_path)):
-            subprocess.run(["umount", "-l", mp], check=False)
+def base(mount_area):
+    return mount_area / "homes"
 
 
 def make(kind, base, **traits):

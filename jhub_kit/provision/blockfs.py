@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from jupyterhub.traitlets import ByteSpecification
 from traitlets import CaselessStrEnum, List, Unicode
 
 from .base import HomeProvisioner, ProvisionError
@@ -18,6 +19,14 @@ class FilesystemProvisioner(HomeProvisioner):
         ["ext4", "xfs"],
         default_value="ext4",
         help='Filesystem made for each home: ext4 or xfs. Example: ``"xfs"``.',
+    ).tag(config=True)
+
+    default_size = ByteSpecification(
+        "1G",
+        help="""Size of a home when the quota sets no ``disk_limit``. Example: ``"5G"``.
+
+        .. versionadded:: 0.1
+        """,
     ).tag(config=True)
 
     mount_options = List(

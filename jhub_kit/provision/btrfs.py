@@ -52,10 +52,6 @@ class BtrfsProvisioner(FilesystemProvisioner):
         help='Size of the pool image file (sparse). Example: ``"500G"``.',
     ).tag(config=True)
 
-    default_size = ByteSpecification(
-        "1G", help='Quota of a home when the quota sets no ``disk_limit``. Example: ``"5G"``.'
-    ).tag(config=True)
-
     def pool(self) -> Path:
         return self.under(POOL_DIR)
 

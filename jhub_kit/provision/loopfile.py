@@ -14,8 +14,6 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.traitlets import ByteSpecification
-
 from ..quota import Quota, format_size
 from . import commands
 from .base import HomeMount, ProvisionError
@@ -26,14 +24,6 @@ class LoopfileProvisioner(FilesystemProvisioner):
     """Each home is ``base_dir/.images/<name>.img`` mounted at ``base_dir/<name>``."""
 
     backend = "loopfile"
-
-    default_size = ByteSpecification(
-        "1G",
-        help="""Home size when the quota sets no ``disk_limit``. Example: ``"5G"``.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
 
     def image_path(self, record: dict[str, Any]) -> Path:
         return self.under(".images", f"{record['name']}.img")

@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.traitlets import ByteSpecification
 from traitlets import Bool, Unicode
 
 from ..quota import Quota, format_size
@@ -32,10 +31,6 @@ class LvmProvisioner(FilesystemProvisioner):
     volume_group = Unicode(
         "",
         help='The LVM volume group holding the homes. Example: ``"user_vg"``.',
-    ).tag(config=True)
-
-    default_size = ByteSpecification(
-        "1G", help='Volume size when the quota sets no ``disk_limit``. Example: ``"5G"``.'
     ).tag(config=True)
 
     disable_udev = Bool(
