@@ -17,36 +17,21 @@ from typing import Any
 from docker.types import Mount
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
-from jupyterhub.traitlets import ByteSpecification
-from jupyterhub.utils import maybe_future, random_port
-from traitlets import Bool, Dict, Float, Instance, Int, Unicode, Union, default, validate
-from traitlets import Callable as CallableTrait
+from jupyterhub.utils import random_port
+from traitlets import Bool, Instance, Int, Unicode, Union, default
 
 from . import docker_limits, network, oom
-from .policy_file import PolicyFile
 from .provision import HomeMount, HomeProvisioner, ProvisionError, provisioner_class
 from .quota import (
-    RESOURCES,
-    Partial,
-    Quota,
     QuotaError,
-    QuotaPolicy,
     format_size,
-    parse_partial,
 )
+from .quota_config import QuotaConfigMixin
 
-_POLICY_FILES: dict[str, PolicyFile] = {}
 _PROVISIONERS: dict[type, HomeProvisioner] = {}
 
 
-def _resource_trait(inner: Any, help: str) -> Any:
-    """A quota default: a value, or a callable(spawner) resolved at spawn time."""
-    return Union([CallableTrait(), inner], allow_none=True, default_value=None, help=help).tag(
-        config=True
-    )
-
-
-class QuotaDockerSpawner(DockerSpawner):
+class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
     """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
 
     Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
@@ -54,135 +39,6 @@ class QuotaDockerSpawner(DockerSpawner):
     groups and users with :attr:`quota_groups`, :attr:`quota_users` or a
     :attr:`quota_policy_file` that can be edited while the hub runs.
     """
-
-    # -- quota defaults ------------------------------------------------------
-
-    mem_limit = _resource_trait(
-        ByteSpecification(),
-        """Default memory limit of a server, in bytes or with a unit (``"2G"``).
-
-        May be a callable ``f(spawner)`` (sync or async), evaluated at every spawn,
-        unlike DockerSpawner, which evaluates it once. Groups and users may
-        override it (see :attr:`quota_groups`). Example: ``c.QuotaDockerSpawner.mem_limit = "2G"``.
-        """,
-    )
-    cpu_limit = _resource_trait(
-        Float(),
-        """Default CPU limit of a server, in cores (``1.5``); a hard CFS ceiling.
-
-        May be a callable ``f(spawner)``, evaluated at every spawn.
-        Example: ``c.QuotaDockerSpawner.cpu_limit = 1``.
-        """,
-    )
-    mem_guarantee = _resource_trait(
-        ByteSpecification(),
-        """Default memory guarantee: Docker's soft limit (``mem_reservation``).
-
-        Example: ``c.QuotaDockerSpawner.mem_guarantee = "512M"``.
-        """,
-    )
-    cpu_guarantee = _resource_trait(
-        Float(),
-        """Default CPU guarantee in cores, applied as relative ``cpu_shares``
-        (1024 per core) that count when the host's CPUs are contended.
-
-        Example: ``c.QuotaDockerSpawner.cpu_guarantee = 0.5``.
-        """,
-    )
-    swap_limit = _resource_trait(
-        ByteSpecification(),
-        """Swap a server may use *in addition to* its memory limit.
-
-        Defaults to 0: no swap, so a server that exceeds its memory is stopped
-        instead of slowing the whole host down. ``"unlimited"`` is not accepted
-        here; set ``quota_groups``/``quota_users`` entries to ``"unlimited"`` instead.
-        Example: ``c.QuotaDockerSpawner.swap_limit = "512M"``.
-
-        .. versionadded:: 0.1
-        """,
-    )
-    pids_limit = _resource_trait(
-        Int(),
-        """Most processes and threads a server may run (stops fork bombs).
-
-        Example: ``c.QuotaDockerSpawner.pids_limit = 256``.
-
-        .. versionadded:: 0.1
-        """,
-    )
-    disk_limit = _resource_trait(
-        ByteSpecification(),
-        """Default size of a user's home, enforced by the home provisioner.
-
-        Example: ``c.QuotaDockerSpawner.disk_limit = "5G"``.
-
-        .. versionadded:: 0.1
-        """,
-    )
-
-    @default("swap_limit")
-    def _swap_default(self) -> int:
-        return 0
-
-    # DockerSpawner's validators call a callable once, when the option is set;
-    # keep the callable so that it is evaluated at every spawn instead.
-    def _mem_limit_str(self, proposal: Any) -> Any:
-        return proposal.value
-
-    def _cast_cpu_limit(self, proposal: Any) -> Any:
-        return proposal.value
-
-    # -- groups and users ----------------------------------------------------
-
-    quota_groups = Dict(
-        help="""Quota overrides per JupyterHub group.
-
-        Maps a group name to resources (the keys are ``mem_limit``, ``swap_limit``,
-        ``cpu_limit``, ``pids_limit``, ``disk_limit``, ``mem_guarantee``,
-        ``cpu_guarantee``). A user in several groups gets the most generous value
-        of each resource among them; ``"unlimited"`` beats any number.
-        Example::
-
-            c.QuotaDockerSpawner.quota_groups = {
-                "teachers": {"mem_limit": "4G", "cpu_limit": 2},
-                "guests": {"mem_limit": "512M"},
-            }
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    quota_users = Dict(
-        help="""Quota overrides per user; they win over defaults and groups.
-
-        Example: ``c.QuotaDockerSpawner.quota_users = {"alice": {"disk_limit": "20G"}}``.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    quota_policy_file = Unicode(
-        "",
-        help="""A TOML or YAML file with ``defaults``, ``groups`` and ``users`` sections.
-
-        Its entries win over the traits above, key by key. The file is re-read when
-        it changes, so limits can be changed without restarting the hub; a broken
-        edit keeps the previous policy and logs the error. Example:
-        ``c.QuotaDockerSpawner.quota_policy_file = "/srv/jupyterhub/quotas.toml"``.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    @validate("quota_groups", "quota_users")
-    def _validate_quota_entries(self, proposal: Any) -> Any:
-        name = proposal.trait.name
-        kind = name.split("_", 1)[1]
-        try:
-            QuotaPolicy.from_config(**{kind: proposal.value}, where=f"{type(self).__name__}.{name}")
-        except QuotaError as e:
-            raise QuotaError(str(e)) from None
-        return proposal.value
 
     # -- homes ---------------------------------------------------------------
 
@@ -296,77 +152,6 @@ class QuotaDockerSpawner(DockerSpawner):
                 self.docker_threads, thread_name_prefix="jhub-kit-docker"
             )
         return cls._kit_executor
-
-    # -- quota resolution ----------------------------------------------------
-
-    quota: Quota | None = None
-    """The quota resolved for the current (or last) spawn."""
-
-    def _policy_file_obj(self) -> PolicyFile | None:
-        path = self.quota_policy_file
-        if not path:
-            return None
-        # one cache per path, shared by every user's spawner
-        if path not in _POLICY_FILES:
-            _POLICY_FILES[path] = PolicyFile(path)
-        return _POLICY_FILES[path]
-
-    async def _trait_defaults(self) -> Partial:
-        raw: dict[str, Any] = {}
-        for key in RESOURCES:
-            value = getattr(self, key)
-            if callable(value):
-                value = await maybe_future(value(self))
-            raw[key] = value
-        return parse_partial(raw, where=f"{type(self).__name__} defaults")
-
-    def user_groups(self) -> list[str]:
-        """Names of the JupyterHub groups the user is in."""
-        groups = getattr(self.user, "groups", None) or []
-        return sorted(g if isinstance(g, str) else g.name for g in groups)
-
-    async def resolve_quota(self) -> Quota:
-        """Resolve this user's quota now: defaults < groups < user (< file entries)."""
-        cls_name = type(self).__name__
-        policy = QuotaPolicy.from_config(None, self.quota_groups, self.quota_users, where=cls_name)
-        policy.defaults = await self._trait_defaults()
-        pf = self._policy_file_obj()
-        if pf is not None:
-            policy = policy.overlay(await asyncio.to_thread(pf.load))
-        return policy.resolve(
-            self.user.name, self.user_groups(), lower_only=self._user_option_limits()
-        )
-
-    def _user_option_limits(self) -> Partial:
-        """Limits a user asked for in user_options: they may only *lower* the quota."""
-        asked = {k: v for k, v in (self.user_options or {}).items() if k in RESOURCES}
-        if not asked:
-            return {}
-        try:
-            return parse_partial(asked, where="user_options")
-        except QuotaError as e:
-            raise SpawnException(f"Invalid resource request: {e}", status_code=400) from None
-
-    # -- environment ---------------------------------------------------------
-
-    def get_env(self) -> dict[str, str]:
-        env = super().get_env()
-        for key in ("MEM_LIMIT", "MEM_GUARANTEE", "CPU_LIMIT", "CPU_GUARANTEE"):
-            env.pop(key, None)
-        q = self.quota
-        if q is not None:
-            # read by jupyter-resource-usage and friends: show the real limit
-            if q.mem_limit:
-                env["MEM_LIMIT"] = str(q.mem_limit)
-            if q.mem_guarantee:
-                env["MEM_GUARANTEE"] = str(q.mem_guarantee)
-            if q.cpu_limit:
-                env["CPU_LIMIT"] = f"{q.cpu_limit:g}"
-            if q.cpu_guarantee:
-                env["CPU_GUARANTEE"] = f"{q.cpu_guarantee:g}"
-            if q.disk_limit:
-                env["DISK_LIMIT"] = str(q.disk_limit)
-        return env
 
     # -- progress ------------------------------------------------------------
 
