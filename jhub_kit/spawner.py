@@ -17,10 +17,11 @@ from typing import Any
 from docker.types import Mount
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
-from jupyterhub.utils import random_port
-from traitlets import Bool, Instance, Int, Unicode, Union, default
+from jupyterhub.utils import random_port, wait_for_http_server
+from traitlets import Bool, Float, Instance, Int, Unicode, Union, default
 
 from . import docker_limits, network, oom
+from .admission import QueueFull, StartGate, default_limit
 from .provision import HomeMount, HomeProvisioner, ProvisionError, provisioner_class
 from .quota import (
     QuotaError,
@@ -29,6 +30,7 @@ from .quota import (
 from .quota_config import QuotaConfigMixin
 
 _PROVISIONERS: dict[type, HomeProvisioner] = {}
+_GATES: dict[tuple[type, int, int], StartGate] = {}
 
 
 class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
@@ -129,6 +131,62 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
         .. versionadded:: 0.1
         """,
     ).tag(config=True)
+
+    # -- admission ---------------------------------------------------------
+
+    concurrent_starts = Int(
+        help="""Most server starts in flight at once; the rest wait in arrival order.
+
+        A start counts from home provisioning until the server answers HTTP.
+        Defaults to the number of CPU cores (at least 2): starting more at once
+        only makes all of them slower. Waiting users see their place in line.
+        Example: ``c.QuotaDockerSpawner.concurrent_starts = 4``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @default("concurrent_starts")
+    def _concurrent_starts_default(self) -> int:
+        return default_limit()
+
+    start_queue_max = Int(
+        500,
+        help="""Most starts waiting in line; beyond it a start is refused with a
+        "try again in a minute" message. Example: ``200``.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    startup_timeout = Float(
+        120,
+        help="""Seconds a start may take once it leaves the queue (provisioning,
+        container, server answering). Example: ``300`` for large images.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    queue_timeout = Float(
+        900,
+        help="""Seconds a start may wait in line. JupyterHub's ``start_timeout``
+        defaults to ``queue_timeout + startup_timeout`` for this spawner.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @default("start_timeout")
+    def _start_timeout_default(self) -> int:
+        return int(self.queue_timeout + self.startup_timeout)
+
+    def start_gate(self) -> StartGate:
+        """The gate shared by every server of this hub."""
+        key = (type(self), self.concurrent_starts, self.start_queue_max)
+        if key not in _GATES:
+            _GATES[key] = StartGate(self.concurrent_starts, self.start_queue_max)
+        return _GATES[key]
 
     @default("remove")
     def _remove_default(self) -> bool:
@@ -247,8 +305,32 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
                 log_message=f"Quota for {self.user.name} is invalid: {e}",
             ) from None
         self._emit(10, f"Quota: {self.quota.describe()}")
-        await self._provision_home()
+        try:
+            async with self.start_gate().slot(self._queued):
+                return await asyncio.wait_for(self._start_in_slot(), self.startup_timeout)
+        except QueueFull as e:
+            self.log.warning("Start of %s refused: %s", self._log_name, e)
+            raise SpawnException(
+                "Too many servers are starting right now; please try again in a minute.",
+                log_message=f"Start of {self._log_name} refused: the start queue is full ({e})",
+            ) from None
+        except asyncio.TimeoutError:
+            raise SpawnException(
+                f"Your server did not start within {self.startup_timeout:g} seconds.",
+                log_message=(
+                    f"{self._log_name} not ready {self.startup_timeout:g} s after its start "
+                    "began (c.QuotaDockerSpawner.startup_timeout)"
+                ),
+            ) from None
 
+    def _queued(self, ahead: int) -> None:
+        if ahead:
+            self._emit(5, f"Waiting to start: {ahead} ahead of you")
+        else:
+            self._emit(5, "Waiting to start: you are next")
+
+    async def _start_in_slot(self) -> tuple[str, int]:
+        await self._provision_home()
         if self.network_name == "host":
             # no port mapping in host mode: pick a free port on the host's loopback
             self.ip = self.host_ip
@@ -257,12 +339,30 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
             url = await self._hub_connect_url()
             if url:
                 self.hub_connect_url = url
-
         await self._drop_stale_container()
         self._emit(50, "Starting container")
         ip, port = await super().start()
-        self._emit(80, f"Container {self.container_name} started, waiting for the server")
+        self._emit(70, f"Container {self.container_name} started, waiting for the server")
+        await self._wait_until_answering(ip, port)
+        self._emit(90, "Server is answering")
         return ip, port
+
+    async def _wait_until_answering(self, ip: str, port: int) -> None:
+        """Hold the start slot until the server answers HTTP: that is where the CPU goes."""
+        if self.internal_ssl or self.server is None:
+            return  # the hub's own check (with its certificates) does it
+        url = f"http://{ip}:{port}{self.server.base_url}"
+        while True:
+            try:
+                await wait_for_http_server(url, timeout=2)
+                return
+            except TimeoutError:
+                status = await self.poll()
+                if status is not None:
+                    raise SpawnException(
+                        "Your server stopped while starting.",
+                        log_message=f"{self._log_name} stopped while starting: {status}",
+                    ) from None
 
     async def _drop_stale_container(self) -> None:
         """Remove a kept container whose limits differ from the current quota."""

@@ -86,9 +86,22 @@ def ensure_user(app: MockHub, name: str, groups: tuple[str, ...] = (), admin: bo
     return user
 
 
+async def spawn_request(app: MockHub, name: str, **kwargs: Any) -> requests.Response:
+    """POST /users/NAME/server as the admin, on a thread of its own.
+
+    (jupyterhub.tests.utils.api_request runs every request on one shared
+    thread, which would serialize simultaneous spawns.)
+    """
+    from jupyterhub.tests.utils import auth_header
+
+    url = url_path_join(public_url(app), "hub/api/users", name, "server")
+    headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
+    return await asyncio.to_thread(requests.post, url, headers=headers, timeout=300, **kwargs)
+
+
 async def start_server(app: MockHub, name: str, timeout: float = 180) -> Any:
     """Start ``name``'s default server through the REST API and wait until ready."""
-    r = await api_request(app, "users", name, "server", method="post")
+    r = await spawn_request(app, name)
     assert r.status_code in (201, 202), f"spawn request failed: {r.status_code} {r.text}"
     user = app.users[name]
     deadline = time.monotonic() + timeout
