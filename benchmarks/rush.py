@@ -240,6 +240,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="jhub-kit-bench-") as tmp:
         os.chmod(tmp, 0o711)
         homes = os.path.join(tmp, "homes")
+        os.chdir(tmp)  # the hub's pid files stay out of the checkout
 
         async def both():
             stock = await bench("stock", stock_config(), args.sizes, args.repeat, client)

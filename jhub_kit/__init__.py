@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["QuotaDockerSpawner", "__version__"]
+__all__ = ["QuotaDockerSpawner", "__version__", "configure"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,4 +15,8 @@ def __getattr__(name: str) -> Any:
         from .spawner import QuotaDockerSpawner
 
         return QuotaDockerSpawner
+    if name == "configure":
+        from .config import configure
+
+        return configure
     raise AttributeError(f"module 'jhub_kit' has no attribute {name!r}")

@@ -42,6 +42,12 @@ def kit_config(image: str, **spawner: Any) -> Config:
 
 @contextlib.asynccontextmanager
 async def running_hub(config: Config) -> AsyncIterator[MockHub]:
+    # MockHub keeps the proxy's pid file in the working directory, and a hub that
+    # finds one stops that proxy: give each hub its own, so parallel runs never collide
+    import tempfile
+
+    pid_dir = tempfile.mkdtemp(prefix="jhub-kit-proxy-")
+    config.ConfigurableHTTPProxy.pid_file = f"{pid_dir}/proxy.pid"
     app = MockHub.instance(config=config)
     try:
         await app.initialize([])

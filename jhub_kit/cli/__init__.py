@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
+from .config_cmds import config_group
+from .doctor_cmd import doctor_cmd
+from .home_cmds import home_group, quota_group
 from .userlist_cmds import set_password_cmd, userlist_group
+from .users_cmds import import_cmd, remove_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,4 +23,10 @@ def users_group() -> None:
 
 
 users_group.add_command(set_password_cmd)
+users_group.add_command(import_cmd)
+users_group.add_command(remove_cmd)
+main.add_command(home_group)
+main.add_command(doctor_cmd)
+main.add_command(quota_group)
 main.add_command(userlist_group)
+main.add_command(config_group)

@@ -197,6 +197,36 @@ class HomeProvisioner(LoggingConfigurable):
             target = getattr(spawner, "notebook_dir", "") or "/home/jovyan"
             spawner.volumes = {**spawner.volumes, mount.source: target}
 
+    async def home_path(self, username: str) -> Path:
+        """Where ``username``'s home is on this host, mounted (again) if need be."""
+        record = await asyncio.to_thread(self.state.get, username)
+        if record is None:
+            raise ProvisionError(f"{username} has no home here ({self.backend} in {self.base_dir})")
+        size = record.get("size")
+        await self.provision(username, Quota(disk_limit=int(size) if size else None))
+        return await self._home_path(record)
+
+    async def backup(self, username: str, dest: str | os.PathLike[str]) -> Path:
+        """Write ``username``'s home as a .tar.gz (mode 0600) to ``dest``."""
+        home = await self.home_path(username)
+        await asyncio.to_thread(_archive, home, Path(dest))
+        return Path(dest)
+
+    async def restore(
+        self, username: str, archive: str | os.PathLike[str], *, force: bool = False
+    ) -> Path:
+        """Unpack ``archive`` into ``username``'s home (made if missing), owned by the user.
+
+        Refuses a home that already holds files unless ``force``.
+        """
+        async with self._lock(username):
+            pass  # wait for a provisioning in flight
+        if await asyncio.to_thread(self.state.get, username) is None:
+            await self.provision(username, Quota())
+        home = await self.home_path(username)
+        await asyncio.to_thread(_unpack, Path(archive), home, (self.uid, self.gid), force)
+        return home
+
     async def usage(self, username: str) -> Usage | None:
         record = await asyncio.to_thread(self.state.get, username)
         if record is None:
@@ -241,6 +271,22 @@ def _archive(src: Path, dest: Path) -> None:
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w:gz") as tar:
         tar.add(str(src), arcname=".")
+
+
+def _unpack(archive: Path, home: Path, owner: tuple[int, int], force: bool) -> None:
+    present = [p for p in os.listdir(home) if p != "lost+found"]
+    if present and not force:
+        raise ProvisionError(
+            f"{home} is not empty ({len(present)} entries); pass --force to unpack over it"
+        )
+    with tarfile.open(archive) as tar:
+        # the "data" filter refuses absolute paths, links out of the tree, devices
+        tar.extractall(home, filter="data")
+        names = tar.getnames()
+    for name in names:
+        target = os.path.normpath(os.path.join(home, name))
+        if os.path.lexists(target):
+            os.chown(target, *owner, follow_symlinks=False)
 
 
 def dir_size(path: Path) -> int:

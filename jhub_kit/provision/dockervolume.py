@@ -48,5 +48,11 @@ class DockerVolumeProvisioner(HomeProvisioner):
                 return Usage(max(size, 0), None)
         return Usage(0, None)
 
+    async def _home_path(self, record: dict[str, Any]) -> Any:
+        from pathlib import Path
+
+        info = await asyncio.to_thread(self.docker_client.inspect_volume, record["volume"])
+        return Path(info["Mountpoint"])
+
     async def _destroy(self, record: dict[str, Any]) -> None:
         await asyncio.to_thread(self.docker_client.remove_volume, record["volume"])

@@ -1,0 +1,156 @@
+"""``jhub-kit home backup|restore`` and ``jhub-kit quota report``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+import click
+
+from ..provision import HomeProvisioner, ProvisionError, provisioner_class
+from ..quota import format_size
+from .users_cmds import connect, hub_options
+
+CONFIG_HELP = "The hub's config file, to find the spawner's quotas and home provisioner."
+
+
+def load_config(config_file: str) -> Any:
+    import os
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = os.path.abspath(config_file)
+    return PyFileConfigLoader(os.path.basename(path), os.path.dirname(path)).load_config()
+
+
+def load_spawner(
+    config_file: str, name: str = "config-check", groups: list[str] | None = None
+) -> Any:
+    from ..spawner import QuotaDockerSpawner
+
+    c = load_config(config_file)
+    user = SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups or []])
+    return QuotaDockerSpawner(config=c, user=user)
+
+
+def load_provisioner(config_file: str) -> HomeProvisioner:
+    sp = load_spawner(config_file)
+    prov = sp.home_provisioner
+    if not prov:
+        raise click.ClickException(f"{config_file} sets no c.QuotaDockerSpawner.home_provisioner")
+    if isinstance(prov, HomeProvisioner):
+        return prov
+    cls = provisioner_class(prov)
+    kwargs: dict[str, Any] = {"config": sp.config}
+    if cls.backend == "docker-volume":
+        kwargs["docker_client"] = sp.client
+    return cls(**kwargs)
+
+
+@click.group("home")
+def home_group() -> None:
+    """Back up and restore users' homes (run on the hub's host, as root)."""
+
+
+@home_group.command("backup")
+@click.argument("username")
+@click.option("-f", "--config-file", required=True, type=click.Path(exists=True), help=CONFIG_HELP)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="The archive to write. Default: NAME-home.tar.gz",
+)
+def backup_cmd(username: str, config_file: str, output: str | None) -> None:
+    """Write USERNAME's home to a .tar.gz archive (mode 0600)."""
+    prov = load_provisioner(config_file)
+    dest = output or f"{username}-home.tar.gz"
+    try:
+        path = asyncio.run(prov.backup(username.lower(), dest))
+    except (ProvisionError, FileExistsError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{username}'s home written to {path}")
+
+
+@home_group.command("restore")
+@click.argument("username")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("-f", "--config-file", required=True, type=click.Path(exists=True), help=CONFIG_HELP)
+@click.option("--force", is_flag=True, help="Unpack even if the home already holds files.")
+def restore_cmd(username: str, archive: str, config_file: str, force: bool) -> None:
+    """Unpack ARCHIVE into USERNAME's home; refuses a non-empty home without --force."""
+    prov = load_provisioner(config_file)
+    try:
+        home = asyncio.run(prov.restore(username.lower(), archive, force=force))
+    except ProvisionError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{archive} restored into {home}")
+
+
+@click.group("quota")
+def quota_group() -> None:
+    """Report quotas."""
+
+
+@quota_group.command("report")
+@click.option("-f", "--config-file", required=True, type=click.Path(exists=True), help=CONFIG_HELP)
+@hub_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+def report_cmd(config_file: str, hub_url: str, token_file: str | None, fmt: str) -> None:
+    """Per user: the resolved quota, disk used / limit, and whether a server runs."""
+    api = connect(hub_url, token_file, "list:users", "read:users", "read:servers")
+    users = api.users()
+    prov = None
+    with contextlib.suppress(click.ClickException):
+        prov = load_provisioner(config_file)
+
+    async def gather() -> list[dict[str, Any]]:
+        rows = []
+        for u in sorted(users, key=lambda u: u["name"]):
+            sp = load_spawner(config_file, u["name"], u.get("groups") or [])
+            q = await sp.resolve_quota()
+            usage = await prov.usage(u["name"]) if prov else None
+            rows.append(
+                {
+                    "user": u["name"],
+                    "groups": ",".join(u.get("groups") or []),
+                    "memory": format_size(q.mem_limit),
+                    "cpu": "unlimited" if q.cpu_limit is None else f"{q.cpu_limit:g}",
+                    "pids": "unlimited" if q.pids_limit is None else str(q.pids_limit),
+                    "disk_used": format_size(usage.used) if usage else "-",
+                    "disk_limit": format_size(usage.limit)
+                    if usage and usage.limit
+                    else format_size(q.disk_limit),
+                    "running": bool((u.get("servers") or {}).get("", {}).get("ready")),
+                }
+            )
+        return rows
+
+    rows = asyncio.run(gather())
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1))
+    elif fmt == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["user"])
+        w.writeheader()
+        w.writerows(rows)
+        click.echo(out.getvalue(), nl=False)
+    else:
+        cols = ["user", "groups", "memory", "cpu", "pids", "disk_used", "disk_limit", "running"]
+        widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in cols}
+        click.echo("  ".join(c.ljust(widths[c]) for c in cols))
+        for r in rows:
+            click.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols).rstrip())
+    sys.stdout.flush()

@@ -1,0 +1,248 @@
+"""``jhub-kit users import`` and ``jhub-kit users remove``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..csvimport import CsvError, Row, parse_csv
+from ..hubapi import HubAPI, HubAPIError, read_token
+from ..userlist import UserlistError, UserlistFile
+
+HUB_URL_HELP = "The hub's public URL. [env: JUPYTERHUB_URL]"
+TOKEN_HELP = "A file holding an API token (default: $JUPYTERHUB_API_TOKEN)."
+
+
+def hub_options(f: Any) -> Any:
+    f = click.option("--token-file", type=click.Path(dir_okay=False), help=TOKEN_HELP)(f)
+    f = click.option(
+        "--hub-url",
+        envvar="JUPYTERHUB_URL",
+        default="http://127.0.0.1:8000",
+        show_default=True,
+        help=HUB_URL_HELP,
+    )(f)
+    return f
+
+
+def connect(hub_url: str, token_file: str | None, *scopes: str) -> HubAPI:
+    try:
+        api = HubAPI(hub_url, read_token(token_file))
+        api.require(*scopes)
+    except HubAPIError as e:
+        raise click.ClickException(str(e)) from None
+    return api
+
+
+def _add_to_userlist(path: str, rows: list[Row]) -> int:
+    """Append lines for ``rows`` not yet in the userlist; atomic; returns how many."""
+    try:
+        current = UserlistFile(path).load()
+    except UserlistError as e:
+        if not Path(path).exists():
+            current = None
+        else:
+            raise click.ClickException(f"the userlist is broken, fix it first:\n{e}") from None
+    listed = set(current.users) if current else set()
+    lines = []
+    for row in rows:
+        if row.username in listed:
+            continue
+        words = [row.username, *(["admin"] if row.admin else [])]
+        if row.groups:
+            words.append("group:" + ",".join(row.groups))
+        lines.append(" ".join(words))
+    if not lines:
+        return 0
+    old = Path(path).read_text() if Path(path).exists() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".userlist-")
+    with os.fdopen(fd, "w") as f:
+        f.write(old + "\n".join(lines) + "\n")
+    if Path(path).exists():
+        os.chmod(tmp, Path(path).stat().st_mode & 0o777)
+    os.replace(tmp, path)
+    return len(lines)
+
+
+@click.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@hub_options
+@click.option(
+    "--userlist",
+    type=click.Path(dir_okay=False),
+    help="Also add the users to this userlist file (the kit's allow list).",
+)
+@click.option("--native-db-url", help="Set NativeAuthenticator passwords in this hub database.")
+@click.option(
+    "--credentials",
+    type=click.Path(dir_okay=False),
+    help="With --native-db-url: write username,password lines here (mode 0600).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Validate and show what would be done; change nothing."
+)
+def import_cmd(
+    csv_file: str,
+    hub_url: str,
+    token_file: str | None,
+    userlist: str | None,
+    native_db_url: str | None,
+    credentials: str | None,
+    dry_run: bool,
+) -> None:
+    """Create the users of CSV_FILE in the hub, with their groups (and passwords).
+
+    Every row is checked first; if any is bad, nothing is created. Rerunning
+    after a partial failure creates only what is missing.
+    """
+    try:
+        parsed = parse_csv(Path(csv_file).read_bytes(), source=csv_file)
+    except CsvError as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    for w in parsed.warnings:
+        click.echo(f"warning: {w}", err=True)
+    rows = parsed.rows
+    if native_db_url and not credentials:
+        raise click.UsageError("--native-db-url needs --credentials FILE for the passwords")
+    if credentials and os.path.exists(credentials):
+        raise click.UsageError(f"{credentials} exists; passwords are written to a new file only")
+    api = connect(hub_url, token_file, "admin:users", "admin:groups")
+    status: dict[str, str] = {}
+    existing = {r.username for r in rows if api.user(r.username) is not None}
+    if dry_run:
+        for r in rows:
+            click.echo(
+                f"{r.username}: {'exists' if r.username in existing else 'would be created'}"
+            )
+        click.echo(f"{len(rows) - len(existing)} to create, {len(existing)} existing (dry run)")
+        return
+    passwords: dict[str, str] = {}
+    with click.progressbar(length=len(rows), label="creating users", file=sys.stderr) as bar:
+        for admin in (False, True):  # one request per admin flag: a batch has one flag
+            batch = [r.username for r in rows if r.admin == admin and r.username not in existing]
+            for start in range(0, len(batch), 100):
+                chunk = batch[start : start + 100]
+                try:
+                    created = set(api.create_users(chunk, admin))
+                except HubAPIError as e:
+                    for n in chunk:
+                        status[n] = f"failed: {e}"
+                    bar.update(len(chunk))
+                    continue
+                for n in chunk:
+                    status[n] = "created" if n in created else "existed"
+                bar.update(len(chunk))
+        bar.update(len(existing))
+    for n in existing:
+        status[n] = "existed"
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        if not status[r.username].startswith("failed"):
+            for g in r.groups:
+                groups.setdefault(g, []).append(r.username)
+    for g, members in sorted(groups.items()):
+        try:
+            api.add_to_group(g, members)
+        except HubAPIError as e:
+            for n in members:
+                status[n] = f"failed: group {g}: {e}"
+    if native_db_url:
+        passwords = _set_native_passwords(
+            native_db_url, [n for n, s in status.items() if s == "created"]
+        )
+        _write_credentials(credentials or "", passwords)
+    if userlist:
+        ok_rows = [r for r in rows if not status[r.username].startswith("failed")]
+        added = _add_to_userlist(userlist, ok_rows)
+        click.echo(f"userlist {userlist}: {added} lines added")
+    counts: dict[str, int] = {}
+    for r in rows:
+        s = status[r.username]
+        click.echo(f"{r.username}: {s}")
+        key = s.split(":")[0]
+        counts[key] = counts.get(key, 0) + 1
+    click.echo(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    if passwords:
+        click.echo(f"passwords of {len(passwords)} new users written to {credentials}")
+    if counts.get("failed"):
+        sys.exit(1)
+
+
+def _set_native_passwords(db_url: str, names: list[str]) -> dict[str, str]:
+    from jupyterhub import orm
+
+    from ..native import set_password
+
+    db = orm.new_session_factory(db_url)()
+    out = {}
+    for name in names:
+        password = secrets.token_urlsafe(12)  # 96 random bits
+        set_password(db, name, password)
+        out[name] = password
+    return out
+
+
+def _write_credentials(path: str, passwords: dict[str, str]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("username,password\n")
+        for name, pw in sorted(passwords.items()):
+            f.write(f"{name},{pw}\n")
+
+
+@click.command("remove")
+@click.argument("username")
+@hub_options
+@click.option("--forever", is_flag=True, help="Also archive, then remove, the user's home.")
+@click.option(
+    "-f",
+    "--config-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The hub's config (to find the home provisioner), with --forever.",
+)
+@click.option(
+    "--archive-dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where --forever puts the home's archive.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove_cmd(
+    username: str,
+    hub_url: str,
+    token_file: str | None,
+    forever: bool,
+    config_file: str | None,
+    archive_dir: str,
+    yes: bool,
+) -> None:
+    """Delete USERNAME from the hub (stopping their server); --forever removes the home too."""
+    name = username.lower()
+    if forever and not config_file:
+        raise click.UsageError("--forever needs -f jupyterhub_config.py to find the homes")
+    api = connect(hub_url, token_file, "admin:users")
+    if forever and not yes:
+        click.confirm(f"Delete {name} and archive then remove their home?", abort=True)
+    api.delete_user(name)
+    click.echo(f"deleted {name} from the hub")
+    if forever:
+        from .home_cmds import load_provisioner
+
+        prov = load_provisioner(config_file or "")
+        archive = asyncio.run(prov.deprovision(name, archive_dir))
+        if archive is None:
+            click.echo(f"{name} had no home")
+        else:
+            click.echo(f"home archived to {archive} and removed")

@@ -1,0 +1,173 @@
+"""The bundle a stock ``jupyterhub_config.py`` imports for a complete deployment::
+
+    import jhub_kit
+    c.JhubKit.authenticator = "github"        # native (default), github, pam, dummy
+    jhub_kit.configure(c)
+    c.QuotaDockerSpawner.mem_limit = "2G"     # anything, before or after the call
+
+:func:`configure` only fills in what the config does not already set, looking
+at every class a trait is inherited from: ``c.DockerSpawner.image = ...`` set
+before the call is kept, and anything set after it wins as usual. The
+environment variables of jupyterhub-deploy-docker (``DOCKER_NOTEBOOK_IMAGE``,
+``DOCKER_NETWORK_NAME``, ``DOCKER_NOTEBOOK_DIR``) are honoured as fallbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+from traitlets import CaselessStrEnum, Int, Unicode, default
+from traitlets.config import Config, Configurable
+
+AUTHENTICATORS = {
+    "native": "jhub_kit.native.UserlistNativeAuthenticator",
+    "github": "jhub_kit.oauth.UserlistGitHubOAuthenticator",
+    "generic-oauth": "jhub_kit.oauth.UserlistGenericOAuthenticator",
+    "pam": "jhub_kit.auth.UserlistPAMAuthenticator",
+    "dummy": "jhub_kit.auth.UserlistDummyAuthenticator",
+}
+
+#: Least roles the idle culler needs on JupyterHub 6 (no admin).
+IDLE_CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+
+
+class JhubKit(Configurable):
+    """Choices that shape the bundle. Every other value is a normal trait of its class."""
+
+    authenticator = CaselessStrEnum(
+        list(AUTHENTICATORS),
+        default_value="native",
+        help="""Who can log in, always limited by the userlist file: ``native``
+        (sign-up form, passwords in the hub), ``github``, ``generic-oauth``,
+        ``pam`` (system accounts) or ``dummy`` (demos). Example: ``"github"``.""",
+    ).tag(config=True)
+
+    data_dir = Unicode(
+        help="""Where the hub keeps its database, cookie secret and (by default) the
+        userlist; mount it as a volume so they survive rebuilds. Default:
+        ``$JHUB_KIT_DATA_DIR``, else ``/srv/jupyterhub/data``. Example: ``"/data"``.""",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _data_dir_default(self) -> str:
+        return os.environ.get("JHUB_KIT_DATA_DIR", "/srv/jupyterhub/data")
+
+    userlist = Unicode(
+        help="""The userlist file. Default: ``<data_dir>/userlist``.
+        Example: ``"/srv/jupyterhub/userlist"``.""",
+    ).tag(config=True)
+
+    @default("userlist")
+    def _userlist_default(self) -> str:
+        return os.path.join(self.data_dir, "userlist")
+
+    image = Unicode(
+        help="""Single-user image. Default: ``$DOCKER_NOTEBOOK_IMAGE``, else
+        ``quay.io/jupyter/scipy-notebook:latest``.""",
+    ).tag(config=True)
+
+    @default("image")
+    def _image_default(self) -> str:
+        return os.environ.get("DOCKER_NOTEBOOK_IMAGE", "quay.io/jupyter/scipy-notebook:latest")
+
+    network_name = Unicode(
+        help="""Docker network of the servers. Default: ``$DOCKER_NETWORK_NAME``, else
+        ``bridge``. Use ``"host"`` for a hub running directly on the host.""",
+    ).tag(config=True)
+
+    @default("network_name")
+    def _network_default(self) -> str:
+        return os.environ.get("DOCKER_NETWORK_NAME", "bridge")
+
+    notebook_dir = Unicode(
+        help="""Directory the server opens in, and where the home is mounted.
+        Default: ``$DOCKER_NOTEBOOK_DIR``, else ``/home/jovyan/work``.""",
+    ).tag(config=True)
+
+    @default("notebook_dir")
+    def _notebook_dir_default(self) -> str:
+        return os.environ.get("DOCKER_NOTEBOOK_DIR", "/home/jovyan/work")
+
+    idle_timeout = Int(
+        3600,
+        help="""Stop servers idle for this many seconds (jupyterhub-idle-culler as a
+        hub-managed service with the least roles it needs); 0 disables it.""",
+    ).tag(config=True)
+
+
+def setdefault(c: Config, cls: type[Configurable], key: str, value: Any) -> bool:
+    """Set ``c[cls][key]`` unless the same trait is set for ``cls`` or a parent class."""
+    for klass in cls.mro():
+        if issubclass(klass, Configurable) and klass.__name__ in c and key in c[klass.__name__]:
+            return False
+    c[cls.__name__][key] = value
+    return True
+
+
+def _append_named(c: Config, section: str, key: str, item: dict[str, Any]) -> None:
+    """Append ``item`` to a list of dicts unless one with its name is there."""
+    current = list(c[section].get(key, [])) if key in c[section] else []
+    if not any(x.get("name") == item["name"] for x in current):
+        current.append(item)
+    c[section][key] = current
+
+
+def configure(c: Config) -> JhubKit:
+    """Fill ``c`` with a complete, sane deployment; return the bundle's choices."""
+    from importlib import import_module
+
+    from jupyterhub.app import JupyterHub
+
+    from .auth import UserlistMixin
+    from .spawner import QuotaDockerSpawner as Spawner
+
+    kit = JhubKit(config=c)
+    module, _, name = AUTHENTICATORS[kit.authenticator].rpartition(".")
+    auth = getattr(import_module(module), name)
+    with contextlib.suppress(OSError):  # the hub's sqlite needs the directory
+        os.makedirs(kit.data_dir, exist_ok=True)
+
+    # hub: persistence, the kit's spawner and authenticator
+    setdefault(c, JupyterHub, "spawner_class", "jhub_kit.spawner.QuotaDockerSpawner")
+    setdefault(c, JupyterHub, "authenticator_class", AUTHENTICATORS[kit.authenticator])
+    db = os.path.join(kit.data_dir, "jupyterhub.sqlite")
+    setdefault(c, JupyterHub, "db_url", f"sqlite:///{db}")
+    secret = os.path.join(kit.data_dir, "jupyterhub_cookie_secret")
+    setdefault(c, JupyterHub, "cookie_secret_file", secret)
+    if kit.network_name != "host":
+        # containers on a Docker network must reach the hub API: listen beyond loopback
+        setdefault(c, JupyterHub, "hub_ip", "0.0.0.0")
+
+    # who gets in
+    setdefault(c, UserlistMixin, "userlist_file", kit.userlist)
+    if kit.authenticator == "native":
+        import nativeauthenticator
+
+        templates = os.path.join(os.path.dirname(nativeauthenticator.__file__), "templates")
+        setdefault(c, JupyterHub, "template_paths", [templates])
+    if kit.authenticator == "github" and os.environ.get("OAUTH_CALLBACK_URL"):
+        setdefault(c, auth, "oauth_callback_url", os.environ["OAUTH_CALLBACK_URL"])
+
+    # the servers
+    for key, value in {
+        "image": kit.image,
+        "network_name": kit.network_name,
+        "notebook_dir": kit.notebook_dir,
+        "default_url": "/lab",
+        "mem_limit": "2G",
+        "cpu_limit": 1.0,
+        "pids_limit": 1024,
+        "home_provisioner": "docker-volume",
+    }.items():
+        setdefault(c, Spawner, key, value)
+
+    # idle culler, as a hub-managed service with the least roles it needs
+    if kit.idle_timeout > 0:
+        command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={kit.idle_timeout}"]
+        _append_named(c, "JupyterHub", "services", {"name": "idle-culler", "command": command})
+        role = {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
+        _append_named(c, "JupyterHub", "load_roles", role)
+    return kit

@@ -1,0 +1,206 @@
+"""Check a loaded JupyterHub config: unknown options, conflicts, effective settings.
+
+Used by ``jhub-kit config check``. Works on a :class:`traitlets.config.Config`,
+so it is tested without a hub.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from importlib import import_module
+from types import SimpleNamespace
+from typing import Any
+
+from traitlets.config import Config, Configurable
+
+# classes whose config sections we know, by module
+_KNOWN = {
+    "jupyterhub.app": ["JupyterHub"],
+    "jupyterhub.spawner": ["Spawner", "LocalProcessSpawner"],
+    "jupyterhub.auth": [
+        "Authenticator",
+        "LocalAuthenticator",
+        "PAMAuthenticator",
+        "DummyAuthenticator",
+    ],
+    "jupyterhub.proxy": ["Proxy", "ConfigurableHTTPProxy"],
+    "dockerspawner": ["DockerSpawner", "SwarmSpawner", "SystemUserSpawner"],
+    "jhub_kit.spawner": ["QuotaDockerSpawner"],
+    "jhub_kit.quota_config": ["QuotaConfigMixin"],
+    "jhub_kit.config": ["JhubKit"],
+    "jhub_kit.auth": ["UserlistMixin", "UserlistDummyAuthenticator", "UserlistPAMAuthenticator"],
+    "jhub_kit.native": ["UserlistNativeAuthenticator"],
+    "jhub_kit.oauth": ["UserlistGitHubOAuthenticator", "UserlistGenericOAuthenticator"],
+    "jhub_kit.provision.base": ["HomeProvisioner"],
+    "jhub_kit.provision.blockfs": ["FilesystemProvisioner"],
+    "jhub_kit.provision.directory": ["DirectoryProvisioner"],
+    "jhub_kit.provision.loopfile": ["LoopfileProvisioner"],
+    "jhub_kit.provision.btrfs": ["BtrfsProvisioner"],
+    "jhub_kit.provision.lvm": ["LvmProvisioner"],
+    "jhub_kit.provision.dockervolume": ["DockerVolumeProvisioner"],
+    "jhub_kit.provision.systemuser": ["SystemUserProvisioner"],
+    "nativeauthenticator": ["NativeAuthenticator"],
+    "oauthenticator.oauth2": ["OAuthenticator"],
+    "oauthenticator.github": ["GitHubOAuthenticator"],
+    "oauthenticator.generic": ["GenericOAuthenticator"],
+}
+
+
+def known_classes() -> dict[str, type[Configurable]]:
+    out: dict[str, type[Configurable]] = {}
+    for module, names in _KNOWN.items():
+        try:
+            mod = import_module(module)
+        except ImportError:
+            continue
+        for name in names:
+            out[name] = getattr(mod, name)
+    return out
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _resolve(value: Any) -> Any:
+    """A class given as a string or entry-point name, imported."""
+    if not isinstance(value, str):
+        return value
+    from importlib.metadata import entry_points
+
+    for group in ("jupyterhub.authenticators", "jupyterhub.spawners"):
+        for ep in entry_points(group=group):
+            if ep.name == value:
+                return ep.load()
+    module, _, name = value.rpartition(".")
+    try:
+        return getattr(import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def check_config(c: Config) -> Report:
+    report = Report()
+    classes = known_classes()
+    for section in c:
+        if not section[:1].isupper():
+            continue
+        cls = classes.get(section)
+        if cls is None:
+            report.warnings.append(f"unknown section c.{section} (not a class jhub_kit knows)")
+            continue
+        traits = set(cls.class_trait_names(config=True))
+        for key in c[section]:
+            if key not in traits:
+                hint = difflib.get_close_matches(key, traits, n=1)
+                report.errors.append(
+                    f"c.{section}.{key} is not an option of {section}"
+                    + (f"; did you mean c.{section}.{hint[0]}?" if hint else "")
+                )
+
+    hub = c.JupyterHub
+    spawner_cls = _resolve(hub.get("spawner_class", "")) if "spawner_class" in hub else None
+    auth_cls = (
+        _resolve(hub.get("authenticator_class", "")) if "authenticator_class" in hub else None
+    )
+    from .auth import UserlistMixin
+    from .spawner import QuotaDockerSpawner
+
+    userlist_auth = isinstance(auth_cls, type) and issubclass(auth_cls, UserlistMixin)
+    if userlist_auth:
+        if "load_groups" in hub:
+            report.errors.append(
+                "c.JupyterHub.load_groups cannot be used with a userlist authenticator "
+                "(it manages groups); put group:NAME entries in the userlist instead"
+            )
+        if c.Authenticator.get("allow_all") is True:
+            report.warnings.append(
+                "c.Authenticator.allow_all = True lets everyone in: the userlist then only "
+                "sets admins and groups"
+            )
+        if "admin_users" in c.Authenticator:
+            report.warnings.append(
+                "c.Authenticator.admin_users never demotes anyone; mark admins in the userlist"
+            )
+
+    if isinstance(spawner_cls, type) and issubclass(spawner_cls, QuotaDockerSpawner):
+        try:
+            # a stand-in user: the spawner reads config, nothing is started
+            sp = spawner_cls(config=c, user=SimpleNamespace(name="config-check", groups=[]))
+        except Exception as e:
+            report.errors.append(f"{spawner_cls.__name__}: {e}")
+            return report
+        _check_spawner(sp, c, report)
+    if auth_cls is not None:
+        report.settings["authenticator"] = f"{auth_cls.__module__}.{auth_cls.__name__}"
+        if userlist_auth:
+            report.settings["userlist"] = (
+                c.UserlistMixin.get("userlist_file") if "UserlistMixin" in c else "(not set)"
+            )
+    services = [s.get("name") for s in hub.get("services", [])] if "services" in hub else []
+    report.settings["services"] = ", ".join(services) or "none"
+    return report
+
+
+def _check_spawner(sp: Any, c: Config, report: Report) -> None:
+    from . import network
+    from .policy_file import PolicyFile
+    from .provision import provisioner_class
+    from .quota import QuotaError, QuotaPolicy
+
+    report.settings.update(
+        spawner=f"{type(sp).__module__}.{type(sp).__name__}",
+        image=sp.image,
+        network=sp.network_name,
+        notebook_dir=sp.notebook_dir or "(image default)",
+        concurrent_starts=sp.concurrent_starts,
+    )
+    try:
+        raw = {
+            k: getattr(sp, k)
+            for k in (
+                "mem_limit",
+                "cpu_limit",
+                "pids_limit",
+                "disk_limit",
+                "swap_limit",
+                "mem_guarantee",
+                "cpu_guarantee",
+            )
+        }
+        static = {k: v for k, v in raw.items() if not callable(v)}
+        policy = QuotaPolicy.from_config(
+            static, sp.quota_groups, sp.quota_users, where=type(sp).__name__
+        )
+        if sp.quota_policy_file:
+            policy = policy.overlay(PolicyFile(sp.quota_policy_file).load())
+        report.settings["default quota"] = policy.resolve("").describe()
+        report.settings["quota groups"] = ", ".join(sorted(policy.groups)) or "none"
+    except QuotaError as e:
+        report.errors.append(str(e))
+    if sp.home_provisioner:
+        try:
+            cls = provisioner_class(sp.home_provisioner)
+            prov = cls(config=c)
+            where = (
+                f"volumes {prov.volume_prefix}NAME"  # type: ignore[attr-defined]
+                if cls.backend == "docker-volume"
+                else f"in {prov.base_dir}"
+            )
+            report.settings["homes"] = f"{cls.backend}, {where}"
+            if cls.backend == "lvm" and not prov.volume_group:  # type: ignore[attr-defined]
+                report.errors.append("home_provisioner 'lvm' needs c.LvmProvisioner.volume_group")
+        except (ValueError, ImportError) as e:
+            report.errors.append(f"{type(sp).__name__}.home_provisioner: {e}")
+    hub_ip = c.JupyterHub.get("hub_ip", "127.0.0.1") if "hub_ip" in c.JupyterHub else "127.0.0.1"
+    explicit = "hub_connect_ip" in c.JupyterHub or "hub_connect_url" in c.JupyterHub
+    if sp.network_name != "host" and not explicit and network.is_loopback(hub_ip):
+        report.errors.append(
+            f"c.JupyterHub.hub_ip is {hub_ip}: containers on Docker network "
+            f"{sp.network_name!r} cannot reach the hub; set c.JupyterHub.hub_ip = '0.0.0.0' "
+            "or c.JupyterHub.hub_connect_ip, or use network_name = 'host'"
+        )

@@ -1,0 +1,236 @@
+"""The configuration bundle, the example and tutorial configs, and `config check`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from jhub_kit.cli import main
+from jhub_kit.config import IDLE_CULLER_SCOPES, configure
+from jhub_kit.config_check import check_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example_config"
+TUTORIALS = ROOT / "docs" / "tutorials" / "configs"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for var in (
+        "DOCKER_NOTEBOOK_IMAGE",
+        "DOCKER_NETWORK_NAME",
+        "DOCKER_NOTEBOOK_DIR",
+        "OAUTH_CALLBACK_URL",
+        "JHUB_KIT_AUTHENTICATOR",
+    ):
+        monkeypatch.delenv(var, raising=False)
+
+
+def bundle(tmp_path, **kit):
+    c = Config()
+    c.JhubKit.data_dir = str(tmp_path / "data")
+    for k, v in kit.items():
+        setattr(c.JhubKit, k, v)
+    return c
+
+
+def test_defaults(tmp_path):
+    c = bundle(tmp_path)
+    configure(c)
+    assert c.JupyterHub.spawner_class == "jhub_kit.spawner.QuotaDockerSpawner"
+    assert c.JupyterHub.authenticator_class == "jhub_kit.native.UserlistNativeAuthenticator"
+    assert c.JupyterHub.db_url == f"sqlite:///{tmp_path}/data/jupyterhub.sqlite"
+    assert c.JupyterHub.cookie_secret_file == f"{tmp_path}/data/jupyterhub_cookie_secret"
+    assert c.JupyterHub.hub_ip == "0.0.0.0"
+    assert (tmp_path / "data").is_dir()
+    assert c.UserlistMixin.userlist_file == f"{tmp_path}/data/userlist"
+    s = c.QuotaDockerSpawner
+    assert (s.image, s.network_name, s.notebook_dir, s.default_url) == (
+        "quay.io/jupyter/scipy-notebook:latest",
+        "bridge",
+        "/home/jovyan/work",
+        "/lab",
+    )
+    assert (s.mem_limit, s.cpu_limit, s.pids_limit) == ("2G", 1.0, 1024)
+    assert c.JupyterHub.template_paths[0].endswith("nativeauthenticator/templates")
+    [svc] = c.JupyterHub.services
+    assert svc["name"] == "idle-culler" and svc["command"][-1] == "--timeout=3600"
+    assert c.JupyterHub.load_roles == [
+        {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
+    ]
+
+
+def test_explicit_settings_win_before_and_after(tmp_path):
+    c = bundle(tmp_path)
+    c.DockerSpawner.image = "mine:1"  # a parent class, set before
+    c.Spawner.mem_limit = "4G"
+    c.JupyterHub.services = [{"name": "other", "url": "http://x"}]
+    configure(c)
+    assert "image" not in c.QuotaDockerSpawner and c.DockerSpawner.image == "mine:1"
+    assert "mem_limit" not in c.QuotaDockerSpawner
+    assert [s["name"] for s in c.JupyterHub.services] == ["other", "idle-culler"]
+    c.QuotaDockerSpawner.cpu_limit = 3  # after
+    assert c.QuotaDockerSpawner.cpu_limit == 3
+    configure(c)  # idempotent
+    assert [s["name"] for s in c.JupyterHub.services] == ["other", "idle-culler"]
+
+
+def test_environment_fallbacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_NOTEBOOK_IMAGE", "jupyter/scipy-notebook:2d878db5cbff")
+    monkeypatch.setenv("DOCKER_NETWORK_NAME", "jupyterhub-network")
+    monkeypatch.setenv("DOCKER_NOTEBOOK_DIR", "/home/jovyan/notebooks")
+    monkeypatch.setenv("OAUTH_CALLBACK_URL", "https://hub.example.org/hub/oauth_callback")
+    c = bundle(tmp_path, authenticator="github", idle_timeout=0)
+    configure(c)
+    s = c.QuotaDockerSpawner
+    assert (s.image, s.network_name, s.notebook_dir) == (
+        "jupyter/scipy-notebook:2d878db5cbff",
+        "jupyterhub-network",
+        "/home/jovyan/notebooks",
+    )
+    assert c.UserlistGitHubOAuthenticator.oauth_callback_url.endswith("/hub/oauth_callback")
+    assert "services" not in c.JupyterHub
+
+
+def test_host_network_keeps_hub_on_loopback(tmp_path):
+    c = bundle(tmp_path, network_name="host", authenticator="pam")
+    configure(c)
+    assert "hub_ip" not in c.JupyterHub
+    assert c.JupyterHub.authenticator_class == "jhub_kit.auth.UserlistPAMAuthenticator"
+
+
+def load(path: Path, **env) -> Config:
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_example_config_loads_and_checks_clean(tmp_path):
+    c = load(
+        EXAMPLE / "jupyterhub_config.py",
+        DOCKER_NETWORK_NAME="jupyterhub-network",
+        JHUB_KIT_DATA_DIR=str(tmp_path),
+    )
+    c.QuotaDockerSpawner.quota_policy_file = str(EXAMPLE / "quotas.toml")
+    report = check_config(c)
+    assert report.errors == []
+    assert report.settings["network"] == "jupyterhub-network"
+    assert report.settings["default quota"].startswith("memory 1G, swap 0, cpu 1, pids 512")
+    assert report.settings["quota groups"] == "class-a, teachers"
+    assert report.settings["services"] == "idle-culler"
+    assert len((EXAMPLE / "jupyterhub_config.py").read_text().splitlines()) <= 30
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (
+            "native_signup.py",
+            {
+                "authenticator": "jhub_kit.native.UserlistNativeAuthenticator",
+                "homes": "directory, in /srv/jupyterhub/homes",
+            },
+        ),
+        (
+            "github_oauth.py",
+            {
+                "authenticator": "jhub_kit.oauth.UserlistGitHubOAuthenticator",
+                "homes": "docker-volume, volumes jupyterhub-user-NAME",
+            },
+        ),
+        (
+            "custom_image.py",
+            {
+                "image": "rsworktech/sagemath-jupyterhub-docker:latest",
+                "notebook_dir": "/home/sage/notebooks",
+            },
+        ),
+        (
+            "class_disk_quotas.py",
+            {"network": "host", "homes": "lvm, in /opt/jupyterhub/user_volumes"},
+        ),
+    ],
+)
+def test_tutorial_configs(name, expected, tmp_path, monkeypatch):
+    c = load(TUTORIALS / name, JHUB_KIT_DATA_DIR=str(tmp_path))
+    report = check_config(c)
+    assert report.errors == []
+    for key, value in expected.items():
+        assert report.settings[key] == value
+    if name == "class_disk_quotas.py":
+        assert report.settings["default quota"].startswith("memory 300M, swap 0")
+        assert "disk 1G" in report.settings["default quota"]
+
+
+def write(tmp_path, text):
+    p = tmp_path / "jupyterhub_config.py"
+    p.write_text(text)
+    return str(p)
+
+
+def test_cli_check_unknown_option_and_conflicts(tmp_path):
+    path = write(
+        tmp_path,
+        (
+            "c = get_config()\n"
+            "c.JupyterHub.spawner_class = 'quota-docker'\n"
+            "c.JupyterHub.authenticator_class = 'userlist-dummy'\n"
+            "c.JupyterHub.load_groups = {'t': {'users': ['a']}}\n"
+            "c.QuotaDockerSpawner.mem_limt = '1G'\n"
+            "c.QuotaDockerSpawner.network_name = 'bridge'\n"
+            "c.QuotaDockerSpawner.quota_groups = {'t': {'mem_limit': '2 gigs'}}\n"
+        ),
+    )
+    r = CliRunner().invoke(main, ["config", "check", "-f", path])
+    assert r.exit_code == 1
+    assert (
+        "error: c.QuotaDockerSpawner.mem_limt is not an option of QuotaDockerSpawner; "
+        "did you mean c.QuotaDockerSpawner.mem_limit?" in r.output
+    )
+    assert "c.JupyterHub.load_groups cannot be used with a userlist authenticator" in r.output
+    assert (
+        "QuotaDockerSpawner.quota_groups groups['t']['mem_limit']: '2 gigs' is not a size"
+        in r.output
+    )
+
+
+def test_cli_check_ok(tmp_path):
+    path = write(
+        tmp_path,
+        (
+            "c = get_config()\n"
+            "c.JupyterHub.spawner_class = 'quota-docker'\n"
+            "c.QuotaDockerSpawner.network_name = 'host'\n"
+            "c.QuotaDockerSpawner.mem_limit = '512M'\n"
+        ),
+    )
+    r = CliRunner().invoke(main, ["config", "check", "-f", path])
+    assert r.exit_code == 0, r.output
+    assert "default quota:     memory 512M, swap 0" in r.output and r.output.endswith("ok\n")
+
+
+def test_cli_check_loopback_hub_on_bridge(tmp_path):
+    path = write(tmp_path, "c = get_config()\nc.JupyterHub.spawner_class = 'quota-docker'\n")
+    r = CliRunner().invoke(main, ["config", "check", "-f", path])
+    assert r.exit_code == 1
+    assert (
+        "error: c.JupyterHub.hub_ip is 127.0.0.1: containers on Docker network 'bridge'" in r.output
+    )
+
+
+def test_cli_check_broken_file(tmp_path):
+    path = write(tmp_path, "c = get_config()\nc.JupyterHub.port = (\n")
+    r = CliRunner().invoke(main, ["config", "check", "-f", path])
+    assert r.exit_code == 1 and "does not load" in r.output
