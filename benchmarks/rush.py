@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from dockerspawner import DockerSpawner  # noqa: E402
-from hubutil import ensure_user, kit_config, running_hub  # noqa: E402
+from hubutil import ensure_user, in_client_thread, kit_config, running_hub  # noqa: E402
 from jupyterhub.tests.utils import auth_header, public_url  # noqa: E402
 from jupyterhub.utils import random_port, url_path_join  # noqa: E402
 
@@ -61,8 +61,10 @@ def stock_config():
     return c
 
 
-def kit_bench_config(homes: str):
+def kit_bench_config(homes: str, concurrent_starts: int | None = None):
     c = kit_config(IMAGE, mem_limit="300M", home_provisioner="loopfile", disk_limit="10G")
+    if concurrent_starts:
+        c.QuotaDockerSpawner.concurrent_starts = concurrent_starts
     c.QuotaDockerSpawner.prefix = "jhubkit-bench"
     # the kit's own defaults for timeouts and admission; undo the test rig's
     c.QuotaDockerSpawner.start_timeout = 60 + 900
@@ -83,7 +85,7 @@ async def spawn_and_wait(app, name, timeout=600.0):
     url = url_path_join(public_url(app), "hub/api/users", name, "server")
     headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
     t0 = time.monotonic()
-    r = await asyncio.to_thread(requests.post, url, headers=headers, timeout=timeout)
+    r = await in_client_thread(requests.post, url, headers=headers, timeout=timeout)
     if r.status_code not in (201, 202):
         return None
     user = app.users[name]
@@ -132,7 +134,7 @@ async def sample_latency(app, stop: asyncio.Event, out: list):
     deadline = time.monotonic() + 900
     while not stop.is_set() and time.monotonic() < deadline:
         t0 = time.perf_counter()
-        await asyncio.to_thread(session.get, url, headers=headers, timeout=30)
+        await in_client_thread(session.get, url, headers=headers, timeout=30)
         out.append((time.perf_counter() - t0) * 1000)
         await asyncio.sleep(0.1)
 
@@ -233,6 +235,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--concurrent-starts", type=int, help="the kit's limit (default: its own)")
+    parser.add_argument("--kit-only", action="store_true", help="skip stock (no ratios)")
+    parser.add_argument(
+        "--no-homes", action="store_true", help="the kit without a home provisioner"
+    )
     args = parser.parse_args()
     import docker
 
@@ -243,12 +250,20 @@ def main():
         os.chdir(tmp)  # the hub's pid files stay out of the checkout
 
         async def both():
+            kit_cfg = kit_bench_config(homes, args.concurrent_starts)
+            if args.no_homes:
+                kit_cfg.QuotaDockerSpawner.home_provisioner = None
+            kit = await bench("kit", kit_cfg, args.sizes, args.repeat, client)
+            if args.kit_only:
+                return None, kit
             stock = await bench("stock", stock_config(), args.sizes, args.repeat, client)
-            kit = await bench("kit", kit_bench_config(homes), args.sizes, args.repeat, client)
             return stock, kit
 
         try:
             stock, kit = asyncio.run(both())
+            if stock is None:
+                print(json.dumps(kit, indent=1))
+                return
         finally:
             for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
                 mp = line.split()[4]

@@ -84,6 +84,16 @@ class PolicyFile:
         self._sig: tuple[int, int, int] | None = None
         self._policy: QuotaPolicy | None = None
 
+    def cached(self) -> QuotaPolicy | None:
+        """The policy, if the file is unchanged since it was parsed (one stat, no read)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        if (st.st_ino, st.st_size, st.st_mtime_ns) == self._sig:
+            return self._policy
+        return None
+
     def load(self) -> QuotaPolicy:
         """The current policy. Raises :class:`QuotaError` only when no good version is known."""
         try:

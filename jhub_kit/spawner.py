@@ -402,7 +402,10 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
             self.log.warning("Container not found: %s", self.container_name)
             return 0
         state = container["State"]
-        kills = await asyncio.to_thread(oom.read_oom_kills, self.container_id)
+        # on the kit's own threads: the default executor may be busy with others' work
+        kills = await asyncio.wrap_future(
+            self.executor.submit(oom.read_oom_kills, self.container_id)
+        )
         limit = format_size(self.quota.mem_limit if self.quota else None)
         if kills is not None and kills > self.oom_kills:
             self.log.warning(

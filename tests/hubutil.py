@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -18,6 +19,17 @@ from jupyterhub.tests.mocking import MockHub
 from jupyterhub.tests.utils import add_user, api_request, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config import Config
+
+# Blocking HTTP clients run here, not on the default executor that the hub in
+# this process also uses: a spawn request blocks for up to slow_spawn_timeout.
+CLIENT_THREADS = ThreadPoolExecutor(64, thread_name_prefix="test-client")
+
+
+async def in_client_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    import functools
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(CLIENT_THREADS, functools.partial(fn, *args, **kwargs))
 
 
 def kit_config(image: str, **spawner: Any) -> Config:
@@ -102,7 +114,7 @@ async def spawn_request(app: MockHub, name: str, **kwargs: Any) -> requests.Resp
 
     url = url_path_join(public_url(app), "hub/api/users", name, "server")
     headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
-    return await asyncio.to_thread(requests.post, url, headers=headers, timeout=300, **kwargs)
+    return await in_client_thread(requests.post, url, headers=headers, timeout=300, **kwargs)
 
 
 async def start_server(app: MockHub, name: str, timeout: float = 180) -> Any:
@@ -133,7 +145,7 @@ async def server_get(app: MockHub, name: str, path: str = "api/status") -> reque
     user = app.users[name]
     token = user.new_api_token()
     url = url_path_join(public_url(app, user), path)
-    return await asyncio.to_thread(
+    return await in_client_thread(
         requests.get, url, headers={"Authorization": f"token {token}"}, timeout=30
     )
 
@@ -141,7 +153,7 @@ async def server_get(app: MockHub, name: str, path: str = "api/status") -> reque
 async def container_exec(docker_client, name: str, cmd: list[str], **kw) -> tuple[int, str]:
     """Run ``cmd`` in ``name``'s server container; return (exit code, output)."""
     container = docker_client.containers.get(f"{TEST_PREFIX}-{name}")
-    result = await asyncio.to_thread(container.exec_run, cmd, **kw)
+    result = await in_client_thread(container.exec_run, cmd, **kw)
     return result.exit_code, result.output.decode("utf-8", "replace")
 
 
