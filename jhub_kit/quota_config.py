@@ -201,7 +201,9 @@ class QuotaConfigMixin(_Base):
         pf = self._policy_file_obj()
         if pf is not None:
             # parse off the event loop, and only when the file changed
-            current = pf.cached() or await asyncio.to_thread(pf.load)
+            current = pf.cached()
+            if current is None:
+                current = await asyncio.to_thread(pf.load)
             policy = policy.overlay(current)
         return policy.resolve(
             self.user.name, self.user_groups(), lower_only=self._user_option_limits()
