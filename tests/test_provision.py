@@ -188,3 +188,11 @@ async def test_deprovision_archives_then_removes(base, tmp_path):
     assert oct(os.stat(archive).st_mode & 0o777) == "0o600"
     assert not (base / "ivy").exists() and not (base / ".images" / "ivy.img").exists()
     assert p.state.get("ivy") is None
+
+
+async def test_first_provisions_of_many_users_at_once(base):
+    """A class's first login on a fresh install: base_dir and state made concurrently."""
+    p = make("directory", base)
+    names = [f"student{i}" for i in range(30)]
+    await asyncio.gather(*(p.provision(n, Quota()) for n in names))
+    assert sorted(p.state.read()) == sorted(names)  # no record lost

@@ -128,11 +128,15 @@ class HomeProvisioner(LoggingConfigurable):
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            os.mkdir(path, mode)
-            os.chmod(path, mode)  # not subject to umask
-            if owner:
-                os.chown(path, *owner, follow_symlinks=False)
-            return True
+            try:
+                os.mkdir(path, mode)
+            except FileExistsError:
+                st = os.lstat(path)  # made at the same moment by another provision
+            else:
+                os.chmod(path, mode)  # not subject to umask
+                if owner:
+                    os.chown(path, *owner, follow_symlinks=False)
+                return True
         if stat.S_ISLNK(st.st_mode):
             raise ProvisionError(f"refusing {path}: it is a symlink")
         if not stat.S_ISDIR(st.st_mode):

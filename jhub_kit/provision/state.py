@@ -7,9 +7,13 @@ reboot. Writes are atomic (write a temp file, fsync, rename).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +21,23 @@ VERSION = 1
 
 
 class StateFile:
+    """Updates are read-modify-write under a thread lock and an flock, so that
+    concurrent provisions (and the CLI beside the hub) never lose a record."""
+
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
 
     def read(self) -> dict[str, dict[str, Any]]:
         try:
@@ -53,11 +72,13 @@ class StateFile:
         return self.read().get(username)
 
     def put(self, username: str, record: dict[str, Any]) -> None:
-        users = self.read()
-        users[username] = record
-        self.write(users)
+        with self._locked():
+            users = self.read()
+            users[username] = record
+            self.write(users)
 
     def remove(self, username: str) -> None:
-        users = self.read()
-        if users.pop(username, None) is not None:
-            self.write(users)
+        with self._locked():
+            users = self.read()
+            if users.pop(username, None) is not None:
+                self.write(users)
