@@ -164,6 +164,11 @@ def configure(c: Config) -> JhubKit:
     }.items():
         setdefault(c, Spawner, key, value)
 
+    from .provision import HomeProvisioner
+
+    # homes' state (and loopfile/btrfs images, if chosen) beside the hub's data
+    setdefault(c, HomeProvisioner, "base_dir", os.path.join(kit.data_dir, "homes"))
+
     # idle culler, as a hub-managed service with the least roles it needs
     if kit.idle_timeout > 0:
         command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={kit.idle_timeout}"]

@@ -49,6 +49,7 @@ def test_defaults(tmp_path):
     assert c.JupyterHub.hub_ip == "0.0.0.0"
     assert (tmp_path / "data").is_dir()
     assert c.UserlistMixin.userlist_file == f"{tmp_path}/data/userlist"
+    assert c.HomeProvisioner.base_dir == f"{tmp_path}/data/homes"
     s = c.QuotaDockerSpawner
     assert (s.image, s.network_name, s.notebook_dir, s.default_url) == (
         "quay.io/jupyter/scipy-notebook:latest",

@@ -181,13 +181,22 @@ class HomeProvisioner(LoggingConfigurable):
     async def provision(self, username: str, quota: Quota) -> HomeMount:
         """Make sure ``username``'s home exists, is mounted and is big enough."""
         async with self._lock(username):
-            await asyncio.to_thread(self.ensure_dir, self.base(), mode=0o711)
-            record, new = await self._record(username)
-            before = dict(record)
-            mount = await self._provision(username, record, quota)
-            if new or record != before:  # the name is pinned from the first provision on
-                await asyncio.to_thread(self.state.put, username, record)
+            try:
+                await asyncio.to_thread(self._ensure_base)
+                record, new = await self._record(username)
+                before = dict(record)
+                mount = await self._provision(username, record, quota)
+                if new or record != before:  # the name is pinned from the first provision on
+                    await asyncio.to_thread(self.state.put, username, record)
+            except OSError as e:
+                raise ProvisionError(f"{self.backend} home of {username}: {e}") from e
             return mount
+
+    def _ensure_base(self) -> None:
+        parent = self.base().parent
+        if not parent.exists():
+            os.makedirs(parent, 0o755, exist_ok=True)
+        self.ensure_dir(self.base(), mode=0o711)
 
     async def pre_spawn_hook(self, spawner: Any) -> None:
         """Provision as a ``c.Spawner.pre_spawn_hook``, for spawners other than the kit's.
