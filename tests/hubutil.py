@@ -58,8 +58,10 @@ async def running_hub(config: Config) -> AsyncIterator[MockHub]:
     # finds one stops that proxy: give each hub its own, so parallel runs never collide
     import tempfile
 
-    pid_dir = tempfile.mkdtemp(prefix="jhub-kit-proxy-")
-    config.ConfigurableHTTPProxy.pid_file = f"{pid_dir}/proxy.pid"
+    run_dir = tempfile.mkdtemp(prefix="jhub-kit-hub-")
+    config.ConfigurableHTTPProxy.pid_file = f"{run_dir}/proxy.pid"
+    if "cookie_secret_file" not in config.JupyterHub:  # never in the checkout
+        config.JupyterHub.cookie_secret_file = f"{run_dir}/jupyterhub_cookie_secret"
     app = MockHub.instance(config=config)
     try:
         await app.initialize([])
