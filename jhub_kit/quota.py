@@ -114,6 +114,18 @@ def format_size(n: Number | None) -> str:
     return str(n)
 
 
+def approx_size(n: Number | None) -> str:
+    """A rounded, human form of a byte count for messages (``974M``, ``1.9G``)."""
+    if n is None or n == UNLIMITED:
+        return "unlimited"
+    for unit in "TGM":
+        mult = _UNIT[unit.lower()]
+        if n >= mult:
+            value = n / mult
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+    return f"{int(n) // 1024}K"
+
+
 # -- the Quota value -------------------------------------------------------------
 
 #: Resource keys accepted in policies, with their parser and an example value.

@@ -25,6 +25,7 @@ from .admission import QueueFull, StartGate, default_limit
 from .provision import HomeMount, HomeProvisioner, ProvisionError, provisioner_class
 from .quota import (
     QuotaError,
+    approx_size,
     format_size,
 )
 from .quota_config import QuotaConfigMixin
@@ -101,7 +102,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
                 log_message=f"Home of {self.user.name} not provisioned: {e}",
             ) from None
         usage = await prov.usage(self.user.name)
-        size = format_size(usage.limit) if usage and usage.limit else "no size limit"
+        size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
         self._emit(40, f"Home ready ({size})")
 
     # -- network -------------------------------------------------------------

@@ -20,11 +20,11 @@ export JHUB_KIT_DEMO_DIR="$demo" JHUB_KIT_DEMO_PASSWORD="$(cat "$demo/password")
 cat >&2 <<MSG
 
   jhub_kit demo hub: http://127.0.0.1:8000
-  users:    teacher (admin, group "teachers": 1G memory, 2 CPUs)
-            student1, student2 (512M memory, 1 CPU, 128 processes)
+  users:    teacher (admin, group "teachers": 1G memory, 2 CPUs, 2G home)
+            student1, student2 (512M memory, 1 CPU, 128 processes, 1G home)
   password: $JHUB_KIT_DEMO_PASSWORD   (the same for every demo user; kept in $demo/password)
   userlist: $demo/userlist (edit it while the hub runs: add a line to let someone in)
-  homes:    one Docker volume per user (jhub-kit-demo-<user>), kept across restarts
+  homes:    a 1G/2G ext4 image per user in $demo/homes, kept across restarts
   Check a server's limits:  docker inspect -f '{{.HostConfig.Memory}}' jhub-kit-demo-student1
   Stop with Ctrl-C.
 

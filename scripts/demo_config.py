@@ -24,6 +24,12 @@ c.QuotaDockerSpawner.prefix = "jhub-kit-demo"
 c.QuotaDockerSpawner.mem_limit = "512M"
 c.QuotaDockerSpawner.cpu_limit = 1
 c.QuotaDockerSpawner.pids_limit = 128
-c.QuotaDockerSpawner.quota_groups = {"teachers": {"mem_limit": "1G", "cpu_limit": 2}}
-c.QuotaDockerSpawner.volumes = {"jhub-kit-demo-{username}": "/home/jovyan"}
+c.QuotaDockerSpawner.quota_groups = {
+    "teachers": {"mem_limit": "1G", "cpu_limit": 2, "disk_limit": "2G"}
+}
+# quota'd homes: an ext4 image per user, loop-mounted, owned by jovyan (1000:100)
+c.QuotaDockerSpawner.home_provisioner = "loopfile"
+c.QuotaDockerSpawner.disk_limit = "1G"
+c.QuotaDockerSpawner.home_target = "/home/jovyan"
+c.HomeProvisioner.base_dir = f"{demo_dir}/homes"
 c.Spawner.default_url = "/lab"

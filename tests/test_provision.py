@@ -196,3 +196,38 @@ async def test_first_provisions_of_many_users_at_once(base):
     names = [f"student{i}" for i in range(30)]
     await asyncio.gather(*(p.provision(n, Quota()) for n in names))
     assert sorted(p.state.read()) == sorted(names)  # no record lost
+
+
+async def test_pre_spawn_hook_for_other_spawners(base):
+    """Any spawner with ``volumes`` (e.g. stock DockerSpawner) gets the home mounted."""
+    from types import SimpleNamespace
+
+    p = make("directory", base)
+    spawner = SimpleNamespace(
+        user=SimpleNamespace(name="Zoe"),
+        volumes={"shared": "/srv/shared"},
+        notebook_dir="/home/jovyan/work",
+        disk_limit=None,
+    )
+    await p.pre_spawn_hook(spawner)
+    home = str(p.under(p.state.get("Zoe")["name"]))
+    assert spawner.volumes == {"shared": "/srv/shared", home: "/home/jovyan/work"}
+    assert os.stat(home).st_uid == 1000
+
+
+async def test_system_user_account_and_home(base):
+    import pwd
+    import uuid
+
+    name = f"jk{uuid.uuid4().hex[:8]}"
+    p = make("system-user", base)
+    try:
+        m = await p.provision(name, Quota())
+        entry = pwd.getpwnam(name)
+        assert m.source == entry.pw_dir and os.path.isdir(entry.pw_dir)
+        assert os.stat(entry.pw_dir).st_uid == entry.pw_uid
+        assert (await p.provision(name, Quota())) == m  # idempotent
+        with pytest.raises(ProvisionError, match="cannot be a Unix account name"):
+            await p.provision("-rf", Quota())
+    finally:
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)

@@ -210,3 +210,13 @@ def test_user_requests_may_only_lower():
     assert (q.pids_limit, q.mem_limit) == (256, G)  # asking for more changes nothing
     q = POLICY.resolve("dave", ["gpu"], lower_only={"pids_limit": 50})
     assert q.pids_limit == 50
+
+
+@pytest.mark.parametrize(
+    "n, text",
+    [(996780 * 1024, "973M"), (2 * G, "2.0G"), (15 * G, "15G"), (5000, "4K"), (None, "unlimited")],
+)
+def test_approx_size(n, text):
+    from jhub_kit.quota import approx_size
+
+    assert approx_size(n) == text
