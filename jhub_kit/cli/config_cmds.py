@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
+
+from .common import config_option, load_config
 
 
 @click.group("config")
@@ -14,26 +15,16 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-@click.option(
-    "-f",
-    "--config-file",
-    default="jupyterhub_config.py",
-    show_default=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The hub's config file.",
-)
+@config_option()
 def check_cmd(config_file: str) -> None:
     """Load CONFIG_FILE as the hub would, report problems, print the kit's settings.
 
     Exits 1 when there are errors (unknown options, conflicts, bad quotas).
     """
-    from traitlets.config.loader import PyFileConfigLoader
-
     from ..config_check import check_config
 
-    path = os.path.abspath(config_file)
     try:
-        cfg = PyFileConfigLoader(os.path.basename(path), os.path.dirname(path)).load_config()
+        cfg = load_config(config_file)
     except Exception as e:
         click.echo(f"error: {config_file} does not load: {e}", err=True)
         sys.exit(1)

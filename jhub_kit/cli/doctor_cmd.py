@@ -13,7 +13,8 @@ import click
 
 from ..hubapi import HubAPI, HubAPIError, read_token
 from ..userlist import UserlistError, UserlistFile
-from .home_cmds import load_config, load_provisioner, load_spawner
+from .common import config_option, load_config
+from .home_cmds import load_provisioner, load_spawner
 
 Check = tuple[bool, str, str]  # ok, what was found, how to fix
 
@@ -128,14 +129,7 @@ def check_userlist(c: Any) -> Check:
 
 
 @click.command("doctor")
-@click.option(
-    "-f",
-    "--config-file",
-    default="jupyterhub_config.py",
-    show_default=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The hub's config file.",
-)
+@config_option()
 @click.option("--hub-url", envvar="JUPYTERHUB_URL", help="Also check the running hub's API.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="API token file.")
 def doctor_cmd(config_file: str, hub_url: str | None, token_file: str | None) -> None:

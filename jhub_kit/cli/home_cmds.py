@@ -15,18 +15,7 @@ import click
 
 from ..provision import HomeProvisioner, ProvisionError, provisioner_class
 from ..quota import format_size
-from .users_cmds import connect, hub_options
-
-CONFIG_HELP = "The hub's config file, to find the spawner's quotas and home provisioner."
-
-
-def load_config(config_file: str) -> Any:
-    import os
-
-    from traitlets.config.loader import PyFileConfigLoader
-
-    path = os.path.abspath(config_file)
-    return PyFileConfigLoader(os.path.basename(path), os.path.dirname(path)).load_config()
+from .common import config_option, connect, hub_options, load_config
 
 
 def load_spawner(
@@ -60,7 +49,7 @@ def home_group() -> None:
 
 @home_group.command("backup")
 @click.argument("username")
-@click.option("-f", "--config-file", required=True, type=click.Path(exists=True), help=CONFIG_HELP)
+@config_option("required")
 @click.option(
     "-o",
     "--output",
@@ -81,7 +70,7 @@ def backup_cmd(username: str, config_file: str, output: str | None) -> None:
 @home_group.command("restore")
 @click.argument("username")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
-@click.option("-f", "--config-file", required=True, type=click.Path(exists=True), help=CONFIG_HELP)
+@config_option("required")
 @click.option("--force", is_flag=True, help="Unpack even if the home already holds files.")
 def restore_cmd(username: str, archive: str, config_file: str, force: bool) -> None:
     """Unpack ARCHIVE into USERNAME's home; refuses a non-empty home without --force."""
@@ -99,7 +88,7 @@ def quota_group() -> None:
 
 
 @quota_group.command("report")
-@click.option("-f", "--config-file", required=True, type=click.Path(exists=True), help=CONFIG_HELP)
+@config_option("required")
 @hub_options
 @click.option(
     "--format",

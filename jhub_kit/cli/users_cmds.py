@@ -8,37 +8,13 @@ import secrets
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ..csvimport import CsvError, Row, parse_csv
-from ..hubapi import HubAPI, HubAPIError, read_token
+from ..hubapi import HubAPIError
 from ..userlist import UserlistError, UserlistFile
-
-HUB_URL_HELP = "The hub's public URL. [env: JUPYTERHUB_URL]"
-TOKEN_HELP = "A file holding an API token (default: $JUPYTERHUB_API_TOKEN)."
-
-
-def hub_options(f: Any) -> Any:
-    f = click.option("--token-file", type=click.Path(dir_okay=False), help=TOKEN_HELP)(f)
-    f = click.option(
-        "--hub-url",
-        envvar="JUPYTERHUB_URL",
-        default="http://127.0.0.1:8000",
-        show_default=True,
-        help=HUB_URL_HELP,
-    )(f)
-    return f
-
-
-def connect(hub_url: str, token_file: str | None, *scopes: str) -> HubAPI:
-    try:
-        api = HubAPI(hub_url, read_token(token_file))
-        api.require(*scopes)
-    except HubAPIError as e:
-        raise click.ClickException(str(e)) from None
-    return api
+from .common import config_option, connect, hub_options
 
 
 def _add_to_userlist(path: str, rows: list[Row]) -> int:
@@ -205,12 +181,7 @@ def _write_credentials(path: str, passwords: dict[str, str]) -> None:
 @click.argument("username")
 @hub_options
 @click.option("--forever", is_flag=True, help="Also archive, then remove, the user's home.")
-@click.option(
-    "-f",
-    "--config-file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="The hub's config (to find the home provisioner), with --forever.",
-)
+@config_option("optional")
 @click.option(
     "--archive-dir",
     default=".",
