@@ -217,7 +217,9 @@ class QuotaConfigMixin(_Base):
         try:
             return parse_partial(asked, where="user_options")
         except QuotaError as e:
-            raise SpawnException(f"Invalid resource request: {e}", status_code=400) from None
+            raise SpawnException(
+                f"Invalid resource request: {e}", reason="user_options", status_code=400
+            ) from None
 
     # -- environment ---------------------------------------------------------
 

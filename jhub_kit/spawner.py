@@ -99,6 +99,8 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
             self.log.error("Home of %s not provisioned: %s", self.user.name, e)
             raise SpawnException(
                 "Your home directory could not be prepared; an administrator has been told why.",
+                reason="home",
+                status_code=500,
                 log_message=f"Home of {self.user.name} not provisioned: {e}",
             ) from None
         usage = await prov.usage(self.user.name)
@@ -291,6 +293,8 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
         except network.HubUnreachable as e:
             raise SpawnException(
                 "The server cannot reach the Hub; an administrator must fix the configuration.",
+                reason="hub_unreachable",
+                status_code=500,
                 log_message=str(e),
             ) from None
 
@@ -303,9 +307,11 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
             self.log.error("Quota for %s is invalid: %s", self.user.name, e)
             raise SpawnException(
                 "Your resource quota is misconfigured; an administrator must fix it.",
+                reason="quota",
+                status_code=500,
                 log_message=f"Quota for {self.user.name} is invalid: {e}",
             ) from None
-        self._emit(10, f"Quota: {self.quota.describe()}")
+        self._emit(5, f"Quota: {self.quota.describe()}")
         try:
             async with self.start_gate().slot(self._queued):
                 return await asyncio.wait_for(self._start_in_slot(), self.startup_timeout)
@@ -313,11 +319,15 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
             self.log.warning("Start of %s refused: %s", self._log_name, e)
             raise SpawnException(
                 "Too many servers are starting right now; please try again in a minute.",
+                reason="queue_full",
+                status_code=429,
                 log_message=f"Start of {self._log_name} refused: the start queue is full ({e})",
             ) from None
         except asyncio.TimeoutError:
             raise SpawnException(
                 f"Your server did not start within {self.startup_timeout:g} seconds.",
+                reason="startup_timeout",
+                status_code=500,
                 log_message=(
                     f"{self._log_name} not ready {self.startup_timeout:g} s after its start "
                     "began (c.QuotaDockerSpawner.startup_timeout)"
@@ -326,9 +336,9 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
 
     def _queued(self, ahead: int) -> None:
         if ahead:
-            self._emit(5, f"Waiting to start: {ahead} ahead of you")
+            self._emit(8, f"Waiting to start: {ahead} ahead of you")
         else:
-            self._emit(5, "Waiting to start: you are next")
+            self._emit(8, "Waiting to start: you are next")
 
     async def _start_in_slot(self) -> tuple[str, int]:
         await self._provision_home()
@@ -362,6 +372,8 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
                 if status is not None:
                     raise SpawnException(
                         "Your server stopped while starting.",
+                        reason="stopped_while_starting",
+                        status_code=500,
                         log_message=f"{self._log_name} stopped while starting: {status}",
                     ) from None
 

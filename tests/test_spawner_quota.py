@@ -256,6 +256,14 @@ async def test_user_options_cannot_raise_quota_or_pick_image(hub, docker_client,
     assert r.status_code == 400
     assert "Specifying image to launch is not allowed" in r.text
     r = await api_request(
+        hub, "users", "bystander", "server", method="post", json={"mem_limit": "lots"}
+    )
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("Invalid resource request: user_options['mem_limit']")
+    user = hub.users["bystander"]
+    while user.spawner.pending:
+        await asyncio.sleep(0.1)
+    r = await api_request(
         hub,
         "users",
         "bystander",
@@ -264,7 +272,6 @@ async def test_user_options_cannot_raise_quota_or_pick_image(hub, docker_client,
         json={"mem_limit": "8G", "cpu_limit": 16, "pids_limit": 32},
     )
     assert r.status_code in (201, 202), r.text
-    user = hub.users["bystander"]
     while user.spawner.pending:
         await asyncio.sleep(0.2)
     try:
