@@ -84,21 +84,21 @@ class PolicyFile:
         self._sig: tuple[int, int, int] | None = None
         self._policy: QuotaPolicy | None = None
 
+    def _signature(self) -> tuple[int, int, int]:
+        st = self.path.stat()
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
     def cached(self) -> QuotaPolicy | None:
         """The policy, if the file is unchanged since it was parsed (one stat, no read)."""
         try:
-            st = self.path.stat()
+            return self._policy if self._signature() == self._sig else None
         except OSError:
             return None
-        if (st.st_ino, st.st_size, st.st_mtime_ns) == self._sig:
-            return self._policy
-        return None
 
     def load(self) -> QuotaPolicy:
         """The current policy. Raises :class:`QuotaError` only when no good version is known."""
         try:
-            st = self.path.stat()
-            sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+            sig = self._signature()
             if sig == self._sig and self._policy is not None:
                 return self._policy
             text = self.path.read_text(encoding="utf-8-sig")

@@ -162,10 +162,8 @@ class QuotaConfigMixin(_Base):
     def _validate_quota_entries(self, proposal: Any) -> Any:
         name = proposal.trait.name
         kind = name.split("_", 1)[1]
-        try:
-            QuotaPolicy.from_config(**{kind: proposal.value}, where=f"{type(self).__name__}.{name}")
-        except QuotaError as e:
-            raise QuotaError(str(e)) from None
+        # raises QuotaError naming the option, the key and an example
+        QuotaPolicy.from_config(**{kind: proposal.value}, where=f"{type(self).__name__}.{name}")
         return proposal.value
 
     # -- quota resolution ----------------------------------------------------

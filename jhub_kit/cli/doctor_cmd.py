@@ -14,7 +14,7 @@ import click
 from ..hubapi import HubAPI, HubAPIError, read_token
 from ..userlist import UserlistError, UserlistFile
 from .common import config_option, load_config
-from .home_cmds import load_provisioner, load_spawner
+from .home_cmds import provisioner_for, spawner_for
 
 Check = tuple[bool, str, str]  # ok, what was found, how to fix
 
@@ -81,9 +81,9 @@ def check_network(spawner: Any, c: Any) -> Check:
     return True, f"containers on network {spawner.network_name!r} can reach the hub", ""
 
 
-def check_homes(config_file: str) -> Check:
+def check_homes(c: Any) -> Check:
     try:
-        prov = load_provisioner(config_file)
+        prov = provisioner_for(c)
     except click.ClickException:
         return True, "no home provisioner configured", ""
     backend = prov.backend
@@ -135,13 +135,13 @@ def check_userlist(c: Any) -> Check:
 def doctor_cmd(config_file: str, hub_url: str | None, token_file: str | None) -> None:
     """Check the engine, image, proxy, network, homes, userlist (and the hub API)."""
     c = load_config(config_file)
-    spawner = load_spawner(config_file)
+    spawner = spawner_for(c)
     checks: list[Callable[[], Check]] = [
         check_engine,
         lambda: check_image(spawner.image),
         check_proxy,
         lambda: check_network(spawner, c),
-        lambda: check_homes(config_file),
+        lambda: check_homes(c),
         lambda: check_userlist(c),
     ]
     if hub_url:

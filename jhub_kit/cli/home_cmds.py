@@ -18,21 +18,20 @@ from ..quota import format_size
 from .common import config_option, connect, hub_options, load_config
 
 
-def load_spawner(
-    config_file: str, name: str = "config-check", groups: list[str] | None = None
-) -> Any:
+def spawner_for(c: Any, name: str = "config-check", groups: list[str] | None = None) -> Any:
+    """The kit's spawner for a stand-in user, reading a loaded config (nothing is started)."""
     from ..spawner import QuotaDockerSpawner
 
-    c = load_config(config_file)
     user = SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups or []])
     return QuotaDockerSpawner(config=c, user=user)
 
 
-def load_provisioner(config_file: str) -> HomeProvisioner:
-    sp = load_spawner(config_file)
+def provisioner_for(c: Any) -> HomeProvisioner:
+    """The home provisioner a loaded config sets."""
+    sp = spawner_for(c)
     prov = sp.home_provisioner
     if not prov:
-        raise click.ClickException(f"{config_file} sets no c.QuotaDockerSpawner.home_provisioner")
+        raise click.ClickException("the config sets no c.QuotaDockerSpawner.home_provisioner")
     if isinstance(prov, HomeProvisioner):
         return prov
     cls = provisioner_class(prov)
@@ -58,7 +57,7 @@ def home_group() -> None:
 )
 def backup_cmd(username: str, config_file: str, output: str | None) -> None:
     """Write USERNAME's home to a .tar.gz archive (mode 0600)."""
-    prov = load_provisioner(config_file)
+    prov = provisioner_for(load_config(config_file))
     dest = output or f"{username}-home.tar.gz"
     try:
         path = asyncio.run(prov.backup(username.lower(), dest))
@@ -74,7 +73,7 @@ def backup_cmd(username: str, config_file: str, output: str | None) -> None:
 @click.option("--force", is_flag=True, help="Unpack even if the home already holds files.")
 def restore_cmd(username: str, archive: str, config_file: str, force: bool) -> None:
     """Unpack ARCHIVE into USERNAME's home; refuses a non-empty home without --force."""
-    prov = load_provisioner(config_file)
+    prov = provisioner_for(load_config(config_file))
     try:
         home = asyncio.run(prov.restore(username.lower(), archive, force=force))
     except ProvisionError as e:
@@ -101,14 +100,15 @@ def report_cmd(config_file: str, hub_url: str, token_file: str | None, fmt: str)
     """Per user: the resolved quota, disk used / limit, and whether a server runs."""
     api = connect(hub_url, token_file, "list:users", "read:users", "read:servers")
     users = api.users()
+    c = load_config(config_file)  # once: it is Python, and it runs
     prov = None
     with contextlib.suppress(click.ClickException):
-        prov = load_provisioner(config_file)
+        prov = provisioner_for(c)
 
     async def gather() -> list[dict[str, Any]]:
         rows = []
         for u in sorted(users, key=lambda u: u["name"]):
-            sp = load_spawner(config_file, u["name"], u.get("groups") or [])
+            sp = spawner_for(c, u["name"], u.get("groups") or [])
             q = await sp.resolve_quota()
             usage = await prov.usage(u["name"]) if prov else None
             rows.append(

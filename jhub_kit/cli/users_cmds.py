@@ -209,9 +209,10 @@ def remove_cmd(
     api.delete_user(name)
     click.echo(f"deleted {name} from the hub")
     if forever:
-        from .home_cmds import load_provisioner
+        from .common import load_config
+        from .home_cmds import provisioner_for
 
-        prov = load_provisioner(config_file or "")
+        prov = provisioner_for(load_config(config_file or ""))
         archive = asyncio.run(prov.deprovision(name, archive_dir))
         if archive is None:
             click.echo(f"{name} had no home")

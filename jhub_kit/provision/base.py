@@ -232,8 +232,6 @@ class HomeProvisioner(LoggingConfigurable):
 
         Refuses a home that already holds files unless ``force``.
         """
-        async with self._lock(username):
-            pass  # wait for a provisioning in flight
         if await asyncio.to_thread(self.state.get, username) is None:
             await self.provision(username, Quota())
         home = await self.home_path(username)
