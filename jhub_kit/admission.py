@@ -20,6 +20,10 @@ class QueueFull(RuntimeError):
     """The start queue is at its maximum; the caller should refuse (HTTP 429)."""
 
 
+class QueueTimeout(RuntimeError):
+    """A start waited in line longer than it may."""
+
+
 def default_limit() -> int:
     """Starts in flight by default: one per CPU core available to the hub, at least 2."""
     try:
@@ -54,11 +58,16 @@ class StartGate:
 
     @contextlib.asynccontextmanager
     async def slot(
-        self, on_wait: Callable[[int], None] | None = None, *, poll: float = 0.5
+        self,
+        on_wait: Callable[[int], None] | None = None,
+        *,
+        poll: float = 0.5,
+        timeout: float | None = None,
     ) -> AsyncIterator[None]:
         """Hold one of the ``limit`` slots; ``on_wait(n_ahead)`` while queued.
 
-        Raises :class:`QueueFull` at once when ``max_queue`` are already waiting.
+        Raises :class:`QueueFull` at once when ``max_queue`` are already waiting,
+        and :class:`QueueTimeout` after waiting ``timeout`` seconds in line.
         """
         if self.active < self.limit and not self._waiters:
             self.active += 1
@@ -67,14 +76,19 @@ class StartGate:
                 raise QueueFull(f"{len(self._waiters)} starts are already waiting")
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
             try:
                 last = -1
                 while not fut.done():
+                    if deadline is not None and loop.time() >= deadline:
+                        raise QueueTimeout(f"waited {timeout:g} s in line")
                     ahead = self._waiters.index(fut)
                     if ahead != last and on_wait is not None:
                         on_wait(ahead)
                         last = ahead
-                    await asyncio.wait([fut], timeout=poll)
+                    wait = poll if deadline is None else max(0.0, min(poll, deadline - loop.time()))
+                    await asyncio.wait([fut], timeout=wait)
             except BaseException:
                 if fut.done() and not fut.cancelled():
                     self._release()  # we were handed a slot: pass it on

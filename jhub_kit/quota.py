@@ -159,6 +159,24 @@ class Quota:
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-safe dict (for the hub's database); the inverse of :meth:`from_state`."""
+        return {k: v for k, v in self.as_dict().items() if v is not None}
+
+    @classmethod
+    def from_state(cls, data: Mapping[str, Any]) -> Quota:
+        """A Quota from :meth:`to_state`'s dict; unknown keys are an error."""
+        names = {f.name: f for f in fields(cls)}
+        unknown = set(data) - set(names)
+        if unknown:
+            raise ValueError(f"unknown quota fields {sorted(unknown)}")
+        values: dict[str, Any] = {n: None for n in names}
+        for k, v in data.items():
+            if v is not None and not isinstance(v, (int, float)):
+                raise ValueError(f"quota field {k}={v!r} is not a number")
+            values[k] = v
+        return cls(**values)
+
     def describe(self) -> str:
         """One line for logs and progress messages."""
         parts = [

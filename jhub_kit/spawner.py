@@ -8,33 +8,29 @@ quota is recreated, since Docker keeps a container's limits for its lifetime.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from docker.types import Mount
-from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port, wait_for_http_server
 from traitlets import Bool, Float, Instance, Int, Unicode, Union, default
 
 from . import docker_limits, network, oom
-from .admission import QueueFull, StartGate, default_limit
-from .provision import HomeMount, HomeProvisioner, ProvisionError, provisioner_class
-from .quota import (
-    QuotaError,
-    approx_size,
-    format_size,
-)
+from .admission import QueueFull, QueueTimeout, StartGate, default_limit
+from .dockerspawner_adapter import DockerSpawnerAdapter
+from .provision import HomeMount, HomeProvisioner, ProvisionError
+from .quota import Quota, QuotaError, approx_size, format_size
 from .quota_config import QuotaConfigMixin
+from .resolve import make_provisioner
 
-_PROVISIONERS: dict[type, HomeProvisioner] = {}
+_PROVISIONERS: dict[tuple[str, int], tuple[Any, HomeProvisioner]] = {}
 _GATES: dict[tuple[type, int, int], StartGate] = {}
 
 
-class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
+class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
     """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
 
     Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
@@ -76,13 +72,12 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
         hp = self.home_provisioner
         if hp is None or isinstance(hp, HomeProvisioner):
             return hp
-        cls = provisioner_class(hp)
-        if cls not in _PROVISIONERS:
-            kwargs: dict[str, Any] = {"config": self.config, "log": self.log}
-            if cls.backend == "docker-volume":
-                kwargs["docker_client"] = self.client
-            _PROVISIONERS[cls] = cls(**kwargs)
-        return _PROVISIONERS[cls]
+        key = (hp, id(self.config))  # one per hub config (tests run several hubs)
+        if key not in _PROVISIONERS:
+            prov = make_provisioner(hp, config=self.config, log=self.log, docker_client=self.client)
+            assert prov is not None
+            _PROVISIONERS[key] = (self.config, prov)  # the config is kept: its id stays unique
+        return _PROVISIONERS[key][1]
 
     home_mount: HomeMount | None = None
     """The home mounted into the current (or last) container."""
@@ -98,7 +93,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
         except ProvisionError as e:
             self.log.error("Home of %s not provisioned: %s", self.user.name, e)
             raise SpawnException(
-                "Your home directory could not be prepared; an administrator has been told why.",
+                e.user_message,
                 reason="home",
                 status_code=500,
                 log_message=f"Home of {self.user.name} not provisioned: {e}",
@@ -154,13 +149,31 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
         return default_limit()
 
     start_queue_max = Int(
-        500,
-        help="""Most starts waiting in line; beyond it a start is refused with a
-        "try again in a minute" message. Example: ``200``.
+        help="""Most starts waiting in line; beyond it a start is refused (HTTP 429)
+        with a "try again in a minute" message.
+
+        JupyterHub's own ``c.JupyterHub.concurrent_spawn_limit`` (default 100)
+        counts every pending start, queued or in flight, and answers 429 first
+        when it is reached. So the default is that limit minus
+        :attr:`concurrent_starts` (500 when the hub sets no limit): both refuse
+        at the same count. Raise both together for a larger class.
+        Example: ``200`` (with ``c.JupyterHub.concurrent_spawn_limit = 210``).
 
         .. versionadded:: 0.1
         """,
     ).tag(config=True)
+
+    @default("start_queue_max")
+    def _start_queue_max_default(self) -> int:
+        hub_limit = self.hub_concurrent_spawn_limit()
+        if hub_limit <= 0:
+            return 500
+        return max(0, hub_limit - self.concurrent_starts)
+
+    def hub_concurrent_spawn_limit(self) -> int:
+        """``c.JupyterHub.concurrent_spawn_limit`` as the hub has it (100 when unset)."""
+        hub_cfg = self.config.get("JupyterHub", {})
+        return int(hub_cfg.get("concurrent_spawn_limit", 100))
 
     startup_timeout = Float(
         120,
@@ -173,8 +186,11 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
 
     queue_timeout = Float(
         900,
-        help="""Seconds a start may wait in line. JupyterHub's ``start_timeout``
-        defaults to ``queue_timeout + startup_timeout`` for this spawner.
+        help="""Seconds a start may wait in line; then it fails with a "the hub is
+        busy, try again" message. Enforced by the queue itself, whatever
+        ``start_timeout`` is. JupyterHub's ``start_timeout`` (the whole start,
+        queue included) defaults to ``queue_timeout + startup_timeout`` for this
+        spawner; set lower, it cuts both short (a warning says so). Example: ``600``.
 
         .. versionadded:: 0.1
         """,
@@ -183,6 +199,17 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
     @default("start_timeout")
     def _start_timeout_default(self) -> int:
         return int(self.queue_timeout + self.startup_timeout)
+
+    def _warn_short_start_timeout(self) -> None:
+        budget = self.queue_timeout + self.startup_timeout
+        if self.start_timeout < budget and not getattr(type(self), "_warned_timeout", False):
+            type(self)._warned_timeout = True
+            self.log.warning(
+                "c.Spawner.start_timeout = %s is below queue_timeout + startup_timeout = %g: "
+                "JupyterHub will give up on a start before the kit's own limits do",
+                self.start_timeout,
+                budget,
+            )
 
     def start_gate(self) -> StartGate:
         """The gate shared by every server of this hub."""
@@ -199,7 +226,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
 
     @default("use_internal_ip")
     def _use_internal_ip_default(self) -> bool:
-        return self.network_name == "host" or super()._default_use_ip()
+        return self.network_name == "host" or self.docker_default_use_ip()
 
     # -- executor ------------------------------------------------------------
 
@@ -237,19 +264,11 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
         return docker_limits.host_config_limits(self.quota, cpu_period=period)
 
     async def _extra_host_config(self) -> dict[str, Any]:
-        ehc = self._eval_if_callable(getattr(self, "extra_host_config"))  # noqa: B009
-        if inspect.isawaitable(ehc):
-            ehc = await ehc
-        return self._render_templates(ehc or {})
+        return await self.evaluated_extra_host_config()
 
     async def create_object(self) -> dict[str, Any]:
         # DockerSpawner reads mem_limit/cpu_limit itself; hand it the quota's
         # limits through the host config it merges last, so they win.
-        saved: tuple[Any, Any, Any] = (
-            self.mem_limit,
-            self.cpu_limit,
-            getattr(self, "extra_host_config"),  # noqa: B009 - untyped trait
-        )
         user_ehc = await self._extra_host_config()
         wanted = self._wanted_limits(user_ehc)
         network = {"network_mode": "host"} if self.network_name == "host" else {}
@@ -260,13 +279,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
             target = self.home_target or self.notebook_dir or "/home/jovyan"
             home = Mount(target, self.home_mount.source, type=self.home_mount.type)
             merged["mounts"] = [*self.mount_binds, home]
-        try:
-            self.mem_limit = None
-            self.cpu_limit = None
-            self.extra_host_config = merged
-            return await super().create_object()
-        finally:
-            self.mem_limit, self.cpu_limit, self.extra_host_config = saved
+        return await self.create_with_host_config(merged)
 
     async def _hub_connect_url(self) -> str | None:
         """The Hub URL containers should use, when it must be worked out."""
@@ -312,9 +325,25 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
                 log_message=f"Quota for {self.user.name} is invalid: {e}",
             ) from None
         self._emit(5, f"Quota: {self.quota.describe()}")
+        self._warn_short_start_timeout()
         try:
-            async with self.start_gate().slot(self._queued):
+            async with self.start_gate().slot(self._queued, timeout=self.queue_timeout):
                 return await asyncio.wait_for(self._start_in_slot(), self.startup_timeout)
+        except QueueTimeout:
+            self.log.warning(
+                "Start of %s gave up after %g s in line (c.QuotaDockerSpawner.queue_timeout)",
+                self._log_name,
+                self.queue_timeout,
+            )
+            raise SpawnException(
+                "The hub is busy starting other servers; please try again in a few minutes.",
+                reason="queue_timeout",
+                status_code=503,
+                log_message=(
+                    f"Start of {self._log_name} waited {self.queue_timeout:g} s in line "
+                    "(c.QuotaDockerSpawner.queue_timeout)"
+                ),
+            ) from None
         except QueueFull as e:
             self.log.warning("Start of %s refused: %s", self._log_name, e)
             raise SpawnException(
@@ -403,6 +432,39 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawner):
 
     oom_kills = 0
     """Processes OOM-killed in the current container, as seen by :meth:`poll`."""
+
+    # -- state kept in the hub's database ------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """DockerSpawner's state plus the running server's quota, OOM count and home,
+        so a hub restart keeps reporting them right."""
+        state: dict[str, Any] = super().get_state()
+        if self.object_id and self.quota is not None:
+            state["jhub_kit"] = {
+                "quota": self.quota.to_state(),
+                "oom_kills": self.oom_kills,
+                "home": None
+                if self.home_mount is None
+                else {"source": self.home_mount.source, "type": self.home_mount.type},
+            }
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        kit = state.get("jhub_kit") or {}
+        try:
+            if kit.get("quota") is not None:
+                self.quota = Quota.from_state(kit["quota"])
+            self.oom_kills = int(kit.get("oom_kills", 0))
+            home = kit.get("home")
+            if home:
+                self.home_mount = HomeMount(str(home["source"]), str(home.get("type", "bind")))
+        except (TypeError, ValueError, KeyError) as e:
+            self.log.warning("Ignoring unreadable kit state of %s: %s", self._log_name, e)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.oom_kills = 0
 
     async def poll(self) -> Any:
         """Like DockerSpawner's, and reports out-of-memory kills to the admin.

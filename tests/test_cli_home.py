@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from jhub_kit.cli import main
+from jhub_kit.provision import ProvisionError
 from jhub_kit.provision.loopfile import LoopfileProvisioner
 from jhub_kit.quota import Quota
 
@@ -82,6 +83,20 @@ async def test_restore_refuses_path_traversal(mount_area, tmp_path):
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     prov = LoopfileProvisioner(base_dir=str(mount_area / "homes"))
-    with pytest.raises(tarfile.OutsideDestinationError):
+    with pytest.raises(ProvisionError, match=r"cannot restore dave's loopfile home: .*outside"):
         await prov.restore("dave", archive)
     assert not (mount_area / "escaped").exists()
+    # the CLI says it in one line, no traceback
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        "c.QuotaDockerSpawner.home_provisioner = 'loopfile'\n"
+        f"c.HomeProvisioner.base_dir = {str(mount_area / 'homes')!r}\n"
+    )
+    r = await asyncio.to_thread(
+        CliRunner().invoke, main, ["home", "restore", "erin", str(archive), "-f", str(config)]
+    )
+    assert r.exit_code == 1, r.output
+    assert "Error: cannot restore erin's loopfile home:" in r.output
+    assert "Traceback" not in r.output and r.exception is not None
+    assert isinstance(r.exception, SystemExit)

@@ -81,12 +81,18 @@ async def test_commands_run_and_errors():
 class Recorder:
     """Stands in for the command runner: records argv, answers like LVM would."""
 
-    def __init__(self, lv_exists: bool, fs: str | None):
+    def __init__(self, lv_exists: bool, fs: str | None, fail: dict[str, Result] | None = None):
         self.calls: list[list[str]] = []
         self.lv_exists, self.fs = lv_exists, fs
+        self.fail = fail or {}
 
-    async def __call__(self, *argv: str, **kw) -> Result:
+    async def __call__(self, *argv: str, check: bool = True, **kw) -> Result:
         self.calls.append(list(argv))
+        if argv[0] in self.fail:
+            r = self.fail[argv[0]]
+            if check:
+                raise CommandError(argv, f"exited with {r.returncode}: {r.stderr.strip()}")
+            return r
         if argv[0] == "lvs":
             if self.lv_exists:
                 return Result(list(argv), 0, f"  {100 * 1024**2}\n", "")
@@ -98,9 +104,9 @@ class Recorder:
 
 @pytest.fixture
 def lvm(tmp_path, monkeypatch):
-    def make(lv_exists: bool, fs: str | None):
+    def make(lv_exists: bool, fs: str | None, fail: dict[str, Result] | None = None):
         p = LvmProvisioner(base_dir=str(tmp_path), volume_group="user_vg", disable_udev=True)
-        rec = Recorder(lv_exists, fs)
+        rec = Recorder(lv_exists, fs, fail)
         monkeypatch.setattr(p, "run", rec)
         monkeypatch.setattr(p, "is_mounted", _false)
         monkeypatch.setattr(p, "own_root", _none)
@@ -182,3 +188,41 @@ async def test_lvm_needs_a_volume_group(tmp_path):
     p = LvmProvisioner(base_dir=str(tmp_path))
     with pytest.raises(ProvisionError, match=r"set c\.LvmProvisioner\.volume_group"):
         await p.provision("bob", Quota())
+
+
+async def test_lvm_failure_after_lvcreate_rolls_back(lvm, tmp_path):
+    """mkfs fails on a new volume: the volume and the mount point this call made go."""
+    p, rec = lvm(lv_exists=False, fs=None, fail={"mkfs.ext4": Result([], 1, "", "bad disk\n")})
+    with pytest.raises(ProvisionError, match=r"cannot provision bob's lvm home: .*bad disk"):
+        await p.provision("bob", Quota(disk_limit=100 * 1024**2))
+    assert [c[0] for c in rec.calls] == ["lvs", "lvcreate", "blkid", "mkfs.ext4", "lvremove"]
+    assert rec.calls[-1] == ["lvremove", "--yes", "user_vg/jhub-bob"]
+    assert not (tmp_path / "bob").exists()
+    assert p.state.get("bob") is None
+
+
+async def test_lvm_full_volume_group_names_group_and_free_space(lvm):
+    full = Result(
+        [],
+        5,
+        "",
+        '  Volume group "user_vg" has insufficient free space (3 extents): 25 required.\n',
+    )
+    p, rec = lvm(lv_exists=False, fs=None, fail={"lvcreate": full})
+    rec_vgs = Result([], 0, "  12.00m\n", "")
+    orig = rec.__call__
+
+    async def answer(*argv, **kw):
+        if argv[0] == "vgs":
+            rec.calls.append(list(argv))
+            return rec_vgs
+        return await orig(*argv, **kw)
+
+    p.run = answer
+    with pytest.raises(
+        ProvisionError,
+        match=r"volume group user_vg is full: 100M asked for "
+        r"jhub-bob, 12\.00m free",
+    ):
+        await p.provision("bob", Quota(disk_limit=100 * 1024**2))
+    assert not any(c[0] in ("mkfs.ext4", "lvremove") for c in rec.calls)

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from .. import resolve
 from ..hubapi import HubAPI, HubAPIError, read_token
+from ..provision import ProvisionError, commands
 from ..userlist import UserlistError, UserlistFile
 from .common import config_option, load_config
-from .home_cmds import provisioner_for, spawner_for
+from .home_cmds import provisioner_for
 
 Check = tuple[bool, str, str]  # ok, what was found, how to fix
+
+
+def run(*argv: str, timeout: float = 30) -> commands.Result:
+    """A program's result, through the kit's one runner (argv only, with a time-out)."""
+    try:
+        return asyncio.run(commands.run(*argv, timeout=timeout, check=False))
+    except commands.CommandError as e:  # not installed, or timed out
+        return commands.Result(list(argv), 127, "", str(e))
 
 
 def check_engine() -> Check:
@@ -51,7 +61,7 @@ def check_proxy() -> Check:
             "configurable-http-proxy is not on PATH",
             ("npm install -g configurable-http-proxy"),
         )
-    r = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    r = run(path, "--version")
     if r.returncode != 0:
         return (
             False,
@@ -96,19 +106,43 @@ def check_homes(c: Any) -> Check:
     if free < 1024**3:
         return False, f"only {free // 1024**2} MiB free at {target}", "free space or move base_dir"
     if backend == "loopfile":
-        r = subprocess.run(["losetup", "-f"], capture_output=True, text=True)
+        r = run("losetup", "-f")
         if r.returncode != 0:
             return False, f"no free loop device: {r.stderr.strip()}", "run as root; modprobe loop"
     if backend == "lvm":
         vg = prov.volume_group  # type: ignore[attr-defined]
-        r = subprocess.run(
-            ["vgs", "--noheadings", "-o", "vg_free", vg], capture_output=True, text=True
-        )
+        r = run("vgs", "--noheadings", "-o", "vg_free", vg)
         if r.returncode != 0:
             return False, f"volume group {vg!r} not found", f"vgcreate {vg} /dev/YOUR_DISK"
     if backend == "btrfs" and not shutil.which("mkfs.btrfs"):
         return False, "btrfs-progs is not installed", "apt-get install btrfs-progs"
     return True, f"{backend} homes in {base}: {free // 1024**3} GiB free", ""
+
+
+def check_home_records(c: Any) -> Check:
+    """Every home the provisioner's state lists is there (a missing one is refused at spawn)."""
+    try:
+        prov = provisioner_for(c)
+    except click.ClickException:
+        return True, "no home provisioner configured", ""
+
+    async def problems() -> tuple[int, list[str]]:
+        users = await prov.users()
+        found = [await prov.check(u) for u in users]
+        return len(users), [p for p in found if p]
+
+    try:
+        count, bad = asyncio.run(problems())
+    except ProvisionError as e:
+        return False, f"home state refused: {e}", "mount the homes' disk, or restore the state"
+    if bad:
+        return (
+            False,
+            f"{len(bad)} of {count} home(s) unavailable:\n     " + "\n     ".join(bad),
+            "bring each back (mount its disk), or `jhub-kit home restore NAME ARCHIVE`, "
+            "or `jhub-kit home reset NAME`",
+        )
+    return True, f"all {count} home(s) the state lists are there", ""
 
 
 def check_userlist(c: Any) -> Check:
@@ -135,13 +169,14 @@ def check_userlist(c: Any) -> Check:
 def doctor_cmd(config_file: str, hub_url: str | None, token_file: str | None) -> None:
     """Check the engine, image, proxy, network, homes, userlist (and the hub API)."""
     c = load_config(config_file)
-    spawner = spawner_for(c)
+    spawner = resolve.configured_spawner(c)
     checks: list[Callable[[], Check]] = [
         check_engine,
         lambda: check_image(spawner.image),
         check_proxy,
         lambda: check_network(spawner, c),
         lambda: check_homes(c),
+        lambda: check_home_records(c),
         lambda: check_userlist(c),
     ]
     if hub_url:

@@ -8,37 +8,22 @@ import csv
 import io
 import json
 import sys
-from types import SimpleNamespace
 from typing import Any
 
 import click
 
-from ..provision import HomeProvisioner, ProvisionError, provisioner_class
+from .. import resolve
+from ..provision import HomeProvisioner, ProvisionError
 from ..quota import format_size
 from .common import config_option, connect, hub_options, load_config
 
 
-def spawner_for(c: Any, name: str = "config-check", groups: list[str] | None = None) -> Any:
-    """The kit's spawner for a stand-in user, reading a loaded config (nothing is started)."""
-    from ..spawner import QuotaDockerSpawner
-
-    user = SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups or []])
-    return QuotaDockerSpawner(config=c, user=user)
-
-
 def provisioner_for(c: Any) -> HomeProvisioner:
     """The home provisioner a loaded config sets."""
-    sp = spawner_for(c)
-    prov = sp.home_provisioner
-    if not prov:
+    prov = resolve.provisioner_for(c)
+    if prov is None:
         raise click.ClickException("the config sets no c.QuotaDockerSpawner.home_provisioner")
-    if isinstance(prov, HomeProvisioner):
-        return prov
-    cls = provisioner_class(prov)
-    kwargs: dict[str, Any] = {"config": sp.config}
-    if cls.backend == "docker-volume":
-        kwargs["docker_client"] = sp.client
-    return cls(**kwargs)
+    return prov
 
 
 @click.group("home")
@@ -61,7 +46,7 @@ def backup_cmd(username: str, config_file: str, output: str | None) -> None:
     dest = output or f"{username}-home.tar.gz"
     try:
         path = asyncio.run(prov.backup(username.lower(), dest))
-    except (ProvisionError, FileExistsError) as e:
+    except (ProvisionError, OSError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{username}'s home written to {path}")
 
@@ -79,6 +64,32 @@ def restore_cmd(username: str, archive: str, config_file: str, force: bool) -> N
     except ProvisionError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{archive} restored into {home}")
+
+
+@home_group.command("reset")
+@click.argument("username")
+@config_option("required")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset_cmd(username: str, config_file: str, yes: bool) -> None:
+    """Give USERNAME a fresh, empty home at their next spawn, when their home is missing.
+
+    Only for a home whose image, volume, subvolume or logical volume is gone
+    (the spawn refuses it, never re-creating it empty on its own). The old
+    record is kept in the state's "retired" list. Try `home restore` first.
+    """
+    prov = provisioner_for(load_config(config_file))
+    name = username.lower()
+    if not yes:
+        click.confirm(
+            f"Forget {name}'s missing home, so the next spawn makes an empty one?", abort=True
+        )
+    try:
+        record = asyncio.run(prov.reset(name))
+    except ProvisionError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"{name}'s missing home ({record.get('name')}) is forgotten; the next spawn makes a new one"
+    )
 
 
 @click.group("quota")
@@ -108,8 +119,7 @@ def report_cmd(config_file: str, hub_url: str, token_file: str | None, fmt: str)
     async def gather() -> list[dict[str, Any]]:
         rows = []
         for u in sorted(users, key=lambda u: u["name"]):
-            sp = spawner_for(c, u["name"], u.get("groups") or [])
-            q = await sp.resolve_quota()
+            q = await resolve.quota_for(c, u["name"], u.get("groups") or [])
             usage = await prov.usage(u["name"]) if prov else None
             rows.append(
                 {

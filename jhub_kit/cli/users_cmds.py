@@ -13,6 +13,7 @@ import click
 
 from ..csvimport import CsvError, Row, parse_csv
 from ..hubapi import HubAPIError
+from ..provision import ProvisionError
 from ..userlist import UserlistError, UserlistFile
 from .common import config_option, connect, hub_options
 
@@ -213,7 +214,10 @@ def remove_cmd(
         from .home_cmds import provisioner_for
 
         prov = provisioner_for(load_config(config_file or ""))
-        archive = asyncio.run(prov.deprovision(name, archive_dir))
+        try:
+            archive = asyncio.run(prov.deprovision(name, archive_dir))
+        except ProvisionError as e:
+            raise click.ClickException(f"{name} was deleted from the hub, but: {e}") from None
         if archive is None:
             click.echo(f"{name} had no home")
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .base import HomeMount, HomeProvisioner, ProvisionError, Usage
+from .base import HomeMount, HomeProvisioner, HomeUnavailable, ProvisionError, Usage
 
 #: Short names for ``c.QuotaDockerSpawner.home_provisioner``.
 BACKENDS = {
@@ -39,6 +39,7 @@ __all__ = [
     "BACKENDS",
     "HomeMount",
     "HomeProvisioner",
+    "HomeUnavailable",
     "ProvisionError",
     "Usage",
     "provisioner_class",

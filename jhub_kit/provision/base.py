@@ -17,11 +17,14 @@ refused, not followed. One lock per user serializes provisioning.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import stat
 import tarfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +35,74 @@ from traitlets.config import LoggingConfigurable
 from ..names import safe_name
 from ..quota import Quota
 from . import commands
-from .state import StateFile
+from .state import StateError, StateFile
 
 
 class ProvisionError(RuntimeError):
-    """Provisioning failed; the message says what happened and what to check."""
+    """Provisioning failed; the message says what happened and what to check.
+
+    Every failure of :meth:`HomeProvisioner.provision`, ``usage``, ``backup``,
+    ``restore``, ``deprovision`` and ``reset`` is one of these (or a subclass),
+    whatever failed underneath: a command, the filesystem, the state file, Docker.
+    ``user_message`` is what the student is shown; ``str()`` is for the admin.
+    """
+
+    user_message = "Your home directory could not be prepared; an administrator has been told why."
+
+
+class HomeUnavailable(ProvisionError):
+    """A home the state says exists is missing, or will not mount: refused, never
+    re-created empty. The message names what is missing and what to run."""
+
+    user_message = "Your home is unavailable; your teacher has been told."
+
+
+class Undo:
+    """What one call made, undone in reverse order if the call fails: the one
+    rollback every backend shares. Steps are pushed right after each change."""
+
+    def __init__(self, log: Any):
+        self.log = log
+        self._steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+
+    def push(self, what: str, step: Callable[[], Awaitable[Any]]) -> None:
+        self._steps.append((what, step))
+
+    async def run(self) -> None:
+        while self._steps:
+            what, step = self._steps.pop()
+            try:
+                await step()
+            except Exception as e:  # report the original error; log this one
+                self.log.error("Rollback step %r incomplete: %s", what, e)
+
+
+def _nearly_full(path: str) -> bool:
+    """Less than 1 MiB left for root on the filesystem holding ``path``."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bfree * st.f_frsize < 1024**2
+
+
+def _explain(backend: str, action: str, username: str, base_dir: str, e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    if (
+        (isinstance(e, OSError) and e.errno == errno.ENOSPC)
+        or "No space left on device" in text
+        or _nearly_full(base_dir)
+    ):
+        return (
+            f"cannot {action} {username}'s {backend} home: the disk holding {base_dir} is full "
+            f"({text}); free space there, then try again"
+        )
+    if isinstance(e, OSError) and e.errno in (errno.EPERM, errno.EACCES):
+        return (
+            f"cannot {action} {username}'s {backend} home: permission denied ({text}); "
+            "this provisioner needs the hub (or the CLI) to run as root"
+        )
+    return f"cannot {action} {username}'s {backend} home: {text}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +152,20 @@ class HomeProvisioner(LoggingConfigurable):
         help="Permissions of each home's top directory. Example: ``0o750``.",
     ).tag(config=True)
 
+    state_mirror = Unicode(
+        "",
+        help="""Where the copy of the provisioner's state is kept, outside ``base_dir``.
+
+        Default: beside ``base_dir`` (``/srv/jupyterhub/.homes.jhub-kit-state.json``
+        for ``/srv/jupyterhub/homes``). When ``base_dir`` is a mount point, this copy
+        stays on the host's disk and tells the kit that homes were made there, so a
+        disk that did not mount is refused instead of filled with empty homes.
+        Example: ``"/var/lib/jhub-kit/homes-state.json"``.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     command_timeout = Float(
         120.0,
         help="Seconds any single command (mkfs, mount, lvcreate...) may take. Example: ``60``.",
@@ -94,7 +174,9 @@ class HomeProvisioner(LoggingConfigurable):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._locks: dict[str, asyncio.Lock] = {}
-        self.state = StateFile(Path(self.base_dir) / ".jhub-kit-state.json")
+        self.state = StateFile(
+            Path(self.base_dir) / ".jhub-kit-state.json", self.state_mirror or None
+        )
 
     # -- names and paths ---------------------------------------------------
 
@@ -166,9 +248,30 @@ class HomeProvisioner(LoggingConfigurable):
             lock = self._locks[username] = asyncio.Lock()
         return lock
 
+    @asynccontextmanager
+    async def _failures(self, action: str, username: str) -> AsyncIterator[Undo]:
+        """The error contract: whatever fails inside is undone and becomes a ProvisionError."""
+        undo = Undo(self.log)
+        try:
+            yield undo
+        except asyncio.CancelledError:
+            await undo.run()
+            raise
+        except Exception as e:
+            await undo.run()
+            if isinstance(e, ProvisionError):
+                raise
+            raise ProvisionError(_explain(self.backend, action, username, self.base_dir, e)) from e
+
+    async def _get(self, username: str) -> dict[str, Any] | None:
+        try:
+            return await asyncio.to_thread(self.state.get, username)
+        except StateError as e:
+            raise HomeUnavailable(str(e)) from None
+
     async def _record(self, username: str) -> tuple[dict[str, Any], bool]:
         """The user's state record, and whether it is new (not yet saved)."""
-        record = await asyncio.to_thread(self.state.get, username)
+        record = await self._get(username)
         if record is None:
             return {"name": safe_name(username), "backend": self.backend}, True
         if record.get("backend") != self.backend:
@@ -178,19 +281,76 @@ class HomeProvisioner(LoggingConfigurable):
             )
         return record, False
 
-    async def provision(self, username: str, quota: Quota) -> HomeMount:
-        """Make sure ``username``'s home exists, is mounted and is big enough."""
-        async with self._lock(username):
-            try:
-                await asyncio.to_thread(self._ensure_base)
-                record, new = await self._record(username)
-                before = dict(record)
-                mount = await self._provision(username, record, quota)
-                if new or record != before:  # the name is pinned from the first provision on
-                    await asyncio.to_thread(self.state.put, username, record)
-            except OSError as e:
-                raise ProvisionError(f"{self.backend} home of {username}: {e}") from e
+    async def provision(self, username: str, quota: Quota, *, recreate: bool = False) -> HomeMount:
+        """Make sure ``username``'s home exists, is mounted and is big enough.
+
+        A home the state lists whose backing object (image, volume, subvolume,
+        logical volume, directory) is gone raises :class:`HomeUnavailable`
+        instead of making an empty one, unless ``recreate`` (what ``restore`` does).
+        """
+        async with self._lock(username), self._failures("provision", username) as undo:
+            await asyncio.to_thread(self._ensure_base)
+            record, new = await self._record(username)
+            if not new and not recreate:
+                missing = await self._missing(record)
+                if missing:
+                    raise HomeUnavailable(self._unavailable(username, record, missing))
+            before = dict(record)
+            mount = await self._provision(username, record, quota, undo)
+            if new or record != before:  # the name is pinned from the first provision on
+                await asyncio.to_thread(self.state.put, username, record)
             return mount
+
+    def _unavailable(self, username: str, record: dict[str, Any], missing: str) -> str:
+        return (
+            f"{username}'s home is unavailable: {missing}, although the state lists it "
+            f"({self.backend}, name {record.get('name')!r}, size "
+            f"{record.get('size', 'unlimited')}). Nothing was created. Bring it back (mount "
+            f"its disk), or run `jhub-kit home restore {username} ARCHIVE -f CONFIG`, or "
+            f"`jhub-kit home reset {username} -f CONFIG` to start them on an empty home"
+        )
+
+    async def check(self, username: str) -> str | None:
+        """What is wrong with a listed home (missing object, state refused), or None."""
+        try:
+            record = await self._get(username)
+            if record is None:
+                return f"{username} has no home here"
+            missing = await self._missing(record)
+        except ProvisionError as e:
+            return str(e)
+        except Exception as e:
+            return _explain(self.backend, "check", username, self.base_dir, e)
+        return self._unavailable(username, record, missing) if missing else None
+
+    async def users(self) -> list[str]:
+        """Every user the state lists."""
+        async with self._failures("list", "every user"):
+            try:
+                return sorted(await asyncio.to_thread(self.state.read))
+            except StateError as e:
+                raise HomeUnavailable(str(e)) from None
+
+    async def reset(self, username: str) -> dict[str, Any]:
+        """Forget a home whose backing object is gone, so the next spawn makes a fresh one.
+
+        The record is kept in the state's ``retired`` list. Refused while the home
+        still exists: ``deprovision`` archives and removes a home that is there.
+        """
+        async with self._lock(username), self._failures("reset", username):
+            record = await self._get(username)
+            if record is None:
+                raise ProvisionError(
+                    f"{username} has no home here ({self.backend} in {self.base_dir})"
+                )
+            if not await self._missing(record):
+                raise ProvisionError(
+                    f"{username}'s home is there, not missing; nothing reset. To archive and "
+                    f"remove it use `jhub-kit users remove {username}`"
+                )
+            retired = await asyncio.to_thread(self.state.retire, username, "reset: home missing")
+            assert retired is not None
+            return retired
 
     def _ensure_base(self) -> None:
         parent = self.base().parent
@@ -210,44 +370,52 @@ class HomeProvisioner(LoggingConfigurable):
             target = getattr(spawner, "notebook_dir", "") or "/home/jovyan"
             spawner.volumes = {**spawner.volumes, mount.source: target}
 
-    async def home_path(self, username: str) -> Path:
+    async def home_path(self, username: str, *, recreate: bool = False) -> Path:
         """Where ``username``'s home is on this host, mounted (again) if need be."""
-        record = await asyncio.to_thread(self.state.get, username)
+        record = await self._get(username)
         if record is None:
             raise ProvisionError(f"{username} has no home here ({self.backend} in {self.base_dir})")
         size = record.get("size")
-        await self.provision(username, Quota(disk_limit=int(size) if size else None))
-        return await self._home_path(record)
+        await self.provision(
+            username, Quota(disk_limit=int(size) if size else None), recreate=recreate
+        )
+        async with self._failures("find", username):
+            return Path(await self._home_path(record))
 
     async def backup(self, username: str, dest: str | os.PathLike[str]) -> Path:
         """Write ``username``'s home as a .tar.gz (mode 0600) to ``dest``."""
         home = await self.home_path(username)
-        await asyncio.to_thread(_archive, home, Path(dest))
+        async with self._failures("back up", username):
+            await asyncio.to_thread(_archive, home, Path(dest))
         return Path(dest)
 
     async def restore(
         self, username: str, archive: str | os.PathLike[str], *, force: bool = False
     ) -> Path:
-        """Unpack ``archive`` into ``username``'s home (made if missing), owned by the user.
+        """Unpack ``archive`` into ``username``'s home, owned by the user.
 
-        Refuses a home that already holds files unless ``force``.
+        Makes the home if it is missing (also one the state lists whose disk
+        object is gone: that is what restoring is for). Refuses a home that
+        already holds files unless ``force``.
         """
-        if await asyncio.to_thread(self.state.get, username) is None:
+        if await self._get(username) is None:
             await self.provision(username, Quota())
-        home = await self.home_path(username)
-        await asyncio.to_thread(_unpack, Path(archive), home, (self.uid, self.gid), force)
+        home = await self.home_path(username, recreate=True)
+        async with self._failures("restore", username):
+            await asyncio.to_thread(_unpack, Path(archive), home, (self.uid, self.gid), force)
         return home
 
     async def usage(self, username: str) -> Usage | None:
-        record = await asyncio.to_thread(self.state.get, username)
+        record = await self._get(username)
         if record is None:
             return None
-        return await self._usage(record)
+        async with self._failures("measure", username):
+            return await self._usage(record)
 
     async def deprovision(self, username: str, archive_dir: str | os.PathLike[str]) -> Path | None:
         """Archive ``username``'s home into ``archive_dir`` (a .tar.gz), then remove it."""
-        async with self._lock(username):
-            record = await asyncio.to_thread(self.state.get, username)
+        async with self._lock(username), self._failures("remove", username):
+            record = await self._get(username)
             if record is None:
                 return None
             home = await self._home_path(record)
@@ -261,8 +429,18 @@ class HomeProvisioner(LoggingConfigurable):
 
     # -- for backends --------------------------------------------------------
 
-    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
+    async def _provision(
+        self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
+    ) -> HomeMount:
+        """Make or check the home; push an undo step right after each change."""
         raise NotImplementedError
+
+    async def _missing(self, record: dict[str, Any]) -> str | None:
+        """What of a listed home is gone (e.g. ``"image file /x.img is missing"``), or None."""
+        home = self.under(record["name"])
+        if not await asyncio.to_thread(os.path.lexists, home):
+            return f"its directory {home} is missing"
+        return None
 
     async def _usage(self, record: dict[str, Any]) -> Usage:
         home = await self._home_path(record)

@@ -16,7 +16,7 @@ from jupyterhub.traitlets import ByteSpecification
 from traitlets import Unicode
 
 from ..quota import Quota, format_size
-from .base import HomeMount, ProvisionError, Usage
+from .base import HomeMount, HomeUnavailable, ProvisionError, Undo, Usage
 from .blockfs import FilesystemProvisioner
 from .loopfile import _create_sparse
 
@@ -55,7 +55,11 @@ class BtrfsProvisioner(FilesystemProvisioner):
     def pool(self) -> Path:
         return self.under(POOL_DIR)
 
-    async def ensure_pool(self) -> Path:
+    def pool_image(self) -> Path:
+        return self.under(".btrfs-pool.img")
+
+    async def ensure_pool(self, *, create: bool = True) -> Path:
+        """Mount the pool (made first if ``create`` and it does not exist)."""
         pool = self.pool()
         await asyncio.to_thread(self.ensure_dir, pool, mode=0o711)
         if not await self.is_mounted(pool):
@@ -63,11 +67,21 @@ class BtrfsProvisioner(FilesystemProvisioner):
                 device: str | Path = self.pool_device
                 loop = False
             else:
-                device = self.under(".btrfs-pool.img")
+                device = self.pool_image()
                 loop = True
+                if not await asyncio.to_thread(os.path.lexists, device) and not create:
+                    raise HomeUnavailable(
+                        f"the btrfs pool image {device} that holds every home is missing; "
+                        "nothing was created. Restore it (or mount its disk) and try again"
+                    )
                 await asyncio.to_thread(_create_sparse, device, int(self.pool_size))
             fs = await self.fs_type(device)
             if fs is None:
+                if not create:
+                    raise HomeUnavailable(
+                        f"{device} holds no filesystem although homes were made on it; "
+                        "refusing to format it"
+                    )
                 await self.run("mkfs.btrfs", "-q", str(device))
             elif fs != "btrfs":
                 raise ProvisionError(f"{device} holds {fs}, not btrfs; refusing to format it")
@@ -76,42 +90,46 @@ class BtrfsProvisioner(FilesystemProvisioner):
             await self.run("btrfs", "quota", "enable", str(pool))
         return pool
 
-    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
-        size = int(quota.disk_limit or self.default_size)
-        await self.ensure_pool()
+    async def _pool_may_be_created(self) -> bool:
+        return not await asyncio.to_thread(self.state.read)
+
+    async def _missing(self, record: dict[str, Any]) -> str | None:
+        await self.ensure_pool(create=False)
         home = self.under(POOL_DIR, record["name"])
-        created = False
-        try:
-            if not await asyncio.to_thread(os.path.lexists, home):
-                await self.run("btrfs", "subvolume", "create", str(home))
-                created = True
-            else:
-                await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid))
-            await self.own_root(home)
-            old = self.record_size(record)
-            if size < old:
-                self.log.warning(
-                    "%s: disk quota lowered to %s, but the home keeps %s (homes never shrink)",
-                    username,
-                    format_size(size),
-                    format_size(old),
-                )
-                size = old
-            await self.run("btrfs", "qgroup", "limit", str(size), str(home))
-        except Exception as e:
-            if created:
-                try:
-                    await self.run("btrfs", "subvolume", "delete", str(home))
-                except Exception as e2:
-                    self.log.error("Rollback of %s incomplete: %s", home, e2)
-            if isinstance(e, ProvisionError):
-                raise
-            raise ProvisionError(f"could not provision {username}'s home: {e}") from e
+        if not await asyncio.to_thread(os.path.lexists, home):
+            return f"its subvolume {home} is missing"
+        return None
+
+    async def _provision(
+        self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
+    ) -> HomeMount:
+        size = int(quota.disk_limit or self.default_size)
+        await self.ensure_pool(create=await self._pool_may_be_created())
+        home = self.under(POOL_DIR, record["name"])
+        if not await asyncio.to_thread(os.path.lexists, home):
+            await self.run("btrfs", "subvolume", "create", str(home))
+            undo.push(
+                f"delete subvolume {home}",
+                lambda: self.run("btrfs", "subvolume", "delete", str(home)),
+            )
+        else:
+            await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid))
+        await self.own_root(home)
+        old = self.record_size(record)
+        if size < old:
+            self.log.warning(
+                "%s: disk quota lowered to %s, but the home keeps %s (homes never shrink)",
+                username,
+                format_size(size),
+                format_size(old),
+            )
+            size = old
+        await self.run("btrfs", "qgroup", "limit", str(size), str(home))
         record.update(size=size)
         return HomeMount(str(home))
 
     async def _home_path(self, record: dict[str, Any]) -> Path:
-        await self.ensure_pool()
+        await self.ensure_pool(create=False)
         return self.under(POOL_DIR, record["name"])
 
     async def _usage(self, record: dict[str, Any]) -> Usage:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from ..quota import Quota
-from .base import HomeMount, HomeProvisioner, Usage, dir_size
+from .base import HomeMount, HomeProvisioner, Undo, Usage, dir_size
 
 
 class DirectoryProvisioner(HomeProvisioner):
@@ -19,9 +20,14 @@ class DirectoryProvisioner(HomeProvisioner):
 
     backend = "directory"
 
-    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
+    async def _provision(
+        self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
+    ) -> HomeMount:
         home = self.under(record["name"])
-        await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid), mode=self.mode)
+        if await asyncio.to_thread(
+            self.ensure_dir, home, owner=(self.uid, self.gid), mode=self.mode
+        ):
+            undo.push(f"rmdir {home}", lambda: asyncio.to_thread(os.rmdir, home))
         if quota.disk_limit is not None and not record.get("warned_no_limit"):
             self.log.warning(
                 "%s: disk_limit %s is not enforced by the directory provisioner; "

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..quota import Quota, format_size
 from . import commands
-from .base import HomeMount, ProvisionError
+from .base import HomeMount, HomeUnavailable, ProvisionError, Undo
 from .blockfs import FilesystemProvisioner
 
 
@@ -28,42 +28,53 @@ class LoopfileProvisioner(FilesystemProvisioner):
     def image_path(self, record: dict[str, Any]) -> Path:
         return self.under(".images", f"{record['name']}.img")
 
-    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
+    async def _missing(self, record: dict[str, Any]) -> str | None:
+        image = self.image_path(record)
+        if not await asyncio.to_thread(os.path.lexists, image):
+            return f"its image file {image} is missing"
+        return None
+
+    async def _provision(
+        self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
+    ) -> HomeMount:
         size = int(quota.disk_limit or self.default_size)
         image = self.image_path(record)
         home = self.under(record["name"])
-        created_image = created_dir = mounted_here = False
-        try:
-            await asyncio.to_thread(self.ensure_dir, image.parent, mode=0o700)
-            created_image = await asyncio.to_thread(_create_sparse, image, size)
-            fs = await self.fs_type(image)
-            if fs is None:
-                if not created_image:
-                    raise ProvisionError(
-                        f"{image} exists but holds no filesystem; refusing to format it "
-                        "(move it away if it is not a home)"
-                    )
-                await self.mkfs(image)
-            elif fs != self.filesystem:
-                raise ProvisionError(
-                    f"{image} holds {fs}, not {self.filesystem}; set "
-                    f"c.LoopfileProvisioner.filesystem = {fs!r} or migrate the home"
+        await asyncio.to_thread(self.ensure_dir, image.parent, mode=0o700)
+        created_image = await asyncio.to_thread(_create_sparse, image, size)
+        if created_image:
+            undo.push(f"remove {image}", lambda: asyncio.to_thread(image.unlink, True))
+        fs = await self.fs_type(image)
+        if fs is None:
+            if not created_image:
+                raise HomeUnavailable(
+                    f"{image} exists but holds no filesystem; refusing to format it "
+                    "(restore the home, or move the file away if it is not a home)"
                 )
-            created_dir = await asyncio.to_thread(
-                self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755
+            await self.mkfs(image)
+        elif fs != self.filesystem:
+            raise ProvisionError(
+                f"{image} holds {fs}, not {self.filesystem}; set "
+                f"c.LoopfileProvisioner.filesystem = {fs!r} or migrate the home"
             )
-            if not await self.is_mounted(home):
-                if not created_image:
-                    self.log.info("%s: mounting %s again (after a reboot?)", username, image)
+        if await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755):
+            undo.push(f"rmdir {home}", lambda: asyncio.to_thread(os.rmdir, home))
+        if not await self.is_mounted(home):
+            if not created_image:
+                self.log.info("%s: mounting %s again (after a reboot?)", username, image)
+            try:
                 await self.mount(image, home, loop=True)
-                mounted_here = True
-            await self.own_root(home)
-            await self._grow(username, record, image, home, size)
-        except Exception as e:
-            await self._rollback(image, home, created_image, created_dir, mounted_here)
-            if isinstance(e, ProvisionError):
-                raise
-            raise ProvisionError(f"could not provision {username}'s home: {e}") from e
+            except commands.CommandError as e:
+                if created_image:
+                    raise
+                raise HomeUnavailable(
+                    f"{username}'s home image {image} will not mount ({e}); nothing was "
+                    f"changed. Check it with `e2fsck -n {image}` (or xfs_repair -n), or run "
+                    f"`jhub-kit home restore {username} ARCHIVE -f CONFIG`"
+                ) from None
+            undo.push(f"umount {home}", lambda: self.umount(home))
+        await self.own_root(home)
+        await self._grow(username, record, image, home, size)
         record.update(size=max(size, self.record_size(record)), filesystem=self.filesystem)
         return HomeMount(str(home))
 
@@ -111,20 +122,6 @@ class LoopfileProvisioner(FilesystemProvisioner):
                 raise ProvisionError(f"e2fsck of {image} failed: {r.stdout}{r.stderr}") from e
             await self.run("resize2fs", str(image))
             await self.mount(image, home, loop=True)
-
-    async def _rollback(
-        self, image: Path, home: Path, created_image: bool, created_dir: bool, mounted_here: bool
-    ) -> None:
-        """Undo what this call made; never touch what existed before."""
-        try:
-            if mounted_here and created_image:
-                await self.umount(home)
-            if created_image:
-                await asyncio.to_thread(image.unlink, True)
-            if created_dir and not await self.is_mounted(home):
-                await asyncio.to_thread(os.rmdir, home)
-        except Exception as e:  # report the original error, log this one
-            self.log.error("Rollback for %s incomplete: %s", home, e)
 
     async def _destroy(self, record: dict[str, Any]) -> None:
         home = self.under(record["name"])

@@ -17,7 +17,7 @@ from typing import Any
 from traitlets import Bool, Unicode
 
 from ..quota import Quota, format_size
-from .base import HomeMount, ProvisionError
+from .base import HomeMount, HomeUnavailable, ProvisionError, Undo
 from .blockfs import FilesystemProvisioner
 
 LV_PREFIX = "jhub-"  # keeps clear of LVM's reserved names (snapshot, pvmove, ...)
@@ -68,78 +68,92 @@ class LvmProvisioner(FilesystemProvisioner):
             raise ProvisionError(f"lvs failed: {r.stderr.strip()}")
         return int(r.stdout.strip())
 
-    async def _provision(self, username: str, record: dict[str, Any], quota: Quota) -> HomeMount:
+    async def _missing(self, record: dict[str, Any]) -> str | None:
+        if await self.lv_size(record) is None:
+            return f"its logical volume {self.volume_group}/{self.lv_name(record)} is missing"
+        return None
+
+    async def _provision(
+        self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
+    ) -> HomeMount:
         if not self.volume_group:
             raise ProvisionError("set c.LvmProvisioner.volume_group to the volume group's name")
         size = int(quota.disk_limit or self.default_size)
         home = self.under(record["name"])
         device = self.device(record)
-        created_lv = created_dir = False
-        try:
-            current = await self.lv_size(record)
-            if current is None:
-                await self.lvm(
-                    "lvcreate",
-                    "--yes",
-                    "--wipesignatures",
-                    "y",
-                    "-L",
-                    f"{size}b",
-                    "-n",
-                    self.lv_name(record),
-                    self.volume_group,
+        lv = f"{self.volume_group}/{self.lv_name(record)}"
+        current = await self.lv_size(record)
+        created_lv = current is None
+        if current is None:
+            await self.lvcreate(record, size)
+            undo.push(f"lvremove {lv}", lambda: self.lvm("lvremove", "--yes", lv))
+            current = size
+        else:
+            await self.lvm("lvchange", "--activate", "y", lv)
+        fs = await self.fs_type(device)
+        if fs is None:
+            if not created_lv:
+                raise HomeUnavailable(
+                    f"{device} exists but holds no filesystem; refusing to format it"
                 )
-                created_lv = True
-                current = size
-            else:
-                await self.lvm(
-                    "lvchange", "--activate", "y", f"{self.volume_group}/{self.lv_name(record)}"
-                )
-            fs = await self.fs_type(device)
-            if fs is None:
-                if not created_lv:
-                    raise ProvisionError(
-                        f"{device} exists but holds no filesystem; refusing to format it"
-                    )
-                await self.mkfs(device)
-            elif fs != self.filesystem:
-                raise ProvisionError(f"{device} holds {fs}, not {self.filesystem}")
-            created_dir = await asyncio.to_thread(
-                self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755
+            await self.mkfs(device)
+        elif fs != self.filesystem:
+            raise ProvisionError(f"{device} holds {fs}, not {self.filesystem}")
+        if await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755):
+            undo.push(f"rmdir {home}", lambda: asyncio.to_thread(os.rmdir, home))
+        if not await self.is_mounted(home):
+            await self.mount(device, home)
+            undo.push(f"umount {home}", lambda: self.umount(home))
+        await self.own_root(home)
+        if size > current:
+            self.log.info(
+                "%s: growing home %s -> %s", username, format_size(current), format_size(size)
             )
-            if not await self.is_mounted(home):
-                await self.mount(device, home)
-            await self.own_root(home)
-            if size > current:
-                self.log.info(
-                    "%s: growing home %s -> %s", username, format_size(current), format_size(size)
-                )
-                await self.lvm(
-                    "lvextend",
-                    "--resizefs",
-                    "-L",
-                    f"{size}b",
-                    f"{self.volume_group}/{self.lv_name(record)}",
-                )
-            elif size < current and size < self.record_size(record):
-                self.log.warning("%s: disk quota lowered, but homes never shrink", username)
-        except Exception as e:
-            if created_lv:
-                try:
-                    if await self.is_mounted(home):
-                        await self.umount(home)
-                    await self.lvm(
-                        "lvremove", "--yes", f"{self.volume_group}/{self.lv_name(record)}"
-                    )
-                    if created_dir:
-                        await asyncio.to_thread(os.rmdir, home)
-                except Exception as e2:
-                    self.log.error("Rollback of %s incomplete: %s", device, e2)
-            if isinstance(e, ProvisionError):
-                raise
-            raise ProvisionError(f"could not provision {username}'s home: {e}") from e
-        record.update(size=max(size, self.record_size(record)), lv=self.lv_name(record))
+            await self.lvm("lvextend", "--resizefs", "-L", f"{size}b", lv)
+        elif size < current and size < self.record_size(record):
+            self.log.warning(
+                "%s: disk quota lowered to %s, but the home stays %s (homes never shrink)",
+                username,
+                format_size(size),
+                format_size(current),
+            )
+        record.update(size=max(size, current, self.record_size(record)), lv=self.lv_name(record))
         return HomeMount(str(home))
+
+    async def lvcreate(self, record: dict[str, Any], size: int) -> None:
+        lv = self.lv_name(record)
+        r = await self.lvm(
+            "lvcreate",
+            "--yes",
+            "--wipesignatures",
+            "y",
+            "-L",
+            f"{size}b",
+            "-n",
+            lv,
+            self.volume_group,
+            check=False,
+        )
+        if r.returncode == 0:
+            return
+        if "insufficient free space" in r.stderr.lower() or "free space" in r.stderr.lower():
+            free = await self.lvm(
+                "vgs",
+                "--noheadings",
+                "--units",
+                "m",
+                "-o",
+                "vg_free",
+                self.volume_group,
+                check=False,
+            )
+            raise ProvisionError(
+                f"volume group {self.volume_group} is full: {format_size(size)} asked for "
+                f"{lv}, {free.stdout.strip() or 'unknown'} free. Add a disk to the group "
+                "(vgextend) or lower disk_limit"
+            )
+        detail = r.stderr.strip() or r.stdout.strip() or "no output"
+        raise ProvisionError(f"lvcreate of {lv} in {self.volume_group} failed: {detail}")
 
     async def _destroy(self, record: dict[str, Any]) -> None:
         home: Path = self.under(record["name"])

@@ -1,0 +1,77 @@
+"""Quotas and homes from a loaded config, the way the hub resolves them.
+
+One public place that the spawner, the ``jhub-kit`` CLI and any other
+spawner share, so a config means the same thing to all of them. Pure
+configuration: nothing is started.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+from types import SimpleNamespace
+from typing import Any
+
+from traitlets import import_item
+from traitlets.config import Config
+
+from .provision import HomeProvisioner, provisioner_class
+from .quota import Quota
+from .quota_config import QuotaConfigMixin
+
+log = logging.getLogger(__name__)
+
+
+def make_provisioner(
+    spec: str | HomeProvisioner | None,
+    *,
+    config: Config,
+    log: Any = log,
+    docker_client: Any = None,
+) -> HomeProvisioner | None:
+    """A provisioner from ``home_provisioner``'s value: a short name, a class path,
+    an instance (returned as is) or None. A backend with a ``docker_client``
+    trait gets ``docker_client`` when one is given (else it makes its own)."""
+    if spec is None or isinstance(spec, HomeProvisioner):
+        return spec
+    cls = provisioner_class(spec)
+    kwargs: dict[str, Any] = {"config": config, "log": log}
+    if docker_client is not None and cls.class_traits().get("docker_client") is not None:
+        kwargs["docker_client"] = docker_client
+    return cls(**kwargs)
+
+
+def spawner_class(config: Config) -> type[QuotaConfigMixin]:
+    """The kit spawner class the config selects (``c.JupyterHub.spawner_class``),
+    or :class:`~jhub_kit.QuotaDockerSpawner` when it names none of the kit's."""
+    from .spawner import QuotaDockerSpawner
+
+    chosen: Any = config.JupyterHub.get("spawner_class") if "JupyterHub" in config else None
+    if isinstance(chosen, str):
+        try:
+            found = entry_points(group="jupyterhub.spawners", name=chosen)
+            chosen = next(iter(found)).load() if found else import_item(chosen)
+        except Exception:  # an unknown name: fall back; `config check` reports it
+            chosen = None
+    if isinstance(chosen, type) and issubclass(chosen, QuotaConfigMixin):
+        return chosen
+    return QuotaDockerSpawner
+
+
+def configured_spawner(config: Config, username: str = "config-check", groups: Any = ()) -> Any:
+    """The configured kit spawner for a stand-in user (callable traits get it as
+    their ``spawner`` argument); never started."""
+    user = SimpleNamespace(name=username, groups=[SimpleNamespace(name=g) for g in groups])
+    return spawner_class(config)(config=config, user=user)
+
+
+async def quota_for(config: Config, username: str, groups: Any = ()) -> Quota:
+    """The quota ``username`` (in ``groups``) gets at their next spawn."""
+    quota: Quota = await configured_spawner(config, username, groups).resolve_quota()
+    return quota
+
+
+def provisioner_for(config: Config) -> HomeProvisioner | None:
+    """The home provisioner the config sets, or None."""
+    sp = configured_spawner(config)
+    return make_provisioner(getattr(sp, "home_provisioner", None), config=config)
