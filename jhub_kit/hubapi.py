@@ -16,7 +16,12 @@ import requests
 
 
 class HubAPIError(RuntimeError):
-    """A request failed; the message says which and why."""
+    """A request failed; the message says which and why. ``status`` is the HTTP
+    status code, or None when the hub could not be reached or no request was made."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 def read_token(token_file: str | None) -> str:
@@ -35,6 +40,14 @@ def read_token(token_file: str | None) -> str:
     return token
 
 
+def _message(r: requests.Response) -> str:
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text[:500]
+    return str(body.get("message", r.text[:500])) if isinstance(body, dict) else r.text[:500]
+
+
 class HubAPI:
     def __init__(self, url: str, token: str, timeout: float = 60):
         self.base = url.rstrip("/") + "/hub/api"
@@ -49,18 +62,19 @@ class HubAPI:
         except requests.RequestException as e:
             raise HubAPIError(f"cannot reach the hub at {self.base}: {e}") from None
         if r.status_code == 403 and r.status_code not in ok:
-            raise HubAPIError(f"{method} {path}: forbidden; the token lacks a needed scope")
+            raise HubAPIError(f"{method} {path}: forbidden; the token lacks a needed scope", 403)
         if r.status_code not in ok:
-            try:
-                message = r.json().get("message", r.text)
-            except ValueError:
-                message = r.text
-            raise HubAPIError(f"{method} {path}: {r.status_code} {message}".strip())
-        return (
-            r.json()
-            if r.content and r.headers.get("content-type", "").startswith("application/json")
-            else None
-        )
+            raise HubAPIError(
+                f"{method} {path}: {r.status_code} {_message(r)}".strip(), r.status_code
+            )
+        if not r.content or not r.headers.get("content-type", "").startswith("application/json"):
+            return None
+        try:
+            return r.json()
+        except ValueError:
+            raise HubAPIError(
+                f"{method} {path}: the hub answered with invalid JSON", r.status_code
+            ) from None
 
     def scopes(self) -> set[str]:
         model = self.request("GET", "/user")
@@ -71,8 +85,8 @@ class HubAPI:
         try:
             have = self.scopes()
         except HubAPIError as e:
-            if "403" in str(e) or "forbidden" in str(e) or "401" in str(e):
-                raise HubAPIError("the token is invalid or expired") from None
+            if e.status in (401, 403):
+                raise HubAPIError("the token is invalid or expired", e.status) from None
             raise
         missing = [s for s in needed if s not in have]
         if missing:
@@ -85,7 +99,7 @@ class HubAPI:
         try:
             return self.request("GET", f"/users/{quote(name, safe='')}")
         except HubAPIError as e:
-            if " 404 " in f" {e} ":
+            if e.status == 404:
                 return None
             raise
 
@@ -94,6 +108,8 @@ class HubAPI:
         out: list[dict[str, Any]] = []
         while True:
             page = self.request("GET", "/users", params={"offset": len(out), "limit": 200})
+            if not isinstance(page, list):
+                raise HubAPIError("GET /users: expected a list of users", 200)
             out.extend(page)
             if len(page) < 200:
                 return out
@@ -102,10 +118,19 @@ class HubAPI:
         """Create users (those that exist are skipped); returns the names created."""
         if not names:
             return []
-        created = self.request(
-            "POST", "/users", ok=(201, 409), json={"usernames": names, "admin": admin}
-        )
-        return [u["name"] for u in created or []]
+        try:
+            created = self.request(
+                "POST", "/users", json={"usernames": names, "admin": admin}, ok=(201,)
+            )
+        except HubAPIError as e:
+            if e.status == 409:  # every one of them exists already
+                return []
+            raise
+        if not isinstance(created, list):
+            raise HubAPIError(
+                f"POST /users: expected a list of users, got {type(created).__name__}", 201
+            )
+        return [u["name"] for u in created if isinstance(u, dict) and "name" in u]
 
     def add_to_group(self, group: str, names: list[str]) -> None:
         g = quote(group, safe="")

@@ -462,6 +462,19 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
         except (TypeError, ValueError, KeyError) as e:
             self.log.warning("Ignoring unreadable kit state of %s: %s", self._log_name, e)
 
+    def _save_state(self) -> None:
+        """Write the state to the hub's database now (JupyterHub saves it only at
+        start and stop), so a hub restart does not report old OOM kills again."""
+        orm_spawner, db = getattr(self, "orm_spawner", None), getattr(self, "db", None)
+        if orm_spawner is None or db is None:
+            return
+        try:
+            orm_spawner.state = self.get_state()
+            db.commit()
+        except Exception as e:  # never break poll over bookkeeping
+            self.log.warning("Could not save the state of %s: %s", self._log_name, e)
+            db.rollback()
+
     def clear_state(self) -> None:
         super().clear_state()
         self.oom_kills = 0
@@ -492,6 +505,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
                 kills,
             )
             self.oom_kills = kills
+            self._save_state()
         if state["Running"]:
             return None
         if state.get("OOMKilled") or (kills and state.get("ExitCode") == 137):

@@ -7,29 +7,23 @@ The Hub, configurable-http-proxy and single-user containers all talk over
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 from conftest import TEST_PREFIX
 from jupyterhub.tests.mocking import MockHub
-from jupyterhub.tests.utils import add_user, api_request, public_url
+from jupyterhub.tests.utils import api_request, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config import Config
 
-# Blocking HTTP clients run here, not on the default executor that the hub in
-# this process also uses: a spawn request blocks for up to slow_spawn_timeout.
-CLIENT_THREADS = ThreadPoolExecutor(64, thread_name_prefix="test-client")
-
-
-async def in_client_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    import functools
-
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(CLIENT_THREADS, functools.partial(fn, *args, **kwargs))
+from jhub_kit.testing import (  # noqa: F401 - re-exported for the tests
+    CLIENT_THREADS,
+    ensure_user,
+    in_client_thread,
+    running_hub,
+    stop_hub,
+)
 
 
 def kit_config(image: str, **spawner: Any) -> Config:
@@ -50,60 +44,6 @@ def kit_config(image: str, **spawner: Any) -> Config:
     for key, value in spawner.items():
         setattr(c.QuotaDockerSpawner, key, value)
     return c
-
-
-@contextlib.asynccontextmanager
-async def running_hub(config: Config) -> AsyncIterator[MockHub]:
-    # MockHub keeps the proxy's pid file in the working directory, and a hub that
-    # finds one stops that proxy: give each hub its own, so parallel runs never collide
-    import tempfile
-
-    run_dir = tempfile.mkdtemp(prefix="jhub-kit-hub-")
-    config.ConfigurableHTTPProxy.pid_file = f"{run_dir}/proxy.pid"
-    if "cookie_secret_file" not in config.JupyterHub:  # never in the checkout
-        config.JupyterHub.cookie_secret_file = f"{run_dir}/jupyterhub_cookie_secret"
-    app = MockHub.instance(config=config)
-    try:
-        await app.initialize([])
-        await app.start()
-        yield app
-    finally:
-        MockHub.clear_instance()
-        await stop_hub(app)
-
-
-async def stop_hub(app: MockHub) -> None:
-    """MockHub.stop() without JupyterHub's shutdown_cancel_tasks, which cancels
-    every task on the loop, including the next test's hub."""
-    if app._stop_called:
-        return
-    app._stop_called = True
-    await app.cleanup()
-    app._atexit_ran = True
-    if app.http_server:
-        app.http_server.stop()
-    if app.metrics_collector:
-        app.metrics_collector.stop()
-    for pc in app._periodic_callbacks.values():
-        pc.stop()
-    app.db_file.close()
-
-
-def ensure_user(app: MockHub, name: str, groups: tuple[str, ...] = (), admin: bool = False):
-    """Create ``name`` in the hub DB (and its groups) and return the hub's User."""
-    from jupyterhub import orm
-
-    user = add_user(app.db, app, name=name, admin=admin)
-    orm_user = user.orm_user
-    for gname in groups:
-        group = orm.Group.find(app.db, gname)
-        if group is None:
-            group = orm.Group(name=gname)
-            app.db.add(group)
-        if orm_user not in group.users:
-            group.users.append(orm_user)
-    app.db.commit()
-    return user
 
 
 async def spawn_request(app: MockHub, name: str, **kwargs: Any) -> requests.Response:

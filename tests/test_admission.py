@@ -87,5 +87,10 @@ async def test_failure_inside_releases():
         assert gate.active == 1
 
 
-def test_default_limit_at_least_two():
-    assert default_limit() >= 2
+def test_default_limit_is_the_cores_available_but_at_least_two(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert default_limit() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert default_limit() == 8

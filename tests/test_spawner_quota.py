@@ -228,7 +228,10 @@ ps = [mp.Process(target=spin, args=(4,)) for _ in range(2)]
 [p.start() for p in ps]; [p.join() for p in ps]
 wall = time.time() - t0
 cpu = os.times().children_user + os.times().children_system
-stat = dict(l.split() for l in open("/sys/fs/cgroup/cpu/cpu.stat") if l.strip())
+# cgroup v1 mounts the cpu controller at /sys/fs/cgroup/cpu; v2 has one unified cpu.stat
+path = next(p for p in ("/sys/fs/cgroup/cpu/cpu.stat", "/sys/fs/cgroup/cpu.stat")
+            if os.path.exists(p))
+stat = dict(l.split() for l in open(path) if l.strip())
 print(f"{cpu / wall:.3f} {stat['nr_throttled']}")
 """
 

@@ -150,7 +150,9 @@ def test_file_reloads_on_change_only(tmp_path, monkeypatch):
     assert f.current() is None
 
 
-def test_hundred_thousand_lines_load_fast(tmp_path):
+def test_hundred_thousand_lines_load(tmp_path):
+    """A whole school's file loads; the time is printed, not asserted (shared machines are
+    noisy: docs/benchmarks.md quotes the measured medians)."""
     path = tmp_path / "userlist"
     path.write_text("".join(f"student{i:06d} group:class-{i % 40}\n" for i in range(100_000)))
     t0 = time.perf_counter()

@@ -82,14 +82,16 @@ async def test_promote_and_demote_take_effect(hub, userlist):
     status, alice = await login(hub, "alice")
     assert status == 302 and hub.users["alice"].admin is False
     assert group_names(hub, "alice") == ["staff"]  # teachers dropped, staff joined
-    status, _ = await login(hub, "bob")
+    status, bob = await login(hub, "bob")
     assert status == 302 and hub.users["bob"].admin is True
-    # a demotion reaches an open session at its next refresh, without a new login
+    # a promotion and a demotion reach open sessions at their next refresh, no new login
     userlist.write_text("alice admin group:staff\nbob group:class-a\n")
     touch_later(userlist, 15)
     await asyncio.sleep(1.2)
     assert (await home(hub, alice)).status_code == 200
     assert hub.users["alice"].admin is True
+    assert (await home(hub, bob)).status_code == 200
+    assert hub.users["bob"].admin is False
 
 
 async def test_broken_file_fails_closed_and_recovers(hub, userlist):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from ..hubapi import HubAPIError
+from ..provision import ProvisionError
 from .config_cmds import config_group
 from .doctor_cmd import doctor_cmd
 from .home_cmds import home_group, quota_group
@@ -11,7 +15,17 @@ from .userlist_cmds import set_password_cmd, userlist_group
 from .users_cmds import import_cmd, remove_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class KitGroup(click.Group):
+    """Turns the kit's expected failures into one-line errors (exit 1), never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (HubAPIError, ProvisionError) as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="jhub_kit")
 def main() -> None:
     """Administer a JupyterHub that uses jhub_kit."""

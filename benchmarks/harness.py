@@ -1,0 +1,112 @@
+"""What the benchmarks share: a hub config, spawn-and-wait, API latency sampling,
+and honest statistics (every figure says how many samples it has)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from jupyterhub.tests.utils import auth_header, public_url
+from jupyterhub.utils import url_path_join
+from traitlets.config import Config
+
+from jhub_kit.testing import ensure_user, in_client_thread, running_hub  # noqa: F401
+
+IMAGE = os.environ.get("JHUB_KIT_TEST_IMAGE", "jhub-kit-singleuser:latest")
+CORES = len(os.sched_getaffinity(0))
+PREFIX = "jhubkit-bench"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def hub_config() -> Config:
+    """A hub with the dummy authenticator and an admin that the API calls act as."""
+    c = Config()
+    c.JupyterHub.authenticator_class = "dummy"
+    c.Authenticator.admin_users = {"admin"}
+    return c
+
+
+def stat(values: list[float]) -> dict[str, Any]:
+    """Median, p95 and max with the sample count. A percentile is only given
+    when there are enough samples for it to differ from the max (p95: 20, p99: 100)."""
+    v = sorted(x for x in values if x is not None)
+    out: dict[str, Any] = {"n": len(v)}
+    if not v:
+        return out
+    out["median"] = statistics.median(v)
+    out["max"] = v[-1]
+    if len(v) >= 20:
+        out["p95"] = v[round(0.95 * (len(v) - 1))]
+    if len(v) >= 100:
+        out["p99"] = v[round(0.99 * (len(v) - 1))]
+    return out
+
+
+def describe(s: dict[str, Any], unit: str = "", spec: str = "{:.1f}") -> str:
+    """``12.5 (p95 20.1, n=40)``; a max instead of a percentile that n cannot support."""
+    if not s.get("n"):
+        return "-"
+    tail = (
+        f"p99 {spec.format(s['p99'])}"
+        if "p99" in s
+        else (f"p95 {spec.format(s['p95'])}" if "p95" in s else f"max {spec.format(s['max'])}")
+    )
+    return f"{spec.format(s['median'])}{unit} ({tail}, n={s['n']})"
+
+
+async def spawn_and_wait(app: Any, name: str, timeout: float = 1200.0) -> float | None:
+    """Seconds from the spawn request to the server being ready, or None if it failed."""
+    url = url_path_join(public_url(app), "hub/api/users", name, "server")
+    headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
+    t0 = time.monotonic()
+    r = await in_client_thread(requests.post, url, headers=headers, timeout=timeout)
+    if r.status_code not in (201, 202):
+        return None
+    user = app.users[name]
+    while time.monotonic() - t0 < timeout:
+        if user.running and not user.spawner.pending:
+            return time.monotonic() - t0
+        if not user.spawner.pending and not user.running:
+            return None
+        await asyncio.sleep(0.05)
+    return None
+
+
+async def stop_all(app: Any, names: list[str]) -> None:
+    from jupyterhub.tests.utils import api_request
+
+    for n in names:
+        if app.users[n].running or app.users[n].spawner.pending:
+            await api_request(app, "users", n, "server", method="delete")
+    for n in names:
+        while app.users[n].running or app.users[n].spawner.pending:
+            await asyncio.sleep(0.1)
+
+
+async def sample_latency(
+    app: Any, stop: asyncio.Event, out: list[float], every: float = 0.1
+) -> None:
+    """GET /hub/api/users/admin until ``stop``; milliseconds into ``out``."""
+    url = url_path_join(public_url(app), "hub/api/users/admin")
+    headers = auth_header(app.db, "admin")
+    session = requests.Session()
+    deadline = time.monotonic() + 1800
+    while not stop.is_set() and time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        await in_client_thread(session.get, url, headers=headers, timeout=30)
+        out.append((time.perf_counter() - t0) * 1000)
+        await asyncio.sleep(every)
+
+
+def unmount_below(path: str) -> None:
+    import subprocess
+
+    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+        mp = line.split()[4]
+        if mp.startswith(path):
+            subprocess.run(["umount", "-l", mp], check=False)

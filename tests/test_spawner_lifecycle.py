@@ -1,0 +1,139 @@
+"""The spawner across a hub restart, and the start queue's limits, on the real engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from conftest import remove_test_containers
+from hubutil import (
+    container_exec,
+    ensure_user,
+    kit_config,
+    running_hub,
+    spawn_request,
+    start_server,
+    stop_server,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub]
+
+MB = 1024**2
+
+
+async def test_quota_and_oom_count_survive_a_hub_restart(
+    monkeypatch, tmp_path, docker_client, test_image, chp, docker_debug, caplog
+):
+    """An adopted server keeps its quota (OOM messages name the real limit) and old
+    OOM kills are not reported again."""
+    remove_test_containers(docker_client)
+    monkeypatch.setenv("JUPYTERHUB_TEST_DB_URL", f"sqlite:///{tmp_path}/hub.sqlite")
+    config = kit_config(test_image, mem_limit="300M")
+    config.JupyterHub.cleanup_servers = False  # the server outlives the hub
+    async with running_hub(config) as app:
+        ensure_user(app, "sam")
+        await start_server(app, "sam")
+        code, _ = await container_exec(
+            docker_client, "sam", ["python3", "-c", "b = bytearray(500 * 1024 * 1024)"]
+        )
+        assert code == 137  # the kernel killed the allocation, not the server
+        assert await app.users["sam"].spawner.poll() is None
+        assert app.users["sam"].spawner.oom_kills == 1
+
+    caplog.clear()
+    caplog.set_level(logging.WARNING)
+    config = kit_config(test_image, mem_limit="1G")  # the default changed meanwhile
+    config.JupyterHub.cleanup_servers = False
+    async with running_hub(config, restart=True) as app:  # the same database
+        spawner = app.users["sam"].spawner
+        assert app.users["sam"].running, "the running server was not adopted"
+        assert spawner.quota is not None and spawner.quota.mem_limit == 300 * MB
+        assert spawner.oom_kills == 1
+        assert await spawner.poll() is None
+        assert not [r for r in caplog.records if "killed" in r.getMessage()], "old kill reported"
+        # the server dies (exit 137 after an OOM kill): the reason names its real limit
+        await asyncio.to_thread(docker_client.containers.get(spawner.container_id).kill)
+        status = await spawner.poll()
+        assert status == "OOMKilled: sam's server ran out of memory (limit 300M) and was stopped"
+        await stop_server(app, "sam")
+
+
+async def test_full_queue_answers_429(docker_client, test_image, chp, docker_debug):
+    config = kit_config(test_image, mem_limit="300M", concurrent_starts=1, start_queue_max=1)
+    async with running_hub(config) as app:
+        for n in ("qa", "qb", "qc"):
+            ensure_user(app, n)
+        first = asyncio.create_task(start_server(app, "qa"))
+        await asyncio.sleep(0.5)
+        second = asyncio.create_task(start_server(app, "qb"))
+        await asyncio.sleep(0.5)
+        r = await spawn_request(app, "qc")
+        assert r.status_code == 429, (r.status_code, r.text)
+        assert "Too many servers are starting right now" in r.text
+        await asyncio.gather(first, second)  # the queue still serves everyone in it
+        await stop_server(app, "qa")
+        await stop_server(app, "qb")
+
+
+def test_queue_default_follows_the_hubs_concurrent_spawn_limit():
+    """JupyterHub's concurrent_spawn_limit counts queued and starting spawns alike:
+    the kit's queue defaults to the same bound, so both refuse at the same count."""
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    from jhub_kit import QuotaDockerSpawner
+
+    def spawner(**hub):
+        c = Config()
+        c.QuotaDockerSpawner.concurrent_starts = 4
+        for k, v in hub.items():
+            setattr(c.JupyterHub, k, v)
+        return QuotaDockerSpawner(config=c, user=SimpleNamespace(name="x", groups=[]))
+
+    assert spawner().start_queue_max == 96
+    assert spawner(concurrent_spawn_limit=250).start_queue_max == 246
+    assert spawner(concurrent_spawn_limit=0).start_queue_max == 500
+
+
+async def test_queue_timeout_holds_even_with_an_explicit_start_timeout(
+    docker_client, test_image, chp, docker_debug
+):
+    config = kit_config(test_image, mem_limit="300M", concurrent_starts=1, queue_timeout=1)
+    config.QuotaDockerSpawner.start_timeout = 300  # set by the admin: no longer derived
+    async with running_hub(config) as app:
+        for n in ("ta", "tb"):
+            ensure_user(app, n)
+        first = asyncio.create_task(start_server(app, "ta"))
+        await asyncio.sleep(0.3)
+        r = await spawn_request(app, "tb")
+        assert r.status_code == 503, (r.status_code, r.text)
+        assert "The hub is busy starting other servers" in r.text
+        await first
+        gate = app.users["ta"].spawner.start_gate()
+        await stop_server(app, "ta")
+        assert gate.active == 0 and gate.queued == 0
+
+
+async def test_startup_timeout_fails_the_start_and_frees_the_slot(
+    docker_client, test_image, chp, docker_debug
+):
+    config = kit_config(test_image, mem_limit="300M", concurrent_starts=1, startup_timeout=0.5)
+    async with running_hub(config) as app:
+        ensure_user(app, "slow")
+        spawner = app.users["slow"].spawner
+        # JupyterHub 6.1 may answer 201 for a spawn that failed within slow_spawn_timeout;
+        # the failure itself is on the spawn future, which the pending page reports
+        r = await spawn_request(app, "slow")
+        assert r.status_code in (201, 202, 500), (r.status_code, r.text)
+        for _ in range(150):  # JupyterHub stops what was half-started
+            if not spawner.pending:
+                break
+            await asyncio.sleep(0.2)
+        assert not app.users["slow"].running
+        failure = spawner._spawn_future.exception()
+        assert failure.message == "Your server did not start within 0.5 seconds."
+        assert "not ready 0.5 s after its start began" in str(failure)
+        assert spawner.start_gate().active == 0
+        assert not docker_client.containers.list(all=True, filters={"name": "jhubkit-test-slow"})
