@@ -196,6 +196,23 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
                 report.errors.append("home_provisioner 'lvm' needs c.LvmProvisioner.volume_group")
         except (ValueError, ImportError) as e:
             report.errors.append(f"{type(sp).__name__}.home_provisioner: {e}")
+    if sp.network_name == "host":
+        report.warnings.append(
+            "network_name = 'host': servers share the host's network namespace. A student's "
+            "processes can then open connections to every service on the host's loopback "
+            "(the proxy's API, other students' servers, databases), and no per-server "
+            "firewall applies. Use a bridge network for a class (the bundle's default)"
+        )
+    if not getattr(sp, "no_new_privileges", True) or not getattr(sp, "cap_drop", ["ALL"]):
+        report.warnings.append(
+            "servers run without the kit's secure defaults (no_new_privileges, cap_drop): "
+            "a setuid binary in the image can make a student root in their container"
+        )
+    report.settings["server privileges"] = (
+        f"no-new-privileges {'on' if getattr(sp, 'no_new_privileges', True) else 'OFF'}, "
+        f"cap_drop {','.join(getattr(sp, 'cap_drop', [])) or 'none'}, "
+        f"cap_add {getattr(sp, 'cap_add', 'auto')}"
+    )
     hub_ip = c.JupyterHub.get("hub_ip", "127.0.0.1") if "hub_ip" in c.JupyterHub else "127.0.0.1"
     explicit = "hub_connect_ip" in c.JupyterHub or "hub_connect_url" in c.JupyterHub
     if sp.network_name != "host" and not explicit and network.is_loopback(hub_ip):

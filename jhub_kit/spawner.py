@@ -8,6 +8,7 @@ quota is recreated, since Docker keeps a container's limits for its lifetime.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,9 @@ from typing import Any
 from docker.types import Mount
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port, wait_for_http_server
-from traitlets import Bool, Float, Instance, Int, Unicode, Union, default
+from traitlets import Bool, Float, Instance, Int, List, Unicode, Union, default
 
-from . import docker_limits, network, oom
+from . import docker_limits, firewall, hardening, network, oom
 from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 from .dockerspawner_adapter import DockerSpawnerAdapter
 from .provision import HomeMount, HomeProvisioner, ProvisionError
@@ -28,6 +29,8 @@ from .resolve import make_provisioner
 
 _PROVISIONERS: dict[tuple[str, int], tuple[Any, HomeProvisioner]] = {}
 _GATES: dict[tuple[type, int, int], StartGate] = {}
+_WARNED: set[str] = set()
+_ISOLATED: set[firewall.Isolation] = set()
 
 
 class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
@@ -102,7 +105,125 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
         self._emit(40, f"Home ready ({size})")
 
+    # -- hardening -----------------------------------------------------------
+
+    no_new_privileges = Bool(
+        True,
+        help="""Start servers with ``no-new-privileges``: a setuid binary (sudo, a
+        planted copy of a shell) does not make its caller root. Turn off only for
+        images whose users must ``sudo``. Example: ``False``.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    cap_drop = List(
+        Unicode(),
+        default_value=["ALL"],
+        help="""Linux capabilities removed from every server (Docker keeps 14 by
+        default: NET_RAW, MKNOD, SETFCAP...). Example: ``[]`` for Docker's defaults.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    cap_add = Union(
+        [List(Unicode()), Unicode()],
+        default_value="auto",
+        help="""Capabilities given back after :attr:`cap_drop`. ``"auto"``: none for
+        an image that starts as a user (uid 1000), and CHOWN, DAC_OVERRIDE, FOWNER,
+        SETUID, SETGID for one that starts as root and switches user (the Jupyter
+        Docker Stacks with ``extra_create_kwargs = {"user": "root"}``).
+        Example: ``["CHOWN", "SETUID", "SETGID"]``.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    async def _starts_as_root(self) -> bool:
+        kwargs = self._eval_if_callable(getattr(self, "extra_create_kwargs"))  # noqa: B009
+        if inspect.isawaitable(kwargs):
+            kwargs = await kwargs
+        if isinstance(kwargs, dict) and "user" in kwargs:
+            return hardening.starts_as_root(str(kwargs["user"]))
+        image = await self.docker("inspect_image", self.image)
+        return hardening.starts_as_root((image.get("Config") or {}).get("User"))
+
+    async def _security_host_config(self) -> dict[str, Any]:
+        cap_add = None if self.cap_add == "auto" else list(self.cap_add)
+        return hardening.host_config_security(
+            no_new_privileges=self.no_new_privileges,
+            cap_drop=self.cap_drop,
+            cap_add=cap_add,
+            root_start=await self._starts_as_root() if cap_add is None else False,
+        )
+
     # -- network -------------------------------------------------------------
+
+    network_isolation = Bool(
+        True,
+        help="""On a bridge network, let servers open connections only to the Hub API
+        and the internet: not to each other, not to the host's other services, not to
+        the cloud metadata address or private ranges (see :mod:`jhub_kit.firewall`).
+
+        Set up with iptables at the first spawn on a network, where the hub runs as
+        root on the Docker host; elsewhere a warning says so and ``jhub-kit doctor``
+        prints the rules to add. Example: ``False`` to manage the firewall yourself.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    network_isolation_allow = List(
+        Unicode(),
+        help="""Addresses (CIDR) in private ranges that servers may still reach, e.g. a
+        campus package mirror or database. Example: ``["10.20.0.5/32"]``.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    async def _isolate_network(self) -> None:
+        if not self.network_isolation or self.network_name in ("host", "none"):
+            return
+        info = await self.docker("inspect_network", self.network_name)
+        if info.get("Driver") != "bridge" or info.get("Name") == "bridge":
+            self._warn_once(
+                f"servers on network {self.network_name!r} are NOT isolated: the kit isolates "
+                "its own user-defined bridge networks only (Docker's default bridge is shared "
+                "with every other container); create one, e.g. `docker network create "
+                "jupyterhub-network`, and set c.QuotaDockerSpawner.network_name"
+            )
+            return
+        iso = firewall.Isolation(
+            firewall.bridge_of(info), (self.hub.port,), tuple(self.network_isolation_allow)
+        )
+        facts = network.NetworkFacts.from_inspect(info)
+        local = await asyncio.wrap_future(self.executor.submit(network.local_ipv4_addresses))
+        if os.geteuid() != 0 or facts.gateway not in local:
+            self._warn_once(
+                f"servers on network {self.network_name!r} are NOT isolated from each other "
+                "and the host's services: the kit sets this up only when the hub runs as root "
+                "on the Docker host. Run `jhub-kit doctor` for the rules to add"
+            )
+            return
+        if iso not in _ISOLATED or not await firewall.present(iso):
+            try:
+                await firewall.apply(iso)
+            except firewall.FirewallError as e:
+                raise SpawnException(
+                    "The server's network could not be secured; an administrator has been told.",
+                    reason="network_isolation",
+                    status_code=500,
+                    log_message=str(e),
+                ) from None
+            _ISOLATED.add(iso)
+            self.log.info("Network isolation set up: %s", firewall.describe(iso))
+
+    def _warn_once(self, message: str) -> None:
+        if message not in _WARNED:
+            _WARNED.add(message)
+            self.log.warning(message)
 
     hub_connect_auto = Bool(
         True,
@@ -274,7 +395,14 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
         network = {"network_mode": "host"} if self.network_name == "host" else {}
         # DockerSpawner sets auto_remove=remove, which deletes a dead container
         # (and why it died) before poll() can look; stop() removes it instead.
-        merged = {**user_ehc, **wanted, **network, "auto_remove": False}
+        # the admin's extra_host_config may loosen the secure defaults; never the quota
+        merged = {
+            **await self._security_host_config(),
+            **user_ehc,
+            **wanted,
+            **network,
+            "auto_remove": False,
+        }
         if self.home_mount is not None:
             target = self.home_target or self.notebook_dir or "/home/jovyan"
             home = Mount(target, self.home_mount.source, type=self.home_mount.type)
@@ -282,26 +410,31 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
         return await self.create_with_host_config(merged)
 
     async def _hub_connect_url(self) -> str | None:
-        """The Hub URL containers should use, when it must be worked out."""
+        """The Hub URL containers should use, when it must be worked out (see
+        :mod:`jhub_kit.network`: from the hub's own addresses and the network's)."""
         if not self.hub_connect_auto or self.network_name == "host":
             return None
         explicit = bool(
             self.hub_connect_url or self.hub.connect_ip or getattr(self.hub, "connect_url", "")
         )
-        in_container = os.path.exists("/.dockerenv")
-
-        async def gateway() -> str | None:
-            net = await self.docker("inspect_network", self.network_name)
-            return network.gateway_of(net)
-
+        facts: network.NetworkFacts | None = None
+        local: set[str] = set()
+        if not explicit:
+            local = await asyncio.wrap_future(self.executor.submit(network.local_ipv4_addresses))
+            try:
+                facts = network.NetworkFacts.from_inspect(
+                    await self.docker("inspect_network", self.network_name)
+                )
+            except Exception as e:
+                self.log.warning("Cannot inspect Docker network %r: %s", self.network_name, e)
         try:
-            return await network.hub_url_for_containers(
+            return network.hub_url_for_containers(
                 hub_ip=self.hub.ip,
                 hub_port=self.hub.port,
                 network_name=self.network_name,
                 explicit=explicit,
-                hub_in_container=in_container,
-                gateway=gateway,
+                local_addresses=local,
+                network=facts,
             )
         except network.HubUnreachable as e:
             raise SpawnException(
@@ -379,6 +512,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
             url = await self._hub_connect_url()
             if url:
                 self.hub_connect_url = url
+            await self._isolate_network()
         await self._drop_stale_container()
         self._emit(50, "Starting container")
         ip, port = await super().start()

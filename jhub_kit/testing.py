@@ -13,9 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
+import signal
+import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from traitlets.config import Config
@@ -97,3 +102,37 @@ def _restarted_hub_class() -> Any:
         test_clean_db = False
 
     return RestartedHub
+
+
+LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
+STATE = Path(os.environ.get("JHUB_KIT_STATE", "/var/lib/jhub-kit-dev"))
+
+
+def restart_dockerd(client: Any) -> None:
+    """Stop the running dockerd (SIGTERM, as systemd does) and start it again with the
+    same command line, logging to a file; the test command's pid file follows it."""
+    pid = int(Path("/var/run/docker.pid").read_text())
+    argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"dockerd (pid {pid}) did not stop within 60 s")
+        time.sleep(0.2)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / "dockerd.log", "ab") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    pidfile = STATE / "dockerd.pid"
+    if pidfile.exists():  # scripts/lib.sh started the old one: it stops this one at the end
+        pidfile.write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.ping()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not answer within 60 s (log: {LOGS})") from None
+            time.sleep(0.3)

@@ -7,6 +7,7 @@ KIT_STATE=${JHUB_KIT_STATE:-/var/lib/jhub-kit-dev}
 KIT_LOGS=${JHUB_KIT_LOGS:-/var/log/jhub-kit}
 KIT_VENV=${JHUB_KIT_VENV:-$KIT_ROOT/.venv}
 KIT_STARTED_DOCKERD=""
+export JHUB_KIT_STATE="$KIT_STATE" JHUB_KIT_LOGS="$KIT_LOGS"
 
 say() { echo "[jhub-kit] $*" >&2; }
 die() { echo "[jhub-kit] error: $*" >&2; exit 1; }
@@ -98,17 +99,19 @@ ensure_dockerd() {
     die "dockerd did not answer within 30 s (log: $KIT_LOGS/dockerd.log)"
 }
 
-# Stop dockerd only if this script started it (and its containerd with it).
+# Stop dockerd only if this script started it (and its containerd with it). The pid
+# file is read again: a test that restarts the engine writes the new dockerd's pid there.
 stop_dockerd_if_started() {
     [ -n "$KIT_STARTED_DOCKERD" ] || return 0
+    local pid i
+    pid=$(cat "$KIT_STATE/dockerd.pid" 2>/dev/null || echo "$KIT_STARTED_DOCKERD")
     say "stopping the dockerd this run started"
-    kill "$KIT_STARTED_DOCKERD" 2>/dev/null || true
-    local i
+    kill "$pid" 2>/dev/null || true
     for i in $(seq 40); do
-        kill -0 "$KIT_STARTED_DOCKERD" 2>/dev/null || break
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
-    kill -9 "$KIT_STARTED_DOCKERD" 2>/dev/null || true
+    kill -9 "$pid" 2>/dev/null || true
     rm -f "$KIT_STATE/dockerd.pid"
     KIT_STARTED_DOCKERD=""
 }
@@ -119,6 +122,22 @@ ensure_image() {
         || { tail -40 "$KIT_LOGS/image-build.log" >&2; die "building the single-user image failed (log: $KIT_LOGS/image-build.log)"; }
     export JHUB_KIT_TEST_IMAGE
     say "single-user image: $JHUB_KIT_TEST_IMAGE"
+}
+
+# The VM that runs the LVM tests (scripts/build-lvm-vm.sh): qemu, a Debian guest kernel.
+ensure_lvm_vm() {
+    if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+        [ -n "${JHUB_KIT_NO_ROOT:-}" ] && die "qemu-system-x86 is missing (apt-get install qemu-system-x86)"
+        say "installing Debian packages: qemu-system-x86"
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends qemu-system-x86; } >"$KIT_LOGS/apt-qemu.log" 2>&1 \
+            || { tail -30 "$KIT_LOGS/apt-qemu.log" >&2; die "apt-get install qemu-system-x86 failed"; }
+    fi
+    [ -n "${JHUB_KIT_NO_ROOT:-}" ] && return 0  # building the guest needs root (debootstrap)
+    JHUB_KIT_LVM_VM=$("$KIT_ROOT/scripts/build-lvm-vm.sh" 2>"$KIT_LOGS/lvm-vm-build.log") \
+        || { tail -40 "$KIT_LOGS/lvm-vm-build.log" >&2; die "building the LVM test VM failed (log: $KIT_LOGS/lvm-vm-build.log)"; }
+    export JHUB_KIT_LVM_VM
+    say "LVM test VM: $JHUB_KIT_LVM_VM"
 }
 
 ensure_all() {

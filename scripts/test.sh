@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 trap stop_dockerd_if_started EXIT
 export JHUB_KIT_REQUIRE_SERVICES=1
 ensure_all
+ensure_lvm_vm
 cd "$KIT_ROOT"
 say "running the test suite"
 python -m pytest "$@"

@@ -7,7 +7,9 @@ The Hub, configurable-http-proxy and single-user containers all talk over
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -114,3 +116,39 @@ async def form_login(app: MockHub, name: str, password: str):
         allow_redirects=False,
     )
     return r, s
+
+
+async def failed_spawn(app: MockHub, name: str, timeout: float = 60) -> Any:
+    """Ask for ``name``'s server, wait until the start is over; it must have failed.
+    Returns the exception (a SpawnException: ``.message`` is what the student reads).
+
+    JupyterHub 6.1 may answer 201 to a spawn that fails within ``slow_spawn_timeout``;
+    the failure itself is on the spawn future, which the pending page reports."""
+    spawner = app.users[name].spawner
+    r = await spawn_request(app, name)
+    assert r.status_code in (201, 202, 500), (r.status_code, r.text)
+    deadline = time.monotonic() + timeout
+    while spawner.pending:
+        assert time.monotonic() < deadline, f"{name}'s start never ended"
+        await asyncio.sleep(0.1)
+    assert not app.users[name].running, f"{name}'s server started"
+    return spawner._spawn_future.exception()
+
+
+@contextlib.contextmanager
+def own_network(docker_client: Any, name: str) -> Iterator[Any]:
+    """A user-defined bridge network of the test's own; removed afterwards with its
+    containers and the kit's isolation rules for it."""
+    from jhub_kit import firewall
+
+    for old in docker_client.networks.list(names=[name]):
+        old.remove()
+    net = docker_client.networks.create(name, driver="bridge", labels={"io.jhub-kit.test": "1"})
+    try:
+        yield net
+    finally:
+        net.reload()
+        for c in net.containers:
+            c.remove(force=True)
+        asyncio.run(firewall.remove(firewall.Isolation(firewall.bridge_of(net.attrs), ())))
+        net.remove()

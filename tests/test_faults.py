@@ -253,3 +253,49 @@ async def test_every_backend_failure_is_a_provision_error(mount_area, backend, b
     finally:
         for cmd in cleanup:
             subprocess.run(cmd, check=False)
+
+
+KILLED_AT = """
+import asyncio, os, signal, sys
+from jhub_kit.provision.loopfile import LoopfileProvisioner
+from jhub_kit.quota import Quota
+
+p = LoopfileProvisioner(base_dir=sys.argv[1])
+
+
+async def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # the hub killed with kill -9, right here
+
+
+setattr(p, sys.argv[2], die)
+asyncio.run(p.provision("kim", Quota(disk_limit=40 * 1024**2)))
+"""
+
+
+@pytest.mark.parametrize("point", ["mkfs", "own_root"])
+async def test_first_provision_killed_midway_is_finished_next_time(mount_area, point):
+    """kill -9 between making the image and formatting it (or after mounting): the
+    record written first says the half-made home is ours; the next provision finishes
+    it instead of refusing an image without a filesystem forever."""
+    import sys
+
+    base = mount_area / "homes"
+    r = subprocess.run([sys.executable, "-c", KILLED_AT, str(base), point])
+    assert r.returncode == -9
+    p = LoopfileProvisioner(base_dir=str(base))
+    assert p.state.get("kim")["creating"] is True
+    m = await p.provision("kim", Q)
+    write_file(m.source, "ok.txt", b"fine")
+    assert "creating" not in p.state.get("kim")
+    assert len(os.listdir(base / ".images")) == 1
+
+
+async def test_a_foreign_file_is_still_refused_for_a_new_user(mount_area):
+    base = mount_area / "homes"
+    (base / ".images").mkdir(parents=True)
+    (base / ".images" / "lea.img").write_bytes(b"\0" * 4096)  # not ours: no record
+    p = LoopfileProvisioner(base_dir=str(base))
+    with pytest.raises(ProvisionError, match="holds no filesystem; refusing to format it"):
+        await p.provision("lea", Q)
+    assert (base / ".images" / "lea.img").read_bytes() == b"\0" * 4096
+    assert p.state.get("lea") is None

@@ -64,6 +64,11 @@ class Undo:
     def __init__(self, log: Any):
         self.log = log
         self._steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+        #: True when finishing a first provision that was cut short (the hub killed
+        #: mid-way; its record still says "creating"): what a backend finds then (an
+        #: image without a filesystem, say) is that provision's leftover, ours to format.
+        #: For a user with no record at all, what is found is not ours and is refused.
+        self.new_home = False
 
     def push(self, what: str, step: Callable[[], Awaitable[Any]]) -> None:
         self._steps.append((what, step))
@@ -291,13 +296,26 @@ class HomeProvisioner(LoggingConfigurable):
         async with self._lock(username), self._failures("provision", username) as undo:
             await asyncio.to_thread(self._ensure_base)
             record, new = await self._record(username)
-            if not new and not recreate:
+            # a record still marked "creating": our own first provision was cut short
+            undo.new_home = not new and bool(record.get("creating"))
+            if not new and not undo.new_home and not recreate:
                 missing = await self._missing(record)
                 if missing:
                     raise HomeUnavailable(self._unavailable(username, record, missing))
+            if new:
+                # recorded before anything is made: a first provision cut short (kill -9)
+                # leaves a record saying the half-made home is ours to finish
+                record["creating"] = True
+                await asyncio.to_thread(self.state.put, username, record)
+                # a failed first provision (rolled back) leaves no record; what a failed
+                # rollback left behind is then refused as not ours, never formatted
+                undo.push(
+                    "forget the record", lambda: asyncio.to_thread(self.state.remove, username)
+                )
             before = dict(record)
             mount = await self._provision(username, record, quota, undo)
-            if new or record != before:  # the name is pinned from the first provision on
+            record.pop("creating", None)
+            if record != before:  # the name is pinned from the first provision on
                 await asyncio.to_thread(self.state.put, username, record)
             return mount
 

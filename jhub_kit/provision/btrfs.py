@@ -91,7 +91,10 @@ class BtrfsProvisioner(FilesystemProvisioner):
         return pool
 
     async def _pool_may_be_created(self) -> bool:
-        return not await asyncio.to_thread(self.state.read)
+        """Only while no home was ever finished on it (first provisions still running
+        or cut short do not count): a pool that held homes is never made again."""
+        users = await asyncio.to_thread(self.state.read)
+        return all(r.get("creating") for r in users.values())
 
     async def _missing(self, record: dict[str, Any]) -> str | None:
         await self.ensure_pool(create=False)

@@ -46,7 +46,7 @@ class LoopfileProvisioner(FilesystemProvisioner):
             undo.push(f"remove {image}", lambda: asyncio.to_thread(image.unlink, True))
         fs = await self.fs_type(image)
         if fs is None:
-            if not created_image:
+            if not created_image and not undo.new_home:
                 raise HomeUnavailable(
                     f"{image} exists but holds no filesystem; refusing to format it "
                     "(restore the home, or move the file away if it is not a home)"

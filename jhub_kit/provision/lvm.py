@@ -92,7 +92,7 @@ class LvmProvisioner(FilesystemProvisioner):
             await self.lvm("lvchange", "--activate", "y", lv)
         fs = await self.fs_type(device)
         if fs is None:
-            if not created_lv:
+            if not created_lv and not undo.new_home:
                 raise HomeUnavailable(
                     f"{device} exists but holds no filesystem; refusing to format it"
                 )
