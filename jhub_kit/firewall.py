@@ -132,3 +132,13 @@ def describe(iso: Isolation, allow: Sequence[str] = ()) -> str:
         f"servers on {iso.bridge} reach only the hub (tcp {', '.join(map(str, iso.hub_ports))}) "
         f"and the internet{'; also ' + ', '.join(allow) if allow else ''}"
     )
+
+
+def commands_for(iso: Isolation) -> list[str]:
+    """The rules as shell lines, for an admin who sets them up by hand."""
+    lines = []
+    for chain, body in rules(iso).items():
+        lines.append(f"iptables -N {chain}")
+        lines += [f"iptables -A {chain} " + " ".join(r) for r in body]
+    lines += [f"iptables -I {parent} 1 " + " ".join(r) for parent, r in jumps(iso)]
+    return lines

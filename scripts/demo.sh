@@ -16,7 +16,11 @@ fi
 if [ ! -s "$demo/userlist" ]; then
     printf '%s\n' "teacher admin group:teachers" "student1" "student2" >"$demo/userlist"
 fi
+net=jhub-kit-demo
+docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null
+gateway=$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' "$net")
 export JHUB_KIT_DEMO_DIR="$demo" JHUB_KIT_DEMO_PASSWORD="$(cat "$demo/password")"
+export JHUB_KIT_DEMO_NETWORK="$net" JHUB_KIT_DEMO_HUB_IP="$gateway"
 cat >&2 <<MSG
 
   jhub_kit demo hub: http://127.0.0.1:8000
@@ -25,6 +29,7 @@ cat >&2 <<MSG
   password: $JHUB_KIT_DEMO_PASSWORD   (the same for every demo user; kept in $demo/password)
   userlist: $demo/userlist (edit it while the hub runs: add a line to let someone in)
   homes:    a 1G/2G ext4 image per user in $demo/homes, kept across restarts
+  network:  servers on Docker network $net, reaching only the hub ($gateway) and the internet
   Check a server's limits:  docker inspect -f '{{.HostConfig.Memory}}' jhub-kit-demo-student1
   Stop with Ctrl-C.
 

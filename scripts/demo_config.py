@@ -19,7 +19,10 @@ c.UserlistMixin.userlist_file = f"{demo_dir}/userlist"
 c.JupyterHub.spawner_class = "quota-docker"
 c.QuotaDockerSpawner.image = os.environ["JHUB_KIT_TEST_IMAGE"]
 c.QuotaDockerSpawner.pull_policy = "never"
-c.QuotaDockerSpawner.network_name = "host"
+# servers on the demo's own bridge network, isolated from each other and the host
+# (the kit's firewall rules); the hub API listens on that network's gateway only
+c.QuotaDockerSpawner.network_name = os.environ["JHUB_KIT_DEMO_NETWORK"]
+c.JupyterHub.hub_ip = os.environ["JHUB_KIT_DEMO_HUB_IP"]
 c.QuotaDockerSpawner.prefix = "jhub-kit-demo"
 c.QuotaDockerSpawner.mem_limit = "512M"
 c.QuotaDockerSpawner.cpu_limit = 1

@@ -58,3 +58,30 @@ def test_doctor_reports_what_to_fix(docker_client, test_image, chp, mount_area, 
     )
     assert "FAIL userlist unusable:" in r.output and "unknown word 'admn'" in r.output
     assert "3 problem(s) found" in r.output
+
+
+def test_doctor_checks_network_isolation(docker_client, test_image, chp, mount_area, tmp_path):
+    import asyncio
+
+    from hubutil import own_network
+
+    from jhub_kit import firewall
+
+    userlist = tmp_path / "userlist"
+    userlist.write_text("teacher admin\n")
+    with own_network(docker_client, "jhubkit-test-doctornet") as net:
+        path = config(
+            tmp_path,
+            test_image,
+            mount_area,
+            userlist,
+            "c.QuotaDockerSpawner.network_name = 'jhubkit-test-doctornet'\n"
+            "c.JupyterHub.hub_ip = '0.0.0.0'\n",
+        )
+        r = CliRunner().invoke(main, ["doctor", "-f", path])
+        assert "FAIL servers on 'jhubkit-test-doctornet' are not isolated" in r.output, r.output
+        assert "iptables -I DOCKER-USER 1 -i br-" in r.output
+        iso = firewall.Isolation(firewall.bridge_of(net.attrs), (8081,))
+        asyncio.run(firewall.apply(iso))
+        r = CliRunner().invoke(main, ["doctor", "-f", path])
+        assert "ok   servers on 'jhubkit-test-doctornet' are isolated" in r.output, r.output

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.root
 ROOT = Path(__file__).resolve().parent.parent
 CASES_FILE = ROOT / "tests" / "lvm_vm" / "vm_cases.py"
 PHASES = ("first", "reboot")
-BOOT_TIMEOUT = 1500  # s, per boot, under software emulation
+BOOT_TIMEOUT = 900  # s, per boot, under software emulation
 
 
 def case_names() -> list[str]:
@@ -93,8 +93,7 @@ def boot(vm: Path, work: Path, phase: str, disks: list[Path]) -> tuple[str, floa
         "-drive", f"file={disks[1]},if=virtio,format=raw",
         "-drive", f"file={disks[2]},if=virtio,format=raw",
     ]  # fmt: skip
-    if os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.W_OK):
-        argv[1:1] = ["-enable-kvm"]
+    # software emulation (TCG) always: /dev/kvm can exist on these machines and hang
     t0 = time.monotonic()
     with open(work / f"qemu-{phase}.log", "wb") as log:
         r = subprocess.run(

@@ -91,6 +91,39 @@ def check_network(spawner: Any, c: Any) -> Check:
     return True, f"containers on network {spawner.network_name!r} can reach the hub", ""
 
 
+def check_isolation(spawner: Any, c: Any) -> Check:
+    """Servers on a user-defined bridge network are isolated (jhub_kit.firewall)."""
+    from .. import firewall
+
+    name = spawner.network_name
+    if not getattr(spawner, "network_isolation", False) or name in ("host", "none", "bridge"):
+        return True, f"network isolation not applicable (network {name!r})", ""
+    try:
+        import docker
+
+        info = docker.from_env(timeout=10).api.inspect_network(name)
+    except Exception as e:
+        return False, f"network {name!r} cannot be inspected ({e})", f"docker network create {name}"
+    hub_port = int(c.JupyterHub.get("hub_port", 8081)) if "JupyterHub" in c else 8081
+    iso = firewall.Isolation(
+        firewall.bridge_of(info), (hub_port,), tuple(spawner.network_isolation_allow)
+    )
+    try:
+        ok = asyncio.run(firewall.present(iso))
+    except commands.CommandError as e:
+        ok, why = False, str(e)
+    else:
+        why = "its iptables rules are not in place"
+    if ok:
+        return True, f"servers on {name!r} are isolated ({firewall.describe(iso)})", ""
+    return (
+        False,
+        f"servers on {name!r} are not isolated: {why} (the hub sets them up at the first "
+        "spawn when it runs as root on the Docker host)",
+        "as root on the Docker host:\n       " + "\n       ".join(firewall.commands_for(iso)),
+    )
+
+
 def check_homes(c: Any) -> Check:
     try:
         prov = provisioner_for(c)
@@ -175,6 +208,7 @@ def doctor_cmd(config_file: str, hub_url: str | None, token_file: str | None) ->
         lambda: check_image(spawner.image),
         check_proxy,
         lambda: check_network(spawner, c),
+        lambda: check_isolation(spawner, c),
         lambda: check_homes(c),
         lambda: check_home_records(c),
         lambda: check_userlist(c),

@@ -46,8 +46,21 @@ def sh(*argv: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True, env=ENV).stdout
 
 
+def loopback_up() -> None:
+    """The guest has no network tools; bring ``lo`` up with two ioctls (the quota
+    report talks to a stand-in hub API on 127.0.0.1)."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 0x1))  # IFF_UP
+
+
 @pytest.fixture(scope="session", autouse=True)
 def disks():
+    loopback_up()
     BASE.mkdir(parents=True, exist_ok=True)
     if PHASE == "first":
         sh("mkfs.ext4", "-q", "-F", STATE_DISK)
