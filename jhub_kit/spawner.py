@@ -599,7 +599,11 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
     def _save_state(self) -> None:
         """Write the state to the hub's database now (JupyterHub saves it only at
         start and stop), so a hub restart does not report old OOM kills again."""
-        orm_spawner, db = getattr(self, "orm_spawner", None), getattr(self, "db", None)
+        from sqlalchemy.orm import object_session
+
+        # the session the hub's own row lives in (Spawner.db is deprecated in JupyterHub 6)
+        orm_spawner = getattr(self, "orm_spawner", None)
+        db = object_session(orm_spawner) if orm_spawner is not None else None
         if orm_spawner is None or db is None:
             return
         try:
