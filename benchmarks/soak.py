@@ -48,6 +48,8 @@ from jupyterhub.tests.utils import api_request, auth_header, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config.loader import PyFileConfigLoader
 
+from jhub_kit import firewall
+
 NET = f"{PREFIX}-soak"
 
 CONFIG = """\
@@ -340,6 +342,9 @@ def main() -> None:
                 c.remove(force=True)
             unmount_below(tmp)
             for net in client.networks.list(names=[NET]):
+                net.reload()
+                iso = firewall.Isolation(firewall.bridge_of(net.attrs), ())
+                asyncio.run(firewall.remove(iso))
                 net.remove()
     summary = report(result, args.minutes)
     RESULTS.mkdir(exist_ok=True)
