@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -84,6 +83,8 @@ class Day:
         self.app = None
         self.latency: list[tuple[float, float]] = []  # (t, ms)
         self.rss: list[tuple[float, float]] = []  # (t, MiB)
+        self.failures: dict[str, int] = {}  # "status: the server's message" -> count
+        self.marks: dict[str, float] = {}  # hub/engine restart -> t
         self.t0 = time.monotonic()
 
     def count(self, what: str) -> None:
@@ -128,6 +129,12 @@ class Day:
             self.count("files saved")
         else:
             self.count(f"save failed {r.status_code}")
+            try:
+                why = str(r.json().get("message", ""))
+            except ValueError:
+                why = r.text
+            key = f"{r.status_code}: {' '.join(why.split())[:100]}"
+            self.failures[key] = self.failures.get(key, 0) + 1
 
     async def exec_in(self, name: str, script: str) -> None:
         try:
@@ -178,8 +185,7 @@ class Day:
                 await task
             now = time.monotonic() - self.t0
             self.latency += [(now, x) for x in ms]
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            self.rss.append((now, rss))
+            self.rss.append((now, _rss_mib()))
 
 
 async def run_day(args, tmp: Path, client) -> dict:
@@ -219,11 +225,13 @@ async def run_day(args, tmp: Path, client) -> dict:
         await asyncio.sleep(max(0, restarts["hub"] - time.monotonic()))
         day.up.clear()
     print("[soak] hub restarted", file=sys.stderr)
+    day.marks["hub restart"] = time.monotonic() - day.t0
     async with running_hub(config(), restart=True) as app:
         day.app = app
         day.up.set()
         await asyncio.sleep(max(0, restarts["engine"] - time.monotonic()))
         print("[soak] engine restarted", file=sys.stderr)
+        day.marks["engine restart"] = time.monotonic() - day.t0
         await asyncio.to_thread(restart_dockerd, client)
         day.count("engine restarts")
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -273,9 +281,20 @@ async def run_day(args, tmp: Path, client) -> dict:
         "files": {"checked": checked, "mismatched": mismatched, "missing": missing},
         "leaks": leaks,
         "events": day.events,
+        "save failures": day.failures,
+        "marks": day.marks,
         "latency": day.latency,
         "rss": day.rss,
     }
+
+
+def _rss_mib() -> float:
+    """Resident memory now (VmRSS) of this process: the hub, the proxy client and
+    the simulated students; it can fall again, unlike ru_maxrss."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _count_procs(word: str) -> int:
@@ -302,22 +321,53 @@ def report(result: dict, minutes: float) -> dict:
                 "from_min": lo / 60,
                 "to_min": hi / 60,
                 "api_ms": stat(ms),
-                "rss_mib": max(rss, default=None),
+                "rss_mib_last": rss[-1] if rss else None,
+                "rss_mib_max": max(rss, default=None),
             }
         )
-    print("\nminutes     hub API p50 / p95 / max ms (n)      peak RSS MiB")
+    print("\nminutes     hub API p50 / p95 / p99 / max ms (n)   RSS MiB at end / max")
     for r in rows:
         s = r["api_ms"]
-        line = (
-            "-"
-            if not s.get("n")
-            else f"{s['median']:.0f} / {s.get('p95', s['max']):.0f} / {s['max']:.0f} ({s['n']})"
-        )
-        print(f"  {r['from_min']:4.1f}-{r['to_min']:4.1f}   {line:<32} {r['rss_mib'] or '-'}")
+        line = "-"
+        if s.get("n"):
+            tail = " / ".join(f"{s[k]:.0f}" if k in s else "-" for k in ("p95", "p99"))
+            line = f"{s['median']:.0f} / {tail} / {s['max']:.0f} ({s['n']})"
+        mem = "-"
+        if r["rss_mib_last"] is not None:
+            mem = f"{r['rss_mib_last']:.0f} / {r['rss_mib_max']:.0f}"
+        print(f"  {r['from_min']:4.1f}-{r['to_min']:4.1f}   {line:<38} {mem}")
     print("\nfiles:", result["files"])
     print("leaks:", result["leaks"])
     print("events:", dict(sorted(result["events"].items())))
+    print("save failures:", json.dumps(result["save failures"], indent=1))
+    print("restarts at (s):", result["marks"])
     return {"windows": rows}
+
+
+def plot(result: dict, path: Path) -> bool:
+    """Hub API latency and memory over the day, restarts marked; needs matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot", file=sys.stderr)
+        return False
+    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(8, 5), dpi=100)
+    ax1.scatter([t / 60 for t, _ in result["latency"]], [x for _, x in result["latency"]], s=2)
+    ax1.set_yscale("log")
+    ax1.set_ylabel("hub API GET, ms")
+    ax2.plot([t / 60 for t, _ in result["rss"]], [m for _, m in result["rss"]])
+    ax2.set_ylabel("RSS, MiB")
+    ax2.set_xlabel("minutes into the day")
+    for what, t in result["marks"].items():
+        for ax in (ax1, ax2):
+            ax.axvline(t / 60, color="red", linestyle="--", linewidth=1)
+        ax1.annotate(what, (t / 60, ax1.get_ylim()[1]), rotation=90, va="top", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return True
 
 
 def main() -> None:
@@ -325,6 +375,7 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=60)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--idle", type=int, default=120, help="idle culler timeout, s")
+    ap.add_argument("--plot", type=Path, help="write a PNG of latency and memory here")
     args = ap.parse_args()
     import docker
 
@@ -349,9 +400,11 @@ def main() -> None:
     summary = report(result, args.minutes)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"soak-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out = {k: v for k, v in result.items() if k not in ("latency", "rss")}
-    path.write_text(json.dumps({"args": vars(args), **out, **summary}, indent=1))
+    args_out = vars(args) | {"plot": str(args.plot)}
+    path.write_text(json.dumps({"args": args_out, **result, **summary}))
     print(f"wrote {path}")
+    if args.plot and plot(result, args.plot):
+        print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ still adds to it: the mixin calls ``super()`` for users the file does not list.
 from __future__ import annotations
 
 import inspect
+from hmac import compare_digest
 from typing import Any
 
 from jupyterhub.auth import Authenticator, DummyAuthenticator, PAMAuthenticator
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from traitlets import Unicode, default
 
 from .userlist import Userlist, UserlistFile
@@ -154,6 +156,37 @@ class UserlistDummyAuthenticator(UserlistMixin, DummyAuthenticator):
 
 class UserlistPAMAuthenticator(UserlistMixin, PAMAuthenticator):
     """PAMAuthenticator (system accounts) limited to the userlist."""
+
+
+class UserlistSharedPasswordAuthenticator(UserlistMixin, SharedPasswordAuthenticator):
+    """JupyterHub's SharedPasswordAuthenticator (a workshop, a demo: one password
+    for everyone; what replaced ``DummyAuthenticator.password`` in JupyterHub 5.3),
+    limited to the userlist. The userlist's admins log in with ``admin_password``
+    only, never with the shared ``user_password``.
+
+    Example::
+
+        c.JupyterHub.authenticator_class = "userlist-shared-password"
+        c.SharedPasswordAuthenticator.user_password = "at least 8 characters"
+        c.SharedPasswordAuthenticator.admin_password = "another, for the admins"
+    """
+
+    async def authenticate(self, handler: Any, data: dict[str, Any]) -> Any:
+        ul = self.userlist()
+        name = self.normalize_username(str(data.get("username", "")))
+        entry = ul.users.get(name) if ul is not None else None
+        if entry is not None and entry.admin:
+            password = str(data.get("password", ""))
+            if self.admin_password and compare_digest(password, self.admin_password):
+                return {"name": name, "admin": True, "groups": []}
+            return None
+        return await super().authenticate(handler, data)
+
+    def check_allow_config(self) -> None:
+        # admins come from the userlist, not admin_users: skip the base class's
+        # "admin_password set, but admin_users is not" warning
+        if self.admin_users:
+            super().check_allow_config()
 
 
 def with_userlist(cls: type[Authenticator]) -> type[Authenticator]:

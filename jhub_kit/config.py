@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any
 
-from traitlets import CaselessStrEnum, Int, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Int, Unicode, default
 from traitlets.config import Config, Configurable
 
 AUTHENTICATORS = {
@@ -27,6 +27,7 @@ AUTHENTICATORS = {
     "github": "jhub_kit.oauth.UserlistGitHubOAuthenticator",
     "generic-oauth": "jhub_kit.oauth.UserlistGenericOAuthenticator",
     "pam": "jhub_kit.auth.UserlistPAMAuthenticator",
+    "shared-password": "jhub_kit.auth.UserlistSharedPasswordAuthenticator",
     "dummy": "jhub_kit.auth.UserlistDummyAuthenticator",
 }
 
@@ -42,7 +43,8 @@ class JhubKit(Configurable):
         default_value="native",
         help="""Who can log in, always limited by the userlist file: ``native``
         (sign-up form, passwords in the hub), ``github``, ``generic-oauth``,
-        ``pam`` (system accounts) or ``dummy`` (demos). Example: ``"github"``.""",
+        ``pam`` (system accounts), ``shared-password`` (a workshop: one password,
+        another for the admins) or ``dummy`` (tests). Example: ``"github"``.""",
     ).tag(config=True)
 
     data_dir = Unicode(
@@ -91,6 +93,39 @@ class JhubKit(Configurable):
     def _notebook_dir_default(self) -> str:
         return os.environ.get("DOCKER_NOTEBOOK_DIR", "/home/jovyan/work")
 
+    student_view = Bool(
+        True,
+        help="""Show each student their quota, their home's use and why their last
+        server stopped on the hub's home, spawn-pending and not-running pages
+        (:mod:`jhub_kit.student_view`). Example: ``c.JhubKit.student_view = False``.""",
+    ).tag(config=True)
+
+    dashboard = Bool(
+        True,
+        help="""Run the class dashboard (:mod:`jhub_kit.dashboard`) as a hub-managed
+        service at ``/services/class-dashboard/``: every user's server, memory,
+        CPU, home use, last activity and OOM kills, for admins and
+        ``dashboard_group``. Example: ``c.JhubKit.dashboard = False``.""",
+    ).tag(config=True)
+
+    dashboard_group = Unicode(
+        "teachers",
+        help="""Members of this JupyterHub group may open the class dashboard too
+        (admins always may); empty: admins only. Example: ``"staff"``.""",
+    ).tag(config=True)
+
+    dashboard_port = Int(
+        0,
+        help="""Loopback port the dashboard service listens on (the proxy sends
+        ``/services/class-dashboard/`` there); 0: a free one, picked when the config
+        loads. Example: ``10101``.""",
+    ).tag(config=True)
+
+    config_file = Unicode(
+        help="""The hub's config file, which the dashboard reads for quotas and homes.
+        Default: the file that called :func:`jhub_kit.configure`.""",
+    ).tag(config=True)
+
     idle_timeout = Int(
         3600,
         help="""Stop servers idle for this many seconds (jupyterhub-idle-culler as a
@@ -119,6 +154,11 @@ def configure(c: Config) -> JhubKit:
     """Fill ``c`` with a complete, sane deployment; return the bundle's choices."""
     from importlib import import_module
 
+    # traitlets runs a config file with get_config and its own __file__ in its
+    # globals: that file is the hub's config (not a test or a script calling us)
+    caller = sys._getframe(1).f_globals
+    caller_file = caller.get("__file__") if "get_config" in caller else None
+
     from jupyterhub.app import JupyterHub
 
     from .auth import UserlistMixin
@@ -143,11 +183,15 @@ def configure(c: Config) -> JhubKit:
 
     # who gets in
     setdefault(c, UserlistMixin, "userlist_file", kit.userlist)
+    # pages: the admin's own templates first, then the kit's and NativeAuthenticator's
+    if kit.student_view:
+        add_student_view(c)
     if kit.authenticator == "native":
         import nativeauthenticator
 
-        templates = os.path.join(os.path.dirname(nativeauthenticator.__file__), "templates")
-        setdefault(c, JupyterHub, "template_paths", [templates])
+        _add_template_path(
+            c, os.path.join(os.path.dirname(nativeauthenticator.__file__), "templates")
+        )
     if kit.authenticator == "github" and os.environ.get("OAUTH_CALLBACK_URL"):
         setdefault(c, auth, "oauth_callback_url", os.environ["OAUTH_CALLBACK_URL"])
 
@@ -175,4 +219,60 @@ def configure(c: Config) -> JhubKit:
         _append_named(c, "JupyterHub", "services", {"name": "idle-culler", "command": command})
         role = {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
         _append_named(c, "JupyterHub", "load_roles", role)
+
+    if kit.dashboard:
+        add_dashboard(c, kit.dashboard_group, kit.dashboard_port, kit.config_file or caller_file)
     return kit
+
+
+def _add_template_path(c: Config, path: str) -> None:
+    """After the admin's own template paths (theirs win), once."""
+    paths = list(c.JupyterHub.get("template_paths", []))
+    if path not in paths:
+        c.JupyterHub.template_paths = [*paths, path]
+
+
+def add_student_view(c: Config) -> None:
+    """Show each student their quota, home use and last stop reason on the hub's
+    pages (:mod:`jhub_kit.student_view`); :func:`configure` calls it. Idempotent."""
+    from . import student_view
+
+    _add_template_path(c, student_view.TEMPLATES)
+    current = dict(c.JupyterHub.get("template_vars", {}))
+    if "jhub_kit" not in current:
+        c.JupyterHub.template_vars = {**current, "jhub_kit": student_view.template_var}
+
+
+def add_dashboard(
+    c: Config, group: str = "teachers", port: int = 0, config_file: str | None = None
+) -> None:
+    """Add the class dashboard service and its roles (:mod:`jhub_kit.dashboard`);
+    :func:`configure` calls it. ``group``'s members may open it besides admins;
+    ``config_file`` is the hub's config, read for quotas and homes. Idempotent."""
+    from jupyterhub.utils import random_port
+
+    from .dashboard import SERVICE_NAME, SERVICE_SCOPES
+
+    service: dict[str, Any] = {
+        "name": SERVICE_NAME,
+        "url": f"http://127.0.0.1:{port or random_port()}",
+        "command": [sys.executable, "-m", "jhub_kit.dashboard"],
+        "oauth_no_confirm": True,
+        "display": True,
+    }
+    if config_file:
+        # the service runs the same config file, which may read the hub's environment
+        # (DOCKER_NOTEBOOK_IMAGE, ...): JupyterHub gives services a clean one otherwise
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+        service["environment"] = {**env, "JHUB_KIT_CONFIG": os.path.abspath(config_file)}
+    _append_named(c, "JupyterHub", "services", service)
+    role = {"name": SERVICE_NAME, "scopes": SERVICE_SCOPES, "services": [SERVICE_NAME]}
+    _append_named(c, "JupyterHub", "load_roles", role)
+    if group:
+        viewers = {
+            "name": f"{SERVICE_NAME}-viewers",
+            "description": "May open the class dashboard",
+            "scopes": [f"access:services!service={SERVICE_NAME}"],
+            "groups": [group],
+        }
+        _append_named(c, "JupyterHub", "load_roles", viewers)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from .network import bridge_of as bridge_of  # where it was first defined
 from .provision import commands
 
 #: Where a student's server may not connect by default (RFC 1918, CGNAT, link-local).
@@ -53,15 +53,6 @@ class Isolation:
     @property
     def input_chain(self) -> str:
         return f"JHK-I-{self.bridge}"[:28]
-
-
-def bridge_of(network_inspect: dict[str, Any]) -> str:
-    """The host interface of a bridge network (``docker network inspect`` result)."""
-    opts = network_inspect.get("Options") or {}
-    name = opts.get("com.docker.network.bridge.name")
-    if name:
-        return str(name)
-    return "br-" + str(network_inspect["Id"])[:12]
 
 
 def rules(iso: Isolation) -> dict[str, list[list[str]]]:

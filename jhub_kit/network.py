@@ -51,6 +51,43 @@ def gateway_of(network_inspect: dict[str, Any]) -> str | None:
     return None
 
 
+def bridge_of(network_inspect: dict[str, Any]) -> str:
+    """The host interface of a bridge network (``docker network inspect`` result)."""
+    opts = network_inspect.get("Options") or {}
+    name = opts.get("com.docker.network.bridge.name")
+    if name:
+        return str(name)
+    return "br-" + str(network_inspect["Id"])[:12]
+
+
+def interface_ipv4(name: str) -> str | None:
+    """The IPv4 address of host interface ``name`` (SIOCGIFADDR), or None where
+    this process cannot see it (a hub in a container does not see the host's bridges)."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def gateway_or_bridge_address(network_inspect: dict[str, Any]) -> str | None:
+    """The network's gateway: from its IPAM config, else (an engine that did not
+    record it, as Docker 20.10 does for docker0 on its very first start) the
+    address of its bridge interface on this host."""
+    gateway = gateway_of(network_inspect)
+    if gateway or network_inspect.get("Driver", "bridge") != "bridge":
+        return gateway
+    try:
+        return interface_ipv4(bridge_of(network_inspect))
+    except KeyError:  # no Id: not a real inspect result
+        return None
+
+
 @dataclass(frozen=True)
 class NetworkFacts:
     """What the engine says of the servers' network, reduced to what the decision needs."""
@@ -70,7 +107,7 @@ class NetworkFacts:
         name = str(network_inspect.get("Name") or "")
         return cls(
             name=name,
-            gateway=gateway_of(network_inspect),
+            gateway=gateway_or_bridge_address(network_inspect),
             containers=containers,
             user_defined=name not in ("bridge", "host", "none"),
         )

@@ -1,4 +1,4 @@
-"""Count the kernel's OOM kills inside a container, from its memory cgroup.
+"""Read a container's memory cgroup: the kernel's OOM kills, memory and CPU in use.
 
 Docker reports ``State.OOMKilled`` only reliably when the container's main
 process dies; when the kernel kills just one process (a notebook kernel that
@@ -49,4 +49,65 @@ def read_oom_kills(container_id: str, root: str = CGROUP_ROOT) -> int | None:
             return parse_oom_kill(path.read_text())
         except OSError:
             continue
+    return None
+
+
+def _read_first(paths: list[Path]) -> str | None:
+    for path in paths:
+        try:
+            return path.read_text()
+        except OSError:
+            continue
+    return None
+
+
+def _dirs(container_id: str, controller: str, root: str) -> list[Path]:
+    """The container's cgroup directory for a v1 ``controller``, then the v2 ones."""
+    r = Path(root)
+    return [
+        r / controller / "docker" / container_id,  # v1, cgroupfs
+        r / controller / "system.slice" / f"docker-{container_id}.scope",  # v1, systemd
+        r / "system.slice" / f"docker-{container_id}.scope",  # v2, systemd
+        r / "docker" / container_id,  # v2, cgroupfs
+    ]
+
+
+def read_memory_used(container_id: str, root: str = CGROUP_ROOT) -> int | None:
+    """Bytes of memory the container uses now, page cache excluded (what
+    ``docker stats`` shows), or None where the cgroup cannot be read."""
+    if not container_id:
+        return None
+    for d in _dirs(container_id, "memory", root):
+        usage = _read_first([d / "memory.usage_in_bytes", d / "memory.current"])
+        if usage is None:
+            continue
+        stat = _read_first([d / "memory.stat"]) or ""
+        return parse_memory_used(int(usage), stat)
+    return None
+
+
+def parse_memory_used(usage: int, stat_text: str) -> int:
+    """``usage`` minus the inactive page cache, as ``docker stats`` computes it
+    (``total_inactive_file`` on cgroup v1, ``inactive_file`` on v2)."""
+    fields = dict(line.split(" ", 1) for line in stat_text.splitlines() if " " in line)
+    for key in ("total_inactive_file", "inactive_file"):
+        if key in fields and fields[key].strip().isdigit():
+            return max(0, usage - int(fields[key]))
+    return usage
+
+
+def read_cpu_seconds(container_id: str, root: str = CGROUP_ROOT) -> float | None:
+    """CPU seconds the container has used since it started, or None."""
+    if not container_id:
+        return None
+    for d in _dirs(container_id, "cpuacct", root):
+        text = _read_first([d / "cpuacct.usage"])
+        if text is not None and text.strip().isdigit():
+            return int(text) / 1e9  # nanoseconds
+    for d in _dirs(container_id, "", root)[2:]:
+        text = _read_first([d / "cpu.stat"])
+        for line in (text or "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec" and value.strip().isdigit():
+                return int(value) / 1e6
     return None

@@ -9,6 +9,7 @@ resolved at every spawn by :meth:`QuotaConfigMixin.resolve_quota`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import TYPE_CHECKING, Any
 
 from jupyterhub.spawner import SpawnException
@@ -185,6 +186,31 @@ class QuotaConfigMixin(_Base):
                 value = await maybe_future(value(self))
             raw[key] = value
         return parse_partial(raw, where=f"{type(self).__name__} defaults")
+
+    def resolve_quota_now(self) -> Quota | None:
+        """The quota :meth:`resolve_quota` would give, without waiting: for a page
+        that shows it. An async callable default counts as unset; None on any error."""
+        raw: dict[str, Any] = {}
+        for key in RESOURCES:
+            value = getattr(self, key)
+            if callable(value):
+                value = value(self)
+                if inspect.isawaitable(value):
+                    if hasattr(value, "close"):
+                        value.close()  # never awaited: say so to nobody
+                    value = None
+            raw[key] = value
+        try:
+            policy = QuotaPolicy.from_config(
+                None, self.quota_groups, self.quota_users, where=type(self).__name__
+            )
+            policy.defaults = parse_partial(raw, where=f"{type(self).__name__} defaults")
+            pf = self._policy_file_obj()
+            if pf is not None:
+                policy = policy.overlay(pf.cached() or pf.load())
+            return policy.resolve(self.user.name, self.user_groups())
+        except Exception:  # QuotaError, a policy file that does not load: shown as unknown
+            return None
 
     def user_groups(self) -> list[str]:
         """Names of the JupyterHub groups the user is in."""

@@ -22,10 +22,11 @@ from traitlets import Bool, Float, Instance, Int, List, Unicode, Union, default
 from . import docker_limits, firewall, hardening, network, oom
 from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 from .dockerspawner_adapter import DockerSpawnerAdapter
-from .provision import HomeMount, HomeProvisioner, ProvisionError
+from .provision import HomeMount, HomeProvisioner, ProvisionError, Usage
 from .quota import Quota, QuotaError, approx_size, format_size
 from .quota_config import QuotaConfigMixin
 from .resolve import make_provisioner
+from .student_view import student_view
 
 _PROVISIONERS: dict[tuple[str, int], tuple[Any, HomeProvisioner]] = {}
 _GATES: dict[tuple[type, int, int], StartGate] = {}
@@ -463,6 +464,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
             async with self.start_gate().slot(self._queued, timeout=self.queue_timeout):
                 return await asyncio.wait_for(self._start_in_slot(), self.startup_timeout)
         except QueueTimeout:
+            self.queue_ahead = None
             self.log.warning(
                 "Start of %s gave up after %g s in line (c.QuotaDockerSpawner.queue_timeout)",
                 self._log_name,
@@ -496,14 +498,20 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
                 ),
             ) from None
 
+    queue_ahead: int | None = None
+    """How many starts are ahead of this one in the start queue, while it waits."""
+
     def _queued(self, ahead: int) -> None:
+        self.queue_ahead = ahead
         if ahead:
             self._emit(8, f"Waiting to start: {ahead} ahead of you")
         else:
             self._emit(8, "Waiting to start: you are next")
 
     async def _start_in_slot(self) -> tuple[str, int]:
+        self.queue_ahead = None
         await self._provision_home()
+        await self._refresh_usage(force=True)
         if self.network_name == "host":
             # no port mapping in host mode: pick a free port on the host's loopback
             self.ip = self.host_ip
@@ -567,20 +575,67 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
     oom_kills = 0
     """Processes OOM-killed in the current container, as seen by :meth:`poll`."""
 
+    last_event: dict[str, Any] | None = None
+    """Why the last server (or a process in it) was stopped: shown to the student."""
+
+    home_usage: Usage | None = None
+    """The home's use when last measured (at start, then in poll every ``usage_interval``)."""
+
+    usage_interval = Float(
+        60,
+        help="""Measure a running server's home at most this often (seconds), in
+        poll; the student's pages and the class dashboard show the last measure.
+        Cheap for loopfile, lvm and btrfs homes; ``directory`` homes are walked
+        file by file. Example: ``c.QuotaDockerSpawner.usage_interval = 300``.""",
+    ).tag(config=True)
+
+    _usage_at = 0.0
+
+    async def _refresh_usage(self, force: bool = False) -> None:
+        prov = self.provisioner()
+        now = asyncio.get_running_loop().time()
+        if prov is None or (not force and now - self._usage_at < self.usage_interval):
+            return
+        self._usage_at = now
+        try:
+            self.home_usage = await prov.usage(self.user.name)
+        except ProvisionError as e:
+            self.log.warning("Could not measure the home of %s: %s", self.user.name, e)
+
+    def student_view(self) -> dict[str, Any]:
+        """What the hub's pages show this user (see :mod:`jhub_kit.student_view`)."""
+        quota = self.quota or self.resolve_quota_now()
+        return student_view(quota, self.home_usage, self.last_event)
+
+    def _event(self, text: str) -> None:
+        from datetime import datetime, timezone
+
+        self.last_event = {"text": text, "at": datetime.now(timezone.utc).isoformat()}
+
     # -- state kept in the hub's database ------------------------------------
 
     def get_state(self) -> dict[str, Any]:
         """DockerSpawner's state plus the running server's quota, OOM count and home,
         so a hub restart keeps reporting them right."""
         state: dict[str, Any] = super().get_state()
+        kit: dict[str, Any] = {}
         if self.object_id and self.quota is not None:
-            state["jhub_kit"] = {
+            kit = {
                 "quota": self.quota.to_state(),
                 "oom_kills": self.oom_kills,
                 "home": None
                 if self.home_mount is None
                 else {"source": self.home_mount.source, "type": self.home_mount.type},
             }
+        if self.last_event:  # kept after the server stops: the student is shown why
+            kit["last_event"] = self.last_event
+        # live only (the REST API reads get_state() with admin:server_state): the dashboard
+        if self.queue_ahead is not None:
+            kit["queue_ahead"] = self.queue_ahead
+        if self.home_usage is not None:
+            kit["home_usage"] = {"used": self.home_usage.used, "limit": self.home_usage.limit}
+        if kit:
+            state["jhub_kit"] = kit
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -590,6 +645,9 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
             if kit.get("quota") is not None:
                 self.quota = Quota.from_state(kit["quota"])
             self.oom_kills = int(kit.get("oom_kills", 0))
+            event = kit.get("last_event")
+            if isinstance(event, dict) and isinstance(event.get("text"), str):
+                self.last_event = {"text": event["text"], "at": str(event.get("at", ""))}
             home = kit.get("home")
             if home:
                 self.home_mount = HomeMount(str(home["source"]), str(home.get("type", "bind")))
@@ -643,14 +701,22 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
                 kills,
             )
             self.oom_kills = kills
+            if state["Running"]:
+                self._event(
+                    f"A program in your server (probably a notebook kernel) used more than "
+                    f"your memory limit of {limit} and was stopped; the server kept running."
+                )
             self._save_state()
         if state["Running"]:
+            await self._refresh_usage()
             return None
         if state.get("OOMKilled") or (kills and state.get("ExitCode") == 137):
             message = (
                 f"OOMKilled: {self._log_name} ran out of memory (limit {limit}) and was stopped"
             )
             self.log.error(message)
+            self._event(f"Your last server ran out of memory (limit {limit}) and was stopped.")
+            self._save_state()
             return message
         return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
 

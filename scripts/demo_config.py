@@ -2,6 +2,8 @@
 
 import os
 
+from jhub_kit.config import add_dashboard, add_student_view
+
 c = get_config()  # noqa: F821
 
 demo_dir = os.environ["JHUB_KIT_DEMO_DIR"]
@@ -10,9 +12,12 @@ c.JupyterHub.bind_url = "http://127.0.0.1:8000"
 c.JupyterHub.db_url = f"sqlite:///{demo_dir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = f"{demo_dir}/jupyterhub_cookie_secret"
 
-# users come from the userlist file (edit it while the hub runs); one shared demo password
-c.JupyterHub.authenticator_class = "userlist-dummy"
-c.DummyAuthenticator.password = os.environ["JHUB_KIT_DEMO_PASSWORD"]
+# users come from the userlist file (edit it while the hub runs); one shared password
+# for the students, another for the userlist's admins (JupyterHub's SharedPassword-
+# Authenticator, which replaced DummyAuthenticator.password in JupyterHub 5.3)
+c.JupyterHub.authenticator_class = "userlist-shared-password"
+c.SharedPasswordAuthenticator.user_password = os.environ["JHUB_KIT_DEMO_PASSWORD"]
+c.SharedPasswordAuthenticator.admin_password = os.environ["JHUB_KIT_DEMO_ADMIN_PASSWORD"]
 c.UserlistMixin.userlist_file = f"{demo_dir}/userlist"
 
 # the kit's spawner, with quotas
@@ -36,3 +41,8 @@ c.QuotaDockerSpawner.disk_limit = "1G"
 c.QuotaDockerSpawner.home_target = "/home/jovyan"
 c.HomeProvisioner.base_dir = f"{demo_dir}/homes"
 c.Spawner.default_url = "/lab"
+
+# what students and teachers see: quotas on the hub's pages, the class dashboard
+# at /services/class-dashboard/ for admins and the "teachers" group
+add_student_view(c)
+add_dashboard(c, group="teachers", config_file=__file__)

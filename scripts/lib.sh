@@ -140,6 +140,20 @@ ensure_lvm_vm() {
     say "LVM test VM: $JHUB_KIT_LVM_VM"
 }
 
+# Debian's chromium, which the browser tests drive with Playwright for Python
+# (Playwright's own browser download needs the internet: executable_path instead)
+ensure_browser() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        [ -n "${JHUB_KIT_NO_ROOT:-}" ] && die "chromium is missing (apt-get install chromium)"
+        say "installing Debian packages: chromium"
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends chromium fonts-dejavu-core; } >"$KIT_LOGS/apt-chromium.log" 2>&1 \
+            || { tail -30 "$KIT_LOGS/apt-chromium.log" >&2; die "apt-get install chromium failed"; }
+    fi
+    export JHUB_KIT_CHROMIUM
+    JHUB_KIT_CHROMIUM=$(command -v chromium)
+}
+
 ensure_all() {
     [ -n "${JHUB_KIT_NO_ROOT:-}" ] || require_root
     ensure_system_packages

@@ -7,6 +7,7 @@ trap stop_dockerd_if_started EXIT
 export JHUB_KIT_REQUIRE_SERVICES=1
 ensure_all
 ensure_lvm_vm
+ensure_browser
 cd "$KIT_ROOT"
 say "running the test suite"
 python -m pytest "$@"

@@ -10,12 +10,14 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
 # Set by scripts/test.sh: a missing service is then a failure, never a skip.
 REQUIRE_SERVICES = os.environ.get("JHUB_KIT_REQUIRE_SERVICES") == "1"
 TEST_PREFIX = "jhubkit-test"
+_STARTED = time.time()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -138,3 +140,12 @@ def mount_area(tmp_path, as_root):
         mp = line.split()[4]
         if mp.startswith(str(tmp_path)):
             subprocess.run(["umount", "-l", mp], check=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the browser tests' screenshots are (tests/test_browser.py)."""
+    from pathlib import Path
+
+    shots = Path(os.environ.get("JHUB_KIT_SCREENSHOTS", "/var/log/jhub-kit/screenshots"))
+    if shots.is_dir() and any(p.stat().st_mtime >= _STARTED for p in shots.rglob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {shots}/")

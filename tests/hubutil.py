@@ -152,3 +152,39 @@ def own_network(docker_client: Any, name: str) -> Iterator[Any]:
             c.remove(force=True)
         asyncio.run(firewall.remove(firewall.Isolation(firewall.bridge_of(net.attrs), ())))
         net.remove()
+
+
+BUNDLE = """\
+import jhub_kit
+c = get_config()
+c.JhubKit.authenticator = {auth!r}
+c.JhubKit.data_dir = {data!r}
+c.JhubKit.userlist = {userlist!r}
+c.JhubKit.image = {image!r}
+c.JhubKit.network_name = {net!r}
+c.JhubKit.idle_timeout = 0
+jhub_kit.configure(c)
+c.QuotaDockerSpawner.prefix = {prefix!r}
+c.QuotaDockerSpawner.pull_policy = "never"
+c.QuotaDockerSpawner.home_provisioner = "loopfile"
+c.HomeProvisioner.base_dir = {homes!r}
+"""
+
+
+def bundle_config_file(tmp_path, image: str, net: str, userlist: str, extra: str = "", **kw):
+    """A jupyterhub_config.py from the bundle (``jhub_kit.configure``) in ``tmp_path``:
+    the given userlist, loopfile homes, servers on network ``net``, then ``extra``."""
+    (tmp_path / "userlist").write_text(userlist)
+    cfg = tmp_path / "jupyterhub_config.py"
+    values = {
+        "auth": "dummy",
+        "data": str(tmp_path / "data"),
+        "userlist": str(tmp_path / "userlist"),
+        "image": image,
+        "net": net,
+        "prefix": TEST_PREFIX,
+        "homes": str(tmp_path / "homes"),
+        **kw,
+    }
+    cfg.write_text(BUNDLE.format(**values) + extra)
+    return cfg

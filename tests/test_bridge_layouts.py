@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
 
 import pytest
 from conftest import TEST_PREFIX
@@ -106,7 +107,12 @@ async def test_seed_002_bridge_network_without_hub_connect_ip(
 async def test_default_bridge_network(docker_client, test_image, chp, docker_debug):
     c = kit_config(test_image, network_name="bridge", mem_limit="300M")
     c.JupyterHub.hub_ip = "0.0.0.0"
-    gateway = docker_client.api.inspect_network("bridge")["IPAM"]["Config"][0]["Gateway"]
+    # docker0's own address, read with ip(8): Docker 20.10 records no IPAM gateway
+    # for docker0 on its very first start, and the kit must find it anyway
+    out = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True
+    ).stdout
+    gateway = out.split(" inet ")[1].split("/")[0]
     async with running_hub(c) as app:
         ensure_user(app, "bridged")
         await start_server(app, "bridged")

@@ -13,6 +13,8 @@ from traitlets.config.loader import PyFileConfigLoader
 from jhub_kit.cli import main
 from jhub_kit.config import IDLE_CULLER_SCOPES, configure
 from jhub_kit.config_check import check_config
+from jhub_kit.dashboard import SERVICE_SCOPES
+from jhub_kit.student_view import template_var
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_config"
@@ -58,11 +60,23 @@ def test_defaults(tmp_path):
         "/lab",
     )
     assert (s.mem_limit, s.cpu_limit, s.pids_limit) == ("2G", 1.0, 1024)
-    assert c.JupyterHub.template_paths[0].endswith("nativeauthenticator/templates")
-    [svc] = c.JupyterHub.services
+    kit_t, native_t = c.JupyterHub.template_paths
+    assert kit_t.endswith("jhub_kit/templates")
+    assert native_t.endswith("nativeauthenticator/templates")
+    assert c.JupyterHub.template_vars["jhub_kit"] is template_var
+    svc, board = c.JupyterHub.services
     assert svc["name"] == "idle-culler" and svc["command"][-1] == "--timeout=3600"
+    assert board["name"] == "class-dashboard" and board["url"].startswith("http://127.0.0.1:")
+    assert "environment" not in board  # not called from a config file
     assert c.JupyterHub.load_roles == [
-        {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
+        {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]},
+        {"name": "class-dashboard", "scopes": SERVICE_SCOPES, "services": ["class-dashboard"]},
+        {
+            "name": "class-dashboard-viewers",
+            "description": "May open the class dashboard",
+            "scopes": ["access:services!service=class-dashboard"],
+            "groups": ["teachers"],
+        },
     ]
 
 
@@ -74,11 +88,12 @@ def test_explicit_settings_win_before_and_after(tmp_path):
     configure(c)
     assert "image" not in c.QuotaDockerSpawner and c.DockerSpawner.image == "mine:1"
     assert "mem_limit" not in c.QuotaDockerSpawner
-    assert [s["name"] for s in c.JupyterHub.services] == ["other", "idle-culler"]
+    names = ["other", "idle-culler", "class-dashboard"]
+    assert [s["name"] for s in c.JupyterHub.services] == names
     c.QuotaDockerSpawner.cpu_limit = 3  # after
     assert c.QuotaDockerSpawner.cpu_limit == 3
     configure(c)  # idempotent
-    assert [s["name"] for s in c.JupyterHub.services] == ["other", "idle-culler"]
+    assert [s["name"] for s in c.JupyterHub.services] == names
 
 
 def test_environment_fallbacks(tmp_path, monkeypatch):
@@ -86,7 +101,7 @@ def test_environment_fallbacks(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_NETWORK_NAME", "jupyterhub-network")
     monkeypatch.setenv("DOCKER_NOTEBOOK_DIR", "/home/jovyan/notebooks")
     monkeypatch.setenv("OAUTH_CALLBACK_URL", "https://hub.example.org/hub/oauth_callback")
-    c = bundle(tmp_path, authenticator="github", idle_timeout=0)
+    c = bundle(tmp_path, authenticator="github", idle_timeout=0, dashboard=False)
     configure(c)
     s = c.QuotaDockerSpawner
     assert (s.image, s.network_name, s.notebook_dir) == (
@@ -130,7 +145,7 @@ def test_example_config_loads_and_checks_clean(tmp_path):
     assert report.settings["network"] == "jupyterhub-network"
     assert report.settings["default quota"].startswith("memory 1G, swap 0, cpu 1, pids 512")
     assert report.settings["quota groups"] == "class-a, teachers"
-    assert report.settings["services"] == "idle-culler"
+    assert report.settings["services"] == "idle-culler, class-dashboard"
     assert len((EXAMPLE / "jupyterhub_config.py").read_text().splitlines()) <= 30
 
 
@@ -235,3 +250,14 @@ def test_cli_check_broken_file(tmp_path):
     path = write(tmp_path, "c = get_config()\nc.JupyterHub.port = (\n")
     r = CliRunner().invoke(main, ["config", "check", "-f", path])
     assert r.exit_code == 1 and "does not load" in r.output
+
+
+def test_dashboard_reads_the_config_file_that_called_configure(tmp_path):
+    cfg = tmp_path / "jupyterhub_config.py"
+    cfg.write_text(
+        f"import jhub_kit\nc.JhubKit.data_dir = {str(tmp_path)!r}\njhub_kit.configure(c)\n"
+    )
+    c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
+    [board] = [s for s in c.JupyterHub.services if s["name"] == "class-dashboard"]
+    assert board["environment"]["JHUB_KIT_CONFIG"] == str(cfg)
+    assert board["environment"]["PATH"] == os.environ["PATH"]  # the config may read it

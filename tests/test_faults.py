@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import run
 
 from jhub_kit.cli import main
+from jhub_kit.cli.doctor_cmd import loop_problem
 from jhub_kit.provision import HomeUnavailable, ProvisionError
 from jhub_kit.provision.btrfs import BtrfsProvisioner
 from jhub_kit.provision.directory import DirectoryProvisioner
@@ -299,3 +300,84 @@ async def test_a_foreign_file_is_still_refused_for_a_new_user(mount_area):
         await p.provision("lea", Q)
     assert (base / ".images" / "lea.img").read_bytes() == b"\0" * 4096
     assert p.state.get("lea") is None
+
+
+EXHAUSTED = """
+import asyncio, json, os, subprocess, sys
+from jhub_kit.provision import ProvisionError
+from jhub_kit.provision.loopfile import LoopfileProvisioner
+from jhub_kit.quota import Quota
+
+base, control, busy = sys.argv[1], sys.argv[2] == "control", sys.argv[3:]
+rdev = {dev: os.stat(dev).st_rdev for dev in busy}
+# this process's /dev: a few loop devices, all attached (what a hub container made
+# before the kernel added more sees), as a mount namespace of its own
+subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/dev"], check=True)
+for name, major, minor in [("null", 1, 3), ("zero", 1, 5), ("urandom", 1, 9)]:
+    os.mknod(f"/dev/{name}", 0o20666, os.makedev(major, minor))
+for dev in busy:
+    os.mknod(dev, 0o60660, rdev[dev])
+if control:
+    os.mknod("/dev/loop-control", 0o20660, os.makedev(10, 237))
+p = LoopfileProvisioner(base_dir=base)
+out = {}
+for user in ("ann", "ben"):
+    try:
+        asyncio.run(p.provision(user, Quota(disk_limit=40 * 1024**2)))
+        out[user] = "provisioned"
+    except ProvisionError as e:
+        out[user] = str(e)
+from jhub_kit.cli.doctor_cmd import loop_problem
+out["doctor"] = loop_problem()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("control", ["control", "no-control"])
+async def test_loop_devices_exhausted(mount_area, tmp_path, control):
+    """Every loop device the hub can see is attached (a hub container's /dev copy):
+    an existing home is refused as it is, a new one rolled back, both with a message
+    that says what to free or mount; once devices are free, both homes work."""
+    import sys
+
+    base = mount_area / "homes"
+    p = LoopfileProvisioner(base_dir=str(base))
+    m = await p.provision("ann", Q)
+    write_file(m.source, "notes.txt", b"week 1")
+    await p.umount(base / p.state.get("ann")["name"])
+    image = p.image_path(p.state.get("ann"))
+    before = image.read_bytes()
+
+    busy = []
+    try:
+        for i in range(2):
+            scratch = tmp_path / f"scratch{i}"
+            scratch.write_bytes(b"\0" * 1024**2)
+            busy.append(run("losetup", "-f", "--show", str(scratch)).stdout.strip())
+        unshare = ["unshare", "--mount", "--propagation", "private", "--"]
+        r = subprocess.run(
+            [*unshare, sys.executable, "-c", EXHAUSTED, str(base), control, *busy],
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout.splitlines()[-1])
+    finally:
+        for dev in busy:
+            subprocess.run(["losetup", "-d", dev], check=False)
+
+    for user in ("ann", "ben"):
+        assert out[user].startswith(f"cannot mount {base}/.images/{user}.img: no free loop device")
+        assert "-v /dev:/dev" in out[user]
+    assert out["doctor"] == "no free loop device: 2 of 2 in use, and " + (
+        "/dev is tmpfs" if control == "control" else "/dev/loop-control is missing"
+    )
+    assert loop_problem() is None  # the host's devtmpfs: the kernel adds what is needed
+    assert image.read_bytes() == before  # never formatted, never touched
+    assert set(p.state.read()) == {"ann"}  # ben's half-made home rolled back
+    assert not (base / ".images" / "ben.img").exists()
+
+    m = await p.provision("ann", Q)
+    with open(os.path.join(m.source, "notes.txt"), "rb") as f:
+        assert f.read() == b"week 1"
+    await p.provision("ben", Q)

@@ -8,6 +8,7 @@ from jhub_kit.network import (
     HubUnreachable,
     NetworkFacts,
     gateway_of,
+    gateway_or_bridge_address,
     hub_url_for_containers,
     parse_fib_trie,
 )
@@ -129,3 +130,21 @@ def test_gateway_of():
     )
     assert gateway_of({"IPAM": {"Config": []}}) is None
     assert gateway_of({}) is None
+
+
+def test_gateway_falls_back_to_the_bridge_interface():
+    """An engine that recorded no IPAM gateway (docker0 on Docker 20.10's first start):
+    the bridge's own address on this host; the loopback interface stands in for it."""
+    no_gateway = {
+        "Name": "bridge",
+        "Id": "0123456789abcdef",
+        "Driver": "bridge",
+        "Options": {"com.docker.network.bridge.name": "lo"},
+        "IPAM": {"Config": [{"Subnet": "127.0.0.0/8"}]},
+    }
+    assert gateway_or_bridge_address(no_gateway) == "127.0.0.1"
+    assert NetworkFacts.from_inspect(no_gateway).gateway == "127.0.0.1"
+    absent = {**no_gateway, "Options": {"com.docker.network.bridge.name": "jhk-absent0"}}
+    assert gateway_or_bridge_address(absent) is None  # not visible here: unknown, not guessed
+    overlay = {**no_gateway, "Driver": "overlay"}
+    assert gateway_or_bridge_address(overlay) is None

@@ -14,7 +14,7 @@ from jhub_kit.provision.btrfs import parse_qgroup_show
 from jhub_kit.provision.commands import CommandError, Result, run
 from jhub_kit.provision.directory import DirectoryProvisioner
 from jhub_kit.provision.lvm import LvmProvisioner
-from jhub_kit.provision.mounts import parse_mountinfo
+from jhub_kit.provision.mounts import LoopDevices, loop_shortage, parse_mountinfo
 from jhub_kit.quota import Quota
 
 MOUNTINFO = (
@@ -226,3 +226,36 @@ async def test_lvm_full_volume_group_names_group_and_free_space(lvm):
     ):
         await p.provision("bob", Quota(disk_limit=100 * 1024**2))
     assert not any(c[0] in ("mkfs.ext4", "lvremove") for c in rec.calls)
+
+
+LOOPS = tuple(f"/dev/loop{i}" for i in range(8))
+
+
+@pytest.mark.parametrize(
+    "devices, error, expected",
+    [
+        # a free device: the failure is something else (a broken image, say)
+        (LoopDevices(LOOPS, LOOPS[:7], True), "failed to setup loop device", None),
+        # all busy, the kernel may add one: only mount's own words tell it failed for that
+        (LoopDevices(LOOPS, LOOPS, True), "wrong fs type, bad superblock", None),
+        (
+            LoopDevices(LOOPS, LOOPS, True),
+            "mount: /h: failed to setup loop device for /i.img.",
+            "all 8 loop devices this process can see (/dev/loop0 to /dev/loop7) are in use, "
+            "and the ones the kernel adds do not appear in its /dev",
+        ),
+        # a container's /dev without loop-control: whatever mount says
+        (
+            LoopDevices(LOOPS[:2], LOOPS[:2], False),
+            "mount failed: Operation not permitted",
+            "/dev/loop-control is missing, so none can be added",
+        ),
+        ((LoopDevices((), (), False)), "", "this process sees no loop device at all"),
+    ],
+)
+def test_loop_shortage(devices, error, expected):
+    got = loop_shortage(devices, error)
+    if expected is None:
+        assert got is None
+    else:
+        assert expected in got and "-v /dev:/dev" in got and "losetup -d" in got

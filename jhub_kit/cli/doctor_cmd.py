@@ -14,6 +14,7 @@ import click
 from .. import resolve
 from ..hubapi import HubAPI, HubAPIError, read_token
 from ..provision import ProvisionError, commands
+from ..provision.mounts import loop_devices, mounted_at
 from ..userlist import UserlistError, UserlistFile
 from .common import config_option, load_config
 from .home_cmds import provisioner_for
@@ -138,10 +139,17 @@ def check_homes(c: Any) -> Check:
     free = st.f_bavail * st.f_frsize
     if free < 1024**3:
         return False, f"only {free // 1024**2} MiB free at {target}", "free space or move base_dir"
-    if backend == "loopfile":
-        r = run("losetup", "-f")
-        if r.returncode != 0:
-            return False, f"no free loop device: {r.stderr.strip()}", "run as root; modprobe loop"
+    if backend in ("loopfile", "btrfs"):
+        problem = loop_problem()
+        if problem:
+            return (
+                False,
+                problem,
+                (
+                    "detach unused ones (losetup -a; losetup -d /dev/loopN); for a hub in a "
+                    "container, mount the host's /dev into it (-v /dev:/dev)"
+                ),
+            )
     if backend == "lvm":
         vg = prov.volume_group  # type: ignore[attr-defined]
         r = run("vgs", "--noheadings", "-o", "vg_free", vg)
@@ -225,3 +233,22 @@ def doctor_cmd(config_file: str, hub_url: str | None, token_file: str | None) ->
     if failed:
         click.echo(f"{failed} problem(s) found", err=True)
         sys.exit(1)
+
+
+def loop_problem() -> str | None:
+    """Why no loop device could be had for the next home, or None.
+
+    With every visible device attached, the kernel adds one through
+    /dev/loop-control, but it only appears where /dev is the host's devtmpfs
+    (a container's /dev is a copy made when it started).
+    """
+    devs = loop_devices()
+    if len(devs.visible) > len(devs.busy):
+        return None
+    dev = mounted_at("/dev")
+    fstype = dev.fstype if dev else "not a mount"
+    if devs.control and fstype == "devtmpfs":
+        return None
+    return f"no free loop device: {len(devs.busy)} of {len(devs.visible)} in use, " + (
+        "and /dev/loop-control is missing" if not devs.control else f"and /dev is {fstype}"
+    )

@@ -12,9 +12,8 @@ from typing import Any
 
 import click
 
-from .. import resolve
+from .. import report, resolve
 from ..provision import HomeProvisioner, ProvisionError
-from ..quota import format_size
 from .common import config_option, connect, hub_options, load_config
 
 
@@ -116,28 +115,7 @@ def report_cmd(config_file: str, hub_url: str, token_file: str | None, fmt: str)
     with contextlib.suppress(click.ClickException):
         prov = provisioner_for(c)
 
-    async def gather() -> list[dict[str, Any]]:
-        rows = []
-        for u in sorted(users, key=lambda u: u["name"]):
-            q = await resolve.quota_for(c, u["name"], u.get("groups") or [])
-            usage = await prov.usage(u["name"]) if prov else None
-            rows.append(
-                {
-                    "user": u["name"],
-                    "groups": ",".join(u.get("groups") or []),
-                    "memory": format_size(q.mem_limit),
-                    "cpu": "unlimited" if q.cpu_limit is None else f"{q.cpu_limit:g}",
-                    "pids": "unlimited" if q.pids_limit is None else str(q.pids_limit),
-                    "disk_used": format_size(usage.used) if usage else "-",
-                    "disk_limit": format_size(usage.limit)
-                    if usage and usage.limit
-                    else format_size(q.disk_limit),
-                    "running": bool((u.get("servers") or {}).get("", {}).get("ready")),
-                }
-            )
-        return rows
-
-    rows = asyncio.run(gather())
+    rows = asyncio.run(report.quota_rows(c, users, prov))
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
     elif fmt == "csv":

@@ -460,7 +460,8 @@ class HomeProvisioner(LoggingConfigurable):
             return f"its directory {home} is missing"
         return None
 
-    async def _usage(self, record: dict[str, Any]) -> Usage:
+    async def _usage(self, record: dict[str, Any]) -> Usage | None:
+        """Bytes used and the limit; None when it cannot be told now."""
         home = await self._home_path(record)
         st = await asyncio.to_thread(os.statvfs, home)
         return Usage((st.f_blocks - st.f_bfree) * st.f_frsize, st.f_blocks * st.f_frsize)

@@ -10,8 +10,9 @@ from typing import Any
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import CaselessStrEnum, List, Unicode
 
-from .base import HomeProvisioner, ProvisionError
-from .mounts import mounted_at
+from .base import HomeProvisioner, ProvisionError, Usage
+from .commands import CommandError
+from .mounts import loop_devices, loop_shortage, mounted_at
 
 
 class FilesystemProvisioner(HomeProvisioner):
@@ -64,7 +65,16 @@ class FilesystemProvisioner(HomeProvisioner):
 
     async def mount(self, device: str | Path, mountpoint: Path, *, loop: bool = False) -> None:
         options = [*self.mount_options, *(["loop"] if loop else [])]
-        await self.run("mount", "-o", ",".join(options), "--", str(device), str(mountpoint))
+        try:
+            await self.run("mount", "-o", ",".join(options), "--", str(device), str(mountpoint))
+        except CommandError as e:
+            shortage = None
+            if loop:
+                shortage = loop_shortage(await asyncio.to_thread(loop_devices), str(e))
+            if shortage:
+                # the host's fault, not the home's: refused as it is, nothing formatted
+                raise ProvisionError(f"cannot mount {device}: {shortage}") from None
+            raise
 
     async def umount(self, mountpoint: Path) -> None:
         await self.run("umount", "--", str(mountpoint))
@@ -94,6 +104,13 @@ class FilesystemProvisioner(HomeProvisioner):
             await self.run("resize2fs", device)
         else:
             await self.run("xfs_growfs", str(mountpoint))
+
+    async def _usage(self, record: dict[str, Any]) -> Usage | None:
+        # an unmounted home (after a reboot, until its next start) is an empty
+        # directory on base_dir's filesystem: its statvfs would be that disk's
+        if not await self.is_mounted(await self._home_path(record)):
+            return None
+        return await super()._usage(record)
 
     def record_size(self, record: dict[str, Any]) -> int:
         return int(record.get("size", 0))

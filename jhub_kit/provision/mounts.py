@@ -54,3 +54,67 @@ def mounted_at(path: str | os.PathLike[str]) -> MountEntry | None:
         if entry.mountpoint == target:
             found = entry
     return found
+
+
+@dataclass(frozen=True)
+class LoopDevices:
+    """The loop devices this process can see, and which of them are attached."""
+
+    visible: tuple[str, ...]
+    busy: tuple[str, ...]
+    #: /dev/loop-control is there: the kernel can add devices (they show up in
+    #: /dev only where /dev is the host's devtmpfs, not in a container's copy)
+    control: bool
+
+
+def loop_devices(dev: str = "/dev", sys_dev_block: str = "/sys/dev/block") -> LoopDevices:
+    """Read the loop device nodes under ``dev`` and, from sysfs, which are attached."""
+    visible, busy = [], []
+    try:
+        names = os.listdir(dev)
+    except OSError:
+        names = []
+    for name in sorted(names, key=lambda n: (len(n), n)):
+        if not (name.startswith("loop") and name[4:].isdigit()):
+            continue
+        path = os.path.join(dev, name)
+        try:
+            rdev = os.stat(path).st_rdev
+        except OSError:
+            continue
+        visible.append(path)
+        backing = f"{sys_dev_block}/{os.major(rdev)}:{os.minor(rdev)}/loop/backing_file"
+        if os.path.exists(backing):
+            busy.append(path)
+    control = os.path.exists(os.path.join(dev, "loop-control"))
+    return LoopDevices(tuple(visible), tuple(busy), control)
+
+
+def loop_shortage(devices: LoopDevices, error: str = "") -> str | None:
+    """Why a loop mount failed for want of a device, or None if that is not the cause.
+
+    No device is free when every visible one is attached and either the kernel
+    cannot add one (no /dev/loop-control) or the one it adds is not in this
+    process's /dev (mount then says "failed to setup loop device").
+    """
+    free = len(devices.visible) - len(devices.busy)
+    if free > 0:
+        return None
+    if devices.control and "loop device" not in error:
+        return None
+    shown = (
+        f"all {len(devices.visible)} loop devices this process can see "
+        f"({devices.visible[0]} to {devices.visible[-1]}) are in use"
+        if devices.visible
+        else "this process sees no loop device at all"
+    )
+    why = (
+        "and the ones the kernel adds do not appear in its /dev"
+        if devices.control
+        else "and /dev/loop-control is missing, so none can be added"
+    )
+    return (
+        f"no free loop device: {shown}, {why}. Detach unused ones (`losetup -a` lists "
+        "them, `losetup -d /dev/loopN` detaches one); if the hub runs in a container, "
+        "give it the host's /dev (`-v /dev:/dev`) so new loop devices appear in it"
+    )

@@ -1,0 +1,72 @@
+"""What a student sees of their quota on the hub's own pages.
+
+The hub's home, spawn-pending and not-running pages show the student's memory,
+CPU and home limits, how full the home is, and why their last server (or a
+kernel in it) was stopped, e.g. "ran out of memory: limit 512M". No anchor
+shows this: DockerSpawner and TLJH leave the student to guess from a dead kernel.
+
+:func:`student_view` is pure; :func:`template_var` is what
+``c.JupyterHub.template_vars["jhub_kit"]`` calls (synchronously, per page) with
+the logged-in user: it only reads what the spawner already holds, so a page
+render never waits for Docker or a disk. The templates in ``templates/`` extend
+JupyterHub's own; :func:`jhub_kit.configure` turns both on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from .provision import Usage
+from .quota import Quota, approx_size, format_size
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+"""Add to ``c.JupyterHub.template_paths`` (first) to show the student's quota."""
+
+
+def _cpu(quota: Quota) -> str:
+    if quota.cpu_limit is None:
+        return "no limit"
+    n = f"{quota.cpu_limit:g}"
+    return f"{n} core" if n == "1" else f"{n} cores"
+
+
+def student_view(
+    quota: Quota | None, usage: Usage | None, last_event: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Rows (label, value, optional percent) and the last stop reason, for a template."""
+    rows: list[dict[str, Any]] = []
+    if quota is not None:
+        rows.append({"label": "Memory", "value": format_size(quota.mem_limit)})
+        rows.append({"label": "CPU", "value": _cpu(quota)})
+    # the quota's size is what the student was promised; the filesystem's own size
+    # (a little less: its metadata) is what "full" is measured against
+    capacity = usage.limit if usage and usage.limit else None
+    limit = quota.disk_limit if quota is not None and quota.disk_limit else capacity
+    capacity = capacity or limit
+    if usage is not None:
+        value = f"{approx_size(usage.used)} used of {format_size(limit)}"
+        pct = min(100, round(100 * usage.used / capacity)) if capacity else None
+        if pct is not None:
+            value += f" ({pct}%)"
+            if pct >= 90:  # ext4 refuses writes before every block is used
+                value += ": nearly full, writes may fail; delete files to make room"
+        rows.append({"label": "Home", "value": value, "percent": pct})
+    elif limit:
+        rows.append({"label": "Home", "value": f"{format_size(limit)} (use shown while running)"})
+    return {"rows": rows, "last_event": (last_event or {}).get("text")}
+
+
+def template_var(user: Any) -> dict[str, Any] | None:
+    """``template_vars`` callable: the logged-in user's view, or None (no kit spawner)."""
+    spawner = getattr(user, "spawner", None) if user is not None else None
+    view = getattr(spawner, "student_view", None)
+    if view is None:
+        return None
+    try:
+        result: dict[str, Any] = view()
+        return result
+    except Exception:  # a page must render even if the view cannot be made
+        logging.getLogger("JupyterHub").exception("Could not make the quota view of %s", user.name)
+        return None

@@ -1,0 +1,399 @@
+"""What students and teachers see, in a real browser: Debian's Chromium driven by
+Playwright, against a real hub from the bundle (engine, proxy, loopfile homes,
+the dashboard service). Every step leaves a screenshot in ``SHOTS`` (printed at
+the end of the run); the docs show the key ones.
+
+- a student logs in, waits on the pending page, lands in JupyterLab whose status
+  bar shows their memory limit, runs cells: a write past the home quota fails
+  with "No space left on device" while the server keeps running, and the hub's
+  home page then reads the home as full; an allocation past the memory limit
+  kills the kernel and the hub's home page says why;
+- six students start at once with a start limit of 2: a pending page shows their
+  place in line ("ahead of you");
+- the teacher's class dashboard (sortable, CSV), and 403 for a student;
+- seed 000's flow: sign up with NativeAuthenticator, the admin authorizes on the
+  authorize page, the student logs in, spawns and runs a cell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import TEST_PREFIX, _unavailable
+from hubutil import bundle_config_file, own_network, running_hub
+from jupyterhub.tests.utils import public_url
+from jupyterhub.utils import url_path_join
+from traitlets.config.loader import PyFileConfigLoader
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+
+NET = f"{TEST_PREFIX}-browser"
+SHOTS = Path(os.environ.get("JHUB_KIT_SCREENSHOTS", "/var/log/jhub-kit/screenshots"))
+MS = 1000
+
+EXTRA = """\
+c.QuotaDockerSpawner.mem_limit = "500M"
+c.QuotaDockerSpawner.cpu_limit = 1.0
+c.QuotaDockerSpawner.disk_limit = "40M"
+c.QuotaDockerSpawner.poll_interval = 2
+c.QuotaDockerSpawner.usage_interval = 1
+c.QuotaDockerSpawner.concurrent_starts = 2
+"""
+
+
+def hub_config(tmp_path, image: str, userlist: str, auth: str = "dummy"):
+    cfg = bundle_config_file(tmp_path, image, NET, userlist, EXTRA, auth=auth)
+    return PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    path = os.environ.get("JHUB_KIT_CHROMIUM") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        _unavailable("Debian's chromium is not installed; run scripts/test.sh")
+    return path
+
+
+@pytest.fixture
+async def browser(chromium_path, request):
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        _unavailable("playwright is not installed; run scripts/test.sh")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(
+            executable_path=chromium_path,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+        try:
+            yield b
+            rep = getattr(request.node, "rep_call", None)
+            if rep is not None and rep.failed:  # what each page showed when it failed
+                shots = Shots(request.node.name, fresh=False)
+                for i, ctx in enumerate(b.contexts):
+                    for j, page in enumerate(ctx.pages):
+                        await shots(page, f"failed-{i}-{j}")
+        finally:
+            await b.close()
+
+
+class Shots:
+    def __init__(self, test: str, fresh: bool = True):
+        self.dir = SHOTS / test
+        if fresh and self.dir.is_dir():
+            for old in self.dir.glob("*.png"):
+                old.unlink()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+
+    async def __call__(self, page, what: str) -> None:
+        self.n += 1
+        await page.screenshot(path=str(self.dir / f"{self.n:02d}-{what}.png"), full_page=True)
+
+
+@pytest.fixture
+def shots(request):
+    return Shots(request.node.name)
+
+
+@pytest.fixture
+def net(docker_client):
+    with own_network(docker_client, NET) as n:
+        yield n
+
+
+async def login(page, app, name: str, password: str = "any") -> None:
+    await page.goto(url_path_join(public_url(app), "hub/login"))
+    await page.fill("#username_input", name)
+    await page.fill("#password_input", password)
+    await page.click("#login_submit")
+
+
+async def wait_for_lab(page, timeout: float = 180) -> None:
+    await page.wait_for_url(re.compile(r"/user/[^/]+/lab"), timeout=timeout * MS)
+    await page.wait_for_selector(".jp-LabShell", timeout=timeout * MS)
+
+
+async def put_notebook(app, name: str, path: str, sources: list[str]) -> None:
+    """Write a notebook into the student's home through their server's contents API."""
+    import requests
+    from hubutil import in_client_thread
+
+    user = app.users[name]
+    token = user.new_api_token()
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": s,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for s in sources
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    url = url_path_join(public_url(app, user), "api/contents", path)
+    r = await in_client_thread(
+        requests.put,
+        url,
+        headers={"Authorization": f"token {token}"},
+        data=json.dumps({"type": "notebook", "content": nb}),
+        timeout=30,
+    )
+    assert r.status_code in (200, 201), r.text
+
+
+async def open_notebook(page, url: str, timeout: float = 60, attempts: int = 3) -> int:
+    """Open a notebook in JupyterLab and wait until its kernel says Idle in the status
+    bar, answering the "Select Kernel" dialog (and the news notice) where JupyterLab
+    asks. A kernel still "Connecting" after ``timeout`` s gets the page reloaded, as
+    a student would; returns how many loads it took."""
+    status = page.locator("#jp-main-statusbar")
+    for attempt in range(1, attempts + 1):
+        await page.goto(url)
+        await page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * MS)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if re.search(r"\| Idle", await status.inner_text()):
+                return attempt
+            for button in (
+                page.locator(".jp-Dialog .jp-mod-accept"),  # Select Kernel: the default
+                page.locator(".jp-toast-button", has_text="No"),  # the news notice
+            ):
+                if await button.count():
+                    with contextlib.suppress(Exception):
+                        await button.first.click(timeout=2000)
+            await asyncio.sleep(0.5)
+        print(f"kernel not idle after {timeout} s: {await status.inner_text()!r}; reloading")
+    raise AssertionError(f"the kernel never became idle in {attempts} loads")
+
+
+async def run_cell(page, index: int, timeout: float = 60) -> str:
+    """Run the notebook's cell ``index`` (0-based) and return its output text."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    await cell.locator(".jp-InputArea-editor").click()
+    await page.keyboard.press("Control+Enter")
+    out = cell.locator(".jp-OutputArea-output")
+    await out.first.wait_for(timeout=timeout * MS)
+    return await out.first.inner_text()
+
+
+async def test_student_sees_limits_and_why(browser, app_env, shots, docker_client, docker_debug):
+    app = app_env
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    page.on("console", lambda m: print("CONSOLE", m.type, m.text[:300]))
+    page.on(
+        "websocket",
+        lambda ws: (
+            print("WS", ws.url)
+            or ws.on("close", lambda w: print("WS CLOSED", w.url))
+            or ws.on("socketerror", lambda e: print("WS ERROR", e))
+        ),
+    )
+    await page.goto(url_path_join(public_url(app), "hub/login"))
+    await shots(page, "login")
+    await login(page, app, "ann")
+    await page.wait_for_url(re.compile(r"/(spawn-pending|user)/ann"), timeout=60 * MS)
+    if "spawn-pending" in page.url:
+        await shots(page, "pending")
+    await wait_for_lab(page)
+
+    # jupyter-resource-usage in the status bar, against the kit's MEM_LIMIT
+    usage = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"Mem: .* / 500"))
+    await usage.first.wait_for(timeout=60 * MS)
+    await shots(page, "lab-memory-limit")
+
+    await put_notebook(
+        app,
+        "ann",
+        "limits.ipynb",
+        [
+            "import os; print('MEM_LIMIT', os.environ['MEM_LIMIT'], end=' ')\n"
+            "print('CPU_LIMIT', os.environ['CPU_LIMIT'])",
+            "open('big.bin', 'wb').write(b'x' * 60_000_000)",  # what fits stays: home full
+            "b = bytearray(800 * 1024 * 1024)",
+        ],
+    )
+    await open_notebook(
+        page, url_path_join(public_url(app, app.users["ann"]), "lab/tree/limits.ipynb?reset")
+    )
+    assert "MEM_LIMIT 524288000 CPU_LIMIT 1" in await run_cell(page, 0, timeout=180)
+    err = await run_cell(page, 1)
+    assert "No space left on device" in err, err
+    await shots(page, "disk-full-in-notebook")
+    assert app.users["ann"].running  # the server lives on
+
+    # what fitted of big.bin fills the home: the hub's home page reads it as full
+    home = await browser.new_page()
+    await home.context.add_cookies(await page.context.cookies())
+    for _ in range(20):
+        await home.goto(url_path_join(public_url(app), "hub/home"))
+        text = await home.locator("#jhub-kit-quota").inner_text()
+        if "nearly full, writes may fail" in text:
+            break
+        await asyncio.sleep(1)
+    assert "nearly full, writes may fail" in text, text
+    assert "500M" in text and "1 core" in text
+    await shots(home, "home-quota-full")
+
+    # past the memory limit: the kernel dies; the hub's home page says why
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(2)
+    await cell.locator(".jp-InputArea-editor").click()
+    await page.keyboard.press("Control+Enter")
+    await page.get_by_text(
+        re.compile("kernel .* (appears to have )?died|Kernel Restarting", re.I)
+    ).first.wait_for(timeout=60 * MS)
+    await shots(page, "kernel-died")
+    for _ in range(30):
+        await home.goto(url_path_join(public_url(app), "hub/home"))
+        if await home.locator("#jhub-kit-last-event").count():
+            break
+        await asyncio.sleep(1)
+    reason = await home.locator("#jhub-kit-last-event").inner_text()
+    assert "used more than your memory limit of 500M" in reason
+    await shots(home, "home-why-kernel-died")
+
+
+@pytest.fixture
+async def app_env(docker_client, test_image, chp, net, mount_area, tmp_path):
+    c = hub_config(
+        tmp_path,
+        test_image,
+        "teacher admin group:teachers\nann\nbob\n" + "".join(f"s{i}\n" for i in range(6)),
+    )
+    c.Authenticator.admin_users = {"admin"}
+    async with running_hub(c) as app:
+        yield app
+
+
+async def test_queue_place_on_the_pending_page(browser, app_env, shots):
+    """Six students at once, two starts at a time: someone is told they wait."""
+    app = app_env
+    pages = []
+    for _ in range(6):
+        ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
+        pages.append(await ctx.new_page())
+    await asyncio.gather(*(login(p, app, f"s{i}") for i, p in enumerate(pages)))
+
+    shot: list[int] = []
+
+    async def saw_queue(i: int, page) -> bool:
+        try:
+            await page.wait_for_function(
+                "document.body && document.body.innerText.includes('ahead of you')",
+                timeout=60 * MS,
+                polling=100,
+            )
+        except Exception:
+            return False
+        if not shot:  # at once, before the page moves on to JupyterLab
+            shot.append(i)
+            await shots(page, "pending-ahead-of-you")
+        return True
+
+    seen = await asyncio.gather(*(saw_queue(i, p) for i, p in enumerate(pages)))
+    assert any(seen), "no pending page showed a place in line"
+    await asyncio.gather(*(wait_for_lab(p, timeout=300) for p in pages))
+
+
+async def test_dashboard_for_the_teacher_403_for_a_student(browser, app_env, shots):
+    from hubutil import ensure_user, start_server
+
+    app = app_env
+    ensure_user(app, "ann")
+    await start_server(app, "ann")
+    teacher = await (await browser.new_context(viewport={"width": 1400, "height": 600})).new_page()
+    await login(teacher, app, "teacher")
+    await teacher.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+    await teacher.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+    await teacher.wait_for_selector("tr[data-user='ann'] td[data-key='server']", timeout=60 * MS)
+    used = "tr[data-user='ann'] td[data-key='memory_used']"
+    await teacher.wait_for_function(
+        f"document.querySelector(\"{used}\").textContent !== '-'", timeout=60 * MS
+    )
+    ann = teacher.locator("tr[data-user='ann']")
+    assert await ann.locator("td[data-key='server']").inner_text() == "running"
+    assert await ann.locator("td[data-key='memory']").inner_text() == "500M"
+    assert await ann.locator("td[data-key='disk_limit']").inner_text() == "40M"
+    # sort by memory used, largest first: ann's running server tops the list
+    await teacher.click("th[data-key='memory_used']")
+    await teacher.click("th[data-key='memory_used']")
+    first = teacher.locator("#class tbody tr").first
+    assert await first.get_attribute("data-user") == "ann"
+    await shots(teacher, "dashboard")
+    async with teacher.expect_download() as dl:
+        await teacher.click("#csv")
+    csv_path = await (await dl.value).path()
+    assert Path(csv_path).read_text().startswith("user,groups,server,")
+
+    student = await (await browser.new_context()).new_page()
+    await login(student, app, "bob")
+    await student.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+    r = await student.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+    assert r.status == 403
+    await shots(student, "dashboard-403-for-a-student")
+
+
+async def test_seed_000_native_signup_authorize_spawn(
+    browser, docker_client, test_image, chp, net, mount_area, tmp_path, shots
+):
+    """Seed 000: a student signs up, the admin authorizes them on the authorize
+    page, the student logs in, their server starts and a cell runs."""
+    from jhub_kit.native import set_password
+
+    c = hub_config(tmp_path, test_image, "teacher admin\nstudent1\n", auth="native")
+    async with running_hub(c) as app:
+        base = public_url(app)
+        assert set_password(app.db, "teacher", "t3acher-passw0rd") is True  # the CLI's way
+
+        student = await (
+            await browser.new_context(viewport={"width": 1280, "height": 800})
+        ).new_page()
+        await student.goto(url_path_join(base, "hub/signup"))
+        await student.fill("#username_input", "student1")
+        await student.fill("#password_input", "c0rrect-h0rse-battery")
+        await student.fill("#password_confirmation_input", "c0rrect-h0rse-battery")
+        await shots(student, "signup")
+        await student.click("#signup_submit")
+        await student.get_by_text(
+            re.compile("information has been sent to the admin", re.I)
+        ).wait_for(timeout=30 * MS)
+        await shots(student, "signed-up")
+
+        admin = await (
+            await browser.new_context(viewport={"width": 1280, "height": 800})
+        ).new_page()
+        await login(admin, app, "teacher", "t3acher-passw0rd")
+        await admin.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+        await admin.goto(url_path_join(base, "hub/authorize"))
+        row = admin.locator("tr", has_text="student1")
+        await shots(admin, "authorize-page")
+        await row.get_by_role("button", name="Authorize", exact=True).click()
+        await admin.wait_for_load_state()
+        await admin.goto(url_path_join(base, "hub/authorize"))
+        await (
+            admin.locator("tr", has_text="student1")
+            .get_by_role("button", name="Unauthorize", exact=True)
+            .wait_for(timeout=30 * MS)
+        )
+
+        await login(student, app, "student1", "c0rrect-h0rse-battery")
+        await wait_for_lab(student)
+        await shots(student, "student-lab")
+        await put_notebook(app, "student1", "hello.ipynb", ["print(6 * 7)"])
+        await open_notebook(
+            student,
+            url_path_join(public_url(app, app.users["student1"]), "lab/tree/hello.ipynb?reset"),
+        )
+        assert (await run_cell(student, 0)).strip() == "42"
+        await shots(student, "cell-ran")

@@ -1,0 +1,130 @@
+"""The class dashboard's rows, CSV and readings: pure, no services."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from jhub_kit import oom
+from jhub_kit.dashboard import rows
+from jhub_kit.quota import Quota
+
+M = 1024**2
+
+
+def model(name, server=None, groups=(), admin=False):
+    return {
+        "name": name,
+        "groups": list(groups),
+        "admin": admin,
+        "last_activity": "2026-11-30T09:00:00Z",
+        "servers": {"": server} if server else {},
+    }
+
+
+def running(kit=None, **server):
+    return {"ready": True, "pending": None, "state": {"jhub_kit": kit or {}}, **server}
+
+
+def test_rows_merge_quota_report_live_readings_and_kit_state():
+    users = [
+        model("zoe"),
+        model(
+            "ann",
+            running(
+                {
+                    "oom_kills": 2,
+                    "last_event": {"text": "A program in your server ... 300M"},
+                    "home_usage": {"used": 5 * M, "limit": 60 * M},
+                },
+                last_activity="2026-11-30T10:00:00Z",
+            ),
+            groups=["class-a"],
+        ),
+        model(
+            "bob", {"ready": False, "pending": "spawn", "state": {"jhub_kit": {"queue_ahead": 3}}}
+        ),
+    ]
+    quota = {
+        "ann": {"memory": "300M", "cpu": "1", "disk_used": "4M", "disk_limit": "60M"},
+        "zoe": {"memory": "300M", "cpu": "1", "disk_used": "-", "disk_limit": "60M"},
+    }
+    live = {"ann": {"memory_used": 120 * M, "cpu_percent": 37.4}}
+    ann, bob, zoe = rows.class_rows(users, quota, live)
+    assert ann == {
+        "user": "ann",
+        "groups": "class-a",
+        "admin": False,
+        "server": "running",
+        "queue_ahead": None,
+        "memory_used": "120M",  # a reading: quota.approx_size
+        "memory_used_bytes": 120 * M,
+        "memory": "300M",
+        "cpu_used": "37%",
+        "cpu": "1",
+        "disk_used": "5M",  # the hub's own, newer measure of a running home
+        "disk_limit": "60M",
+        "last_activity": "2026-11-30T10:00:00Z",
+        "oom_kills": 2,
+        "last_event": "A program in your server ... 300M",
+    }
+    assert (bob["server"], bob["queue_ahead"], bob["memory"]) == ("queued, 3 ahead", 3, "-")
+    assert (zoe["server"], zoe["memory_used"], zoe["disk_used"]) == ("stopped", "-", "-")
+
+
+def test_quota_from_the_servers_state_when_the_config_is_unknown():
+    q = Quota(mem_limit=512 * M, cpu_limit=2.0)
+    [row] = rows.class_rows([model("ann", running({"quota": q.to_state()}))], {}, {})
+    assert (row["memory"], row["cpu"]) == ("512M", "2")
+
+
+def test_server_status():
+    assert rows.server_status(model("a")) == "stopped"
+    pending = {"pending": "spawn", "ready": False, "state": {"jhub_kit": {"queue_ahead": 0}}}
+    assert rows.server_status(model("a", pending)) == "queued, next"
+    assert rows.server_status(model("a", {"pending": "spawn", "ready": False})) == "pending spawn"
+    assert rows.server_status(model("a", {"pending": "stop", "ready": True})) == "pending stop"
+    assert rows.server_status(model("a", {"pending": None, "ready": False})) == "starting"
+
+
+def test_cpu_percent():
+    assert rows.cpu_percent(None, (10.0, 1.0)) is None
+    assert rows.cpu_percent((10.0, 1.0), (12.0, 2.0)) == 50.0
+    assert rows.cpu_percent((10.0, 1.0), (12.0, 5.0)) == 200.0  # two cores busy
+    assert rows.cpu_percent((10.0, 5.0), (12.0, 1.0)) is None  # a new container
+
+
+def test_csv_quotes_formulas_and_keeps_names():
+    users = [model('=HYPERLINK("http://x")'), model("ann")]
+    text = rows.to_csv(rows.class_rows(users, {}, {}))
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0][:3] == ["user", "groups", "server"]
+    assert table[1][0] == '\'=HYPERLINK("http://x")' and table[2][0] == "ann"
+    assert table[2][3] == "-"  # a dash stays a dash
+
+
+def test_memory_used_like_docker_stats():
+    v1 = "cache 100\ntotal_inactive_file 4096\nrss 9000\n"
+    assert oom.parse_memory_used(10_000, v1) == 10_000 - 4096
+    assert oom.parse_memory_used(10_000, "anon 1\ninactive_file 500\n") == 9_500
+    assert oom.parse_memory_used(10_000, "") == 10_000
+
+
+def test_readings_of_a_cgroup_tree(tmp_path):
+    cid = "c0ffee"
+    mem = tmp_path / "memory" / "docker" / cid
+    mem.mkdir(parents=True)
+    (mem / "memory.usage_in_bytes").write_text("50000\n")
+    (mem / "memory.stat").write_text("total_inactive_file 10000\n")
+    cpu = tmp_path / "cpuacct" / "docker" / cid
+    cpu.mkdir(parents=True)
+    (cpu / "cpuacct.usage").write_text("2500000000\n")
+    assert oom.read_memory_used(cid, str(tmp_path)) == 40000
+    assert oom.read_cpu_seconds(cid, str(tmp_path)) == 2.5
+    v2 = tmp_path / "v2" / "system.slice" / f"docker-{cid}.scope"
+    v2.mkdir(parents=True)
+    (v2 / "memory.current").write_text("7000\n")
+    (v2 / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1\n")
+    assert oom.read_memory_used(cid, str(tmp_path / "v2")) == 7000
+    assert oom.read_cpu_seconds(cid, str(tmp_path / "v2")) == 1.5
+    assert oom.read_memory_used("", str(tmp_path)) is None

@@ -1,0 +1,71 @@
+"""README command 1's hub (scripts/demo_config.py), run for real: its shared
+passwords (students one, the userlist's admins another), no deprecated option,
+a student's server with a loopfile home on the demo's own bridge network, the
+student's quota on the home page and the class dashboard for the teacher."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import TEST_PREFIX
+from hubutil import form_login, own_network, running_hub, server_get, start_server
+from jupyterhub.tests.utils import public_url
+from jupyterhub.utils import random_port, url_path_join
+from traitlets.config.loader import PyFileConfigLoader
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+
+DEMO = Path(__file__).parent.parent / "scripts" / "demo_config.py"
+NET = f"{TEST_PREFIX}-demo"
+STUDENTS, TEACHERS = "students-pass-1234", "teachers-need-32-characters-5678"
+
+
+@pytest.fixture
+def net(docker_client):
+    with own_network(docker_client, NET) as n:
+        yield n
+
+
+async def test_demo_hub(docker_client, test_image, chp, net, mount_area, monkeypatch, caplog):
+    demo_dir = mount_area / "demo"
+    demo_dir.mkdir()
+    (demo_dir / "userlist").write_text(
+        "admin admin\nteacher admin group:teachers\nstudent1\nstudent2\n"
+    )
+    net.reload()
+    gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
+    for key, value in {
+        "JHUB_KIT_DEMO_DIR": str(demo_dir),
+        "JHUB_KIT_DEMO_PASSWORD": STUDENTS,
+        "JHUB_KIT_DEMO_ADMIN_PASSWORD": TEACHERS,
+        "JHUB_KIT_TEST_IMAGE": test_image,
+        "JHUB_KIT_DEMO_NETWORK": NET,
+        "JHUB_KIT_DEMO_HUB_IP": gateway,
+    }.items():
+        monkeypatch.setenv(key, value)
+    c = PyFileConfigLoader(DEMO.name, str(DEMO.parent)).load_config()
+    c.JupyterHub.bind_url = f"http://127.0.0.1:{random_port()}"  # never a running demo's
+    c.QuotaDockerSpawner.prefix = TEST_PREFIX
+    c.Authenticator.admin_users = {"admin"}  # the test rig's API caller
+    c.Authenticator.allow_all = False  # the kit's default; MockHub would force True
+    with caplog.at_level(logging.WARNING):
+        async with running_hub(c) as app:
+            assert (await form_login(app, "student1", TEACHERS))[0].status_code == 403
+            assert (await form_login(app, "teacher", STUDENTS))[0].status_code == 403
+            assert (await form_login(app, "stranger", STUDENTS))[0].status_code == 403
+            r, teacher = await form_login(app, "teacher", TEACHERS)
+            assert r.status_code == 302 and app.users["teacher"].admin
+            r, student = await form_login(app, "student1", STUDENTS)
+            assert r.status_code == 302 and not app.users["student1"].admin
+
+            await start_server(app, "student1")
+            lab = await server_get(app, "student1", "lab")
+            assert lab.status_code == 200
+            home = await student.get(url_path_join(public_url(app), "hub/home"))
+            assert "512M" in home.text and "used of 1G" in home.text
+            board = await teacher.get(url_path_join(public_url(app), "services/class-dashboard/"))
+            assert board.status_code == 200 and "Class dashboard" in board.text
+    deprecated = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage().lower()]
+    assert deprecated == []
