@@ -212,8 +212,16 @@ async def run_day(args, tmp: Path, client) -> dict:
     end = day.t0 + args.minutes * 60
     restarts = {"hub": day.t0 + 0.4 * args.minutes * 60, "engine": day.t0 + 0.7 * args.minutes * 60}
 
+    # one hub port for both hubs, as a real hub keeps its port across a restart
+    # (MockHub picks a new one: servers from before would fail every token check)
+    from jupyterhub.utils import random_port
+
+    hub_port = random_port()
+
     def config():
-        return PyFileConfigLoader(cfg.name, str(tmp)).load_config()
+        c = PyFileConfigLoader(cfg.name, str(tmp)).load_config()
+        c.JupyterHub.hub_port = hub_port
+        return c
 
     async with running_hub(config()) as app:
         day.app = app

@@ -261,10 +261,9 @@ def add_dashboard(
         "display": True,
     }
     if config_file:
-        # the service runs the same config file, which may read the hub's environment
-        # (DOCKER_NOTEBOOK_IMAGE, ...): JupyterHub gives services a clean one otherwise
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-        service["environment"] = {**env, "JHUB_KIT_CONFIG": os.path.abspath(config_file)}
+        # the service runs the same file, with the hub's environment (read from its
+        # parent process, never copied into the config, where a debug log would show it)
+        service["environment"] = {"JHUB_KIT_CONFIG": os.path.abspath(config_file)}
     _append_named(c, "JupyterHub", "services", service)
     role = {"name": SERVICE_NAME, "scopes": SERVICE_SCOPES, "services": [SERVICE_NAME]}
     _append_named(c, "JupyterHub", "load_roles", role)

@@ -14,6 +14,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from conftest import TEST_PREFIX, run
@@ -116,6 +117,14 @@ class HostService:
         self.port = self.sock.getsockname()[1]
 
 
+def proxy_api_on_all_interfaces(c) -> None:
+    """The proxy's API listening beyond loopback (an external proxy, a hub container
+    publishing it): a student must still not reach it."""
+    from jupyterhub.utils import random_port
+
+    c.ConfigurableHTTPProxy.api_url = f"http://0.0.0.0:{random_port()}"
+
+
 def gateway(net) -> str:
     net.reload()
     return net.attrs["IPAM"]["Config"][0]["Gateway"]
@@ -136,6 +145,7 @@ async def attack(docker_client, app, prefix, net, hosts, service) -> dict[str, s
         "a service on the host": (gateway(net), service.port),
         "the cloud metadata address": (hosts["meta"], 80),
         "a private-range host": (hosts["priv"], 80),
+        "the proxy's API": (gateway(net), urlparse(app.proxy.api_url).port),
         "the Hub API": (gateway(net), app.hub.port),
     }
     container = docker_client.containers.get(f"{prefix}-s1")
@@ -156,6 +166,7 @@ async def test_attack_suite_kit_against_stock(
 
     c = kit_config(test_image, network_name=kitnet.name, mem_limit="300M")
     c.JupyterHub.hub_ip = "0.0.0.0"
+    proxy_api_on_all_interfaces(c)
     async with running_hub(c) as app:
         service = HostService(gateway(kitnet))
         results["kit"] = await attack(docker_client, app, TEST_PREFIX, kitnet, test_hosts, service)
@@ -174,6 +185,7 @@ async def test_attack_suite_kit_against_stock(
     c.JupyterHub.spawner_class = "docker"
     c.JupyterHub.hub_ip = "0.0.0.0"
     c.JupyterHub.hub_connect_ip = gateway(stocknet)  # stock DockerSpawner needs it said
+    proxy_api_on_all_interfaces(c)
     s = c.DockerSpawner
     s.image, s.network_name, s.use_internal_ip = test_image, stocknet.name, True
     s.prefix, s.pull_policy, s.remove, s.mem_limit = stock_prefix, "never", True, "300M"
@@ -195,6 +207,7 @@ async def test_attack_suite_kit_against_stock(
         "a service on the host",
         "the cloud metadata address",
         "a private-range host",
+        "the proxy's API",
     ):
         assert kit[target] == "refused", (target, kit)
     # the same attacks succeed against stock DockerSpawner: the test hosts are real
@@ -202,4 +215,5 @@ async def test_attack_suite_kit_against_stock(
     assert stock["the cloud metadata address"] == "open", stock
     assert stock["a private-range host"] == "open", stock
     assert stock["the other student's server"] == "open", stock
+    assert stock["the proxy's API"] == "open", stock
     Path("/tmp/jhub-kit-attack-table.json").write_text(json.dumps(results, indent=1))

@@ -36,11 +36,30 @@ def load_config(path: str | None) -> Config | None:
         log.warning("No config file (--config, $JHUB_KIT_CONFIG): quotas from running servers only")
         return None
     p = Path(path).resolve()
+    # the config may read the hub's environment (os.environ["..."]): JupyterHub starts
+    # services with a clean one, so take what is missing from the hub, our parent
+    for key, value in parent_environ().items():
+        os.environ.setdefault(key, value)
     try:
         return PyFileConfigLoader(p.name, str(p.parent)).load_config()
     except BaseException as e:  # a config that cannot run here must not stop the hub
         log.error("Cannot load %s (%s): quotas from running servers only", p, e)
         return None
+
+
+def parent_environ() -> dict[str, str]:
+    """The environment of the process that started this one (the hub), where
+    readable; the hub's own API settings are left out."""
+    try:
+        raw = Path(f"/proc/{os.getppid()}/environ").read_bytes()
+    except OSError:
+        return {}
+    env = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.decode(errors="replace").partition("=")
+        if sep and not key.startswith("JUPYTERHUB_"):
+            env[key] = value
+    return env
 
 
 class Collector:
@@ -214,4 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         log.info("Class dashboard at %s, serving %s", url.geturl(), prefix)
         await collector.run()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT
+        log.info("Class dashboard stopped")
