@@ -162,7 +162,7 @@ c.JhubKit.data_dir = {data!r}
 c.JhubKit.userlist = {userlist!r}
 c.JhubKit.image = {image!r}
 c.JhubKit.network_name = {net!r}
-c.JhubKit.idle_timeout = 0
+c.JhubKit.idle_timeout = {idle}
 jhub_kit.configure(c)
 c.QuotaDockerSpawner.prefix = {prefix!r}
 c.QuotaDockerSpawner.pull_policy = "never"
@@ -184,6 +184,7 @@ def bundle_config_file(tmp_path, image: str, net: str, userlist: str, extra: str
         "net": net,
         "prefix": TEST_PREFIX,
         "homes": str(tmp_path / "homes"),
+        "idle": 0,
         **kw,
     }
     cfg.write_text(BUNDLE.format(**values) + extra)

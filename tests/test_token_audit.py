@@ -51,7 +51,8 @@ async def test_tokens_stay_out_of_argv_labels_and_logs(
         test_image,
         NET,
         "admin admin\nann\n",
-        'c.QuotaDockerSpawner.disk_limit = "40M"\nc.JhubKit.idle_timeout = 3600\n',
+        'c.QuotaDockerSpawner.disk_limit = "40M"\n',
+        idle=3600,
     )
     c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
     c.Authenticator.admin_users = {"admin"}
