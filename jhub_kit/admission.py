@@ -43,6 +43,14 @@ class StartGate:
         self.max_queue = max_queue
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        #: who holds a slot now, and since when (loop time): named when a start
+        #: gives up waiting, so a slot held too long can be traced
+        self.holders: dict[int, tuple[str, float]] = {}
+        self._next_key = 0
+
+    def describe_holders(self, now: float) -> str:
+        held = sorted(self.holders.values(), key=lambda h: h[1])
+        return ", ".join(f"{who or 'a start'} ({now - since:.0f} s)" for who, since in held)
 
     @property
     def queued(self) -> int:
@@ -63,6 +71,7 @@ class StartGate:
         *,
         poll: float = 0.5,
         timeout: float | None = None,
+        owner: str = "",
     ) -> AsyncIterator[None]:
         """Hold one of the ``limit`` slots; ``on_wait(n_ahead)`` while queued.
 
@@ -82,7 +91,10 @@ class StartGate:
                 last = -1
                 while not fut.done():
                     if deadline is not None and loop.time() >= deadline:
-                        raise QueueTimeout(f"waited {timeout:g} s in line")
+                        raise QueueTimeout(
+                            f"waited {timeout:g} s in line; the slots are held by "
+                            + (self.describe_holders(loop.time()) or "nobody")
+                        )
                     ahead = self._waiters.index(fut)
                     if ahead != last and on_wait is not None:
                         on_wait(ahead)
@@ -97,7 +109,11 @@ class StartGate:
                     with contextlib.suppress(ValueError):
                         self._waiters.remove(fut)
                 raise
+        key = self._next_key
+        self._next_key += 1
+        self.holders[key] = (owner, asyncio.get_running_loop().time())
         try:
             yield
         finally:
+            del self.holders[key]
             self._release()

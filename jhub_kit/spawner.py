@@ -461,14 +461,17 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
         self._emit(5, f"Quota: {self.quota.describe()}")
         self._warn_short_start_timeout()
         try:
-            async with self.start_gate().slot(self._queued, timeout=self.queue_timeout):
+            async with self.start_gate().slot(
+                self._queued, timeout=self.queue_timeout, owner=self._log_name
+            ):
                 return await asyncio.wait_for(self._start_in_slot(), self.startup_timeout)
-        except QueueTimeout:
+        except QueueTimeout as e:
             self.queue_ahead = None
             self.log.warning(
-                "Start of %s gave up after %g s in line (c.QuotaDockerSpawner.queue_timeout)",
+                "Start of %s gave up after %g s in line (c.QuotaDockerSpawner.queue_timeout): %s",
                 self._log_name,
                 self.queue_timeout,
+                e,
             )
             raise SpawnException(
                 "The hub is busy starting other servers; please try again in a few minutes.",

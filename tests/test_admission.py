@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from jhub_kit.admission import QueueFull, StartGate, default_limit
+from jhub_kit.admission import QueueFull, QueueTimeout, StartGate, default_limit
 
 
 async def test_limit_fifo_order_and_positions():
@@ -94,3 +94,21 @@ def test_default_limit_is_the_cores_available_but_at_least_two(monkeypatch):
     assert default_limit() == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
     assert default_limit() == 8
+
+
+async def test_a_start_that_gives_up_names_who_holds_the_slots():
+    gate = StartGate(limit=1, max_queue=5)
+    hold = asyncio.Event()
+
+    async def alice():
+        async with gate.slot(owner="alice's server"):
+            await hold.wait()
+
+    t = asyncio.create_task(alice())
+    await asyncio.sleep(0.05)
+    with pytest.raises(QueueTimeout, match=r"held by alice's server \(0 s\)"):
+        async with gate.slot(poll=0.01, timeout=0.05, owner="bob's server"):
+            pass
+    hold.set()
+    await t
+    assert gate.holders == {} and gate.active == 0

@@ -100,7 +100,7 @@ def test_queue_default_follows_the_hubs_concurrent_spawn_limit():
 
 
 async def test_queue_timeout_holds_even_with_an_explicit_start_timeout(
-    docker_client, test_image, chp, docker_debug
+    docker_client, test_image, chp, docker_debug, caplog
 ):
     config = kit_config(test_image, mem_limit="300M", concurrent_starts=1, queue_timeout=1)
     config.QuotaDockerSpawner.start_timeout = 300  # set by the admin: no longer derived
@@ -112,6 +112,8 @@ async def test_queue_timeout_holds_even_with_an_explicit_start_timeout(
         r = await spawn_request(app, "tb")
         assert r.status_code == 503, (r.status_code, r.text)
         assert "The hub is busy starting other servers" in r.text
+        # the admin's log names who held the slot, and for how long
+        assert "the slots are held by ta's server (" in caplog.text
         await first
         gate = app.users["ta"].spawner.start_gate()
         await stop_server(app, "ta")
