@@ -20,14 +20,22 @@ from pathlib import Path
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
+def _v1_dirs(container_id: str, controller: str, root: str) -> list[Path]:
+    """The container's cgroup v1 directories of ``controller`` (cgroupfs, systemd drivers)."""
+    r = Path(root) / controller
+    return [r / "docker" / container_id, r / "system.slice" / f"docker-{container_id}.scope"]
+
+
+def _v2_dirs(container_id: str, root: str) -> list[Path]:
+    """The container's cgroup v2 directories (systemd, cgroupfs drivers)."""
+    r = Path(root)
+    return [r / "system.slice" / f"docker-{container_id}.scope", r / "docker" / container_id]
+
+
 def candidate_files(container_id: str, root: str = CGROUP_ROOT) -> list[Path]:
     """Where the container's OOM counter may live, for the cgroupfs and systemd drivers."""
-    r = Path(root)
-    return [
-        r / "memory" / "docker" / container_id / "memory.oom_control",  # v1, cgroupfs
-        r / "memory" / "system.slice" / f"docker-{container_id}.scope" / "memory.oom_control",
-        r / "system.slice" / f"docker-{container_id}.scope" / "memory.events",  # v2, systemd
-        r / "docker" / container_id / "memory.events",  # v2, cgroupfs
+    return [d / "memory.oom_control" for d in _v1_dirs(container_id, "memory", root)] + [
+        d / "memory.events" for d in _v2_dirs(container_id, root)
     ]
 
 
@@ -61,23 +69,12 @@ def _read_first(paths: list[Path]) -> str | None:
     return None
 
 
-def _dirs(container_id: str, controller: str, root: str) -> list[Path]:
-    """The container's cgroup directory for a v1 ``controller``, then the v2 ones."""
-    r = Path(root)
-    return [
-        r / controller / "docker" / container_id,  # v1, cgroupfs
-        r / controller / "system.slice" / f"docker-{container_id}.scope",  # v1, systemd
-        r / "system.slice" / f"docker-{container_id}.scope",  # v2, systemd
-        r / "docker" / container_id,  # v2, cgroupfs
-    ]
-
-
 def read_memory_used(container_id: str, root: str = CGROUP_ROOT) -> int | None:
     """Bytes of memory the container uses now, page cache excluded (what
     ``docker stats`` shows), or None where the cgroup cannot be read."""
     if not container_id:
         return None
-    for d in _dirs(container_id, "memory", root):
+    for d in _v1_dirs(container_id, "memory", root) + _v2_dirs(container_id, root):
         usage = _read_first([d / "memory.usage_in_bytes", d / "memory.current"])
         if usage is None:
             continue
@@ -100,11 +97,11 @@ def read_cpu_seconds(container_id: str, root: str = CGROUP_ROOT) -> float | None
     """CPU seconds the container has used since it started, or None."""
     if not container_id:
         return None
-    for d in _dirs(container_id, "cpuacct", root):
+    for d in _v1_dirs(container_id, "cpuacct", root):
         text = _read_first([d / "cpuacct.usage"])
         if text is not None and text.strip().isdigit():
             return int(text) / 1e9  # nanoseconds
-    for d in _dirs(container_id, "", root)[2:]:
+    for d in _v2_dirs(container_id, root):
         text = _read_first([d / "cpu.stat"])
         for line in (text or "").splitlines():
             key, _, value = line.partition(" ")

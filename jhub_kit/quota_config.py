@@ -178,36 +178,34 @@ class QuotaConfigMixin(_Base):
             _POLICY_FILES[path] = PolicyFile(path)
         return _POLICY_FILES[path]
 
-    async def _trait_defaults(self) -> Partial:
+    def _called_defaults(self) -> dict[str, Any]:
+        """Each resource trait's value; a callable is called with the spawner (its
+        result may be awaitable)."""
         raw: dict[str, Any] = {}
         for key in RESOURCES:
             value = getattr(self, key)
-            if callable(value):
-                value = await maybe_future(value(self))
-            raw[key] = value
-        return parse_partial(raw, where=f"{type(self).__name__} defaults")
+            raw[key] = value(self) if callable(value) else value
+        return raw
+
+    def _policy(self, raw_defaults: dict[str, Any], file_policy: QuotaPolicy | None) -> QuotaPolicy:
+        """The config's groups and users over ``raw_defaults``, the policy file over both."""
+        cls_name = type(self).__name__
+        policy = QuotaPolicy.from_config(None, self.quota_groups, self.quota_users, where=cls_name)
+        policy.defaults = parse_partial(raw_defaults, where=f"{cls_name} defaults")
+        return policy if file_policy is None else policy.overlay(file_policy)
 
     def resolve_quota_now(self) -> Quota | None:
         """The quota :meth:`resolve_quota` would give, without waiting: for a page
         that shows it. An async callable default counts as unset; None on any error."""
-        raw: dict[str, Any] = {}
-        for key in RESOURCES:
-            value = getattr(self, key)
-            if callable(value):
-                value = value(self)
-                if inspect.isawaitable(value):
-                    if hasattr(value, "close"):
-                        value.close()  # never awaited: say so to nobody
-                    value = None
-            raw[key] = value
+        raw = self._called_defaults()
+        for key, value in raw.items():
+            if inspect.isawaitable(value):
+                if hasattr(value, "close"):
+                    value.close()  # never awaited, on purpose: no warning
+                raw[key] = None
         try:
-            policy = QuotaPolicy.from_config(
-                None, self.quota_groups, self.quota_users, where=type(self).__name__
-            )
-            policy.defaults = parse_partial(raw, where=f"{type(self).__name__} defaults")
             pf = self._policy_file_obj()
-            if pf is not None:
-                policy = policy.overlay(pf.cached() or pf.load())
+            policy = self._policy(raw, None if pf is None else pf.cached() or pf.load())
             return policy.resolve(self.user.name, self.user_groups())
         except Exception:  # QuotaError, a policy file that does not load: shown as unknown
             return None
@@ -219,17 +217,15 @@ class QuotaConfigMixin(_Base):
 
     async def resolve_quota(self) -> Quota:
         """Resolve this user's quota now: defaults < groups < user (< file entries)."""
-        cls_name = type(self).__name__
-        policy = QuotaPolicy.from_config(None, self.quota_groups, self.quota_users, where=cls_name)
-        policy.defaults = await self._trait_defaults()
+        raw = {key: await maybe_future(v) for key, v in self._called_defaults().items()}
         pf = self._policy_file_obj()
+        file_policy = None
         if pf is not None:
             # parse off the event loop, and only when the file changed
-            current = pf.cached()
-            if current is None:
-                current = await asyncio.to_thread(pf.load)
-            policy = policy.overlay(current)
-        return policy.resolve(
+            file_policy = pf.cached()
+            if file_policy is None:
+                file_policy = await asyncio.to_thread(pf.load)
+        return self._policy(raw, file_policy).resolve(
             self.user.name, self.user_groups(), lower_only=self._user_option_limits()
         )
 
