@@ -16,6 +16,7 @@ from traitlets import import_item
 from traitlets.config import Config
 
 from .provision import HomeProvisioner, provisioner_class
+from .provision.dockervolume import DockerVolumeProvisioner
 from .quota import Quota
 from .quota_config import QuotaConfigMixin
 
@@ -74,4 +75,7 @@ async def quota_for(config: Config, username: str, groups: Any = ()) -> Quota:
 def provisioner_for(config: Config) -> HomeProvisioner | None:
     """The home provisioner the config sets, or None."""
     sp = configured_spawner(config)
-    return make_provisioner(getattr(sp, "home_provisioner", None), config=config)
+    prov = make_provisioner(getattr(sp, "home_provisioner", None), config=config)
+    if isinstance(prov, DockerVolumeProvisioner):
+        prov.server_image = getattr(sp, "image", "") or ""  # a new volume's owner is set with it
+    return prov

@@ -23,6 +23,7 @@ from . import docker_limits, firewall, hardening, network, oom
 from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 from .dockerspawner_adapter import DockerSpawnerAdapter
 from .provision import HomeMount, HomeProvisioner, ProvisionError, Usage
+from .provision.dockervolume import DockerVolumeProvisioner
 from .quota import Quota, QuotaError, approx_size, format_size
 from .quota_config import QuotaConfigMixin
 from .resolve import make_provisioner
@@ -92,6 +93,8 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
             return
         assert self.quota is not None
         self._emit(30, "Preparing your home directory")
+        if isinstance(prov, DockerVolumeProvisioner):
+            prov.server_image = self.image  # the image at hand to set a new volume's owner
         try:
             self.home_mount = await prov.provision(self.user.name, self.quota)
         except ProvisionError as e:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import TEST_PREFIX
+from hubimage import example_context
 from hubutil import ensure_user, running_hub, start_server, stop_server
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -50,41 +46,16 @@ async def test_hub_from_example_config_spawns(
                 m for m in container.attrs["Mounts"] if m["Destination"] == "/home/jovyan/work"
             ]
             assert home["Type"] == "volume" and home["Name"] == f"{TEST_PREFIX}-home-teacher"
+            # the test image has no /home/jovyan/work: the new volume was given to jovyan
+            code, out = container.exec_run(["touch", "/home/jovyan/work/x"], user="1000")
+            assert code == 0, out
         finally:
             await stop_server(app, "teacher")
             docker_client.volumes.get(f"{TEST_PREFIX}-home-teacher").remove()
 
 
-def _wheels() -> Path:
-    """jhub_kit and its dependencies as wheels, cached by the content of pyproject.toml."""
-    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
-    cache = Path(os.environ.get("JHUB_KIT_CACHE", "/var/cache/jhub-kit")) / f"hub-wheels-{key}"
-    if not (cache / ".complete").exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--wheel-dir",
-                str(cache),
-                f"{ROOT}[native,oauth]",
-                "jupyterhub-idle-culler",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        (cache / ".complete").touch()
-    return cache
-
-
 def test_hub_image_builds_from_a_local_base_offline(docker_client, test_image, tmp_path):
-    context = tmp_path / "context"
-    shutil.copytree(EXAMPLE, context)
-    for whl in _wheels().glob("*.whl"):
-        shutil.copy(whl, context / "wheels")
+    context = example_context(tmp_path / "context")
     tag = f"{TEST_PREFIX}-hub:latest"
     try:
         docker_client.images.build(

@@ -1,12 +1,19 @@
 """A named Docker volume per user, labelled, for hosts without a disk-quota backend.
 
-Docker copies the image's files (and their owner, jovyan) into a new volume
-at its first mount, so the home belongs to the user. No size limit.
+A new volume's top directory is given to ``uid:gid`` with ``mode`` before its
+first mount: Docker copies the image's directory (and its owner) into a new
+volume only where the image has the mount point, and otherwise leaves a
+root-owned directory the user cannot write to (the seeds' "permission denied"
+in ``work``). Where the hub sees the volume's directory (a hub on the Docker
+host), it sets the owner itself; where it does not (a hub in a container, with
+the engine's socket), a short-lived container does, with only CAP_CHOWN, no
+network, and the server image. No size limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +24,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Unicode, default
 
 from ..quota import Quota
-from .base import HomeMount, HomeProvisioner, Undo, Usage
+from .base import HomeMount, HomeProvisioner, ProvisionError, Undo, Usage
 
 LABEL = "io.jhub-kit.home"
 
@@ -30,6 +37,21 @@ class DockerVolumeProvisioner(HomeProvisioner):
     volume_prefix = Unicode(
         "jhub-home-", help='Prefix of the volume names. Example: ``"jupyterhub-user-"``.'
     ).tag(config=True)
+
+    owner_image = Unicode(
+        "",
+        help="""Image of the short-lived container that gives a new volume to
+        ``uid:gid`` when the hub cannot reach the volume's directory itself (a hub in
+        a container). It needs ``chown`` and ``chmod``. Default: the image of the
+        server being started. Example: ``"quay.io/jupyter/base-notebook:latest"``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    server_image = Unicode(
+        "", help="Set by the spawner before each provision: the image it is about to start."
+    )
 
     docker_client = AnyTrait(
         help="A docker.APIClient. Default: one from the environment (DOCKER_HOST...); "
@@ -54,8 +76,61 @@ class DockerVolumeProvisioner(HomeProvisioner):
                 f"remove volume {name}",
                 lambda: asyncio.to_thread(self.docker_client.remove_volume, name),
             )
+            await self._give_to_user(name)
         record["volume"] = name
         return HomeMount(name, "volume")
+
+    async def _give_to_user(self, name: str) -> None:
+        """chown/chmod the new, empty volume's top directory."""
+        info = await asyncio.to_thread(self.docker_client.inspect_volume, name)
+        top = Path(info.get("Mountpoint") or "/nonexistent")
+        if await asyncio.to_thread(_is_local_empty_dir, top):
+            try:
+                await asyncio.to_thread(_chown_top, top, self.uid, self.gid, self.mode)
+                return
+            except PermissionError:  # a hub on the host, but not root: the container can
+                pass
+        image = self.owner_image or self.server_image
+        if not image:
+            raise ProvisionError(
+                f"cannot give the new volume {name} to uid {self.uid}: the hub cannot see its "
+                "directory and no image is known; set c.DockerVolumeProvisioner.owner_image"
+            )
+        await asyncio.to_thread(self._chown_in_container, name, image)
+
+    def _chown_in_container(self, name: str, image: str) -> None:
+        api = self.docker_client
+        target = "/jhub-kit-home"
+        script = f"chmod {self.mode:o} {target} && chown {self.uid}:{self.gid} {target}"
+        host_config = api.create_host_config(
+            binds={name: {"bind": target, "mode": "rw"}},
+            network_mode="none",
+            cap_drop=["ALL"],
+            cap_add=["CHOWN"],  # chmod first, as the owner (root): no CAP_FOWNER needed
+            security_opt=["no-new-privileges"],
+        )
+        container = api.create_container(
+            image,
+            entrypoint=["/bin/sh", "-c", script],
+            command=[],
+            user="0",
+            host_config=host_config,
+            labels={LABEL: "owner", f"{LABEL}.volume": name},
+            network_disabled=True,
+        )
+        try:
+            api.start(container)
+            result = api.wait(container, timeout=max(self.command_timeout, 10))
+            if result.get("StatusCode") != 0:
+                out = api.logs(container).decode("utf-8", "replace").strip()
+                raise ProvisionError(
+                    f"giving the new volume {name} to uid {self.uid} failed in a container of "
+                    f"{image} (exit {result.get('StatusCode')}): {out[-300:]}; set "
+                    "c.DockerVolumeProvisioner.owner_image to an image with chown and sh"
+                )
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_container(container, force=True)
 
     async def _volume_exists(self, name: str) -> bool:
         try:
@@ -84,3 +159,19 @@ class DockerVolumeProvisioner(HomeProvisioner):
 
     async def _destroy(self, record: dict[str, Any]) -> None:
         await asyncio.to_thread(self.docker_client.remove_volume, record["volume"])
+
+
+def _is_local_empty_dir(path: Path) -> bool:
+    """The volume's directory, seen from here (the hub on the Docker host) and empty."""
+    try:
+        return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+    except OSError:
+        return False
+
+
+def _chown_top(path: Path, uid: int, gid: int, mode: int) -> None:
+    import os
+
+    # the engine's own directory of a volume made a moment ago: not a student's path
+    os.chmod(path, mode)
+    os.lchown(path, uid, gid)
