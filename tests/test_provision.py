@@ -215,6 +215,27 @@ async def test_pre_spawn_hook_for_other_spawners(base):
     assert os.stat(home).st_uid == 1000
 
 
+async def test_pre_spawn_hook_reads_the_hubs_config_at_spawn(base):
+    """``pre_spawn_hook("directory")`` in a config file: lines after it still apply."""
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    from jhub_kit.provision import DirectoryProvisioner, HomeProvisioner, pre_spawn_hook
+
+    c = Config()
+    c.Spawner.pre_spawn_hook = pre_spawn_hook("directory")
+    c.DirectoryProvisioner.base_dir = str(base)  # set after the hook was made
+    spawner = SimpleNamespace(
+        config=c, log=logging.getLogger("test"), user=SimpleNamespace(name="Ann"), volumes={}
+    )
+    await c.Spawner.pre_spawn_hook(spawner)
+    [(home, target)] = spawner.volumes.items()
+    assert home.startswith(str(base) + "/") and target == "/home/jovyan"
+    assert os.stat(home).st_uid == 1000
+    assert issubclass(DirectoryProvisioner, HomeProvisioner)  # the backends, exported lazily
+
+
 async def test_system_user_account_and_home(base):
     import pwd
     import uuid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib import import_module
 from typing import Any
 
@@ -35,6 +36,39 @@ def provisioner_class(name: str) -> type[HomeProvisioner]:
     return klass
 
 
+def pre_spawn_hook(backend: str) -> Callable[[Any], Awaitable[None]]:
+    """A ``c.Spawner.pre_spawn_hook`` for any spawner that provisions each user's
+    home with ``backend`` (a short name or class path) before their server starts::
+
+        from jhub_kit.provision import pre_spawn_hook
+        c.Spawner.pre_spawn_hook = pre_spawn_hook("system-user")
+        c.SystemUserProvisioner.base_dir = "/srv/jupyterhub/homes"  # applies: read at spawn
+
+    The provisioner is made at the first spawn from the hub's whole config (so
+    lines after this one apply), once per hub, and shared by every user.
+    """
+    klass = provisioner_class(backend)
+    made: dict[int, tuple[Any, HomeProvisioner]] = {}
+
+    async def hook(spawner: Any) -> None:
+        key = id(spawner.config)
+        if key not in made:  # the config is kept with it: its id stays unique
+            made[key] = (spawner.config, klass(config=spawner.config, log=spawner.log))
+        await made[key][1].pre_spawn_hook(spawner)
+
+    return hook
+
+
+def __getattr__(name: str) -> Any:
+    """The backends' classes, imported when asked for
+    (``from jhub_kit.provision import SystemUserProvisioner``)."""
+    for target in BACKENDS.values():
+        module, cls = target.split(":", 1)
+        if cls == name:
+            return getattr(import_module(module), cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "BACKENDS",
     "HomeMount",
@@ -42,5 +76,6 @@ __all__ = [
     "HomeUnavailable",
     "ProvisionError",
     "Usage",
+    "pre_spawn_hook",
     "provisioner_class",
 ]

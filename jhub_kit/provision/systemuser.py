@@ -3,8 +3,8 @@
 Seed 000 runs ``adduser`` from a shell script in a ``pre_spawn_hook``; this
 does it with an argument list and a name check, before the first spawn::
 
-    from jhub_kit.provision import SystemUserProvisioner
-    c.Spawner.pre_spawn_hook = SystemUserProvisioner(config=c).pre_spawn_hook
+    from jhub_kit.provision import pre_spawn_hook
+    c.Spawner.pre_spawn_hook = pre_spawn_hook("system-user")
 """
 
 from __future__ import annotations
