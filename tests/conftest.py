@@ -149,3 +149,25 @@ def pytest_terminal_summary(terminalreporter):
     shots = Path(os.environ.get("JHUB_KIT_SCREENSHOTS", "/var/log/jhub-kit/screenshots"))
     if shots.is_dir() and any(p.stat().st_mtime >= _STARTED for p in shots.rglob("*.png")):
         terminalreporter.write_line(f"browser screenshots: {shots}/")
+
+
+@pytest.fixture(scope="session")
+def kit_hub_image(docker_client, test_image, tmp_path_factory):
+    """example_config/'s hub image, FROM a local base with node and the proxy."""
+    from hubimage import example_context, hub_base_image
+
+    ctx = example_context(tmp_path_factory.mktemp("kithub") / "context")
+    tag = f"{TEST_PREFIX}-kit-hub:latest"
+    docker_client.images.build(
+        path=str(ctx),
+        tag=tag,
+        rm=True,
+        network_mode="none",
+        buildargs={
+            "BASE_IMAGE": hub_base_image(docker_client, test_image),
+            "PIP_OPTIONS": "--no-index --find-links /tmp/wheels",
+        },
+    )
+    yield tag
+    with contextlib.suppress(Exception):
+        docker_client.images.remove(tag, force=True)

@@ -18,7 +18,6 @@ import time
 import pytest
 import requests
 from conftest import TEST_PREFIX, dump_containers
-from hubimage import example_context, hub_base_image
 from jupyterhub.utils import random_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
@@ -52,26 +51,6 @@ c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_port = {hub_port}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
 """
-
-
-@pytest.fixture(scope="module")
-def kit_hub_image(docker_client, test_image, tmp_path_factory):
-    """example_config/'s hub image, FROM a local base with node and the proxy."""
-    ctx = example_context(tmp_path_factory.mktemp("seed000") / "context")
-    tag = f"{HUB}:latest"
-    docker_client.images.build(
-        path=str(ctx),
-        tag=tag,
-        rm=True,
-        network_mode="none",
-        buildargs={
-            "BASE_IMAGE": hub_base_image(docker_client, test_image),
-            "PIP_OPTIONS": "--no-index --find-links /tmp/wheels",
-        },
-    )
-    yield tag
-    with contextlib.suppress(Exception):
-        docker_client.images.remove(tag, force=True)
 
 
 @pytest.fixture

@@ -116,5 +116,8 @@ def loop_shortage(devices: LoopDevices, error: str = "") -> str | None:
     return (
         f"no free loop device: {shown}, {why}. Detach unused ones (`losetup -a` lists "
         "them, `losetup -d /dev/loopN` detaches one); if the hub runs in a container, "
-        "give it the host's /dev (`-v /dev:/dev`) so new loop devices appear in it"
+        "loop-mounted homes need it privileged with the host's /dev (`--privileged -v "
+        "/dev:/dev`) and base_dir bind-mounted at the same path with shared propagation "
+        "(`-v /srv/jupyterhub/homes:/srv/jupyterhub/homes:rshared`); docker-volume homes "
+        "need none of this"
     )
