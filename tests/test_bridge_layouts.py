@@ -17,6 +17,7 @@ from hubutil import (
     container_exec,
     ensure_user,
     failed_spawn,
+    form_login,
     kit_config,
     own_network,
     running_hub,
@@ -77,7 +78,8 @@ async def test_seed_002_bridge_network_without_hub_connect_ip(
 
     try:
         async with running_hub(config()) as app:
-            ensure_user(app, "sage1")
+            r, _ = await form_login(app, "sage1", "any")  # a student logs in
+            assert r.status_code == 302, r.status_code
             await start_server(app, "sage1")
             r = await server_get(app, "sage1")
             assert r.status_code == 200, r.text

@@ -2,7 +2,7 @@
 300M with no swap, servers on a bridge network, the idle culler with a short timeout
 culling an idle server and leaving an active one, a class imported from CSV, the
 quota report. Real engine, hub, proxy and culler. (Seed 003's LVM homes need a
-kernel with device-mapper: tests/test_provision_lvm.py.)"""
+kernel with device-mapper: tests/test_lvm_vm.py runs them in a VM.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 import pytest
 from click.testing import CliRunner
 from conftest import TEST_PREFIX
-from hubutil import own_network, running_hub, server_get, start_server
+from hubutil import container_exec, form_login, own_network, running_hub, server_get, start_server
 from jupyterhub.tests.utils import public_url
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -110,3 +110,31 @@ async def test_seed_003_classroom(docker_client, test_image, chp, net, tmp_path,
         assert {"ada.lovelace", "alan.turing", "idle1", "busy1"} <= set(rows)
         assert rows["busy1"]["memory"] == "300M" and rows["busy1"]["running"] is True
         assert rows["idle1"]["running"] is False
+        code, out = await container_exec(
+            docker_client, "busy1", ["sh", "-c", "echo kept > /home/jovyan/work/notes.txt"]
+        )
+        assert code == 0, out
+
+    # the hub restarts on the same data: students log in (the userlist's, no one else)
+    # and find their work
+    c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
+    c.Authenticator.admin_users = {"admin"}
+    c.Authenticator.allow_all = False  # (MockHub allows everyone unless told)
+    async with running_hub(c, restart=True) as app:
+        r, student = await form_login(app, "busy1", "any")
+        assert r.status_code == 302, r.status_code
+        r, _ = await form_login(app, "mallory", "any")
+        assert r.status_code != 302
+        # the student starts their server from the browser and reaches it through the proxy
+        await student.get(public_url(app) + "hub/spawn")
+        deadline = time.monotonic() + 120
+        while True:
+            r = await student.get(public_url(app) + "user/busy1/api")
+            if r.ok and "version" in r.headers.get("content-type", "") + r.text[:200]:
+                break  # the server's own answer, not a hub page
+            assert time.monotonic() < deadline, "busy1's server did not come back"
+            await asyncio.sleep(1)
+        code, out = await container_exec(
+            docker_client, "busy1", ["cat", "/home/jovyan/work/notes.txt"]
+        )
+        assert (code, out.strip()) == (0, "kept"), out
