@@ -84,6 +84,7 @@ class Day:
         self.latency: list[tuple[float, float]] = []  # (t, ms)
         self.rss: list[tuple[float, float]] = []  # (t, MiB)
         self.failures: dict[str, int] = {}  # "status: the server's message" -> count
+        self.spawn_failures: dict[str, int] = {}  # "the start's exception" -> count
         self.marks: dict[str, float] = {}  # hub/engine restart -> t
         self.t0 = time.monotonic()
 
@@ -99,11 +100,18 @@ class Day:
             self.count(f"spawn refused {r.status_code}")
             return False
         user = app.users[name]
+        fut = user.spawner._spawn_future  # JupyterHub clears it when done: keep it
         deadline = time.monotonic() + 600
         while user.spawner.pending and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
         ok = user.running
         self.count("spawned" if ok else "spawn failed")
+        if not ok:
+            why = "not running, no error recorded"
+            if fut is not None and fut.done() and not fut.cancelled() and fut.exception():
+                why = f"{type(fut.exception()).__name__}: {fut.exception()}"
+            key = " ".join(why.split())[:200]
+            self.spawn_failures[key] = self.spawn_failures.get(key, 0) + 1
         return ok
 
     async def contents(self, name: str, method: str, path: str, body=None):
@@ -290,6 +298,7 @@ async def run_day(args, tmp: Path, client) -> dict:
         "leaks": leaks,
         "events": day.events,
         "save failures": day.failures,
+        "spawn failures": day.spawn_failures,
         "marks": day.marks,
         "latency": day.latency,
         "rss": day.rss,
@@ -348,6 +357,7 @@ def report(result: dict, minutes: float) -> dict:
     print("leaks:", result["leaks"])
     print("events:", dict(sorted(result["events"].items())))
     print("save failures:", json.dumps(result["save failures"], indent=1))
+    print("spawn failures:", json.dumps(result["spawn failures"], indent=1))
     print("restarts at (s):", result["marks"])
     return {"windows": rows}
 

@@ -19,7 +19,7 @@ from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port, wait_for_http_server
 from traitlets import Bool, Float, Instance, Int, List, Unicode, Union, default
 
-from . import docker_limits, firewall, hardening, network, oom
+from . import docker_limits, firewall, firewall_watch, hardening, network, oom
 from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 from .dockerspawner_adapter import DockerSpawnerAdapter
 from .provision import HomeMount, HomeProvisioner, ProvisionError, Usage
@@ -208,11 +208,17 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
             self._warn_once(
                 f"servers on network {self.network_name!r} are NOT isolated from each other "
                 "and the host's services: the kit sets this up only when the hub runs as root "
-                "on the Docker host. Run `jhub-kit doctor` for the rules to add"
+                "on the Docker host. Run `jhub-kit firewall watch --network "
+                f"{self.network_name} --hub-container NAME` as root on the Docker host "
+                "(`jhub-kit doctor` prints the rules)"
             )
             return
         if iso not in _ISOLATED or not await firewall.present(iso):
             try:
+                # rules left for networks deleted since (by the kit or anyone): gone too
+                networks = await self.docker("networks")
+                for chain in await firewall.prune(firewall_watch.live_bridges(networks)):
+                    self.log.info("Removed %s: its network no longer exists", chain)
                 await firewall.apply(iso)
             except firewall.FirewallError as e:
                 raise SpawnException(
@@ -547,12 +553,26 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
             except TimeoutError:
                 status = await self.poll()
                 if status is not None:
+                    tail = await self._output_tail()
                     raise SpawnException(
                         "Your server stopped while starting.",
                         reason="stopped_while_starting",
                         status_code=500,
-                        log_message=f"{self._log_name} stopped while starting: {status}",
+                        log_message=f"{self._log_name} stopped while starting: {status}"
+                        + (f"; its last output:\n{tail}" if tail else ""),
                     ) from None
+
+    async def _output_tail(self, lines: int = 15) -> str:
+        """The last lines a stopped container printed (why it stopped), for the hub log."""
+        if not self.container_id:
+            return ""
+        try:
+            raw = await self.docker("logs", self.container_id, tail=lines)
+        except Exception as e:  # gone already: the status says enough
+            self.log.debug("No output of %s: %s", self.container_name, e)
+            return ""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return "\n".join("    " + line for line in text.rstrip().splitlines()[-lines:])
 
     async def _drop_stale_container(self) -> None:
         """Remove a kept container whose limits differ from the current quota."""

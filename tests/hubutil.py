@@ -27,6 +27,28 @@ from jhub_kit.testing import (  # noqa: F401 - re-exported for the tests
     stop_hub,
 )
 
+#: run in a server as ``python3 -c PROBE '{"name": [host, port], ...}'``: prints
+#: {"name": "open" | "refused" | "timed out" | "error N"}
+PROBE = r"""
+import json, socket, sys
+out = {}
+for name, (host, port) in json.loads(sys.argv[1]).items():
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect((host, port))
+        out[name] = "open"
+    except ConnectionRefusedError:
+        out[name] = "refused"
+    except socket.timeout:
+        out[name] = "timed out"
+    except OSError as e:
+        out[name] = f"error {e.errno}"
+    finally:
+        s.close()
+print(json.dumps(out))
+"""
+
 
 def kit_config(image: str, **spawner: Any) -> Config:
     """Config for a hub that spawns the test image with QuotaDockerSpawner."""

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import pytest
 from conftest import TEST_PREFIX, run
 from hubutil import (
+    PROBE,
     container_exec,
     ensure_user,
     kit_config,
@@ -29,26 +30,6 @@ from hubutil import (
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
-
-PROBE = r"""
-import json, socket, sys
-out = {}
-for name, (host, port) in json.loads(sys.argv[1]).items():
-    s = socket.socket()
-    s.settimeout(3)
-    try:
-        s.connect((host, port))
-        out[name] = "open"
-    except ConnectionRefusedError:
-        out[name] = "refused"
-    except socket.timeout:
-        out[name] = "timed out"
-    except OSError as e:
-        out[name] = f"error {e.errno}"
-    finally:
-        s.close()
-print(json.dumps(out))
-"""
 
 HOSTS = {  # netns name, host-side veth, host address, namespace address
     "meta": ("jhk-meta", "jhkm0", "169.254.169.1/24", "169.254.169.254"),

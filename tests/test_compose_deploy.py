@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -25,7 +26,10 @@ import requests
 import yaml
 from conftest import TEST_PREFIX, dump_containers, remove_test_containers
 from hubimage import EXAMPLE, example_context, hub_base_image
+from hubutil import PROBE
 from jupyterhub.utils import random_port
+
+from jhub_kit import firewall
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 
@@ -185,8 +189,21 @@ def deployment(docker_client, test_image, tmp_path_factory):
     )
     subprocess.run(["nginx", "-t", "-c", str(tmp / "nginx.conf")], check=True, capture_output=True)
 
-    nginx = None
+    nginx = watcher = None
     try:
+        # the hub in a container cannot set the host's iptables: the watcher does, on the
+        # host, as docs/reference/security.md says (started first, as a systemd unit would be)
+        with open(LOGS / "firewall-watch-test.log", "ab") as out:
+            watcher = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "jhub-kit"),
+                    *("firewall", "watch", "--network", NET, "--hub-container", HUB),
+                    *("--interval", "1"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
         _compose(ctx, "up", "-d", "--build")
         with open(LOGS / "nginx-test.log", "ab") as out:
             nginx = subprocess.Popen(
@@ -208,13 +225,20 @@ def deployment(docker_client, test_image, tmp_path_factory):
         _dump(docker_client, ctx)
         raise
     finally:
-        if nginx is not None:
-            nginx.terminate()
-            nginx.wait(30)
+        for proc in (nginx, watcher):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(30)
         with contextlib.suppress(Exception):
             _compose(ctx, "logs", "--no-color", timeout=60)
         with contextlib.suppress(Exception):
             _compose(ctx, "down", "-v", "--rmi", "local", timeout=300)
+        with contextlib.suppress(Exception):  # the network is gone: so are its rules
+            subprocess.run(
+                [str(Path(sys.executable).parent / "jhub-kit"), "firewall", "prune"],
+                capture_output=True,
+                timeout=60,
+            )
         remove_test_containers(docker_client)
         for v in docker_client.volumes.list(filters={"name": HOME_PREFIX}):
             with contextlib.suppress(Exception):
@@ -285,6 +309,73 @@ def wait_for_server(s: requests.Session, dep: dict, name: str, timeout: float = 
     )
 
 
+def _address(docker_client, container: str) -> str:
+    attrs = docker_client.containers.get(container).attrs
+    return attrs["NetworkSettings"]["Networks"][NET]["IPAddress"]
+
+
+def probe_from(docker_client, server: str, targets: dict) -> dict:
+    """Open TCP connections from inside a student's server, as the student."""
+    import json
+
+    code, out = docker_client.containers.get(server).exec_run(
+        ["python3", "-c", PROBE, json.dumps(targets)], user="1000"
+    )
+    assert code == 0, out
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+def _kit_chains() -> set[str]:
+    listing = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout
+    return set(firewall.kit_chains(listing))
+
+
+def _wait(predicate, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def host_listener(address: str):
+    """A service of the host's, on the compose network's bridge address."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind((address, 0))
+    sock.listen(5)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def isolation_probe(docker_client) -> dict:
+    net = docker_client.networks.get(NET)
+    gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
+    hub, idp = _address(docker_client, HUB), _address(docker_client, f"{TEST_PREFIX}-compose-idp")
+    with host_listener(gateway) as port:
+        return probe_from(
+            docker_client,
+            f"{TEST_PREFIX}-teacher",
+            {
+                "hub api": [hub, 8081],
+                "hub's public proxy port": [hub, 8000],
+                "another container on the network": [idp, 8000],
+                "a service on the host": [gateway, port],
+            },
+        )
+
+
+ISOLATED = {
+    "hub api": "open",
+    "hub's public proxy port": "refused",
+    "another container on the network": "refused",
+    "a service on the host": "refused",
+}
+
+
 def test_compose_nginx_tls_oauth_end_to_end(deployment, docker_client):
     dep = deployment
 
@@ -321,8 +412,17 @@ def test_compose_nginx_tls_oauth_end_to_end(deployment, docker_client):
     env = dict(e.split("=", 1) for e in server.attrs["Config"]["Env"])
     assert urlparse(env["JUPYTERHUB_API_URL"]).hostname in (HUB, "jupyterhub"), env
 
+    # isolation set up from the host by `jhub-kit firewall watch`: the student's server
+    # reaches the Hub API, and nothing else of the hub, the network or the host
+    assert isolation_probe(docker_client) == ISOLATED
+    old_bridge = firewall.bridge_of(docker_client.networks.get(NET).attrs)
+    old_chains = {f"JHK-F-{old_bridge}", f"JHK-I-{old_bridge}"}
+    assert old_chains <= _kit_chains()
+
     # docker-compose down, then up: users, homes and the cookie secret survive
     _compose(dep["ctx"], "down")
+    # the network was deleted (not by the kit): the watcher removes its rules
+    _wait(lambda: not old_chains & _kit_chains(), f"{old_chains} left after the network went")
     with pytest.raises(requests.RequestException):
         requests.get(f"{dep['public']}/hub/api", verify=dep["cert"], timeout=5).raise_for_status()
     _compose(dep["ctx"], "up", "-d")
@@ -334,3 +434,7 @@ def test_compose_nginx_tls_oauth_end_to_end(deployment, docker_client):
     r = s.get(f"{dep['public']}/user/teacher/api/contents/notes.txt")
     assert r.status_code == 200, r.text
     assert r.json()["content"] == "kept across compose down\n"
+    # a new network (new bridge) and a new hub address: isolated again, following them
+    new_bridge = firewall.bridge_of(docker_client.networks.get(NET).attrs)
+    assert new_bridge != old_bridge
+    assert isolation_probe(docker_client) == ISOLATED

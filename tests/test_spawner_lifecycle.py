@@ -132,3 +132,19 @@ async def test_startup_timeout_fails_the_start_and_frees_the_slot(
         assert "not ready 0.5 s after its start began" in str(failure)
         assert spawner.start_gate().active == 0
         assert not docker_client.containers.list(all=True, filters={"name": "jhubkit-test-slow"})
+
+
+async def test_a_server_that_dies_while_starting_is_explained_in_the_log(
+    test_image, chp, docker_debug
+):
+    """The admin reads why: the container's last output is in the hub's log line."""
+    c = kit_config(
+        test_image, cmd=["sh", "-c", "echo 'cannot import name: broken-image-marker' >&2; exit 3"]
+    )
+    async with running_hub(c) as app:
+        ensure_user(app, "dora")
+        failure = await failed_spawn(app, "dora")
+        assert "stopped while starting" in failure.log_message, failure.log_message
+        assert "ExitCode=3" in failure.log_message
+        assert "broken-image-marker" in failure.log_message
+        assert failure.message == "Your server stopped while starting."  # plain words

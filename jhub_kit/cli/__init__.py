@@ -10,6 +10,7 @@ from ..hubapi import HubAPIError
 from ..provision import ProvisionError
 from .config_cmds import config_group
 from .doctor_cmd import doctor_cmd
+from .firewall_cmds import firewall_group
 from .home_cmds import home_group, quota_group
 from .userlist_cmds import set_password_cmd, userlist_group
 from .users_cmds import import_cmd, remove_cmd
@@ -44,3 +45,4 @@ main.add_command(doctor_cmd)
 main.add_command(quota_group)
 main.add_command(userlist_group)
 main.add_command(config_group)
+main.add_command(firewall_group)

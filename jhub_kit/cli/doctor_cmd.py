@@ -121,7 +121,9 @@ def check_isolation(spawner: Any, c: Any) -> Check:
         False,
         f"servers on {name!r} are not isolated: {why} (the hub sets them up at the first "
         "spawn when it runs as root on the Docker host)",
-        "as root on the Docker host:\n       " + "\n       ".join(firewall.commands_for(iso)),
+        "as root on the Docker host: `jhub-kit firewall watch --network "
+        f"{name} --hub-container NAME` (a hub in a container), or these rules (a hub on "
+        "the host):\n       " + "\n       ".join(firewall.commands_for(iso)),
     )
 
 

@@ -44,8 +44,10 @@ async def run(
     timeout: float = DEFAULT_TIMEOUT,
     check: bool = True,
     env: Mapping[str, str] | None = None,
+    input: str | None = None,
 ) -> Result:
-    """Run ``argv``; raise :class:`CommandError` on failure (if ``check``) or timeout."""
+    """Run ``argv`` (``input`` on its standard input); raise :class:`CommandError`
+    on failure (if ``check``) or timeout."""
     if not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError(f"argv must be strings: {argv!r}")
     full_env = {**os.environ, "LC_ALL": "C", **(env or {})}
@@ -53,7 +55,7 @@ async def run(
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=full_env,
@@ -61,7 +63,8 @@ async def run(
     except FileNotFoundError:
         raise CommandError(argv, f"failed: {argv[0]} is not installed") from None
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        data = None if input is None else input.encode()
+        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()
