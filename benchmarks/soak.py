@@ -253,16 +253,28 @@ async def run_day(args, tmp: Path, client) -> dict:
         await asyncio.gather(*tasks, return_exceptions=True)
 
         # every student's files, read back
-        checked = mismatched = missing = 0
+        # (the idle culler stays on: a server culled while being read is started again;
+        # only a 404 from a running server counts as missing)
+        checked = mismatched = missing = unreadable = 0
+        not_found: list[str] = []
         for n in names:
             if not day.saved.get(n):
                 continue
-            if not app.users[n].running:
-                await day.spawn(n)
             for path, digest in day.saved[n].items():
-                r = await day.contents(n, "GET", path + "?content=1&format=base64&type=file")
-                if r.status_code != 200:
+                r = None
+                for _ in range(3):
+                    if not app.users[n].running:
+                        await day.spawn(n)
+                    r = await day.contents(n, "GET", path + "?content=1&format=base64&type=file")
+                    if r.status_code in (200, 404) and app.users[n].running:
+                        break
+                if r is None or r.status_code not in (200, 404):
+                    unreadable += 1
+                    not_found.append(f"{n}/{path}: {getattr(r, 'status_code', None)}")
+                    continue
+                if r.status_code == 404:
                     missing += 1
+                    not_found.append(f"{n}/{path}: 404")
                     continue
                 got = hashlib.sha256(base64.b64decode(r.json()["content"])).hexdigest()
                 checked += 1
@@ -294,7 +306,13 @@ async def run_day(args, tmp: Path, client) -> dict:
         "culler processes left": _count_procs("jupyterhub_idle_culler"),
     }
     return {
-        "files": {"checked": checked, "mismatched": mismatched, "missing": missing},
+        "files": {
+            "checked": checked,
+            "mismatched": mismatched,
+            "missing": missing,
+            "unreadable (server not up after 3 starts)": unreadable,
+            "not found": not_found,
+        },
         "leaks": leaks,
         "events": day.events,
         "save failures": day.failures,

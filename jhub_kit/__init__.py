@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["QuotaDockerSpawner", "__version__", "configure"]
+__all__ = ["QuotaDockerSpawner", "QuotaSwarmSpawner", "__version__", "configure"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,6 +15,10 @@ def __getattr__(name: str) -> Any:
         from .spawner import QuotaDockerSpawner
 
         return QuotaDockerSpawner
+    if name == "QuotaSwarmSpawner":
+        from .swarm_spawner import QuotaSwarmSpawner
+
+        return QuotaSwarmSpawner
     if name == "configure":
         from .config import configure
 

@@ -27,6 +27,7 @@ _KNOWN = {
     "jupyterhub.proxy": ["Proxy", "ConfigurableHTTPProxy"],
     "dockerspawner": ["DockerSpawner", "SwarmSpawner", "SystemUserSpawner"],
     "jhub_kit.spawner": ["QuotaDockerSpawner"],
+    "jhub_kit.swarm_spawner": ["QuotaSwarmSpawner"],
     "jhub_kit.quota_config": ["QuotaConfigMixin"],
     "jhub_kit.config": ["JhubKit"],
     "jhub_kit.auth": ["UserlistMixin", "UserlistDummyAuthenticator", "UserlistPAMAuthenticator"],
@@ -135,6 +136,10 @@ def check_config(c: Config) -> Report:
             report.errors.append(f"{spawner_cls.__name__}: {e}")
             return report
         _check_spawner(sp, c, report)
+    from .swarm_spawner import QuotaSwarmSpawner
+
+    if isinstance(spawner_cls, type) and issubclass(spawner_cls, QuotaSwarmSpawner):
+        _check_swarm_spawner(spawner_cls, c, report)
     if auth_cls is not None:
         report.settings["authenticator"] = f"{auth_cls.__module__}.{auth_cls.__name__}"
         if userlist_auth:
@@ -144,6 +149,24 @@ def check_config(c: Config) -> Report:
     services = [s.get("name") for s in hub.get("services", [])] if "services" in hub else []
     report.settings["services"] = ", ".join(services) or "none"
     return report
+
+
+def _check_swarm_spawner(cls: type, c: Config, report: Report) -> None:
+    """What the default quota gives on a swarm, and what a service cannot enforce."""
+    from .swarm_limits import not_enforced
+
+    try:
+        sp = cls(config=c, user=SimpleNamespace(name="config-check", groups=[]))
+    except Exception as e:
+        report.errors.append(f"{cls.__name__}: {e}")
+        return
+    report.settings.update(spawner=f"{cls.__module__}.{cls.__name__}", image=sp.image)
+    quota = sp.resolve_quota_now()
+    if quota is None:
+        report.errors.append(f"{cls.__name__}: the default quota does not resolve")
+        return
+    report.settings["default quota"] = quota.describe()
+    report.warnings += [f"on a swarm, {gap}" for gap in not_enforced(quota)]
 
 
 def _check_spawner(sp: Any, c: Config, report: Report) -> None:

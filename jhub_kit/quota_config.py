@@ -194,6 +194,20 @@ class QuotaConfigMixin(_Base):
         policy.defaults = parse_partial(raw_defaults, where=f"{cls_name} defaults")
         return policy if file_policy is None else policy.overlay(file_policy)
 
+    async def resolve_quota_for_spawn(self) -> Quota:
+        """:meth:`resolve_quota`, for a start: a quota that does not resolve fails the
+        spawn (the student reads that an administrator must fix it; the log says why)."""
+        try:
+            return await self.resolve_quota()
+        except QuotaError as e:
+            self.log.error("Quota for %s is invalid: %s", self.user.name, e)
+            raise SpawnException(
+                "Your resource quota is misconfigured; an administrator must fix it.",
+                reason="quota",
+                status_code=500,
+                log_message=f"Quota for {self.user.name} is invalid: {e}",
+            ) from None
+
     def resolve_quota_now(self) -> Quota | None:
         """The quota :meth:`resolve_quota` would give, without waiting: for a page
         that shows it. An async callable default counts as unset; None on any error."""

@@ -24,7 +24,7 @@ from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 from .dockerspawner_adapter import DockerSpawnerAdapter
 from .provision import HomeMount, HomeProvisioner, ProvisionError, Usage
 from .provision.dockervolume import DockerVolumeProvisioner
-from .quota import Quota, QuotaError, approx_size, format_size
+from .quota import Quota, approx_size, format_size
 from .quota_config import QuotaConfigMixin
 from .resolve import make_provisioner
 from .student_view import student_view
@@ -457,16 +457,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, DockerSpawnerAdapter):
     async def start(self) -> tuple[str, int]:
         self._progress_events: list[dict[str, Any]] = []
         self.oom_kills = 0
-        try:
-            self.quota = await self.resolve_quota()
-        except QuotaError as e:
-            self.log.error("Quota for %s is invalid: %s", self.user.name, e)
-            raise SpawnException(
-                "Your resource quota is misconfigured; an administrator must fix it.",
-                reason="quota",
-                status_code=500,
-                log_message=f"Quota for {self.user.name} is invalid: {e}",
-            ) from None
+        self.quota = await self.resolve_quota_for_spawn()
         self._emit(5, f"Quota: {self.quota.describe()}")
         self._warn_short_start_timeout()
         try:

@@ -1,0 +1,168 @@
+"""A real Docker Swarm on one machine: engines in network namespaces.
+
+Each node is a ``dockerd`` of its own (data root, exec root, socket) started with
+``nsenter --net`` in a network namespace (``ip netns exec`` remounts /sys and
+dockerd then fails), joined to a bridge in the root namespace at 10.213.0.1,
+where the hub runs. The nodes share the machine's filesystem. The test image is
+loaded into each node once (its data root is kept under /var/lib/jhub-kit-swarm).
+Nodes have no default route: an image name without a registry fails to pull at
+once and the node uses its local copy.
+
+Everything is logged under /var/log/jhub-kit/swarm-NODE.log and torn down by
+:meth:`Swarm.stop`, which removes only what :meth:`Swarm.start` made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BRIDGE = "jhk-swbr0"
+SUBNET = "10.213.0"
+HUB_ADDRESS = f"{SUBNET}.1"
+STATE = Path(os.environ.get("JHUB_KIT_SWARM_STATE", "/var/lib/jhub-kit-swarm"))
+RUN = Path("/run/jhub-kit-swarm")
+LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
+
+
+def sh(*argv: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=check, capture_output=True, text=True, **kw)
+
+
+@dataclass
+class Node:
+    name: str
+    address: str
+    proc: subprocess.Popen | None = None
+
+    @property
+    def sock(self) -> str:
+        return f"unix://{RUN}/{self.name}.sock"
+
+    def docker(self, *argv: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+        return sh("docker", "-H", self.sock, *argv, check=check, **kw)
+
+    def up(self) -> bool:
+        return self.docker("info", check=False, timeout=10).returncode == 0
+
+
+@dataclass
+class Swarm:
+    size: int = 1
+    image: str = ""
+    nodes: list[Node] = field(default_factory=list)
+    _made: list[list[str]] = field(default_factory=list)  # undo commands, newest last
+
+    @property
+    def manager(self) -> Node:
+        return self.nodes[0]
+
+    def start(self) -> Swarm:
+        RUN.mkdir(parents=True, exist_ok=True)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        if sh("ip", "link", "show", BRIDGE, check=False).returncode != 0:
+            sh("ip", "link", "add", BRIDGE, "type", "bridge")
+            self._made.append(["ip", "link", "del", BRIDGE])
+            sh("ip", "addr", "add", f"{HUB_ADDRESS}/24", "dev", BRIDGE)
+            sh("ip", "link", "set", BRIDGE, "up")
+        # the host engine sets FORWARD's policy to DROP: node to node across the bridge
+        rule = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
+        if sh("iptables", "-C", *rule, check=False).returncode != 0:
+            sh("iptables", "-I", *rule)
+            self._made.append(["iptables", "-D", *rule])
+        for i in range(self.size):
+            self.nodes.append(self._start_node(i))
+        self._form()
+        return self
+
+    def _start_node(self, i: int) -> Node:
+        node = Node(f"jhk-sw{i + 1}", f"{SUBNET}.{i + 2}")
+        ns = node.name
+        if sh("ip", "netns", "pids", ns, check=False).returncode != 0:
+            sh("ip", "netns", "add", ns)
+            self._made.append(["ip", "netns", "del", ns])
+            host_end, node_end = f"{ns}h", f"{ns}n"
+            sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", node_end)
+            self._made.append(["ip", "link", "del", host_end])
+            sh("ip", "link", "set", node_end, "netns", ns)
+            sh("ip", "link", "set", host_end, "master", BRIDGE, "up")
+            sh("ip", "-n", ns, "addr", "add", f"{node.address}/24", "dev", node_end)
+            sh("ip", "-n", ns, "link", "set", node_end, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        if not node.up():
+            data = STATE / ns
+            data.mkdir(parents=True, exist_ok=True)
+            log = open(LOGS / f"swarm-{ns}.log", "ab")  # noqa: SIM115 (the daemon keeps it)
+            node.proc = subprocess.Popen(
+                [
+                    *("nsenter", f"--net=/var/run/netns/{ns}", "dockerd"),
+                    *("--data-root", str(data), "--exec-root", str(RUN / f"{ns}-exec")),
+                    *("-H", node.sock, "--pidfile", str(RUN / f"{ns}.pid")),
+                    "--bridge",
+                    "none",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + 60
+            while not node.up():
+                if node.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"dockerd of {ns} did not start: see {log.name}")
+                time.sleep(0.5)
+        self._load_image(node)
+        return node
+
+    def _load_image(self, node: Node) -> None:
+        if (
+            not self.image
+            or node.docker("image", "inspect", self.image, check=False).returncode == 0
+        ):
+            return
+        save = subprocess.Popen(["docker", "save", self.image], stdout=subprocess.PIPE)
+        node.docker("load", stdin=save.stdout, timeout=600)
+        save.wait(600)
+
+    def _form(self) -> None:
+        info = json.loads(self.manager.docker("info", "--format", "{{json .Swarm}}").stdout)
+        if info.get("LocalNodeState") != "active":
+            self.manager.docker(
+                "swarm",
+                "init",
+                "--advertise-addr",
+                self.manager.address,
+                "--listen-addr",
+                f"{self.manager.address}:2377",
+            )
+        token = self.manager.docker("swarm", "join-token", "-q", "worker").stdout.strip()
+        for node in self.nodes[1:]:
+            info = json.loads(node.docker("info", "--format", "{{json .Swarm}}").stdout)
+            if info.get("LocalNodeState") != "active":
+                node.docker(
+                    *("swarm", "join", "--token", token),
+                    *("--advertise-addr", node.address, "--listen-addr", f"{node.address}:2377"),
+                    f"{self.manager.address}:2377",
+                    timeout=120,
+                )
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            if node.proc is None:
+                continue  # not started by this run
+            with contextlib.suppress(Exception):
+                node.docker("swarm", "leave", "--force", check=False, timeout=30)
+            node.proc.terminate()
+            try:
+                node.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                node.proc.kill()
+                node.proc.wait(10)
+        for undo in reversed(self._made):
+            sh(*undo, check=False)
+        self._made.clear()

@@ -1,0 +1,72 @@
+"""QuotaSwarmSpawner's pure parts: the same quota configuration as QuotaDockerSpawner,
+and what a swarm service gets from it (no engine)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from traitlets.config import Config
+
+from jhub_kit.quota import Quota
+from jhub_kit.swarm_limits import not_enforced, service_resources
+
+M = 1024**2
+
+
+def test_service_resources_from_a_quota():
+    q = Quota(mem_limit=300 * M, swap_limit=0, cpu_limit=0.5, pids_limit=256, mem_guarantee=100 * M)
+    r = service_resources(q)
+    assert r["Limits"] == {"MemoryBytes": 300 * M, "NanoCPUs": 500_000_000, "Pids": 256}
+    assert r["Reservations"] == {"MemoryBytes": 100 * M}
+    # the admin's extra_resources_spec wins
+    r = service_resources(q, {"cpu_reservation": 250_000_000})
+    assert r["Reservations"] == {"MemoryBytes": 100 * M, "NanoCPUs": 250_000_000}
+    assert service_resources(Quota()) == {}
+
+
+def test_what_a_service_cannot_enforce_is_said():
+    [gap] = not_enforced(Quota(mem_limit=300 * M, swap_limit=0))
+    assert gap.startswith("swap 0: a swarm service cannot set swap")
+    assert not_enforced(Quota(mem_limit=None)) == []
+
+
+async def test_same_vocabulary_same_quota_as_on_one_host():
+    from jhub_kit import QuotaDockerSpawner, QuotaSwarmSpawner
+
+    def config(cls: str) -> Config:
+        c = Config()
+        section = getattr(c, cls)
+        section.mem_limit = "1G"
+        section.cpu_limit = 1
+        section.pids_limit = 512
+        section.quota_groups = {"gpu": {"mem_limit": "4G", "cpu_limit": 2}}
+        section.quota_users = {"ann": {"pids_limit": 64}}
+        return c
+
+    user = SimpleNamespace(name="ann", groups=[SimpleNamespace(name="gpu")])
+    on_host = await QuotaDockerSpawner(
+        config=config("QuotaDockerSpawner"), user=user
+    ).resolve_quota()
+    on_swarm = await QuotaSwarmSpawner(
+        config=config("QuotaSwarmSpawner"), user=user
+    ).resolve_quota()
+    assert on_swarm == on_host
+    assert (on_swarm.mem_limit, on_swarm.cpu_limit, on_swarm.pids_limit) == (4096 * M, 2, 64)
+
+
+def test_config_check_says_what_a_swarm_cannot_enforce():
+    from jhub_kit.config_check import check_config
+
+    c = Config()
+    c.JupyterHub.spawner_class = "quota-swarm"
+    c.QuotaSwarmSpawner.mem_limit = "1G"
+    c.QuotaSwarmSpawner.swap_limit = 0
+    c.QuotaSwarmSpawner.image = "quay.io/jupyter/base-notebook"
+    report = check_config(c)
+    assert not report.errors, report.errors
+    assert report.settings["spawner"] == "jhub_kit.swarm_spawner.QuotaSwarmSpawner"
+    assert any(
+        w.startswith("on a swarm, swap 0: a swarm service cannot set swap") for w in report.warnings
+    )
+    c.QuotaSwarmSpawner.mem_limit = "lots"
+    assert check_config(c).errors
