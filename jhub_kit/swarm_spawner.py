@@ -38,6 +38,8 @@ from .quota import Quota
 from .quota_config import QuotaConfigMixin
 from .swarm_limits import not_enforced, service_resources
 
+_CLIENTS: dict[str, Any] = {}
+
 #: task states on the way to running
 _STARTING = {
     "new",
@@ -59,6 +61,27 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
 
     poll_task_interval = 0.5
     """Seconds between looks at a starting task."""
+
+    @property
+    def client(self) -> Any:
+        """A Docker client for this spawner's engine (``client_kwargs``, TLS, environment).
+
+        DockerSpawner keeps one client per class, read through inheritance: once a
+        DockerSpawner in the same process made one (for the local engine), a
+        SwarmSpawner used it, and asked a non-manager for services. One client per
+        engine instead."""
+        import docker
+        from docker.utils import kwargs_from_env
+
+        kwargs: dict[str, Any] = {"version": "auto"}
+        if self.tls_config:
+            kwargs["tls"] = docker.tls.TLSConfig(**self.tls_config)
+        kwargs.update(kwargs_from_env())
+        kwargs.update(self.client_kwargs)
+        key = repr(sorted((k, repr(v)) for k, v in kwargs.items()))
+        if key not in _CLIENTS:
+            _CLIENTS[key] = docker.APIClient(**kwargs)
+        return _CLIENTS[key]
 
     @default("remove")
     def _remove_default(self) -> bool:

@@ -70,3 +70,27 @@ def test_config_check_says_what_a_swarm_cannot_enforce():
     )
     c.QuotaSwarmSpawner.mem_limit = "lots"
     assert check_config(c).errors
+
+
+def test_swarm_spawner_talks_to_its_own_engine():
+    """DockerSpawner caches one client per class, read through inheritance: a stock
+    DockerSpawner's client (the local engine) was used for the swarm's services."""
+    from dockerspawner import DockerSpawner
+
+    from jhub_kit import QuotaSwarmSpawner
+
+    saved = DockerSpawner._client
+    DockerSpawner._client = object()  # what a DockerSpawner elsewhere in the process made
+    try:
+        c = Config()
+        c.QuotaSwarmSpawner.client_kwargs = {
+            "base_url": "unix:///run/manager.sock",
+            "version": "1.41",  # (no call to the engine to ask)
+        }
+        sp = QuotaSwarmSpawner(config=c, user=SimpleNamespace(name="ann", groups=[]))
+        assert sp.client is not DockerSpawner._client
+        assert sp.client.base_url == "http+docker://localhost"  # docker-py's name for a socket
+        assert sp.client is sp.client  # one per engine
+        assert sp.client.adapters["http+docker://"].socket_path == "/run/manager.sock"
+    finally:
+        DockerSpawner._client = saved
