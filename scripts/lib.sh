@@ -30,6 +30,10 @@ KIT_APT_NEEDS=(
     "mkfs.xfs:xfsprogs"
     "mkfs.ext4:e2fsprogs"
     "losetup:mount"
+    "docker-compose:docker-compose"   # the Compose layout's end-to-end test
+    "nginx:nginx"                     # TLS in front of it
+    "openssl:openssl"                 # the test's certificate
+    "iptables-restore:iptables"       # network isolation
 )
 
 ensure_system_packages() {
