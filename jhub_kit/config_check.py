@@ -203,6 +203,14 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
             policy = policy.overlay(PolicyFile(sp.quota_policy_file).load())
         report.settings["default quota"] = policy.resolve("").describe()
         report.settings["quota groups"] = ", ".join(sorted(policy.groups)) or "none"
+        placed = [f"group {g}" for g, p in sorted(policy.groups.items()) if p.get("node_labels")]
+        placed += [f"user {u}" for u, p in sorted(policy.users.items()) if p.get("node_labels")]
+        if sp.node_labels or placed:
+            report.warnings.append(
+                f"node_labels ({', '.join(placed) or 'default'}) place servers on a swarm's "
+                f"nodes; {type(sp).__name__} runs every server on this host and ignores them "
+                "(use jhub_kit.QuotaSwarmSpawner)"
+            )
     except QuotaError as e:
         report.errors.append(str(e))
     if sp.home_provisioner:

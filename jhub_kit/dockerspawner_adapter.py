@@ -10,16 +10,28 @@ the supported range.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from typing import Any
 
-from dockerspawner import DockerSpawner
+from dockerspawner import DockerSpawner, SwarmSpawner
 
 #: Private DockerSpawner names the kit calls (checked by the tests).
 PRIVATE_NAMES = ("_eval_if_callable", "_render_templates", "_default_use_ip", "_executor")
 
 #: Traits DockerSpawner.create_object reads, which the kit sets around it.
 SWAPPED_TRAITS = ("mem_limit", "cpu_limit", "extra_host_config")
+
+#: Traits SwarmSpawner.create_object reads, which the kit sets around it.
+SWARM_SWAPPED_TRAITS = (
+    "mem_limit",
+    "mem_guarantee",
+    "cpu_limit",
+    "cpu_guarantee",
+    "extra_task_spec",
+    "extra_placement_spec",
+)
 
 
 class DockerSpawnerAdapter(DockerSpawner):
@@ -39,12 +51,42 @@ class DockerSpawnerAdapter(DockerSpawner):
     async def create_with_host_config(self, host_config: dict[str, Any]) -> Any:
         """DockerSpawner's ``create_object`` with ``host_config`` merged last and
         DockerSpawner's own mem/cpu limits off (the kit's come in ``host_config``)."""
-        saved = {name: getattr(self, name) for name in SWAPPED_TRAITS}
-        try:
-            self.mem_limit = None
-            self.cpu_limit = None
-            self.extra_host_config = host_config
+        values = {"mem_limit": None, "cpu_limit": None, "extra_host_config": host_config}
+        with _traits_set(self, values, SWAPPED_TRAITS):
             return await DockerSpawner.create_object(self)
-        finally:
-            for name, value in saved.items():
-                setattr(self, name, value)
+
+
+class SwarmSpawnerAdapter(SwarmSpawner):
+    """SwarmSpawner with the kit's few uses of its internals made explicit."""
+
+    def docker_default_use_ip(self) -> bool:
+        return bool(super()._default_use_ip())
+
+    async def create_service(
+        self, task_spec: dict[str, Any], placement_spec: dict[str, Any]
+    ) -> Any:
+        """SwarmSpawner's ``create_object`` with ``task_spec`` (TaskTemplate keywords,
+        e.g. the quota's ``resources``) and ``placement_spec`` (Placement keywords)
+        used as given, and SwarmSpawner's own limits off (the kit's come in
+        ``task_spec``)."""
+        values = {
+            **dict.fromkeys(("mem_limit", "mem_guarantee", "cpu_limit", "cpu_guarantee")),
+            "extra_task_spec": task_spec,
+            "extra_placement_spec": placement_spec,
+        }
+        with _traits_set(self, values, SWARM_SWAPPED_TRAITS):
+            return await SwarmSpawner.create_object(self)
+
+
+@contextlib.contextmanager
+def _traits_set(obj: Any, values: dict[str, Any], names: tuple[str, ...]) -> Iterator[None]:
+    """``values`` set on ``obj`` for the block (every one of ``names`` restored after)."""
+    assert set(values) == set(names), (values, names)
+    saved = {name: getattr(obj, name) for name in names}
+    try:
+        for name, value in values.items():
+            setattr(obj, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(obj, name, value)

@@ -128,6 +128,31 @@ def approx_size(n: Number | None) -> str:
 
 # -- the Quota value -------------------------------------------------------------
 
+_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+
+Labels = tuple[tuple[str, str], ...]
+"""Node labels a server must be placed on, as sorted ``(key, value)`` pairs."""
+
+
+def parse_labels(value: Any, *, where: str = "node_labels") -> Labels:
+    """Parse node labels: a mapping ``{"gpu": "yes"}`` (an empty one: any node)."""
+    if not isinstance(value, Mapping):
+        raise QuotaError(f"{where}: {value!r} is not a mapping of node labels")
+    out = []
+    for k, v in value.items():
+        v = str(v).lower() if isinstance(v, bool) else str(v)
+        if not (isinstance(k, str) and _LABEL_RE.match(k) and _LABEL_RE.match(v)):
+            raise QuotaError(
+                f"{where}: {k!r}: {v!r} is not a node label; keys and values are letters, "
+                "digits and . _ / - (up to 63)"
+            )
+        out.append((k, v))
+    return tuple(sorted(out))
+
+
+#: Placement keys: where a server may run (a swarm's nodes), not how much it gets.
+PLACEMENT = ("node_labels",)
+
 #: Resource keys accepted in policies, with their parser and an example value.
 RESOURCES: dict[str, tuple[Any, str]] = {
     "mem_limit": (parse_size, '"2G"'),
@@ -137,6 +162,7 @@ RESOURCES: dict[str, tuple[Any, str]] = {
     "disk_limit": (parse_size, '"5G"'),
     "mem_guarantee": (parse_size, '"512M"'),
     "cpu_guarantee": (parse_cpu, "0.5"),
+    "node_labels": (parse_labels, '{"gpu": "yes"}'),
 }
 
 
@@ -155,13 +181,19 @@ class Quota:
     disk_limit: int | None = None
     mem_guarantee: int | None = None
     cpu_guarantee: float | None = None
+    node_labels: Labels = ()
+    """On a swarm: the server runs only on nodes with all these labels."""
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-safe dict (for the hub's database); the inverse of :meth:`from_state`."""
-        return {k: v for k, v in self.as_dict().items() if v is not None}
+        out = {k: v for k, v in self.as_dict().items() if v is not None}
+        out["node_labels"] = dict(self.node_labels)
+        if not self.node_labels:
+            del out["node_labels"]
+        return out
 
     @classmethod
     def from_state(cls, data: Mapping[str, Any]) -> Quota:
@@ -172,6 +204,9 @@ class Quota:
             raise ValueError(f"unknown quota fields {sorted(unknown)}")
         values: dict[str, Any] = {n: None for n in names}
         for k, v in data.items():
+            if k == "node_labels":
+                values[k] = parse_labels(v, where="quota state")
+                continue
             if v is not None and not isinstance(v, (int, float)):
                 raise ValueError(f"quota field {k}={v!r} is not a number")
             values[k] = v
@@ -186,11 +221,14 @@ class Quota:
             f"pids {'unlimited' if self.pids_limit is None else self.pids_limit}",
             f"disk {format_size(self.disk_limit)}",
         ]
+        if self.node_labels:
+            parts.append("nodes " + ",".join(f"{k}={v}" for k, v in self.node_labels))
         return ", ".join(parts)
 
 
-Partial = dict[str, Number]
-"""A parsed, partial quota: resource key to number (or UNLIMITED)."""
+Partial = dict[str, Any]
+"""A parsed, partial quota: resource key to number (or UNLIMITED); ``node_labels``
+to :data:`Labels`."""
 
 
 def parse_partial(spec: Mapping[str, Any] | None, *, where: str) -> Partial:
@@ -227,12 +265,30 @@ def parse_partial(spec: Mapping[str, Any] | None, *, where: str) -> Partial:
 
 
 def merge_generous(partials: Iterable[Partial]) -> Partial:
-    """Merge several partial quotas, keeping the largest value per resource."""
+    """Merge several partial quotas, keeping the largest value per resource.
+
+    Node labels add up (a user in a ``gpu`` group goes to GPU nodes whatever
+    other groups say); two values for one label are an error."""
     out: Partial = {}
     for p in partials:
         for key, value in p.items():
-            out[key] = max(out.get(key, value), value)
+            if key == "node_labels":
+                out[key] = _merge_labels(out.get(key, ()), value)
+            else:
+                out[key] = max(out.get(key, value), value)
     return out
+
+
+def _merge_labels(a: Labels, b: Labels) -> Labels:
+    merged = dict(a)
+    for k, v in b:
+        if merged.get(k, v) != v:
+            raise QuotaError(
+                f"the user's groups ask for node label {k} = {merged[k]!r} and {v!r}; "
+                "a server runs on one node: give the user node_labels of their own in quota_users"
+            )
+        merged[k] = v
+    return tuple(sorted(merged.items()))
 
 
 def build_quota(layers: Iterable[Partial]) -> Quota:
@@ -245,7 +301,9 @@ def build_quota(layers: Iterable[Partial]) -> Quota:
         if key not in merged:
             continue
         v = merged[key]
-        if v == UNLIMITED:
+        if key == "node_labels":
+            values[key] = v
+        elif v == UNLIMITED:
             values[key] = None
         elif key in ("cpu_limit", "cpu_guarantee"):
             values[key] = float(v)
@@ -333,5 +391,11 @@ class QuotaPolicy:
             current: Partial = {}
             for layer in layers:
                 current.update(layer)
-            layers.append({k: min(v, current.get(k, UNLIMITED)) for k, v in lower_only.items()})
+            layers.append(
+                {
+                    k: min(v, current.get(k, UNLIMITED))
+                    for k, v in lower_only.items()
+                    if k not in PLACEMENT
+                }
+            )
         return build_quota(layers)

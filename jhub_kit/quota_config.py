@@ -19,7 +19,7 @@ from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
 from .policy_file import PolicyFile
-from .quota import RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
+from .quota import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 
 _POLICY_FILES: dict[str, PolicyFile] = {}
 
@@ -105,6 +105,22 @@ class QuotaConfigMixin(_Base):
         """,
     )
 
+    node_labels = Dict(
+        help="""Default node labels a server must be placed on (a swarm's nodes).
+
+        Only :class:`~jhub_kit.QuotaSwarmSpawner` places servers; on one host
+        (QuotaDockerSpawner) they are ignored and ``jhub-kit config check`` says so.
+        Usually set per group, so one group runs on its own machines::
+
+            c.QuotaSwarmSpawner.quota_groups = {"gpu": {"node_labels": {"gpu": "yes"}}}
+
+        after ``docker node update --label-add gpu=yes NODE``. A user in several
+        groups must match all their labels; a user's own entry replaces them.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     @default("swap_limit")
     def _swap_default(self) -> int:
         return 0
@@ -124,8 +140,9 @@ class QuotaConfigMixin(_Base):
 
         Maps a group name to resources (the keys are ``mem_limit``, ``swap_limit``,
         ``cpu_limit``, ``pids_limit``, ``disk_limit``, ``mem_guarantee``,
-        ``cpu_guarantee``). A user in several groups gets the most generous value
-        of each resource among them; ``"unlimited"`` beats any number.
+        ``cpu_guarantee``, and on a swarm ``node_labels``). A user in several
+        groups gets the most generous value of each resource among them;
+        ``"unlimited"`` beats any number.
         Example::
 
             c.QuotaDockerSpawner.quota_groups = {
@@ -245,7 +262,8 @@ class QuotaConfigMixin(_Base):
 
     def _user_option_limits(self) -> Partial:
         """Limits a user asked for in user_options: they may only *lower* the quota."""
-        asked = {k: v for k, v in (self.user_options or {}).items() if k in RESOURCES}
+        options = (self.user_options or {}).items()
+        asked = {k: v for k, v in options if k in RESOURCES and k not in PLACEMENT}
         if not asked:
             return {}
         try:

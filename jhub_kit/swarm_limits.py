@@ -50,3 +50,8 @@ def not_enforced(quota: Quota) -> list[str]:
             f"container may swap up to its memory limit ({format_size(quota.mem_limit)})"
         )
     return out
+
+
+def placement_constraints(quota: Quota) -> list[str]:
+    """Swarm placement constraints for the quota's node labels."""
+    return [f"node.labels.{k}=={v}" for k, v in quota.node_labels]

@@ -15,6 +15,11 @@ Besides quotas, against stock SwarmSpawner:
 - a task the scheduler rejects (no node has the memory, CPUs or labels asked
   for) fails the spawn at once with the scheduler's reason in the log and plain
   words for the student, instead of waiting for the start to time out;
+- a group or user pinned to nodes by label (``node_labels`` in the same
+  policy) gets placement constraints;
+- a server whose node is drained or lost is reported stopped at the next poll
+  (not moved to another node behind the hub), while an unreachable manager
+  (its engine restarting) stops no one;
 - ``network_name = "host"``: the server listens on a free port of the node it
   was placed on, and the hub connects to that node's address;
 - stopping a server removes its service (``remove`` defaults to True: SwarmSpawner
@@ -26,19 +31,23 @@ Besides quotas, against stock SwarmSpawner:
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import docker
+import requests
 from docker.types import RestartPolicy
-from dockerspawner import SwarmSpawner
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
 from traitlets import default
 
+from .dockerspawner_adapter import SwarmSpawnerAdapter
 from .quota import Quota
 from .quota_config import QuotaConfigMixin
-from .swarm_limits import not_enforced, service_resources
+from .swarm_limits import not_enforced, placement_constraints, service_resources
 
 _CLIENTS: dict[str, Any] = {}
+_NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 
 #: task states on the way to running
 _STARTING = {
@@ -53,7 +62,7 @@ _STARTING = {
 }
 
 
-class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
+class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawnerAdapter):
     """A SwarmSpawner that enforces per-user and per-group quotas on every spawn."""
 
     quota: Quota | None = None
@@ -61,6 +70,29 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
 
     poll_task_interval = 0.5
     """Seconds between looks at a starting task."""
+
+    nodes_cache_seconds = 2.0
+    """How long one listing of the swarm's nodes serves every user's poll."""
+
+    task_id: str = ""
+    """The task the server runs in; another task of the service is not this server."""
+
+    lost_reason: str | int | None = None
+    """Why the last poll found the server stopped (its service is then removed)."""
+
+    def _engine_kwargs(self) -> dict[str, Any]:
+        from docker.utils import kwargs_from_env
+
+        kwargs: dict[str, Any] = {"version": "auto"}
+        if self.tls_config:
+            kwargs["tls"] = docker.tls.TLSConfig(**self.tls_config)
+        kwargs.update(kwargs_from_env())
+        kwargs.update(self.client_kwargs)
+        return kwargs
+
+    @property
+    def _engine_key(self) -> str:
+        return repr(sorted((k, repr(v)) for k, v in self._engine_kwargs().items()))
 
     @property
     def client(self) -> Any:
@@ -70,17 +102,9 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
         DockerSpawner in the same process made one (for the local engine), a
         SwarmSpawner used it, and asked a non-manager for services. One client per
         engine instead."""
-        import docker
-        from docker.utils import kwargs_from_env
-
-        kwargs: dict[str, Any] = {"version": "auto"}
-        if self.tls_config:
-            kwargs["tls"] = docker.tls.TLSConfig(**self.tls_config)
-        kwargs.update(kwargs_from_env())
-        kwargs.update(self.client_kwargs)
-        key = repr(sorted((k, repr(v)) for k, v in kwargs.items()))
+        key = self._engine_key
         if key not in _CLIENTS:
-            _CLIENTS[key] = docker.APIClient(**kwargs)
+            _CLIENTS[key] = docker.APIClient(**self._engine_kwargs())
         return _CLIENTS[key]
 
     @default("remove")
@@ -91,10 +115,12 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
     def _use_internal_ip_default(self) -> bool:
         # on the host network nothing is published (the engine refuses a published
         # port there: "container cannot be ... connected to host network")
-        return self.network_name == "host" or bool(super()._default_use_ip())
+        return self.network_name == "host" or self.docker_default_use_ip()
 
     async def start(self) -> Any:
         self.quota = await self.resolve_quota_for_spawn()
+        self.task_id = ""
+        self.lost_reason = None
         for gap in not_enforced(self.quota):
             self.log.info("Quota of %s on a swarm: %s", self.user.name, gap)
         if self.network_name == "host":
@@ -103,28 +129,20 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
         return await super().start()
 
     async def create_object(self) -> Any:
-        """SwarmSpawner's service, with the resolved quota as its resources (the
-        traits SwarmSpawner reads are off for the call: the quota replaces them)."""
+        """SwarmSpawner's service, with the resolved quota as its resources and
+        placement (the traits SwarmSpawner reads are off for the call)."""
         assert self.quota is not None
-        resources = service_resources(self.quota, self.extra_resources_spec)
-        saved = {
-            name: getattr(self, name)
-            for name in ("mem_limit", "mem_guarantee", "cpu_limit", "cpu_guarantee")
+        task_spec = {
+            "restart_policy": RestartPolicy(condition="none"),
+            **self.extra_task_spec,
+            "resources": service_resources(self.quota, self.extra_resources_spec),
         }
-        saved_task: dict[str, Any] = getattr(self, "extra_task_spec")  # noqa: B009 (untyped)
-        try:
-            for name in saved:
-                setattr(self, name, None)
-            self.extra_task_spec = {
-                "restart_policy": RestartPolicy(condition="none"),
-                **saved_task,
-                "resources": resources,
-            }
-            return await SwarmSpawner.create_object(self)
-        finally:
-            self.extra_task_spec = saved_task
-            for name, value in saved.items():
-                setattr(self, name, value)
+        placement = dict(self.extra_placement_spec)
+        placement["constraints"] = [
+            *(placement.get("constraints") or []),
+            *placement_constraints(self.quota),
+        ] or None
+        return await self.create_service(task_spec, placement)
 
     async def start_object(self) -> None:
         """Wait for the task to run; a rejected task fails at once with its reason."""
@@ -140,19 +158,17 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
             status = task["Status"]
             state = status["State"].lower()
             if state == "running":
+                self.task_id = task["ID"]
                 return
-            if state in ("rejected", "failed") or (
-                state == "pending" and _unschedulable(status.get("Err", ""))
-            ):
+            err = status.get("Err", "")
+            if state in ("rejected", "failed") or (state == "pending" and _unschedulable(err)):
                 raise SpawnException(
-                    "No machine in the cluster can take your server right now "
-                    "(not enough free memory or CPUs, or none of the kind your group uses). "
-                    "Try again later, or tell your teacher.",
+                    self._unschedulable_message(err),
                     reason="swarm_unschedulable",
                     status_code=503,
                     log_message=(
                         f"Service {self.service_name} task {state}: "
-                        f"{status.get('Err') or status.get('Message') or 'no reason given'}"
+                        f"{err or status.get('Message') or 'no reason given'}"
                     ),
                 )
             if state not in _STARTING:
@@ -163,6 +179,19 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
                     log_message=f"Service {self.service_name} task {state}: {status}",
                 )
             await asyncio.sleep(self.poll_task_interval)
+
+    def _unschedulable_message(self, err: str) -> str:
+        labels = self.quota.node_labels if self.quota else ()
+        if "constraints" in err and labels:
+            kind = ", ".join(f"{k}={v}" for k, v in labels)
+            return (
+                f"No machine in the cluster of the kind your server runs on ({kind}) "
+                "can take it right now. Tell your teacher."
+            )
+        return (
+            "No machine in the cluster can take your server right now "
+            "(not enough free memory or CPUs). Try again later, or tell your teacher."
+        )
 
     async def get_ip_and_port(self) -> tuple[str, int]:
         if self.network_name != "host":
@@ -178,6 +207,102 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawner):
             )
         node = await self.docker("inspect_node", task["NodeID"])
         return node["Status"]["Addr"], self.port
+
+    # -- after the start -------------------------------------------------------
+
+    async def _nodes(self) -> dict[str, dict[str, Any]]:
+        """The swarm's nodes by ID, one listing shared by every poll for a moment."""
+        key = self._engine_key
+        now = time.monotonic()
+        cached = _NODES.get(key)
+        if cached is None or now - cached[0] > self.nodes_cache_seconds:
+            nodes = await self.docker("nodes")
+            cached = (time.monotonic(), {n["ID"]: n for n in nodes})
+            _NODES[key] = cached
+        return cached[1]
+
+    async def poll(self) -> Any:
+        """None while the server runs; else a status, and its service is removed
+        (with ``remove``): JupyterHub stops only servers that poll as running, and a
+        service left behind would start its task again when a lost node returns."""
+        if self.lost_reason:
+            return self.lost_reason  # the hub polls again before it stops the server
+        status = await self._poll_task()
+        if status is not None and self.remove and self.object_id:
+            self.lost_reason = status
+            try:
+                await self.remove_object()
+            except docker.errors.NotFound:
+                pass
+            except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+                self.log.warning("Service %s not removed yet: %s", self.service_name, e)
+        return status
+
+    async def _poll_task(self) -> Any:
+        """None while the server's task runs on a ready, active node.
+
+        Stopped (a status) when the task ended, when its node is drained or down
+        (its server is gone or going; the swarm is not allowed to move it to
+        another address behind the hub), or when the service now runs another task.
+        A manager that does not answer (its engine restarting, no leader yet) is
+        not a stopped server: None, and a warning."""
+        try:
+            task = await self.get_task()
+            if not task:
+                self.log.warning("Service %s not found", self.service_name)
+                return 0
+            status = task["Status"]
+            state = status["State"].lower()
+            if state != "running" and state not in _STARTING:
+                return f"task {state}: {status.get('Err') or status.get('Message', '')}"
+            if self.task_id and task["ID"] != self.task_id:
+                return f"task {self.task_id[:12]} is gone (the service now runs {task['ID'][:12]})"
+            node = (await self._nodes()).get(task.get("NodeID", ""))
+        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+            if isinstance(e, docker.errors.APIError) and not e.is_server_error():
+                raise
+            self.log.warning(
+                "Swarm manager not answering while checking %s (%s); assuming it still runs",
+                self.service_name,
+                e,
+            )
+            return None
+        if node is None:
+            return None if not task.get("NodeID") else f"node {task['NodeID'][:12]} left the swarm"
+        name = f"{node.get('Description', {}).get('Hostname', '')} ({node['Status'].get('Addr')})"
+        state = node["Status"]["State"]
+        if state in ("down", "disconnected"):
+            return f"node {name} is {state}: the server stopped with it"
+        # "unknown": a manager that just restarted has not heard from the node yet
+        if node["Spec"].get("Availability") == "drain":
+            return f"node {name} was drained: the server was stopped"
+        return None
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self.task_id:
+            state["task_id"] = self.task_id
+        if self.network_name == "host" and self.port:
+            state["port"] = self.port
+        if self.quota is not None:
+            state["quota"] = self.quota.to_state()
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.task_id = state.get("task_id", "")
+        if state.get("port"):
+            self.port = state["port"]
+        if state.get("quota"):
+            try:
+                self.quota = Quota.from_state(state["quota"])
+            except (TypeError, ValueError) as e:
+                self.log.warning("Stored quota of %s ignored: %s", self.user.name, e)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.task_id = ""
+        self.lost_reason = None
 
 
 def _unschedulable(err: str) -> bool:

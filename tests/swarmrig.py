@@ -47,6 +47,11 @@ class Node:
     def docker(self, *argv: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
         return sh("docker", "-H", self.sock, *argv, check=check, **kw)
 
+    @property
+    def node_id(self) -> str:
+        """The node's swarm ID (nodes share the machine's hostname: use this to name them)."""
+        return self.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+
     def up(self) -> bool:
         return self.docker("info", check=False, timeout=10).returncode == 0
 
@@ -57,6 +62,7 @@ class Swarm:
     image: str = ""
     nodes: list[Node] = field(default_factory=list)
     _made: list[list[str]] = field(default_factory=list)  # undo commands, newest last
+    _ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def manager(self) -> Node:
@@ -94,6 +100,12 @@ class Swarm:
             sh("ip", "-n", ns, "addr", "add", f"{node.address}/24", "dev", node_end)
             sh("ip", "-n", ns, "link", "set", node_end, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
+        self._run_engine(node)
+        self._load_image(node)
+        return node
+
+    def _run_engine(self, node: Node) -> None:
+        ns = node.name
         if not node.up():
             data = STATE / ns
             data.mkdir(parents=True, exist_ok=True)
@@ -116,8 +128,46 @@ class Swarm:
                 if node.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"dockerd of {ns} did not start: see {log.name}")
                 time.sleep(0.5)
-        self._load_image(node)
-        return node
+
+    def kill(self, node: Node) -> None:
+        """The node's engine dies at once (SIGKILL to dockerd and its containerd),
+        as when a machine loses power; its containers are left as they were."""
+        assert node.proc is not None, f"{node.name} was not started by this run"
+        self._ids[node.name] = node.node_id
+        os.killpg(node.proc.pid, 9)
+        node.proc.wait(30)
+        node.proc = None
+
+    def restart_engine(self, node: Node) -> None:
+        """Stop the node's engine the way an upgrade does (SIGTERM) and start it again."""
+        assert node.proc is not None, f"{node.name} was not started by this run"
+        self._ids[node.name] = node.node_id
+        node.proc.terminate()
+        node.proc.wait(60)
+        node.proc = None
+        self.restart(node)
+
+    def restart(self, node: Node) -> None:
+        """Start a killed node's engine again; it rejoins the swarm by itself."""
+        node_id = self._ids[node.name]
+        self._run_engine(node)
+        assert node.node_id == node_id
+        deadline = time.monotonic() + 60
+        while self.node_state(node) != ("ready", node.address):
+            assert time.monotonic() < deadline, f"{node.name} did not rejoin the swarm"
+            time.sleep(0.5)
+
+    def node_state(self, node: Node) -> tuple[str, str]:
+        """(state, address) of ``node`` as the manager sees it."""
+        out = self.manager.docker(
+            "node",
+            "inspect",
+            self._ids.get(node.name) or node.node_id,
+            "--format",
+            "{{.Status.State}} {{.Status.Addr}}",
+            check=False,
+        ).stdout.split()
+        return (out[0], out[1]) if len(out) == 2 else ("unknown", "")
 
     def _load_image(self, node: Node) -> None:
         if (
@@ -139,6 +189,8 @@ class Swarm:
                 self.manager.address,
                 "--listen-addr",
                 f"{self.manager.address}:2377",
+                # a lost node is noticed in seconds, not after 15 s (5 s heartbeats)
+                *("--dispatcher-heartbeat", "1s"),
             )
         token = self.manager.docker("swarm", "join-token", "-q", "worker").stdout.strip()
         for node in self.nodes[1:]:

@@ -30,14 +30,15 @@ def test_the_kit_uses_no_other_private_dockerspawner_name():
     """Every private DockerSpawner attribute the spawner module touches is in the list."""
     import jhub_kit.spawner as mod
 
-    src = inspect.getsource(mod)
-    used = {
-        n
-        for n in dir(DockerSpawner)
-        if n.startswith("_") and not n.startswith("__") and f".{n}" in src
-    }
-    ours = {n for n in vars(QuotaDockerSpawner) if n.startswith("_")}
-    assert used - ours - set(PRIVATE_NAMES) <= {"_log_name", "_progress_events"}, used
+    used = _private_names_used(mod, DockerSpawner, QuotaDockerSpawner)
+    assert used - set(PRIVATE_NAMES) <= {"_log_name", "_progress_events"}, used
+
+
+def _private_names_used(module, base: type, ours: type) -> set[str]:
+    """Private attributes of ``base`` that ``module`` touches and ``ours`` does not define."""
+    src = inspect.getsource(module)
+    used = {n for n in dir(base) if n.startswith("_") and not n.startswith("__") and f".{n}" in src}
+    return used - {n for n in vars(ours) if n.startswith("_")}
 
 
 def test_supported_range_is_pinned():
@@ -52,3 +53,25 @@ def test_supported_range_is_pinned():
     assert "<15" in pin and ">=14" in pin, pin
     major = int(dockerspawner.__version__.split(".")[0])
     assert major == 14
+
+
+def test_swarm_create_object_still_reads_the_swapped_traits():
+    from dockerspawner import SwarmSpawner
+
+    from jhub_kit.dockerspawner_adapter import SWARM_SWAPPED_TRAITS
+
+    src = inspect.getsource(SwarmSpawner.create_object)
+    for name in SWARM_SWAPPED_TRAITS:
+        assert f"self.{name}" in src, f"SwarmSpawner.create_object no longer reads {name}"
+    # the kit's task and placement keywords are applied last
+    assert "task_kwargs.update(self.extra_task_spec)" in src
+    assert "placement_kwargs.update(self.extra_placement_spec)" in src
+
+
+def test_the_swarm_spawner_uses_no_private_dockerspawner_name():
+    from dockerspawner import SwarmSpawner
+
+    import jhub_kit.swarm_spawner as mod
+    from jhub_kit import QuotaSwarmSpawner
+
+    assert _private_names_used(mod, SwarmSpawner, QuotaSwarmSpawner) == set()

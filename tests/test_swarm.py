@@ -5,6 +5,7 @@ once with the scheduler's reason; a server answers through the proxy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ def swarm_config(image: str, manager_sock: str) -> Config:
     s.prefix = TEST_PREFIX
     s.start_timeout = 120
     s.http_timeout = 120
+    s.poll_interval = 2
     # the vocabulary of one host, unchanged
     s.mem_limit = "300M"
     s.cpu_limit = 0.5
@@ -54,6 +56,22 @@ def swarm_config(image: str, manager_sock: str) -> Config:
     s.quota_groups = {"class-b": {"mem_limit": "400M", "mem_guarantee": "100M"}}
     s.quota_users = {"greedy": {"mem_limit": "5000G", "mem_guarantee": "4000G"}}
     return c
+
+
+def node_of(swarm, app, name: str):
+    """The rig's node that runs ``name``'s server (by the address the hub connects to)."""
+    ip = app.users[name].spawner.server.ip
+    [node] = [n for n in swarm.nodes if n.address == ip]
+    return node
+
+
+async def wait_stopped(app, name: str, timeout: float = 30) -> float:
+    """Seconds until the hub reports ``name``'s server stopped (its own polling)."""
+    t0 = time.monotonic()
+    while app.users[name].running or app.users[name].spawner.pending:
+        assert time.monotonic() - t0 < timeout, f"{name}'s server still reported running"
+        await asyncio.sleep(0.2)
+    return time.monotonic() - t0
 
 
 def task_container(swarm, service: str) -> tuple[dict, str]:
@@ -104,3 +122,134 @@ async def test_quota_applied_on_the_node_and_server_answers(swarm, test_image, c
         assert time.monotonic() - t0 < 30  # at once, not after start_timeout (120 s)
         assert "insufficient resources" in caplog.text, caplog.text[-2000:]
         assert not app.users["greedy"].running
+
+
+async def test_spread_over_nodes_and_pinned_by_label(swarm, test_image, chp, caplog):
+    """Servers spread over the nodes; a group with node_labels runs only where they are."""
+    gpu_node = swarm.nodes[-1]
+    swarm.manager.docker("node", "update", "--label-add", "kit-gpu=yes", gpu_node.node_id)
+    c = swarm_config(test_image, swarm.manager.sock)
+    c.QuotaSwarmSpawner.quota_groups = {
+        "gpu": {"node_labels": {"kit-gpu": "yes"}, "mem_limit": "350M"},
+        "tpu": {"node_labels": {"kit-tpu": "yes"}},
+    }
+    names = [f"sp{i}" for i in range(len(swarm.nodes))]
+    try:
+        async with running_hub(c) as app:
+            for name in names:
+                ensure_user(app, name)
+            await asyncio.gather(*(start_server(app, n) for n in names))
+            placed = {node_of(swarm, app, n).name for n in names}
+            assert len(placed) == len(swarm.nodes), placed  # one on each node
+            for n in names:
+                assert (await server_get(app, n)).status_code == 200
+
+            for i in range(2):
+                ensure_user(app, f"gp{i}", groups=("gpu",))
+                await start_server(app, f"gp{i}")
+                assert node_of(swarm, app, f"gp{i}") is gpu_node
+                container, _ = task_container(swarm, f"{TEST_PREFIX}-gp{i}")
+                assert container["HostConfig"]["Memory"] == 350 * M
+            [spec] = json.loads(
+                swarm.manager.docker("service", "inspect", f"{TEST_PREFIX}-gp0").stdout
+            )
+            assert spec["Spec"]["TaskTemplate"]["Placement"]["Constraints"] == [
+                "node.labels.kit-gpu==yes"
+            ]
+
+            # a kind of node the swarm does not have: refused at once, said in words
+            ensure_user(app, "tp0", groups=("tpu",))
+            with caplog.at_level(logging.WARNING):
+                r = await spawn_request(app, "tp0")
+            assert r.status_code == 503, r.text
+            assert "of the kind your server runs on (kit-tpu=yes)" in r.json()["message"]
+            assert "scheduling constraints not satisfied" in caplog.text
+            for n in [*names, "gp0", "gp1"]:
+                await stop_server(app, n)
+    finally:
+        swarm.manager.docker("node", "update", "--label-rm", "kit-gpu", gpu_node.node_id)
+
+
+async def test_drained_and_lost_nodes_and_a_manager_restart(swarm, test_image, chp, caplog):
+    """Servers on a drained node or a node whose engine died are reported stopped
+    within a poll interval; the others keep answering; a manager that restarts
+    loses no one."""
+    c = swarm_config(test_image, swarm.manager.sock)
+    # the manager manages: servers only on workers (what the tutorial advises)
+    c.QuotaSwarmSpawner.extra_placement_spec = {"constraints": ["node.role==worker"]}
+    names = [f"ft{i}" for i in range(len(swarm.nodes) - 1)]
+    async with running_hub(c) as app:
+        for name in names:
+            ensure_user(app, name)
+        await asyncio.gather(*(start_server(app, n) for n in names))
+        nodes = {n: node_of(swarm, app, n) for n in names}
+        assert swarm.manager not in nodes.values()
+        assert len({node.name for node in nodes.values()}) == len(names)
+
+        # the manager's engine restarts: no one is lost, and the hub says nothing stopped
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            await asyncio.to_thread(swarm.restart_engine, swarm.manager)
+            await asyncio.sleep(3 * c.QuotaSwarmSpawner.poll_interval)
+        for n in names:
+            assert app.users[n].running, f"{n} reported stopped after the manager restart"
+            assert (await server_get(app, n)).status_code == 200
+            assert await app.users[n].spawner.poll() is None
+        assert "stopped with exit code" not in caplog.text
+
+        first, second = names[0], names[1]
+        # drain the node of the first: reported stopped, not moved behind the hub
+        swarm.manager.docker("node", "update", "--availability", "drain", nodes[first].node_id)
+        try:
+            took = await wait_stopped(app, first)
+            print(f"drained node: reported stopped after {took:.1f} s")
+            assert took < 3 * c.QuotaSwarmSpawner.poll_interval, took
+            r = await server_get(app, second)
+            assert r.status_code == 200, (r.text[-1500:], r.headers)
+            assert app.users[second].running
+            # the stop removed the service: nothing left to come back elsewhere
+            assert (
+                f"{TEST_PREFIX}-{first}"
+                not in swarm.manager.docker("service", "ls", "--format", "{{.Name}}").stdout.split()
+            )
+        finally:
+            swarm.manager.docker("node", "update", "--availability", "active", nodes[first].node_id)
+
+        # the engine of the second's node dies: reported stopped within seconds
+        lost = nodes[second]
+        await asyncio.to_thread(swarm.kill, lost)
+        try:
+            took = await wait_stopped(app, second, timeout=60)
+            print(f"killed engine: reported stopped after {took:.1f} s")
+            # node heartbeats every 1 s on the rig, the hub polls every 2 s
+            assert took < 20, took
+            assert "is down: the server stopped with it" in caplog.text
+        finally:
+            await asyncio.to_thread(swarm.restart, lost)
+        # the user starts again, on a node that works
+        await start_server(app, second)
+        assert (await server_get(app, second)).status_code == 200
+        await stop_server(app, second)
+
+
+async def test_a_restarted_hub_finds_running_servers(swarm, test_image, chp, monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYTERHUB_TEST_DB_URL", f"sqlite:///{tmp_path}/hub.sqlite")
+    c = swarm_config(test_image, swarm.manager.sock)
+    c.JupyterHub.cleanup_servers = False  # the server outlives the hub
+    async with running_hub(c) as app:
+        ensure_user(app, "hr1", groups=("class-b",))
+        await start_server(app, "hr1")
+        before = app.users["hr1"].spawner
+        task_id, url = before.task_id, before.server.url
+    assert task_id
+    c = swarm_config(test_image, swarm.manager.sock)
+    c.JupyterHub.cleanup_servers = False
+    async with running_hub(c, restart=True) as app:
+        spawner = app.users["hr1"].spawner
+        assert app.users["hr1"].running, "the running service was not adopted"
+        assert spawner.task_id == task_id and spawner.server.url == url
+        assert spawner.quota is not None and spawner.quota.mem_limit == 400 * M
+        assert await spawner.poll() is None
+        assert (await server_get(app, "hr1")).status_code == 200
+        await stop_server(app, "hr1")
+    assert swarm.manager.docker("service", "ls", "-q").stdout.split() == []

@@ -94,3 +94,73 @@ def test_swarm_spawner_talks_to_its_own_engine():
         assert sp.client.adapters["http+docker://"].socket_path == "/run/manager.sock"
     finally:
         DockerSpawner._client = saved
+
+
+def test_node_labels_in_the_same_policy():
+    from jhub_kit.quota import QuotaError, QuotaPolicy
+    from jhub_kit.swarm_limits import placement_constraints
+
+    policy = QuotaPolicy.from_config(
+        {"mem_limit": "1G"},
+        {
+            "gpu": {"node_labels": {"gpu": "yes"}, "mem_limit": "4G"},
+            "lab": {"node_labels": {"room": "b12"}},
+            "other-gpu": {"node_labels": {"gpu": "no"}},
+        },
+        {"ann": {"node_labels": {}}},
+    )
+    q = policy.resolve("bob", ["gpu", "lab"])
+    assert q.node_labels == (("gpu", "yes"), ("room", "b12"))  # every group's labels
+    assert q.mem_limit == 4096 * M
+    assert placement_constraints(q) == ["node.labels.gpu==yes", "node.labels.room==b12"]
+    assert policy.resolve("ann", ["gpu"]).node_labels == ()  # the user's own entry wins
+    assert policy.resolve("cy").node_labels == ()
+    assert "nodes gpu=yes,room=b12" in q.describe()
+    # stored with the server and read back
+    assert Quota.from_state(q.to_state()) == q
+    assert "node_labels" not in policy.resolve("cy").to_state()
+    # two groups that place one user on different kinds of node: a clear error
+    try:
+        policy.resolve("dan", ["gpu", "other-gpu"])
+        raise AssertionError("conflict not refused")
+    except QuotaError as e:
+        assert "node label gpu = 'yes' and 'no'" in str(e)
+    for bad in ({"gpu": "a b"}, {"": "x"}, ["gpu"], {"gpu": "x=y"}):
+        try:
+            QuotaPolicy.from_config(None, {"g": {"node_labels": bad}})
+            raise AssertionError(f"{bad!r} accepted")
+        except QuotaError as e:
+            assert "node_labels" in str(e)
+
+
+async def test_a_user_cannot_place_themself():
+    """user_options may lower limits; they never choose nodes."""
+    from jhub_kit import QuotaSwarmSpawner
+
+    c = Config()
+    c.QuotaSwarmSpawner.quota_groups = {"gpu": {"node_labels": {"gpu": "yes"}}}
+    user = SimpleNamespace(name="ann", groups=[SimpleNamespace(name="gpu")])
+    sp = QuotaSwarmSpawner(config=c, user=user)
+    sp.user_options = {"node_labels": {}}
+    assert (await sp.resolve_quota()).node_labels == (("gpu", "yes"),)
+
+
+def test_unschedulable_messages_say_why_in_words():
+    from jhub_kit import QuotaSwarmSpawner
+
+    sp = QuotaSwarmSpawner(user=SimpleNamespace(name="ann", groups=[]))
+    sp.quota = Quota(node_labels=(("gpu", "yes"),))
+    err = "no suitable node (scheduling constraints not satisfied on 3 nodes)"
+    assert "of the kind your server runs on (gpu=yes)" in sp._unschedulable_message(err)
+    err = "no suitable node (insufficient resources on 3 nodes)"
+    assert "not enough free memory or CPUs" in sp._unschedulable_message(err)
+
+
+def test_config_check_says_one_host_ignores_node_labels():
+    from jhub_kit.config_check import check_config
+
+    c = Config()
+    c.JupyterHub.spawner_class = "jhub_kit.QuotaDockerSpawner"
+    c.QuotaDockerSpawner.quota_groups = {"gpu": {"node_labels": {"gpu": "yes"}}}
+    warnings = check_config(c).warnings
+    assert any(w.startswith("node_labels (group gpu) place servers on a swarm") for w in warnings)
