@@ -202,7 +202,9 @@ class Quota:
         unknown = set(data) - set(names)
         if unknown:
             raise ValueError(f"unknown quota fields {sorted(unknown)}")
+        # state saved before a field existed: that field's default, as for a new Quota
         values: dict[str, Any] = {n: None for n in names}
+        values["node_labels"] = ()
         for k, v in data.items():
             if k == "node_labels":
                 values[k] = parse_labels(v, where="quota state")

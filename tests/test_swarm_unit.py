@@ -119,6 +119,9 @@ def test_node_labels_in_the_same_policy():
     # stored with the server and read back
     assert Quota.from_state(q.to_state()) == q
     assert "node_labels" not in policy.resolve("cy").to_state()
+    # a server's state stored before node_labels existed (a hub upgraded while it ran)
+    old = Quota.from_state({"mem_limit": 1024 * M, "swap_limit": 0})
+    assert old.node_labels == () and old.to_state() == {"mem_limit": 1024 * M, "swap_limit": 0}
     # two groups that place one user on different kinds of node: a clear error
     try:
         policy.resolve("dan", ["gpu", "other-gpu"])
