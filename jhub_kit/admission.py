@@ -52,6 +52,16 @@ class StartGate:
         held = sorted(self.holders.values(), key=lambda h: h[1])
         return ", ".join(f"{who or 'a start'} ({now - since:.0f} s)" for who, since in held)
 
+    def set_limit(self, limit: int) -> None:
+        """Change the number of slots (e.g. when nodes join a swarm); a raise lets
+        waiting starts in at once."""
+        self.limit = max(1, limit)
+        while self.active < self.limit and self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                self.active += 1
+                fut.set_result(None)
+
     @property
     def queued(self) -> int:
         return len(self._waiters)

@@ -16,6 +16,7 @@ The disk limit is the home provisioner's, as on one host.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from docker.types import Resources
@@ -55,3 +56,15 @@ def not_enforced(quota: Quota) -> list[str]:
 def placement_constraints(quota: Quota) -> list[str]:
     """Swarm placement constraints for the quota's node labels."""
     return [f"node.labels.{k}=={v}" for k, v in quota.node_labels]
+
+
+def swarm_start_limit(nodes: Iterable[dict[str, Any]]) -> int:
+    """Starts in flight by default on a swarm: the cores of the nodes that take
+    servers (ready and active), at least 2; from ``docker node ls`` entries."""
+    cores = sum(
+        n.get("Description", {}).get("Resources", {}).get("NanoCPUs", 0) / NANO
+        for n in nodes
+        if n.get("Status", {}).get("State") == "ready"
+        and n.get("Spec", {}).get("Availability") == "active"
+    )
+    return max(2, int(cores))

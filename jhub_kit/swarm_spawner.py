@@ -31,6 +31,7 @@ Besides quotas, against stock SwarmSpawner:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -44,7 +45,13 @@ from traitlets import default
 from .dockerspawner_adapter import SwarmSpawnerAdapter
 from .quota import Quota
 from .quota_config import QuotaConfigMixin
-from .swarm_limits import not_enforced, placement_constraints, service_resources
+from .start_queue import StartQueueMixin
+from .swarm_limits import (
+    not_enforced,
+    placement_constraints,
+    service_resources,
+    swarm_start_limit,
+)
 
 _CLIENTS: dict[str, Any] = {}
 _NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
@@ -62,7 +69,7 @@ _STARTING = {
 }
 
 
-class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawnerAdapter):
+class QuotaSwarmSpawner(QuotaConfigMixin, StartQueueMixin, SwarmSpawnerAdapter):
     """A SwarmSpawner that enforces per-user and per-group quotas on every spawn."""
 
     quota: Quota | None = None
@@ -118,15 +125,36 @@ class QuotaSwarmSpawner(QuotaConfigMixin, SwarmSpawnerAdapter):
         return self.network_name == "host" or self.docker_default_use_ip()
 
     async def start(self) -> Any:
+        self._progress_events = []
         self.quota = await self.resolve_quota_for_spawn()
         self.task_id = ""
         self.lost_reason = None
+        self._emit(5, f"Quota: {self.quota.describe()}")
         for gap in not_enforced(self.quota):
             self.log.info("Quota of %s on a swarm: %s", self.user.name, gap)
+        if not self._configured("concurrent_starts"):
+            # the swarm's cores, not the hub's: one start per core in flight
+            with contextlib.suppress(requests.exceptions.ConnectionError, docker.errors.APIError):
+                self.start_gate().set_limit(swarm_start_limit((await self._nodes()).values()))
+        return await self.admitted(self._start_in_slot)
+
+    async def _start_in_slot(self) -> tuple[str, int]:
         if self.network_name == "host":
             # the server shares the node's network: a free port there, the node's address
             self.port = random_port()
-        return await super().start()
+        self._emit(50, "Creating the service")
+        ip, port = await SwarmSpawnerAdapter.start(self)
+        self._emit(70, f"Running on the node at {ip}, waiting for the server")
+        await self._wait_until_answering(ip, port)
+        self._emit(90, "Server is answering")
+        return ip, port
+
+    def _configured(self, name: str) -> bool:
+        """Whether the config sets trait ``name`` for this class or a base."""
+        return any(
+            cls.__name__ in self.config and name in self.config[cls.__name__]
+            for cls in type(self).mro()
+        )
 
     async def create_object(self) -> Any:
         """SwarmSpawner's service, with the resolved quota as its resources and

@@ -112,3 +112,25 @@ async def test_a_start_that_gives_up_names_who_holds_the_slots():
     hold.set()
     await t
     assert gate.holders == {} and gate.active == 0
+
+
+async def test_raising_the_limit_lets_waiting_starts_in():
+    """A swarm that gains nodes raises the gate's limit: those waiting go in at once."""
+    gate = StartGate(1, 10)
+    entered: list[str] = []
+    release = asyncio.Event()
+
+    async def start(name: str) -> None:
+        async with gate.slot(owner=name, poll=0.05):
+            entered.append(name)
+            await release.wait()
+
+    tasks = [asyncio.create_task(start(n)) for n in "abc"]
+    await asyncio.sleep(0.2)
+    assert entered == ["a"] and gate.queued == 2
+    gate.set_limit(3)
+    await asyncio.sleep(0.2)
+    assert entered == ["a", "b", "c"] and gate.active == 3 and gate.queued == 0
+    release.set()
+    await asyncio.gather(*tasks)
+    assert gate.active == 0

@@ -98,7 +98,12 @@ async def test_quota_applied_on_the_node_and_server_answers(swarm, test_image, c
             assert hc["Memory"] == 400 * M  # the group's
             assert hc["NanoCpus"] == 500_000_000
             assert hc["PidsLimit"] == 256
-            assert app.users["sw1"].spawner.server.ip == node_address  # where it was placed
+            spawner = app.users["sw1"].spawner
+            assert spawner.server.ip == node_address  # where it was placed
+            # the start queue spans the swarm: one start in flight per core of its nodes
+            assert spawner.start_gate().limit == len(swarm.nodes) * len(os.sched_getaffinity(0))
+            said = [e["message"] for e in spawner._progress_events]
+            assert f"Running on the node at {node_address}, waiting for the server" in said
             [spec] = json.loads(
                 swarm.manager.docker("service", "inspect", f"{TEST_PREFIX}-sw1").stdout
             )

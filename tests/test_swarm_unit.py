@@ -167,3 +167,21 @@ def test_config_check_says_one_host_ignores_node_labels():
     c.QuotaDockerSpawner.quota_groups = {"gpu": {"node_labels": {"gpu": "yes"}}}
     warnings = check_config(c).warnings
     assert any(w.startswith("node_labels (group gpu) place servers on a swarm") for w in warnings)
+
+
+def test_swarm_start_limit_counts_the_cores_that_take_servers():
+    from jhub_kit.swarm_limits import swarm_start_limit
+
+    def node(cpus: float, state: str = "ready", availability: str = "active") -> dict:
+        return {
+            "Status": {"State": state},
+            "Spec": {"Availability": availability},
+            "Description": {"Resources": {"NanoCPUs": int(cpus * 1e9)}},
+        }
+
+    assert (
+        swarm_start_limit([node(8), node(4), node(16, "down"), node(16, availability="drain")])
+        == 12
+    )
+    assert swarm_start_limit([node(1)]) == 2  # never below 2
+    assert swarm_start_limit([]) == 2
