@@ -167,12 +167,23 @@ def _check_swarm_spawner(cls: type, c: Config, report: Report) -> None:
         return
     report.settings["default quota"] = quota.describe()
     report.warnings += [f"on a swarm, {gap}" for gap in not_enforced(quota)]
+    backend = _check_homes(sp, c, report)
+    if backend == "docker-volume":
+        report.errors.append(
+            "home_provisioner 'docker-volume' cannot serve a swarm (a volume lives on one "
+            "engine): use 'directory', 'btrfs' or 'loopfile' with HomeProvisioner.base_dir on "
+            "a share mounted at the same path on every node"
+        )
+    elif backend:
+        report.warnings.append(
+            f"homes in {report.settings['homes'].split(', in ', 1)[-1]}: that path must be the "
+            "same share on every node (check with `jhub-kit doctor`)"
+        )
 
 
 def _check_spawner(sp: Any, c: Config, report: Report) -> None:
     from . import network
     from .policy_file import PolicyFile
-    from .provision import provisioner_class
     from .quota import QuotaError, QuotaPolicy
 
     report.settings.update(
@@ -213,20 +224,7 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
             )
     except QuotaError as e:
         report.errors.append(str(e))
-    if sp.home_provisioner:
-        try:
-            cls = provisioner_class(sp.home_provisioner)
-            prov = cls(config=c)
-            where = (
-                f"volumes {prov.volume_prefix}NAME"  # type: ignore[attr-defined]
-                if cls.backend == "docker-volume"
-                else f"in {prov.base_dir}"
-            )
-            report.settings["homes"] = f"{cls.backend}, {where}"
-            if cls.backend == "lvm" and not prov.volume_group:  # type: ignore[attr-defined]
-                report.errors.append("home_provisioner 'lvm' needs c.LvmProvisioner.volume_group")
-        except (ValueError, ImportError) as e:
-            report.errors.append(f"{type(sp).__name__}.home_provisioner: {e}")
+    _check_homes(sp, c, report)
     if sp.network_name == "host":
         report.warnings.append(
             "network_name = 'host': servers share the host's network namespace. A student's "
@@ -252,3 +250,26 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
             f"{sp.network_name!r} cannot reach the hub; set c.JupyterHub.hub_ip = '0.0.0.0' "
             "or c.JupyterHub.hub_connect_ip, or use network_name = 'host'"
         )
+
+
+def _check_homes(sp: Any, c: Config, report: Report) -> str | None:
+    """The homes' backend in the report (or its error); returns the backend's name."""
+    from .provision import provisioner_class
+
+    if not sp.home_provisioner:
+        return None
+    try:
+        cls = provisioner_class(sp.home_provisioner)
+        prov = cls(config=c)
+        where = (
+            f"volumes {prov.volume_prefix}NAME"  # type: ignore[attr-defined]
+            if cls.backend == "docker-volume"
+            else f"in {prov.base_dir}"
+        )
+        report.settings["homes"] = f"{cls.backend}, {where}"
+        if cls.backend == "lvm" and not prov.volume_group:  # type: ignore[attr-defined]
+            report.errors.append("home_provisioner 'lvm' needs c.LvmProvisioner.volume_group")
+        return cls.backend
+    except (ValueError, ImportError) as e:
+        report.errors.append(f"{type(sp).__name__}.home_provisioner: {e}")
+        return None

@@ -16,24 +16,22 @@ from typing import Any
 from docker.types import Mount
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
-from traitlets import Bool, Float, Instance, Int, List, Unicode, Union, default
+from traitlets import Bool, Float, Int, List, Unicode, Union, default
 
 from . import docker_limits, firewall, firewall_watch, hardening, network, oom
 from .dockerspawner_adapter import DockerSpawnerAdapter
-from .provision import HomeMount, HomeProvisioner, ProvisionError, Usage
-from .provision.dockervolume import DockerVolumeProvisioner
-from .quota import Quota, approx_size, format_size
+from .homes_config import HomesMixin
+from .provision import HomeMount, ProvisionError, Usage
+from .quota import Quota, format_size
 from .quota_config import QuotaConfigMixin
-from .resolve import make_provisioner
 from .start_queue import StartQueueMixin
 from .student_view import student_view
 
-_PROVISIONERS: dict[tuple[str, int], tuple[Any, HomeProvisioner]] = {}
 _WARNED: set[str] = set()
 _ISOLATED: set[firewall.Isolation] = set()
 
 
-class QuotaDockerSpawner(QuotaConfigMixin, StartQueueMixin, DockerSpawnerAdapter):
+class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSpawnerAdapter):
     """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
 
     Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
@@ -41,71 +39,6 @@ class QuotaDockerSpawner(QuotaConfigMixin, StartQueueMixin, DockerSpawnerAdapter
     groups and users with :attr:`quota_groups`, :attr:`quota_users` or a
     :attr:`quota_policy_file` that can be edited while the hub runs.
     """
-
-    # -- homes ---------------------------------------------------------------
-
-    home_provisioner = Union(
-        [Unicode(), Instance(HomeProvisioner)],
-        allow_none=True,
-        default_value=None,
-        help="""Makes each user's home before their container is created.
-
-        A name (``"directory"``, ``"loopfile"``, ``"btrfs"``, ``"lvm"``,
-        ``"docker-volume"``), a ``module:Class`` path, or an instance. The home is
-        mounted at :attr:`home_target`; its size comes from the quota's
-        ``disk_limit``. Configure the backend through its own class, e.g.
-        ``c.LoopfileProvisioner.base_dir = "/srv/jupyterhub/homes"``.
-        Example: ``c.QuotaDockerSpawner.home_provisioner = "loopfile"``.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    home_target = Unicode(
-        "",
-        help="""Where the home is mounted in the container. Default: ``notebook_dir``,
-        or ``/home/jovyan``. Example: ``"/home/jovyan/work"``.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    def provisioner(self) -> HomeProvisioner | None:
-        """The configured provisioner, shared by every user's spawner (one lock per user)."""
-        hp = self.home_provisioner
-        if hp is None or isinstance(hp, HomeProvisioner):
-            return hp
-        key = (hp, id(self.config))  # one per hub config (tests run several hubs)
-        if key not in _PROVISIONERS:
-            prov = make_provisioner(hp, config=self.config, log=self.log, docker_client=self.client)
-            assert prov is not None
-            _PROVISIONERS[key] = (self.config, prov)  # the config is kept: its id stays unique
-        return _PROVISIONERS[key][1]
-
-    home_mount: HomeMount | None = None
-    """The home mounted into the current (or last) container."""
-
-    async def _provision_home(self) -> None:
-        prov = self.provisioner()
-        if prov is None:
-            return
-        assert self.quota is not None
-        self._emit(30, "Preparing your home directory")
-        if isinstance(prov, DockerVolumeProvisioner):
-            prov.server_image = self.image  # the image at hand to set a new volume's owner
-        try:
-            self.home_mount = await prov.provision(self.user.name, self.quota)
-        except ProvisionError as e:
-            self.log.error("Home of %s not provisioned: %s", self.user.name, e)
-            raise SpawnException(
-                e.user_message,
-                reason="home",
-                status_code=500,
-                log_message=f"Home of {self.user.name} not provisioned: {e}",
-            ) from None
-        usage = await prov.usage(self.user.name)
-        size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
-        self._emit(40, f"Home ready ({size})")
 
     # -- hardening -----------------------------------------------------------
 
@@ -309,7 +242,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, StartQueueMixin, DockerSpawnerAdapter
             "auto_remove": False,
         }
         if self.home_mount is not None:
-            target = self.home_target or self.notebook_dir or "/home/jovyan"
+            target = self.home_mount_target()
             home = Mount(target, self.home_mount.source, type=self.home_mount.type)
             merged["mounts"] = [*self.mount_binds, home]
         return await self.create_with_host_config(merged)

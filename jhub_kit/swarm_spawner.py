@@ -37,12 +37,14 @@ from typing import Any
 
 import docker
 import requests
-from docker.types import RestartPolicy
+from docker.types import Mount, RestartPolicy
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
 from traitlets import default
 
 from .dockerspawner_adapter import SwarmSpawnerAdapter
+from .homes_config import HomesMixin
+from .provision.dockervolume import DockerVolumeProvisioner
 from .quota import Quota
 from .quota_config import QuotaConfigMixin
 from .start_queue import StartQueueMixin
@@ -69,7 +71,7 @@ _STARTING = {
 }
 
 
-class QuotaSwarmSpawner(QuotaConfigMixin, StartQueueMixin, SwarmSpawnerAdapter):
+class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpawnerAdapter):
     """A SwarmSpawner that enforces per-user and per-group quotas on every spawn."""
 
     quota: Quota | None = None
@@ -139,6 +141,18 @@ class QuotaSwarmSpawner(QuotaConfigMixin, StartQueueMixin, SwarmSpawnerAdapter):
         return await self.admitted(self._start_in_slot)
 
     async def _start_in_slot(self) -> tuple[str, int]:
+        if isinstance(self.provisioner(), DockerVolumeProvisioner):
+            raise SpawnException(
+                "Your home cannot be prepared; an administrator must fix the hub's settings.",
+                reason="home",
+                status_code=500,
+                log_message=(
+                    "home_provisioner 'docker-volume' makes volumes on one engine, and a swarm "
+                    "runs servers on other nodes: use 'directory', 'btrfs' or 'loopfile' with "
+                    "HomeProvisioner.base_dir on a share mounted at the same path on every node"
+                ),
+            )
+        await self._provision_home()
         if self.network_name == "host":
             # the server shares the node's network: a free port there, the node's address
             self.port = random_port()
@@ -148,6 +162,17 @@ class QuotaSwarmSpawner(QuotaConfigMixin, StartQueueMixin, SwarmSpawnerAdapter):
         await self._wait_until_answering(ip, port)
         self._emit(90, "Server is answering")
         return ip, port
+
+    @property
+    def mounts(self) -> list[Any]:
+        """SwarmSpawner's mounts (``volumes``) and the user's home, bound from the
+        same path on whichever node runs the task."""
+        mounts: list[Any] = list(super().mounts)
+        if self.home_mount is not None:
+            mounts.append(
+                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
+            )
+        return mounts
 
     def _configured(self, name: str) -> bool:
         """Whether the config sets trait ``name`` for this class or a base."""

@@ -31,9 +31,9 @@ def config(image, homes, backend="loopfile", policy=None, **extra):
 
 def fresh_provisioners():
     # provisioners are shared per class within a hub process; tests use new base dirs
-    from jhub_kit import spawner
+    from jhub_kit import homes_config
 
-    spawner._PROVISIONERS.clear()
+    homes_config._PROVISIONERS.clear()
 
 
 async def sh(docker_client, user, script):

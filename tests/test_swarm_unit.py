@@ -185,3 +185,27 @@ def test_swarm_start_limit_counts_the_cores_that_take_servers():
     )
     assert swarm_start_limit([node(1)]) == 2  # never below 2
     assert swarm_start_limit([]) == 2
+
+
+def test_doctor_verdicts_say_what_to_fix_on_which_node():
+    from jhub_kit.swarm_doctor import verdict
+
+    def task(state: str, err: str = "") -> dict:
+        return {"Status": {"State": state, "Err": err}}
+
+    ok = verdict("n2 (10.0.0.3)", task("complete"), "img:1", "/srv/homes")
+    assert (
+        ok.ok and ok.found == "node n2 (10.0.0.3): image img:1 runs, /srv/homes is the hub's share"
+    )
+    other = verdict("n2", task("failed", "task: non-zero exit (1)"), "img:1", "/srv/homes")
+    assert not other.ok and "is not the hub's share" in other.found
+    missing = verdict(
+        "n2",
+        task("rejected", 'invalid mount config for type "bind": bind source path does not exist'),
+        "img:1",
+        "/srv/homes",
+    )
+    assert "/srv/homes does not exist there" in missing.found and "mount" in missing.fix
+    no_image = verdict("n2", task("rejected", "No such image: img:1"), "img:1", None)
+    assert "cannot be pulled" in no_image.found and "registry" in no_image.fix
+    assert not verdict("n2", None, "img:1", None).ok

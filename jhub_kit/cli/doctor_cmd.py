@@ -162,6 +162,37 @@ def check_homes(c: Any) -> Check:
     return True, f"{backend} homes in {base}: {free // 1024**3} GiB free", ""
 
 
+def check_swarm_nodes(spawner: Any, c: Any) -> list[Check]:
+    """From every node of the swarm: the image, and the homes' share (one task each)."""
+    from ..swarm_doctor import check_nodes
+
+    try:
+        info = spawner.client.info()
+    except Exception as e:
+        return [(False, f"no swarm manager answers ({e})", "check client_kwargs / DOCKER_HOST")]
+    if not info.get("Swarm", {}).get("ControlAvailable"):
+        return [
+            (
+                False,
+                "the engine the spawner talks to is not a swarm manager",
+                "point c.QuotaSwarmSpawner.client_kwargs at a manager (docker swarm init)",
+            )
+        ]
+    share = None
+    try:
+        prov = provisioner_for(c)
+        if prov.backend != "docker-volume":
+            share = prov.base_dir
+            os.makedirs(share, exist_ok=True)
+    except click.ClickException:
+        pass
+    nodes = info["Swarm"].get("Nodes", "?")
+    results = check_nodes(spawner.client, spawner.image, share)
+    return [(True, f"swarm manager answers: {nodes} nodes", "")] + [
+        (r.ok, r.found, r.fix) for r in results
+    ]
+
+
 def check_home_records(c: Any) -> Check:
     """Every home the provisioner's state lists is there (a missing one is refused at spawn)."""
     try:
@@ -213,25 +244,38 @@ def doctor_cmd(config_file: str, hub_url: str | None, token_file: str | None) ->
     """Check the engine, image, proxy, network, homes, userlist (and the hub API)."""
     c = load_config(config_file)
     spawner = resolve.configured_spawner(c)
-    checks: list[Callable[[], Check]] = [
-        check_engine,
-        lambda: check_image(spawner.image),
-        check_proxy,
-        lambda: check_network(spawner, c),
-        lambda: check_isolation(spawner, c),
-        lambda: check_homes(c),
-        lambda: check_home_records(c),
-        lambda: check_userlist(c),
-    ]
+    checks: list[Callable[[], Check | list[Check]]]
+    from ..swarm_spawner import QuotaSwarmSpawner
+
+    if isinstance(spawner, QuotaSwarmSpawner):
+        checks = [
+            lambda: check_swarm_nodes(spawner, c),
+            check_proxy,
+            lambda: check_homes(c),
+            lambda: check_home_records(c),
+            lambda: check_userlist(c),
+        ]
+    else:
+        checks = [
+            check_engine,
+            lambda: check_image(spawner.image),
+            check_proxy,
+            lambda: check_network(spawner, c),
+            lambda: check_isolation(spawner, c),
+            lambda: check_homes(c),
+            lambda: check_home_records(c),
+            lambda: check_userlist(c),
+        ]
     if hub_url:
         checks.append(lambda: check_token(hub_url, token_file))
     failed = 0
     for check in checks:
-        ok, found, fix = check()
-        click.echo(f"{'ok  ' if ok else 'FAIL'} {found}")
-        if not ok:
-            failed += 1
-            click.echo(f"     fix: {fix}")
+        result = check()
+        for ok, found, fix in result if isinstance(result, list) else [result]:
+            click.echo(f"{'ok  ' if ok else 'FAIL'} {found}")
+            if not ok:
+                failed += 1
+                click.echo(f"     fix: {fix}")
     if failed:
         click.echo(f"{failed} problem(s) found", err=True)
         sys.exit(1)
