@@ -47,6 +47,18 @@ class JhubKit(Configurable):
         another for the admins) or ``dummy`` (tests). Example: ``"github"``.""",
     ).tag(config=True)
 
+    engine = CaselessStrEnum(
+        ["docker", "swarm"],
+        default_value="docker",
+        help="""Where servers run: ``docker`` (this host's engine,
+        :class:`~jhub_kit.QuotaDockerSpawner`) or ``swarm`` (a Docker Swarm the hub
+        talks to through a manager, :class:`~jhub_kit.QuotaSwarmSpawner`). The quota
+        vocabulary is the same; on a swarm the defaults change to what works across
+        machines: host networking on each node, ``directory`` homes in
+        ``HomeProvisioner.base_dir`` (a share mounted at the same path on every
+        node), the hub listening on all addresses. Example: ``"swarm"``.""",
+    ).tag(config=True)
+
     data_dir = Unicode(
         help="""Where the hub keeps its database, cookie secret and (by default) the
         userlist; mount it as a volume so they survive rebuilds. Default:
@@ -77,12 +89,13 @@ class JhubKit(Configurable):
 
     network_name = Unicode(
         help="""Docker network of the servers. Default: ``$DOCKER_NETWORK_NAME``, else
-        ``bridge``. Use ``"host"`` for a hub running directly on the host.""",
+        ``bridge`` (``host`` with ``engine = "swarm"``: each server on its node's
+        address). Use ``"host"`` for a hub running directly on the host.""",
     ).tag(config=True)
 
     @default("network_name")
     def _network_default(self) -> str:
-        return os.environ.get("DOCKER_NETWORK_NAME", "bridge")
+        return os.environ.get("DOCKER_NETWORK_NAME", "host" if self.engine == "swarm" else "bridge")
 
     notebook_dir = Unicode(
         help="""Directory the server opens in, and where the home is mounted.
@@ -162,23 +175,27 @@ def configure(c: Config) -> JhubKit:
     from jupyterhub.app import JupyterHub
 
     from .auth import UserlistMixin
-    from .spawner import QuotaDockerSpawner as Spawner
 
     kit = JhubKit(config=c)
+    Spawner: type[Configurable]
+    if kit.engine == "swarm":
+        from .swarm_spawner import QuotaSwarmSpawner as Spawner
+    else:
+        from .spawner import QuotaDockerSpawner as Spawner
     module, _, name = AUTHENTICATORS[kit.authenticator].rpartition(".")
     auth = getattr(import_module(module), name)
     with contextlib.suppress(OSError):  # the hub's sqlite needs the directory
         os.makedirs(kit.data_dir, exist_ok=True)
 
     # hub: persistence, the kit's spawner and authenticator
-    setdefault(c, JupyterHub, "spawner_class", "jhub_kit.spawner.QuotaDockerSpawner")
+    setdefault(c, JupyterHub, "spawner_class", f"{Spawner.__module__}.{Spawner.__name__}")
     setdefault(c, JupyterHub, "authenticator_class", AUTHENTICATORS[kit.authenticator])
     db = os.path.join(kit.data_dir, "jupyterhub.sqlite")
     setdefault(c, JupyterHub, "db_url", f"sqlite:///{db}")
     secret = os.path.join(kit.data_dir, "jupyterhub_cookie_secret")
     setdefault(c, JupyterHub, "cookie_secret_file", secret)
-    if kit.network_name != "host":
-        # containers on a Docker network must reach the hub API: listen beyond loopback
+    if kit.network_name != "host" or kit.engine == "swarm":
+        # containers on a Docker network, or on other machines, must reach the hub API
         setdefault(c, JupyterHub, "hub_ip", "0.0.0.0")
 
     # who gets in
@@ -204,7 +221,8 @@ def configure(c: Config) -> JhubKit:
         "mem_limit": "2G",
         "cpu_limit": 1.0,
         "pids_limit": 1024,
-        "home_provisioner": "docker-volume",
+        # a Docker volume lives on one engine; a swarm's homes are in a shared base_dir
+        "home_provisioner": "directory" if kit.engine == "swarm" else "docker-volume",
     }.items():
         setdefault(c, Spawner, key, value)
 

@@ -140,6 +140,14 @@ def check_config(c: Config) -> Report:
 
     if isinstance(spawner_cls, type) and issubclass(spawner_cls, QuotaSwarmSpawner):
         _check_swarm_spawner(spawner_cls, c, report)
+    for kit_cls in (QuotaDockerSpawner, QuotaSwarmSpawner):
+        other = kit_cls.__name__
+        if isinstance(spawner_cls, type) and other in c and not issubclass(spawner_cls, kit_cls):
+            report.warnings.append(
+                f"c.{other} ({', '.join(sorted(c[other]))}) is set, but the spawner is "
+                f"{getattr(spawner_cls, '__name__', spawner_cls)}: those settings are ignored; "
+                f"rename the section to c.{getattr(spawner_cls, '__name__', 'Spawner')}"
+            )
     if auth_cls is not None:
         report.settings["authenticator"] = f"{auth_cls.__module__}.{auth_cls.__name__}"
         if userlist_auth:

@@ -260,3 +260,37 @@ def test_dashboard_reads_the_config_file_that_called_configure(tmp_path):
     c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
     [board] = [s for s in c.JupyterHub.services if s["name"] == "class-dashboard"]
     assert board["environment"] == {"JHUB_KIT_CONFIG": str(cfg)}  # no secrets copied
+
+
+def test_engine_swarm_is_one_setting(tmp_path):
+    c = bundle(tmp_path, engine="swarm")
+    configure(c)
+    assert c.JupyterHub.spawner_class == "jhub_kit.swarm_spawner.QuotaSwarmSpawner"
+    assert c.JupyterHub.hub_ip == "0.0.0.0"  # nodes on other machines reach the hub
+    s = c.QuotaSwarmSpawner
+    assert (s.network_name, s.home_provisioner, s.mem_limit) == ("host", "directory", "2G")
+    assert "QuotaDockerSpawner" not in c
+
+
+def test_example_swarm_config_checks_clean(tmp_path):
+    c = load(EXAMPLE / "jupyterhub_config.swarm.py", JHUB_KIT_DATA_DIR=str(tmp_path))
+    c.QuotaSwarmSpawner.quota_policy_file = str(EXAMPLE / "quotas.toml")
+    report = check_config(c)
+    assert report.errors == []
+    assert report.settings["spawner"] == "jhub_kit.swarm_spawner.QuotaSwarmSpawner"
+    assert report.settings["homes"] == "directory, in /srv/class-homes"
+    assert any("must be the same share on every node" in w for w in report.warnings)
+    assert len((EXAMPLE / "jupyterhub_config.swarm.py").read_text().splitlines()) <= 30
+
+
+def test_check_says_a_section_for_the_other_spawner_is_ignored(tmp_path):
+    c = bundle(tmp_path, engine="swarm")
+    configure(c)
+    c.QuotaDockerSpawner.mem_limit = "4G"  # left over from the one-host config
+    warnings = check_config(c).warnings
+    assert any(
+        w.startswith(
+            "c.QuotaDockerSpawner (mem_limit) is set, but the spawner is QuotaSwarmSpawner"
+        )
+        for w in warnings
+    ), warnings

@@ -338,3 +338,44 @@ def test_doctor_checks_every_node(swarm, test_image, mount_area, tmp_path):
         "image jhub-kit-no-such-image:1 is not there and cannot be pulled"
     ) == len(swarm.nodes), r.output
     assert swarm.manager.docker("service", "ls", "-q").stdout.split() == []  # nothing left
+
+
+async def test_example_swarm_config_spawns_on_a_worker(
+    swarm, test_image, chp, mount_area, tmp_path, monkeypatch
+):
+    """example_config/jupyterhub_config.swarm.py as written, on the rig."""
+    from pathlib import Path
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from jhub_kit import homes_config
+
+    homes_config._PROVISIONERS.clear()
+    example = Path(__file__).resolve().parent.parent / "example_config"
+    monkeypatch.setenv("DOCKER_NOTEBOOK_IMAGE", test_image)
+    monkeypatch.setenv("JHUB_KIT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JHUB_KIT_HUB_ADDRESS", HUB_ADDRESS)
+    c = PyFileConfigLoader("jupyterhub_config.swarm.py", str(example)).load_config()
+    # paths that live on the hub's machine, here in the checkout and a temp share
+    c.UserlistMixin.userlist_file = str(example / "userlist")
+    c.QuotaSwarmSpawner.quota_policy_file = str(example / "quotas.toml")
+    c.HomeProvisioner.base_dir = str(mount_area / "homes")
+    # the rig: the manager's socket, own names, a hub on the rig's bridge
+    c.QuotaSwarmSpawner.client_kwargs = {"base_url": swarm.manager.sock}
+    c.QuotaSwarmSpawner.prefix = TEST_PREFIX
+    c.JupyterHub.hub_ip = HUB_ADDRESS
+    c.Authenticator.admin_users = {"admin"}
+    async with running_hub(c) as app:
+        ensure_user(app, "teacher", groups=("teachers",))
+        await start_server(app, "teacher")
+        try:
+            assert (await server_get(app, "teacher")).status_code == 200
+            container, address = task_container(swarm, f"{TEST_PREFIX}-teacher")
+            assert address != swarm.manager.address  # a worker
+            hc = container["HostConfig"]
+            assert hc["Memory"] == 4096 * M and hc["NanoCpus"] == 2_000_000_000
+            assert hc["PidsLimit"] == 512
+            [home] = [m for m in container["Mounts"] if m["Destination"] == "/home/jovyan/work"]
+            assert home["Source"] == str(mount_area / "homes" / "teacher")
+        finally:
+            await stop_server(app, "teacher")
