@@ -110,3 +110,28 @@ def unmount_below(path: str) -> None:
         mp = line.split()[4]
         if mp.startswith(path):
             subprocess.run(["umount", "-l", mp], check=False)
+
+
+async def timed_rush(app: Any, names: list[str], before_stop: Any = None) -> dict[str, Any]:
+    """Spawn ``names`` at once, sampling the hub API meanwhile; then stop them.
+    ``before_stop()`` may add figures while the servers still run."""
+    for name in names:
+        ensure_user(app, name)
+    stop, latencies = asyncio.Event(), []  # type: ignore[var-annotated]
+    sampler = asyncio.create_task(sample_latency(app, stop, latencies))
+    t0 = time.monotonic()
+    times = await asyncio.gather(*(spawn_and_wait(app, name) for name in names))
+    wall = time.monotonic() - t0
+    stop.set()
+    await sampler
+    extra = before_stop() if before_stop else {}
+    await stop_all(app, names)
+    ok = [t for t in times if t is not None]
+    return {
+        "n": len(names),
+        "ready": len(ok),
+        "ready_s": stat(ok),
+        "wall_s": wall if len(ok) == len(names) else None,
+        "api_ms": stat(latencies),
+        **extra,
+    }

@@ -42,10 +42,10 @@ from harness import (
     ensure_user,
     hub_config,
     running_hub,
-    sample_latency,
     spawn_and_wait,
     stat,
     stop_all,
+    timed_rush,
     unmount_below,
 )
 from jupyterhub.utils import random_port
@@ -132,25 +132,7 @@ async def single(app, label, repeat, docker_client):
 
 
 async def rush(app, label, n):
-    names = [f"{label}-rush{n}-{i}" for i in range(n)]
-    for name in names:
-        ensure_user(app, name)
-    stop, latencies = asyncio.Event(), []
-    sampler = asyncio.create_task(sample_latency(app, stop, latencies))
-    t0 = time.monotonic()
-    times = await asyncio.gather(*(spawn_and_wait(app, name) for name in names))
-    wall = time.monotonic() - t0
-    stop.set()
-    await sampler
-    await stop_all(app, names)
-    ok = [t for t in times if t is not None]
-    return {
-        "n": n,
-        "ready": len(ok),
-        "ready_s": stat(ok),
-        "wall_s": wall if len(ok) == n else None,
-        "api_ms": stat(latencies),
-    }
+    return await timed_rush(app, [f"{label}-rush{n}-{i}" for i in range(n)])
 
 
 def remove_leftovers(docker_client):

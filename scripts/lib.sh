@@ -34,6 +34,7 @@ KIT_APT_NEEDS=(
     "nginx:nginx"                     # TLS in front of it
     "openssl:openssl"                 # the test's certificate
     "iptables-restore:iptables"       # network isolation
+    "docker-registry:docker-registry" # the swarm rig's registry
 )
 
 ensure_system_packages() {

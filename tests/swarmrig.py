@@ -3,10 +3,13 @@
 Each node is a ``dockerd`` of its own (data root, exec root, socket) started with
 ``nsenter --net`` in a network namespace (``ip netns exec`` remounts /sys and
 dockerd then fails), joined to a bridge in the root namespace at 10.213.0.1,
-where the hub runs. The nodes share the machine's filesystem. The test image is
-loaded into each node once (its data root is kept under /var/lib/jhub-kit-swarm).
-Nodes have no default route: an image name without a registry fails to pull at
-once and the node uses its local copy.
+where the hub runs. The nodes share the machine's filesystem. A registry
+(Debian's ``docker-registry``) listens on the bridge at 10.213.0.1:5055: the
+test image is loaded into the manager, pushed there, and pulled by the workers
+before the tests, as an admin does before class (data roots and the registry's
+storage are kept under /var/lib/jhub-kit-swarm, so reruns pull nothing).
+Services use :attr:`Swarm.image_ref`, the registry's name for the image. Nodes
+have no default route: nothing else is reachable.
 
 Everything is logged under /var/log/jhub-kit/swarm-NODE.log and torn down by
 :meth:`Swarm.stop`, which removes only what :meth:`Swarm.start` made.
@@ -27,6 +30,17 @@ SUBNET = "10.213.0"
 HUB_ADDRESS = f"{SUBNET}.1"
 STATE = Path(os.environ.get("JHUB_KIT_SWARM_STATE", "/var/lib/jhub-kit-swarm"))
 RUN = Path("/run/jhub-kit-swarm")
+REGISTRY = f"{HUB_ADDRESS}:5055"
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+http:
+  addr: {addr}
+"""
 LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
 
 
@@ -63,6 +77,12 @@ class Swarm:
     nodes: list[Node] = field(default_factory=list)
     _made: list[list[str]] = field(default_factory=list)  # undo commands, newest last
     _ids: dict[str, str] = field(default_factory=dict)
+    _registry: subprocess.Popen | None = None
+
+    @property
+    def image_ref(self) -> str:
+        """The test image as the nodes pull it: from the rig's registry."""
+        return f"{REGISTRY}/{self.image}"
 
     @property
     def manager(self) -> Node:
@@ -81,10 +101,42 @@ class Swarm:
         if sh("iptables", "-C", *rule, check=False).returncode != 0:
             sh("iptables", "-I", *rule)
             self._made.append(["iptables", "-D", *rule])
+        self._start_registry()
         for i in range(self.size):
             self.nodes.append(self._start_node(i))
         self._form()
+        self._distribute_image()
         return self
+
+    def _start_registry(self) -> None:
+        if registry_up():
+            return
+        root = STATE / "registry"
+        root.mkdir(parents=True, exist_ok=True)
+        config = RUN / "registry.yml"
+        config.write_text(REGISTRY_CONFIG.format(root=root, addr=REGISTRY))
+        log = open(LOGS / "swarm-registry.log", "ab")  # noqa: SIM115 (the daemon keeps it)
+        self._registry = subprocess.Popen(
+            ["docker-registry", "serve", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while not registry_up():
+            if self._registry.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"docker-registry did not start: see {log.name}")
+            time.sleep(0.2)
+
+    def _distribute_image(self) -> None:
+        """Push the test image to the registry from the manager; workers pull it."""
+        if not self.image:
+            return
+        self.manager.docker("tag", self.image, self.image_ref)
+        self.manager.docker("push", self.image_ref, timeout=600)
+        for node in self.nodes[1:]:
+            node.docker("pull", self.image_ref, timeout=600)
 
     def _start_node(self, i: int) -> Node:
         node = Node(f"jhk-sw{i + 1}", f"{SUBNET}.{i + 2}")
@@ -101,7 +153,8 @@ class Swarm:
             sh("ip", "-n", ns, "link", "set", node_end, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         self._run_engine(node)
-        self._load_image(node)
+        if i == 0:
+            self._load_image(node)  # the manager pushes it to the registry
         return node
 
     def _run_engine(self, node: Node) -> None:
@@ -115,8 +168,7 @@ class Swarm:
                     *("nsenter", f"--net=/var/run/netns/{ns}", "dockerd"),
                     *("--data-root", str(data), "--exec-root", str(RUN / f"{ns}-exec")),
                     *("-H", node.sock, "--pidfile", str(RUN / f"{ns}.pid")),
-                    "--bridge",
-                    "none",
+                    *("--bridge", "none", "--insecure-registry", REGISTRY),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -209,12 +261,31 @@ class Swarm:
                 continue  # not started by this run
             with contextlib.suppress(Exception):
                 node.docker("swarm", "leave", "--force", check=False, timeout=30)
-            node.proc.terminate()
-            try:
-                node.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                node.proc.kill()
-                node.proc.wait(10)
+            terminate(node.proc, 30)
+        if self._registry is not None:
+            terminate(self._registry, 10)
+            self._registry = None
         for undo in reversed(self._made):
             sh(*undo, check=False)
         self._made.clear()
+
+
+def registry_up() -> bool:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+    try:
+        with opener.open(f"http://{REGISTRY}/v2/", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def terminate(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

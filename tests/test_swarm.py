@@ -87,7 +87,7 @@ def task_container(swarm, service: str) -> tuple[dict, str]:
 
 
 async def test_quota_applied_on_the_node_and_server_answers(swarm, test_image, chp, caplog):
-    c = swarm_config(test_image, swarm.manager.sock)
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
     async with running_hub(c) as app:
         ensure_user(app, "sw1", groups=("class-b",))
         await start_server(app, "sw1")
@@ -133,7 +133,7 @@ async def test_spread_over_nodes_and_pinned_by_label(swarm, test_image, chp, cap
     """Servers spread over the nodes; a group with node_labels runs only where they are."""
     gpu_node = swarm.nodes[-1]
     swarm.manager.docker("node", "update", "--label-add", "kit-gpu=yes", gpu_node.node_id)
-    c = swarm_config(test_image, swarm.manager.sock)
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
     c.QuotaSwarmSpawner.quota_groups = {
         "gpu": {"node_labels": {"kit-gpu": "yes"}, "mem_limit": "350M"},
         "tpu": {"node_labels": {"kit-tpu": "yes"}},
@@ -179,7 +179,7 @@ async def test_drained_and_lost_nodes_and_a_manager_restart(swarm, test_image, c
     """Servers on a drained node or a node whose engine died are reported stopped
     within a poll interval; the others keep answering; a manager that restarts
     loses no one."""
-    c = swarm_config(test_image, swarm.manager.sock)
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
     # the manager manages: servers only on workers (what the tutorial advises)
     c.QuotaSwarmSpawner.extra_placement_spec = {"constraints": ["node.role==worker"]}
     names = [f"ft{i}" for i in range(len(swarm.nodes) - 1)]
@@ -239,7 +239,7 @@ async def test_drained_and_lost_nodes_and_a_manager_restart(swarm, test_image, c
 
 async def test_a_restarted_hub_finds_running_servers(swarm, test_image, chp, monkeypatch, tmp_path):
     monkeypatch.setenv("JUPYTERHUB_TEST_DB_URL", f"sqlite:///{tmp_path}/hub.sqlite")
-    c = swarm_config(test_image, swarm.manager.sock)
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
     c.JupyterHub.cleanup_servers = False  # the server outlives the hub
     async with running_hub(c) as app:
         ensure_user(app, "hr1", groups=("class-b",))
@@ -247,7 +247,7 @@ async def test_a_restarted_hub_finds_running_servers(swarm, test_image, chp, mon
         before = app.users["hr1"].spawner
         task_id, url = before.task_id, before.server.url
     assert task_id
-    c = swarm_config(test_image, swarm.manager.sock)
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
     c.JupyterHub.cleanup_servers = False
     async with running_hub(c, restart=True) as app:
         spawner = app.users["hr1"].spawner
@@ -267,7 +267,7 @@ async def test_quota_d_homes_follow_the_user_across_nodes(swarm, test_image, chp
     from jhub_kit import homes_config
 
     homes_config._PROVISIONERS.clear()
-    c = swarm_config(test_image, swarm.manager.sock)
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
     c.QuotaSwarmSpawner.home_provisioner = "loopfile"
     c.QuotaSwarmSpawner.disk_limit = "40M"
     c.HomeProvisioner.base_dir = str(mount_area / "homes")  # the "share" every node has
@@ -327,11 +327,12 @@ def test_doctor_checks_every_node(swarm, test_image, mount_area, tmp_path):
         )
         return CliRunner().invoke(main, ["doctor", "-f", str(cfg)])
 
-    r = doctor(test_image)
+    r = doctor(swarm.image_ref)
     assert r.exit_code == 0, r.output
     per_node = [line for line in r.output.splitlines() if line.startswith("ok   node ")]
     assert len(per_node) == len(swarm.nodes), r.output
     assert all(f"{mount_area / 'homes'} is the hub's share" in line for line in per_node)
+    assert all(f"image {swarm.image_ref} runs" in line for line in per_node)
     r = doctor("jhub-kit-no-such-image:1")
     assert r.exit_code == 1
     assert r.output.count(
@@ -352,7 +353,7 @@ async def test_example_swarm_config_spawns_on_a_worker(
 
     homes_config._PROVISIONERS.clear()
     example = Path(__file__).resolve().parent.parent / "example_config"
-    monkeypatch.setenv("DOCKER_NOTEBOOK_IMAGE", test_image)
+    monkeypatch.setenv("DOCKER_NOTEBOOK_IMAGE", swarm.image_ref)  # from the rig's registry
     monkeypatch.setenv("JHUB_KIT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("JHUB_KIT_HUB_ADDRESS", HUB_ADDRESS)
     c = PyFileConfigLoader("jupyterhub_config.swarm.py", str(example)).load_config()
