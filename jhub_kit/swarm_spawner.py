@@ -40,7 +40,7 @@ import requests
 from docker.types import Mount, RestartPolicy
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
-from traitlets import default
+from traitlets import Float, default
 
 from .dockerspawner_adapter import SwarmSpawnerAdapter
 from .homes_config import HomesMixin
@@ -57,6 +57,9 @@ from .swarm_limits import (
 
 _CLIENTS: dict[str, Any] = {}
 _NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+#: when each engine's manager last failed to answer, and since when each node is down
+_MANAGER_AWAY: dict[str, float] = {}
+_DOWN_SINCE: dict[tuple[str, str], float] = {}
 
 #: task states on the way to running
 _STARTING = {
@@ -79,6 +82,16 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
 
     poll_task_interval = 0.5
     """Seconds between looks at a starting task."""
+
+    lost_node_grace = Float(
+        10,
+        help="""Seconds a node must stay down (and the manager answering) before its
+        servers are reported stopped. A manager that has just restarted marks nodes
+        down until they reconnect; a server there is still running. Example: ``30``.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
 
     nodes_cache_seconds = 2.0
     """How long one listing of the swarm's nodes serves every user's poll."""
@@ -314,6 +327,7 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
             if isinstance(e, docker.errors.APIError) and not e.is_server_error():
                 raise
+            _MANAGER_AWAY[self._engine_key] = time.monotonic()
             self.log.warning(
                 "Swarm manager not answering while checking %s (%s); assuming it still runs",
                 self.service_name,
@@ -324,8 +338,15 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
             return None if not task.get("NodeID") else f"node {task['NodeID'][:12]} left the swarm"
         name = f"{node.get('Description', {}).get('Hostname', '')} ({node['Status'].get('Addr')})"
         state = node["Status"]["State"]
+        key = (self._engine_key, node["ID"])
         if state in ("down", "disconnected"):
-            return f"node {name} is {state}: the server stopped with it"
+            now = time.monotonic()
+            since = _DOWN_SINCE.setdefault(key, now)
+            away = _MANAGER_AWAY.get(self._engine_key)
+            if node_lost(since, away, now, self.lost_node_grace):
+                return f"node {name} is {state}: the server stopped with it"
+            return None
+        _DOWN_SINCE.pop(key, None)
         # "unknown": a manager that just restarted has not heard from the node yet
         if node["Spec"].get("Availability") == "drain":
             return f"node {name} was drained: the server was stopped"
@@ -361,3 +382,12 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
 def _unschedulable(err: str) -> bool:
     """A pending task's error that means no node can take it (the scheduler's words)."""
     return "no suitable node" in err
+
+
+def node_lost(down_since: float, manager_away_at: float | None, now: float, grace: float) -> bool:
+    """Whether a node seen down since ``down_since`` has lost its servers: down for
+    ``grace`` seconds, and the manager answering for as long (a manager back from
+    a restart reports nodes down until they reconnect)."""
+    if now - down_since < grace:
+        return False
+    return manager_away_at is None or now - manager_away_at >= grace

@@ -209,3 +209,13 @@ def test_doctor_verdicts_say_what_to_fix_on_which_node():
     no_image = verdict("n2", task("rejected", "No such image: img:1"), "img:1", None)
     assert "cannot be pulled" in no_image.found and "registry" in no_image.fix
     assert not verdict("n2", None, "img:1", None).ok
+
+
+def test_a_node_is_lost_only_when_down_for_the_grace_and_the_manager_answers():
+    from jhub_kit.swarm_spawner import node_lost
+
+    assert not node_lost(down_since=100, manager_away_at=None, now=105, grace=10)
+    assert node_lost(down_since=100, manager_away_at=None, now=110, grace=10)
+    # the manager was away until 108: its "down" may be nodes not yet reconnected
+    assert not node_lost(down_since=100, manager_away_at=108, now=112, grace=10)
+    assert node_lost(down_since=100, manager_away_at=108, now=118, grace=10)
