@@ -135,3 +135,16 @@ async def timed_rush(app: Any, names: list[str], before_stop: Any = None) -> dic
         "api_ms": stat(latencies),
         **extra,
     }
+
+
+def write_results(kind: str, payload: dict[str, Any]) -> Path:
+    """``benchmarks/results/KIND-<time>.json`` with the machine and image; printed."""
+    import json
+    import platform
+
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    machine = {"node": platform.node(), "cores": CORES, "kernel": platform.release()}
+    path.write_text(json.dumps({"machine": machine, "image": IMAGE, **payload}, indent=1))
+    print(f"\nwrote {path}")
+    return path

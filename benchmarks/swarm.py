@@ -23,19 +23,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from harness import (
     CORES,
     IMAGE,
     PREFIX,
-    RESULTS,
     describe,
     ensure_user,
     hub_config,
@@ -44,6 +41,7 @@ from harness import (
     stat,
     stop_all,
     timed_rush,
+    write_results,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -150,20 +148,7 @@ def main() -> None:
                 swarm.manager.docker("service", "rm", *leftovers, check=False)
             swarm.stop()
     report(results, args.nodes)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"swarm-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "machine": {"node": platform.node(), "cores": CORES, "kernel": platform.release()},
-                "image": IMAGE,
-                "args": vars(args),
-                "results": results,
-            },
-            indent=1,
-        )
-    )
-    print(f"\nwrote {path}")
+    write_results("swarm", {"args": vars(args), "results": results})
 
 
 if __name__ == "__main__":

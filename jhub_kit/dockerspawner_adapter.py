@@ -18,7 +18,13 @@ from typing import Any
 from dockerspawner import DockerSpawner, SwarmSpawner
 
 #: Private DockerSpawner names the kit calls (checked by the tests).
-PRIVATE_NAMES = ("_eval_if_callable", "_render_templates", "_default_use_ip", "_executor")
+PRIVATE_NAMES = (
+    "_eval_if_callable",
+    "_render_templates",
+    "_default_use_ip",
+    "_executor",
+    "_object_name_default",
+)
 
 #: Traits DockerSpawner.create_object reads, which the kit sets around it.
 SWAPPED_TRAITS = ("mem_limit", "cpu_limit", "extra_host_config")
@@ -47,6 +53,11 @@ class DockerSpawnerAdapter(DockerSpawner):
 
     def docker_default_use_ip(self) -> bool:
         return bool(super()._default_use_ip())
+
+    def default_object_name(self) -> str:
+        """The container name DockerSpawner gives this user's server (``name_template``)."""
+        name: str = self._object_name_default()
+        return name
 
     async def create_with_host_config(self, host_config: dict[str, Any]) -> Any:
         """DockerSpawner's ``create_object`` with ``host_config`` merged last and

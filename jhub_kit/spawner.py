@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from docker.types import Mount
@@ -19,15 +20,18 @@ from jupyterhub.utils import random_port
 from traitlets import Bool, Float, Int, List, Unicode, Union, default
 
 from . import docker_limits, firewall, firewall_watch, hardening, network, oom
+from . import pool as pool_mod
 from .dockerspawner_adapter import DockerSpawnerAdapter
 from .homes_config import HomesMixin
-from .provision import HomeMount, ProvisionError, Usage
-from .quota import Quota, format_size
+from .pool import Member, WarmPool
+from .provision import HomeMount, ProvisionError, Usage, commands
+from .quota import Quota, build_quota, format_size, parse_partial
 from .quota_config import QuotaConfigMixin
 from .start_queue import StartQueueMixin
 from .student_view import student_view
 
 _WARNED: set[str] = set()
+_POOLS: dict[tuple[Any, ...], WarmPool] = {}
 _ISOLATED: set[firewall.Isolation] = set()
 
 
@@ -215,6 +219,157 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
             )
         return cls._kit_executor
 
+    # -- warm pool -----------------------------------------------------------
+
+    pool_size = Int(
+        0,
+        help="""Servers kept started ahead of time, each waiting for a student
+        (:mod:`jhub_kit.pool`). A student whose start finds one ready gets it in
+        about a second: their limits and home are applied to it, then their
+        identity is handed over. None ready: the normal start, through the queue.
+        The pool fills from the hub's first spawner (a login, or a running server
+        at startup). 0 turns it off. Example: ``c.QuotaDockerSpawner.pool_size = 10``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    pool_max_age = Float(
+        4 * 3600,
+        help="""Seconds an unassigned pool member may wait before it is replaced by a
+        new one (a fresh image, nothing long-lived). 0: no limit. Example: ``3600``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    pool_dir = Unicode(
+        "/run/jhub-kit/pool",
+        help="""Host directory for the pool members' channels and home mount points
+        (made a shared mount; the hub must run on the Docker host as root).
+        Example: ``"/run/jhub-kit/pool"``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    pool_python = Unicode(
+        "python3",
+        help="""The image's Python that runs the pool launcher (the one with
+        jupyterhub installed). Example: ``"/opt/conda/bin/python"``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    pool_member = ""
+    """The pool member this server came from ("" for a cold start)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.pool_size > 0 and _in_a_running_hub():
+            self.warm_pool()  # the hub's first spawner starts filling the pool
+
+    def warm_pool(self) -> WarmPool | None:
+        """This hub's pool (shared by every user's spawner), kept filled; None if off."""
+        if self.pool_size <= 0:
+            return None
+        key = (type(self), self.prefix, self.image, self.network_name, self.pool_dir)
+        if key not in _POOLS:
+            _POOLS[key] = WarmPool(
+                prefix=self.prefix,
+                base=self.pool_dir,
+                size=self.pool_size,
+                max_age=self.pool_max_age,
+                client=self.client,
+                log=self.log,
+            )
+        pool = _POOLS[key]
+        pool.ensure_running(
+            self._create_pool_member,
+            lambda: self.start_gate().slot(owner="the warm pool"),
+        )
+        return pool
+
+    def _member_quota(self) -> Quota:
+        """Limits of a member before it is given out: the static defaults (never a
+        user's: a callable default is skipped), at least 1G of memory."""
+        static = {
+            k: getattr(self, k)
+            for k in ("mem_limit", "cpu_limit", "pids_limit")
+            if not callable(getattr(self, k))
+        }
+        quota = build_quota([parse_partial(static, where="pool member")])
+        if quota.mem_limit is None:
+            quota = Quota(**{**quota.as_dict(), "mem_limit": 1024**3})
+        return quota
+
+    async def _create_pool_member(self, name: str, directory: Path) -> str:
+        """Create and start one member (nothing of any user in it); its id."""
+        ehc = getattr(self, "extra_host_config")  # noqa: B009 (untyped)
+        if self.network_name == "host":
+            network = {"network_mode": "host"}
+        else:
+            await self._isolate_network()
+            network = {"network_mode": self.network_name}
+        mounts = [
+            Mount("/opt/jhub-kit/launcher.py", pool_mod.LAUNCHER, type="bind", read_only=True),
+            Mount("/run/jhub-kit-pool", str(directory / "channel"), type="bind", read_only=True),
+            Mount(
+                self.home_mount_target(), str(directory / "home"), type="bind", propagation="rslave"
+            ),
+        ]
+        host_config = self.client.create_host_config(
+            **{
+                **await self._security_host_config(),
+                **({} if callable(ehc) else ehc),
+                **docker_limits.host_config_limits(self._member_quota()),
+                **network,
+                "mounts": mounts,
+            }
+        )
+        container = await self.docker(
+            "create_container",
+            self.image,
+            command=[self.pool_python, "/opt/jhub-kit/launcher.py"],
+            name=name,
+            labels={pool_mod.LABEL: self.prefix},
+            host_config=host_config,
+        )
+        await self.docker("start", container["Id"])
+        cid: str = container["Id"]
+        return cid
+
+    async def _start_from_pool(self, pool: WarmPool, member: Member) -> tuple[str, int]:
+        """Give ``member`` to this user: limits, home, then the identity."""
+        assert self.quota is not None
+        self.pool_member = member.name
+        self._emit(10, "A server is waiting for you in the warm pool")
+        await self._provision_home()
+        if self.home_mount is not None:
+            source = self.home_mount.source
+            if self.home_mount.type == "volume":
+                source = (await self.docker("inspect_volume", source))["Mountpoint"]
+            await pool.attach_home(member, source)
+        period = (await self._extra_host_config()).get(
+            "cpu_period", docker_limits.DEFAULT_CPU_PERIOD
+        )
+        await commands.run("docker", "update", *pool_mod.update_args(self.quota, period), member.id)
+        self.object_id, self.object_name = member.id, member.name
+        if self.network_name == "host":
+            self.ip = self.host_ip
+            self.port = random_port()
+        ip, port = await self.get_ip_and_port()
+        prov = self.provisioner()
+        uid, gid = (getattr(prov, "uid", 1000), getattr(prov, "gid", 100)) if prov else (1000, 100)
+        identity = {"env": self.get_env(), "args": self.get_args()}
+        pool.hand_over(member, identity, uid, gid)
+        self._emit(70, "Your server from the warm pool is starting")
+        await self._wait_until_answering(ip, port)
+        pool.forget_identity(member.dir)
+        self._emit(90, "Server is answering (it came from the warm pool)")
+        return ip, port
+
     # -- Docker glue ---------------------------------------------------------
 
     def _wanted_limits(self, extra_host_config: dict[str, Any]) -> dict[str, Any]:
@@ -287,7 +442,31 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
         self.oom_kills = 0
         self.quota = await self.resolve_quota_for_spawn()
         self._emit(5, f"Quota: {self.quota.describe()}")
+        self.pool_member = ""
+        pool = self.warm_pool()
+        member = pool.take() if pool is not None else None
+        if pool is not None and member is not None:
+            try:
+                return await asyncio.wait_for(
+                    self._start_from_pool(pool, member), self.startup_timeout
+                )
+            except Exception as e:  # a member that fails is removed; the start goes cold
+                self.log.warning(
+                    "%s: warm pool member %s failed (%s); starting cold",
+                    self._log_name,
+                    member.name,
+                    e,
+                )
+                await pool.discard(member)
+                self.object_id, self.object_name = "", self.default_object_name()
+                self.pool_member = ""
         return await self.admitted(self._start_in_slot)
+
+    async def stop(self, now: bool = False) -> None:
+        member = self.pool_member
+        await super().stop(now)
+        if member:  # its container is gone: the mount point and channel go too
+            await WarmPool.release_dir(Path(self.pool_dir), member, self.log)
 
     async def _start_in_slot(self) -> tuple[str, int]:
         await self._provision_home()
@@ -400,6 +579,8 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
                 if self.home_mount is None
                 else {"source": self.home_mount.source, "type": self.home_mount.type},
             }
+        if self.object_id and self.pool_member:
+            kit["pool_member"] = self.pool_member
         if self.last_event:  # kept after the server stops: the student is shown why
             kit["last_event"] = self.last_event
         # live only (the REST API reads get_state() with admin:server_state): the dashboard
@@ -421,6 +602,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
             event = kit.get("last_event")
             if isinstance(event, dict) and isinstance(event.get("text"), str):
                 self.last_event = {"text": event["text"], "at": str(event.get("at", ""))}
+            self.pool_member = str(kit.get("pool_member", ""))
             home = kit.get("home")
             if home:
                 self.home_mount = HomeMount(str(home["source"]), str(home.get("type", "bind")))
@@ -447,6 +629,9 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
     def clear_state(self) -> None:
         super().clear_state()
         self.oom_kills = 0
+        if self.pool_member:  # the next start has the usual name, or another member's
+            self.pool_member = ""
+            self.object_name = self.default_object_name()
 
     async def poll(self) -> Any:
         """Like DockerSpawner's, and reports out-of-memory kills to the admin.
@@ -492,3 +677,15 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
             self._save_state()
             return message
         return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
+
+
+def _in_a_running_hub() -> bool:
+    """In the hub's process with its event loop running (not a CLI, config check or
+    the dashboard service, which read the same config)."""
+    from jupyterhub.app import JupyterHub
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return bool(JupyterHub.initialized())

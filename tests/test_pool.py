@@ -1,0 +1,172 @@
+"""The warm pool on the real engine (jhub_kit.pool): what a member holds before it
+is given out, a start from the pool with the student's limits and home, the cold
+start when the pool is empty, members that die or age replaced, a new hub that
+removes the old hub's unassigned members."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from hubutil import (
+    ensure_user,
+    kit_config,
+    running_hub,
+    server_get,
+    start_server,
+    stop_server,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+
+M = 1024**2
+
+
+async def container_exec(docker_client, name_or_id: str, cmd: list[str]) -> tuple[int, str]:
+    """Run ``cmd`` in a container (a pooled server keeps its member's name)."""
+    r = await asyncio.to_thread(docker_client.containers.get(name_or_id).exec_run, cmd)
+    return r.exit_code, r.output.decode("utf-8", "replace")
+
+
+async def until(check, timeout: float = 180, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
+        await asyncio.sleep(0.2)
+
+
+def pool_config(image, mount_area, size=2):
+    c = kit_config(
+        image,
+        pool_size=size,
+        mem_limit="300M",
+        pids_limit=512,
+        home_provisioner="loopfile",
+        disk_limit="40M",
+    )
+    c.QuotaDockerSpawner.quota_groups = {"big": {"mem_limit": "400M", "pids_limit": 300}}
+    c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")
+    c.HomeProvisioner.base_dir = str(mount_area / "homes")
+    return c
+
+
+@pytest.fixture
+def fresh_pools():
+    from jhub_kit import homes_config, spawner
+
+    homes_config._PROVISIONERS.clear()
+    spawner._POOLS.clear()
+    yield spawner._POOLS
+    for pool in spawner._POOLS.values():
+        pool.stop()
+    spawner._POOLS.clear()
+
+
+async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools, docker_debug):
+    api = docker_client.api
+    async with running_hub(pool_config(test_image, mount_area)) as app:
+        for name in ("pa", "pb", "pc", "pd"):
+            ensure_user(app, name, groups=("big",) if name == "pa" else ())
+        pool = app.users["pa"].spawner.warm_pool()
+        await until(lambda: len(pool.ready) == 2, what="2 members ready")
+        members = list(pool.ready)
+
+        # before it is given out, a member holds nothing of anyone
+        for m in members:
+            info = api.inspect_container(m.id)
+            env = "\n".join(info["Config"]["Env"])
+            assert "JUPYTERHUB" not in env and "TOKEN" not in env, env
+            assert not any(u in info["Name"] for u in ("pa", "pb", "pc", "pd"))
+            assert os.listdir(m.home) == [] and os.listdir(m.channel) == []
+            mounts = {x["Destination"]: x for x in info["Mounts"]}
+            assert mounts["/run/jhub-kit-pool"]["RW"] is False
+            assert info["HostConfig"]["Memory"] == 300 * M  # the defaults, nobody's quota
+
+        # a start from the pool: the student's limits before the server starts
+        t0 = time.monotonic()
+        await start_server(app, "pa")
+        took = time.monotonic() - t0
+        sp = app.users["pa"].spawner
+        member = next(m for m in members if m.name == sp.pool_member)
+        said = [e["message"] for e in sp._progress_events]
+        assert "Server is answering (it came from the warm pool)" in said, said
+        hc = api.inspect_container(member.id)["HostConfig"]
+        assert (hc["Memory"], hc["PidsLimit"]) == (400 * M, 300)
+        logs = api.logs(member.id).decode()
+        assert f"assigned; limits now: memory.max={400 * M} pids.max=300" in logs, logs
+        assert (await server_get(app, "pa")).status_code == 200
+        print(f"start from the pool: {took:.2f} s to ready")
+        # the token has left the channel; the home is the student's, with its hard limit
+        assert not (member.channel / "identity.json").exists()
+        code, out = await container_exec(
+            docker_client, member.id, ["sh", "-c", "echo kept > /home/jovyan/notes.txt; id -u"]
+        )
+        assert code == 0 and out.strip() == "1000", out
+        assert (mount_area / "homes" / "pa" / "notes.txt").read_text() == "kept\n"
+        code, out = await container_exec(
+            docker_client,
+            member.id,
+            [
+                "sh",
+                "-c",
+                "dd if=/dev/zero of=/home/jovyan/big bs=1M count=60; ls /run/jhub-kit-pool",
+            ],
+        )
+        assert "No space left on device" in out, out
+        await container_exec(docker_client, member.id, ["rm", "-f", "/home/jovyan/big"])
+
+        # given once: the pool refills with new members
+        await until(lambda: len(pool.ready) == 2, what="the pool refilled")
+        assert member.name not in {m.name for m in pool.ready}
+        # no other container sees this member's channel or home
+        other = pool.ready[0]
+        code, out = await asyncio.to_thread(
+            lambda: docker_client.containers.get(other.id).exec_run(
+                ["sh", "-c", "ls -A /run/jhub-kit-pool /home/jovyan; cat /proc/self/mountinfo"]
+            )
+        )
+        assert member.name not in out.decode() and "notes.txt" not in out.decode()
+
+        # stop: the container goes, never back to the pool; the home stays
+        await stop_server(app, "pa")
+        assert not api.containers(all=True, filters={"id": member.id})
+        assert not member.dir.exists()
+        assert (mount_area / "homes" / "pa" / "notes.txt").read_text() == "kept\n"
+
+        # more students than members: the rest start cold, everyone is served
+        await until(lambda: len(pool.ready) == 2, what="the pool refilled")
+        await asyncio.gather(*(start_server(app, n) for n in ("pb", "pc", "pd")))
+        came = [bool(app.users[n].spawner.pool_member) for n in ("pb", "pc", "pd")]
+        assert sorted(came) == [False, True, True], came
+        for n in ("pb", "pc", "pd"):
+            assert (await server_get(app, n)).status_code == 200
+            await stop_server(app, n)
+
+        # a member that dies is replaced; so is one older than pool_max_age
+        await until(lambda: len(pool.ready) == 2, what="the pool refilled")
+        victim = pool.ready[0]
+        await asyncio.to_thread(api.kill, victim.id)
+        await until(
+            lambda: victim not in pool.ready and len(pool.ready) == 2, what="a dead member replaced"
+        )
+        before = {m.name for m in pool.ready}
+        pool.max_age = 1
+        await until(lambda: not before & {m.name for m in pool.ready}, what="old members replaced")
+        pool.max_age = 3600
+        await until(lambda: len(pool.ready) == 2, what="the pool refilled")
+        left = [m.id for m in pool.ready]
+        pool.stop()
+
+    # a new hub removes the old hub's unassigned members: nothing stale is handed out
+    fresh_pools.clear()
+    async with running_hub(pool_config(test_image, mount_area)) as app:
+        ensure_user(app, "pe")
+        pool = app.users["pe"].spawner.warm_pool()
+        await until(lambda: len(pool.ready) == 2, what="the new hub's members")
+        assert not api.containers(all=True, filters={"id": left[0]})
+        assert not {m.id for m in pool.ready} & set(left)
+        pool.stop()
+        for m in list(pool.ready):
+            await pool.discard(m)
