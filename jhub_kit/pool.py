@@ -127,6 +127,7 @@ class WarmPool:
         self.client = client
         self.log = log
         self.interval = interval
+        self.config: Any = None  # the hub configuration it serves (kept alive)
         self.ready: list[Member] = []
         self.starting = 0
         self.assigned_total = 0

@@ -274,7 +274,9 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
         """This hub's pool (shared by every user's spawner), kept filled; None if off."""
         if self.pool_size <= 0:
             return None
-        key = (type(self), self.prefix, self.image, self.network_name, self.pool_dir)
+        # one per hub configuration (a process may run several hubs: tests); the
+        # config object is kept in the key's pool, so its id stays unique
+        key = (type(self), id(self.config), self.prefix, self.image, self.network_name)
         if key not in _POOLS:
             _POOLS[key] = WarmPool(
                 prefix=self.prefix,
@@ -284,6 +286,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
                 client=self.client,
                 log=self.log,
             )
+            _POOLS[key].config = self.config
         pool = _POOLS[key]
         pool.ensure_running(
             self._create_pool_member,
@@ -315,10 +318,16 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
         mounts = [
             Mount("/opt/jhub-kit/launcher.py", pool_mod.LAUNCHER, type="bind", read_only=True),
             Mount("/run/jhub-kit-pool", str(directory / "channel"), type="bind", read_only=True),
-            Mount(
-                self.home_mount_target(), str(directory / "home"), type="bind", propagation="rslave"
-            ),
         ]
+        if self.home_provisioner:  # else the image's own home, as for a cold start
+            mounts.append(
+                Mount(
+                    self.home_mount_target(),
+                    str(directory / "home"),
+                    type="bind",
+                    propagation="rslave",
+                )
+            )
         host_config = self.client.create_host_config(
             **{
                 **await self._security_host_config(),
@@ -359,6 +368,10 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
         if self.network_name == "host":
             self.ip = self.host_ip
             self.port = random_port()
+        else:  # the Hub API's address on the member's network, as for a cold start
+            url = await self._hub_connect_url()
+            if url:
+                self.hub_connect_url = url
         ip, port = await self.get_ip_and_port()
         prov = self.provisioner()
         uid, gid = (getattr(prov, "uid", 1000), getattr(prov, "gid", 100)) if prov else (1000, 100)

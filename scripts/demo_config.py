@@ -40,6 +40,9 @@ c.QuotaDockerSpawner.home_provisioner = "loopfile"
 c.QuotaDockerSpawner.disk_limit = "1G"
 c.QuotaDockerSpawner.home_target = "/home/jovyan"
 c.HomeProvisioner.base_dir = f"{demo_dir}/homes"
+# two servers started ahead of time: the first logins get JupyterLab in about a second
+c.QuotaDockerSpawner.pool_size = 2
+c.QuotaDockerSpawner.pool_dir = f"{demo_dir}/pool"
 c.Spawner.default_url = "/lab"
 
 # what students and teachers see: quotas on the hub's pages, the class dashboard

@@ -61,7 +61,16 @@ async def test_demo_hub(docker_client, test_image, chp, net, mount_area, monkeyp
             r, student = await form_login(app, "student1", STUDENTS)
             assert r.status_code == 302 and not app.users["student1"].admin
 
+            # the demo keeps two servers started ahead of time (on its bridge network)
+            pool = app.users["student1"].spawner.warm_pool()
+            for _ in range(600):
+                if len(pool.ready) == 2:
+                    break
+                await asyncio.sleep(0.2)
+            assert len(pool.ready) == 2, pool.status()
             await start_server(app, "student1")
+            said = [e["message"] for e in app.users["student1"].spawner._progress_events]
+            assert "Server is answering (it came from the warm pool)" in said, said
             lab = await server_get(app, "student1", "lab")
             assert lab.status_code == 200
             home = await student.get(url_path_join(public_url(app), "hub/home"))
@@ -78,5 +87,8 @@ async def test_demo_hub(docker_client, test_image, chp, net, mount_area, monkeyp
                     break
                 await asyncio.sleep(1)
             assert rows["student1"]["memory"] == "512M"
+            pool.stop()
+            for m in list(pool.ready):
+                await pool.discard(m)
     deprecated = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage().lower()]
     assert deprecated == []
