@@ -112,9 +112,15 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         kwargs.update(self.client_kwargs)
         return kwargs
 
+    _engine_key_value = ""
+
     @property
     def _engine_key(self) -> str:
-        return repr(sorted((k, repr(v)) for k, v in self._engine_kwargs().items()))
+        """Names this spawner's engine; worked out once (read at every Docker call)."""
+        if not self._engine_key_value:
+            kwargs = self._engine_kwargs()
+            self._engine_key_value = repr(sorted((k, repr(v)) for k, v in kwargs.items()))
+        return self._engine_key_value
 
     @property
     def client(self) -> Any:
