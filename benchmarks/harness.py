@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from jupyterhub.tests.mocking import MockHub
 from jupyterhub.tests.utils import auth_header, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config import Config
 
 from jhub_kit.testing import ensure_user, in_client_thread, running_hub  # noqa: F401
+
+# MockHub scans every user's activity every 2 s (for JupyterHub's own tests); a
+# real hub does it every 300 s (JupyterHub.last_activity_interval's default).
+MockHub.last_activity_interval = 300
 
 IMAGE = os.environ.get("JHUB_KIT_TEST_IMAGE", "jhub-kit-singleuser:latest")
 CORES = len(os.sched_getaffinity(0))
@@ -59,10 +64,18 @@ def describe(s: dict[str, Any], unit: str = "", spec: str = "{:.1f}") -> str:
     return f"{spec.format(s['median'])}{unit} ({tail}, n={s['n']})"
 
 
+def admin_headers(app: Any) -> dict[str, str]:
+    """One API token per hub for the benchmark's calls: making one per request
+    (a database commit in the hub's event loop) would be the benchmark's load."""
+    if getattr(app, "_benchmark_headers", None) is None:
+        app._benchmark_headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
+    return app._benchmark_headers
+
+
 async def spawn_and_wait(app: Any, name: str, timeout: float = 1200.0) -> float | None:
     """Seconds from the spawn request to the server being ready, or None if it failed."""
     url = url_path_join(public_url(app), "hub/api/users", name, "server")
-    headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
+    headers = admin_headers(app)
     t0 = time.monotonic()
     r = await in_client_thread(requests.post, url, headers=headers, timeout=timeout)
     if r.status_code not in (201, 202):
@@ -89,17 +102,24 @@ async def stop_all(app: Any, names: list[str]) -> None:
 
 
 async def sample_latency(
-    app: Any, stop: asyncio.Event, out: list[float], every: float = 0.1
+    app: Any,
+    stop: asyncio.Event,
+    out: list[float],
+    every: float = 0.1,
+    when: list[float] | None = None,
 ) -> None:
-    """GET /hub/api/users/admin until ``stop``; milliseconds into ``out``."""
+    """GET /hub/api/users/admin until ``stop``; milliseconds into ``out`` (and the
+    monotonic time each request was sent into ``when``)."""
     url = url_path_join(public_url(app), "hub/api/users/admin")
-    headers = auth_header(app.db, "admin")
+    headers = admin_headers(app)
     session = requests.Session()
     deadline = time.monotonic() + 1800
     while not stop.is_set() and time.monotonic() < deadline:
-        t0 = time.perf_counter()
+        sent, t0 = time.monotonic(), time.perf_counter()
         await in_client_thread(session.get, url, headers=headers, timeout=30)
         out.append((time.perf_counter() - t0) * 1000)
+        if when is not None:
+            when.append(sent)
         await asyncio.sleep(every)
 
 
@@ -112,16 +132,21 @@ def unmount_below(path: str) -> None:
             subprocess.run(["umount", "-l", mp], check=False)
 
 
-async def timed_rush(app: Any, names: list[str], before_stop: Any = None) -> dict[str, Any]:
+async def timed_rush(
+    app: Any, names: list[str], before_stop: Any = None, sample_every: float = 0.1
+) -> dict[str, Any]:
     """Spawn ``names`` at once, sampling the hub API meanwhile; then stop them.
-    ``before_stop()`` may add figures while the servers still run."""
+    ``before_stop()`` may add figures while the servers still run. ``hub_cpu_s``:
+    the CPU this process (the hub, and the benchmark's client threads) used."""
     for name in names:
         ensure_user(app, name)
-    stop, latencies = asyncio.Event(), []  # type: ignore[var-annotated]
-    sampler = asyncio.create_task(sample_latency(app, stop, latencies))
-    t0 = time.monotonic()
+    stop, latencies, sent = asyncio.Event(), [], []  # type: ignore[var-annotated]
+    sampler = asyncio.create_task(
+        sample_latency(app, stop, latencies, every=sample_every, when=sent)
+    )
+    t0, cpu0 = time.monotonic(), time.process_time()
     times = await asyncio.gather(*(spawn_and_wait(app, name) for name in names))
-    wall = time.monotonic() - t0
+    wall, hub_cpu = time.monotonic() - t0, time.process_time() - cpu0
     stop.set()
     await sampler
     extra = before_stop() if before_stop else {}
@@ -133,6 +158,11 @@ async def timed_rush(app: Any, names: list[str], before_stop: Any = None) -> dic
         "ready_s": stat(ok),
         "wall_s": wall if len(ok) == len(names) else None,
         "api_ms": stat(latencies),
+        # when the slow answers came: seconds into the rush, milliseconds
+        "api_slow": [
+            (round(w - t0, 2), round(ms)) for w, ms in zip(sent, latencies, strict=True) if ms > 100
+        ],
+        "hub_cpu_s": hub_cpu,
         **extra,
     }
 

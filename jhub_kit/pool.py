@@ -13,12 +13,16 @@ channel directory, which root on the host alone can write and no other
 container sees. A member is given once; a stopped server's container is
 removed and never returns to the pool.
 
-Members are kept at ``pool_size`` by a loop that also replaces members that
-died or are older than ``pool_max_age``; each new member is started through the
-hub's start queue, so filling the pool never delays a student's start. A new
-hub removes the unassigned members of the one before it.
+Members are kept at the pool's target (``pool_size``, raised by the class times
+of ``pool_schedule`` and by ``jhub-kit pool fill``: :mod:`jhub_kit.pool_schedule`)
+by a loop that also replaces members that died or are older than
+``pool_max_age`` and removes idle members above the target after class; each
+new member is started through the hub's start queue, so filling the pool never
+delays a student's start. The loop writes ``status.json`` in ``pool_dir`` for
+``jhub-kit pool status``. A new hub removes the unassigned members of the one
+before it.
 
-Pure helpers (:func:`update_args`, :func:`member_name`, :func:`stale`) are
+Pure helpers (:func:`update_body`, :func:`member_name`, :func:`stale`) are
 apart from the I/O and tested on their own.
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from . import docker_limits
+from . import pool_schedule as schedule
 from .provision import commands
 from .provision.mounts import mounted_at
 from .quota import Quota
@@ -45,6 +51,9 @@ LABEL = "io.jhub-kit.pool"
 ASSIGNED = "assigned"  # marker file in a member's directory once it is given out
 LAUNCHER = str(Path(__file__).with_name("pool_launcher.py"))
 READY_LINE = "[jhub-kit pool] ready"
+REFILL_QUIET = 10.0
+"""Seconds without a member given out before the pool refills: a new member's
+imports cost seconds of CPU, which during a rush belong to the students."""
 
 
 class PoolError(RuntimeError):
@@ -59,24 +68,32 @@ def member_name(prefix: str) -> str:
     return f"{prefix}-pool-{secrets.token_hex(5)}"
 
 
-def update_args(quota: Quota, cpu_period: int = docker_limits.DEFAULT_CPU_PERIOD) -> list[str]:
-    """``docker update`` arguments that give a running member exactly ``quota``'s
-    limits (unset limits made unlimited). A quota with no memory limit cannot be
-    set on a running container (Docker cannot lift one): :class:`PoolError`."""
+def update_body(quota: Quota, cpu_period: int = docker_limits.DEFAULT_CPU_PERIOD) -> dict[str, int]:
+    """The Engine API's ``POST /containers/{id}/update`` body that gives a running
+    member exactly ``quota``'s limits (unset memory-swap, CPU and PIDs limits made
+    unlimited). A quota with no memory limit cannot be set on a running container
+    (Docker cannot lift one): :class:`PoolError`."""
     if quota.mem_limit is None:
         raise PoolError("a quota without a memory limit cannot be set on a running container")
     hc = docker_limits.host_config_limits(quota, cpu_period=cpu_period)
-    args = ["--memory", str(hc["mem_limit"]), "--memory-swap", str(hc["memswap_limit"])]
-    if "cpu_quota" in hc:
-        args += ["--cpu-period", str(hc["cpu_period"]), "--cpu-quota", str(hc["cpu_quota"])]
-    else:
-        args += ["--cpu-quota", "-1"]
-    args += ["--pids-limit", str(hc.get("pids_limit", -1))]
-    if "mem_reservation" in hc:
-        args += ["--memory-reservation", str(hc["mem_reservation"])]
-    if "cpu_shares" in hc:
-        args += ["--cpu-shares", str(hc["cpu_shares"])]
-    return args
+    body = {
+        "Memory": hc["mem_limit"],
+        "MemorySwap": hc["memswap_limit"],
+        "CpuQuota": hc.get("cpu_quota", -1),
+        "PidsLimit": hc.get("pids_limit", -1),
+    }
+    for field_name, keyword in docker_limits.INSPECT_FIELDS.items():
+        if keyword in ("cpu_period", "mem_reservation", "cpu_shares") and keyword in hc:
+            body[field_name] = hc[keyword]
+    return body
+
+
+def engine_update(client: Any, container_id: str, body: dict[str, int]) -> None:
+    """Change a running container's limits through the Engine API (blocking: run
+    it in a thread). docker-py's ``update_container`` has no PIDs limit and cannot
+    lift a CPU quota, so the body goes to the same endpoint as it sends to."""
+    res = client._post_json(client._url("/containers/{0}/update", container_id), data=body)
+    client._raise_for_status(res)
 
 
 def stale(created: float, now: float, max_age: float) -> bool:
@@ -119,10 +136,12 @@ class WarmPool:
         client: Any,
         log: logging.Logger | Any,
         interval: float = 2.0,
+        windows: list[schedule.Window] | None = None,
     ):
         self.prefix = prefix
         self.base = Path(base)
         self.size = size
+        self.windows = windows or []
         self.max_age = max_age
         self.client = client
         self.log = log
@@ -131,6 +150,9 @@ class WarmPool:
         self.ready: list[Member] = []
         self.starting = 0
         self.assigned_total = 0
+        self.want, self.why = size, "pool_size"
+        self.last_taken = -REFILL_QUIET
+        self._adding: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._creator: Creator | None = None
         self._slot: Callable[[], Any] | None = None
@@ -149,6 +171,13 @@ class WarmPool:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        for t in self._adding:
+            t.cancel()
+
+    def target(self, now: dt.datetime | None = None) -> tuple[int, str]:
+        """How many members to keep now, and why (see :mod:`jhub_kit.pool_schedule`)."""
+        request = schedule.read_request(self.base)
+        return schedule.target(now or dt.datetime.now(), self.size, self.windows, request)
 
     async def _run(self) -> None:
         try:
@@ -188,21 +217,48 @@ class WarmPool:
                 await self.discard(Member(name, c["Id"], self.base / name))
 
     async def maintain(self) -> None:
-        """Drop members that died or aged; start new ones up to ``size``."""
+        """Drop members that died or aged; start new ones up to the target, remove
+        idle ones above it (oldest first); write the status file."""
+        self.want, self.why = self.target()
         now = time.monotonic()
+        running = await self._running_ids()
         for m in list(self.ready):
-            alive = False
-            with contextlib.suppress(Exception):
-                alive = (await self._docker("inspect_container", m.id))["State"]["Running"]
+            alive = running is None or m.id in running  # None: the engine did not answer
             if not alive or stale(m.created, now, self.max_age):
                 self.ready.remove(m)
                 self.log.info(
                     "Warm pool: replacing %s (%s)", m.name, "too old" if alive else "it died"
                 )
                 await self.discard(m)
-        missing = self.size - len(self.ready) - self.starting
-        if missing > 0:
-            await asyncio.gather(*(self._add() for _ in range(missing)))
+        missing = self.want - len(self.ready) - self.starting
+        if now - self.last_taken < REFILL_QUIET:
+            missing = 0  # students are being given members: refill after the rush
+        for _ in range(max(missing, 0)):  # not awaited: the loop keeps watching
+            task = asyncio.get_running_loop().create_task(self._add())
+            self._adding.add(task)
+            task.add_done_callback(self._adding.discard)
+        while len(self.ready) > self.want:
+            m = self.ready.pop(0)
+            self.log.info("Warm pool: removing %s, above the target (%s)", m.name, self.why)
+            await self.discard(m)
+        self._write_status()
+
+    async def _running_ids(self) -> set[str] | None:
+        """The running members' container ids, in one call to the engine."""
+        try:
+            found = await self._docker(
+                "containers", filters={"label": f"{LABEL}={self.prefix}", "status": "running"}
+            )
+        except Exception as e:
+            self.log.warning("Warm pool: cannot list members: %s", e)
+            return None
+        return {c["Id"] for c in found}
+
+    def _write_status(self) -> None:
+        try:
+            schedule.write_status(self.base, self.status())
+        except OSError as e:
+            self.log.warning("Warm pool: cannot write %s: %s", schedule.STATUS_FILE, e)
 
     async def _add(self) -> None:
         assert self._creator is not None and self._slot is not None
@@ -227,13 +283,13 @@ class WarmPool:
     async def _wait_ready(self, member: Member, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            logs = (await self._docker("logs", member.id)).decode(errors="replace")
+            logs = (await self._docker("logs", member.id, tail=20)).decode(errors="replace")
             if READY_LINE in logs:
                 return
             state = (await self._docker("inspect_container", member.id))["State"]
             if not state["Running"]:
                 raise PoolError(f"the launcher exited: {logs[-500:]}")
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
         raise PoolError(f"the launcher was not ready within {timeout:g} s")
 
     async def discard(self, member: Member) -> None:
@@ -254,6 +310,7 @@ class WarmPool:
                 continue
             (m.dir / ASSIGNED).write_text("")
             self.assigned_total += 1
+            self.last_taken = now
             return m
         return None
 
@@ -296,10 +353,17 @@ class WarmPool:
             with contextlib.suppress(OSError):
                 sub.rmdir()
 
-    def status(self) -> dict[str, int]:
+    def status(self) -> dict[str, Any]:
+        now = time.monotonic()
         return {
             "ready": len(self.ready),
             "starting": self.starting,
+            "target": self.want,
+            "why": self.why,
             "size": self.size,
+            "schedule": [w.text for w in self.windows],
             "assigned": self.assigned_total,
+            "members": [{"name": m.name, "age_s": round(now - m.created)} for m in self.ready],
+            "updated": time.time(),
+            "pid": os.getpid(),
         }

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,14 +20,14 @@ from typing import Any
 from docker.types import Mount
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
-from traitlets import Bool, Float, Int, List, Unicode, Union, default
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, default, validate
 
-from . import docker_limits, firewall, firewall_watch, hardening, network, oom
+from . import docker_limits, firewall, firewall_watch, hardening, network, oom, pool_schedule
 from . import pool as pool_mod
 from .dockerspawner_adapter import DockerSpawnerAdapter
 from .homes_config import HomesMixin
 from .pool import Member, WarmPool
-from .provision import HomeMount, ProvisionError, Usage, commands
+from .provision import HomeMount, ProvisionError, Usage
 from .quota import Quota, build_quota, format_size, parse_partial
 from .quota_config import QuotaConfigMixin
 from .start_queue import StartQueueMixin
@@ -227,12 +230,35 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
         (:mod:`jhub_kit.pool`). A student whose start finds one ready gets it in
         about a second: their limits and home are applied to it, then their
         identity is handed over. None ready: the normal start, through the queue.
-        The pool fills from the hub's first spawner (a login, or a running server
-        at startup). 0 turns it off. Example: ``c.QuotaDockerSpawner.pool_size = 10``.
+        The pool starts filling when the hub has started. 0 turns it off (unless
+        ``pool_schedule`` is set); ``pool_schedule`` and ``jhub-kit pool fill``
+        raise it for a class. Example: ``c.QuotaDockerSpawner.pool_size = 10``.
 
         .. versionadded:: 0.3
         """,
     ).tag(config=True)
+
+    pool_schedule = List(
+        Unicode(),
+        help="""Class times, when the pool holds more servers than ``pool_size``:
+        entries ``"DAYS HH:MM-HH:MM SIZE"`` in the hub's local time. Days are
+        ``mon`` .. ``sun``, lists (``mon,wed``), ranges (``mon-fri``) or
+        ``daily``. Filling starts at the first time, so start a few minutes
+        before the class (a member takes about 2 s of the machine's time to
+        start); idle members above the size are removed after the span.
+        Example: ``["mon 08:50-10:30 40", "wed 13:20-15:00 25"]``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    @validate("pool_schedule")
+    def _valid_schedule(self, proposal: Any) -> list[str]:
+        try:
+            pool_schedule.parse_schedule(proposal.value)
+        except pool_schedule.ScheduleError as e:
+            raise TraitError(f"c.{type(self).__name__}.pool_schedule: {e}") from None
+        return list(proposal.value)
 
     pool_max_age = Float(
         4 * 3600,
@@ -267,12 +293,16 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.pool_size > 0 and _in_a_running_hub():
+        if self.pool_on and _in_a_running_hub():
             self.warm_pool()  # the hub's first spawner starts filling the pool
+
+    @property
+    def pool_on(self) -> bool:
+        return self.pool_size > 0 or bool(self.pool_schedule)
 
     def warm_pool(self) -> WarmPool | None:
         """This hub's pool (shared by every user's spawner), kept filled; None if off."""
-        if self.pool_size <= 0:
+        if not self.pool_on:
             return None
         # one per hub configuration (a process may run several hubs: tests); the
         # config object is kept in the key's pool, so its id stays unique
@@ -285,6 +315,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
                 max_age=self.pool_max_age,
                 client=self.client,
                 log=self.log,
+                windows=pool_schedule.parse_schedule(self.pool_schedule),
             )
             _POOLS[key].config = self.config
         pool = _POOLS[key]
@@ -363,7 +394,10 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
         period = (await self._extra_host_config()).get(
             "cpu_period", docker_limits.DEFAULT_CPU_PERIOD
         )
-        await commands.run("docker", "update", *pool_mod.update_args(self.quota, period), member.id)
+        body = pool_mod.update_body(self.quota, period)
+        await asyncio.wrap_future(
+            self.executor.submit(pool_mod.engine_update, self.client, member.id, body)
+        )
         self.object_id, self.object_name = member.id, member.name
         if self.network_name == "host":
             self.ip = self.host_ip
@@ -702,3 +736,59 @@ def _in_a_running_hub() -> bool:
     except RuntimeError:
         return False
     return bool(JupyterHub.initialized())
+
+
+async def wake_pool(app: Any, wait: float = 1.0) -> None:
+    """Start the warm pool of a hub that has just started, before anyone logs in.
+
+    JupyterHub makes a user's spawner only when it needs one (a login, a running
+    server), and the pool is kept by the hub's spawners; so once the hub serves,
+    this makes the spawner of its first user (nothing is started for them: what
+    the hub's pages do when they show a user), which starts the pool if
+    ``pool_size`` or ``pool_schedule`` asks for one. A hub without users yet
+    starts its pool at the first login.
+    """
+    from jupyterhub import orm
+
+    while getattr(app, "http_server", None) is None:  # JupyterHub.start() not done
+        await asyncio.sleep(wait)
+    spawner_class = getattr(app, "spawner_class", None)
+    if not (isinstance(spawner_class, type) and issubclass(spawner_class, QuotaDockerSpawner)):
+        return
+    first = app.db.query(orm.User).order_by(orm.User.id).first()
+    if first is not None:
+        app.users[first].spawner  # noqa: B018 - making it starts the pool
+
+
+def _is_the_hub_process() -> bool:
+    """``jupyterhub`` (the command, or ``python -m jupyterhub``) runs this process."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return argv0.name == "jupyterhub" or argv0.parts[-2:] == ("jupyterhub", "__main__.py")
+
+
+def _wake_pool_when_the_hub_runs(timeout: float = 3600) -> None:
+    """JupyterHub has no startup hook for plugins, and imports its spawner class
+    while it constructs itself (before its event loop exists). So in the hub's
+    process a thread waits until the hub serves, then hands :func:`wake_pool`
+    to the hub's loop (``IOLoop.add_callback`` is safe from another thread)."""
+    from jupyterhub.app import JupyterHub
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app = JupyterHub.instance() if JupyterHub.initialized() else None
+        loop = getattr(app, "io_loop", None)
+        if loop is not None and getattr(app, "http_server", None) is not None:
+
+            def wake(hub: Any = app) -> None:
+                _WAKER.append(asyncio.create_task(wake_pool(hub)))
+
+            loop.add_callback(wake)
+            return
+        time.sleep(0.5)
+
+
+_WAKER: list[asyncio.Task[None]] = []
+if _is_the_hub_process():
+    threading.Thread(
+        target=_wake_pool_when_the_hub_runs, name="jhub-kit-pool-waker", daemon=True
+    ).start()

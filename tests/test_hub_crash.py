@@ -5,20 +5,13 @@ no user has two containers, no home is mounted twice, everyone can start again."
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import secrets
-import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 from conftest import TEST_PREFIX, remove_test_containers
-from jupyterhub.utils import random_port
+from hubproc import Hub
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 
@@ -26,96 +19,12 @@ PREFIX = f"{TEST_PREFIX}-crash"
 USERS = [f"c{i}" for i in range(4)]
 
 CONFIG = """\
-c = get_config()
-c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.ConfigurableHTTPProxy.pid_file = "{tmp}/proxy.pid"
-c.JupyterHub.pid_file = "{tmp}/hub.pid"
-c.JupyterHub.db_url = "sqlite:///{tmp}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = "{tmp}/cookie_secret"
-c.JupyterHub.cleanup_servers = False
-c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allow_all = True
-c.JupyterHub.services = [{{"name": "admin-svc", "api_token": "{token}"}}]
-c.JupyterHub.load_roles = [{{
-    "name": "admin-svc",
-    "scopes": ["admin:users", "admin:servers", "list:users", "read:users", "read:servers"],
-    "services": ["admin-svc"],
-}}]
-c.JupyterHub.spawner_class = "jhub_kit.QuotaDockerSpawner"
-c.QuotaDockerSpawner.image = "{image}"
-c.QuotaDockerSpawner.network_name = "host"
-c.QuotaDockerSpawner.prefix = "{prefix}"
-c.QuotaDockerSpawner.pull_policy = "never"
 c.QuotaDockerSpawner.mem_limit = "300M"
 c.QuotaDockerSpawner.home_provisioner = "loopfile"
 c.QuotaDockerSpawner.disk_limit = "40M"
 c.HomeProvisioner.base_dir = "{tmp}/homes"
 """
-
-
-class Hub:
-    def __init__(self, tmp: Path, image: str):
-        self.tmp, self.token = tmp, secrets.token_hex(16)
-        self.port = random_port()
-        (tmp / "jupyterhub_config.py").write_text(
-            CONFIG.format(
-                port=self.port,
-                hub_port=random_port(),
-                api_port=random_port(),
-                tmp=tmp,
-                token=self.token,
-                image=image,
-                prefix=PREFIX,
-            )
-        )
-        self.proc: subprocess.Popen | None = None
-        self.api = f"http://127.0.0.1:{self.port}/hub/api"
-        self.s = requests.Session()
-        self.s.headers["Authorization"] = f"token {self.token}"
-
-    def start(self) -> None:
-        log = open(self.tmp / "hub.log", "ab")  # noqa: SIM115 - the hub's log, closed at exit
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(self.tmp / "jupyterhub_config.py")],
-            cwd=self.tmp,
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if self.s.get(self.api + "/", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            assert self.proc.poll() is None, (self.tmp / "hub.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the hub did not come up"
-            time.sleep(0.5)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        pid_file = self.tmp / "proxy.pid"
-        if pid_file.exists():
-            with contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
-
-    def users(self) -> dict[str, dict]:
-        return {u["name"]: u for u in self.s.get(self.api + "/users", timeout=30).json()}
 
 
 def home_mounts(homes: Path) -> list[str]:
@@ -131,7 +40,7 @@ async def test_hub_killed_during_starts(
     docker_client, test_image, chp, mount_area, docker_debug, after
 ):
     remove_test_containers(docker_client, PREFIX)
-    hub = Hub(mount_area, test_image)
+    hub = Hub(mount_area, test_image, PREFIX, CONFIG)
     try:
         await asyncio.to_thread(hub.start)
         r = hub.s.post(hub.api + "/users", json={"usernames": USERS}, timeout=30)

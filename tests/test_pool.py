@@ -170,3 +170,80 @@ async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools
         pool.stop()
         for m in list(pool.ready):
             await pool.discard(m)
+
+
+POOL_HUB = """\
+c.Authenticator.allowed_users = {"s1", "s2"}
+c.QuotaDockerSpawner.mem_limit = "300M"
+c.QuotaDockerSpawner.pool_size = 1
+c.QuotaDockerSpawner.pool_schedule = ["daily 00:00-24:00 2"]
+c.QuotaDockerSpawner.pool_dir = "{tmp}/pool"
+"""
+
+
+def pool_cli(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from jhub_kit.cli import main
+
+    r = CliRunner().invoke(main, ["pool", *args])
+    return r.exit_code, r.output
+
+
+async def test_pool_fills_at_hub_start_and_for_the_teacher(
+    docker_client, test_image, chp, mount_area, docker_debug
+):
+    """A real `jupyterhub` process: its pool fills before anyone logs in, to the
+    class time's size; `jhub-kit pool fill 3 --wait` raises it, `fill 0` brings it
+    back; a student's start takes a member and the pool refills; `jhub-kit pool
+    status` follows."""
+    from conftest import TEST_PREFIX, remove_test_containers
+    from hubproc import Hub
+
+    prefix = f"{TEST_PREFIX}-poolhub"
+    where = ("--pool-dir", str(mount_area / "pool"))
+    remove_test_containers(docker_client, prefix)
+
+    def members() -> list[str]:
+        label = {"label": f"io.jhub-kit.pool={prefix}"}
+        return [c.name for c in docker_client.containers.list(filters=label)]
+
+    def status() -> dict:
+        import json
+
+        code, out = pool_cli("status", "--json", *where)
+        return json.loads(out) if code == 0 else {"ready": -1, "error": out}
+
+    hub = Hub(mount_area, test_image, prefix, POOL_HUB)
+    try:
+        await asyncio.to_thread(hub.start)
+        # nobody has logged in: the hub started its pool itself, to the class time's 2
+        await until(lambda: status()["ready"] == 2, 240, "the pool filled at hub start")
+        assert status()["why"] == "schedule 'daily 00:00-24:00 2'" and len(members()) == 2
+
+        code, out = await asyncio.to_thread(
+            pool_cli, "fill", "3", "--for", "10m", "--wait", "--timeout", "300", *where
+        )
+        assert code == 0 and "3 servers are warm" in out, out
+        s = status()
+        assert (s["target"], s["ready"]) == (3, 3) and s["why"].startswith("fill request"), s
+        assert len(members()) == 3
+        code, out = pool_cli("status", *where)
+        assert code == 0 and "ready      3 of 3  (fill request until" in out, out
+
+        r = hub.s.post(f"{hub.api}/users/s1/server", timeout=120)
+        assert r.status_code in (201, 202), r.text
+        await until(lambda: hub.users()["s1"]["servers"].get("", {}).get("ready"), 120, "s1")
+        # the refill waits for a quiet moment (pool.REFILL_QUIET), then the pool is whole
+        await until(lambda: (s := status())["assigned"] == 1 and s["ready"] == 3, 120, "the refill")
+        assert len(members()) == 4  # 3 waiting + s1's
+
+        code, out = pool_cli("fill", "0", *where)
+        assert code == 0 and "withdrawn" in out
+        await until(lambda: status()["ready"] == 2, 60, "the pool shrank back")
+        assert status()["why"].startswith("schedule")
+        await until(lambda: len(members()) == 3, 60, "the idle member removed")  # 2 + s1's
+        hub.s.delete(f"{hub.api}/users/s1/server", timeout=60)
+    finally:
+        hub.stop()
+        remove_test_containers(docker_client, prefix)

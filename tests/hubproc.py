@@ -1,0 +1,105 @@
+"""A real ``jupyterhub`` process for tests that need the hub's own startup (its
+import of the spawner, its restart, a kill -9): loopback addresses, its log in
+its directory, an admin service token for the API."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from jupyterhub.utils import random_port
+
+BASE_CONFIG = """\
+c = get_config()
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.ConfigurableHTTPProxy.pid_file = "{tmp}/proxy.pid"
+c.JupyterHub.pid_file = "{tmp}/hub.pid"
+c.JupyterHub.db_url = "sqlite:///{tmp}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "{tmp}/cookie_secret"
+c.JupyterHub.cleanup_servers = False
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.services = [{{"name": "admin-svc", "api_token": "{token}"}}]
+c.JupyterHub.load_roles = [{{
+    "name": "admin-svc",
+    "scopes": ["admin:users", "admin:servers", "list:users", "read:users", "read:servers"],
+    "services": ["admin-svc"],
+}}]
+c.JupyterHub.spawner_class = "jhub_kit.QuotaDockerSpawner"
+c.QuotaDockerSpawner.image = "{image}"
+c.QuotaDockerSpawner.network_name = "host"
+c.QuotaDockerSpawner.prefix = "{prefix}"
+c.QuotaDockerSpawner.pull_policy = "never"
+"""
+
+
+class Hub:
+    """``config``: lines after the base (``{tmp}`` in them is the hub's directory)."""
+
+    def __init__(self, tmp: Path, image: str, prefix: str, config: str):
+        self.tmp, self.token = tmp, secrets.token_hex(16)
+        self.port = random_port()
+        text = BASE_CONFIG.format(
+            port=self.port,
+            hub_port=random_port(),
+            api_port=random_port(),
+            tmp=tmp,
+            token=self.token,
+            image=image,
+            prefix=prefix,
+        )
+        (tmp / "jupyterhub_config.py").write_text(text + config.replace("{tmp}", str(tmp)))
+        self.proc: subprocess.Popen | None = None
+        self.api = f"http://127.0.0.1:{self.port}/hub/api"
+        self.s = requests.Session()
+        self.s.headers["Authorization"] = f"token {self.token}"
+
+    def start(self) -> None:
+        log = open(self.tmp / "hub.log", "ab")  # noqa: SIM115 - the hub's log, closed at exit
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(self.tmp / "jupyterhub_config.py")],
+            cwd=self.tmp,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.s.get(self.api + "/", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            assert self.proc.poll() is None, (self.tmp / "hub.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the hub did not come up"
+            time.sleep(0.5)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        pid_file = self.tmp / "proxy.pid"
+        if pid_file.exists():
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+    def users(self) -> dict[str, dict]:
+        return {u["name"]: u for u in self.s.get(self.api + "/users", timeout=30).json()}
