@@ -247,3 +247,52 @@ async def test_pool_fills_at_hub_start_and_for_the_teacher(
     finally:
         hub.stop()
         remove_test_containers(docker_client, prefix)
+
+
+@pytest.mark.parametrize("backend", ["directory", "btrfs", "docker-volume"])
+async def test_pooled_start_with_each_home_backend(
+    docker_client, test_image, chp, mount_area, fresh_pools, docker_debug, backend
+):
+    """The other home provisioners through the pool: the home is the student's
+    (owner, a file that outlives the server), btrfs's hard limit holds."""
+    from conftest import TEST_PREFIX
+
+    c = kit_config(test_image, pool_size=1, mem_limit="300M", home_provisioner=backend)
+    c.QuotaDockerSpawner.disk_limit = "40M"
+    c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")
+    c.HomeProvisioner.base_dir = str(mount_area / "homes")
+    c.BtrfsProvisioner.pool_size = "2G"
+    volume = f"{TEST_PREFIX}-poolhome-ph"
+    c.DockerVolumeProvisioner.volume_prefix = f"{TEST_PREFIX}-poolhome-"
+    try:
+        async with running_hub(c) as app:
+            ensure_user(app, "ph")
+            pool = app.users["ph"].spawner.warm_pool()
+            await until(lambda: len(pool.ready) == 1, what="a member ready")
+            await start_server(app, "ph")
+            sp = app.users["ph"].spawner
+            said = [e["message"] for e in sp._progress_events]
+            assert "Server is answering (it came from the warm pool)" in said, said
+            script = "id -u; stat -c %u:%g /home/jovyan; echo kept > /home/jovyan/kept.txt"
+            if backend == "btrfs":
+                script += "; dd if=/dev/zero of=/home/jovyan/big bs=1M count=80 2>&1"
+            _code, out = await container_exec(docker_client, sp.object_id, ["sh", "-c", script])
+            lines = out.splitlines()
+            assert lines[:2] == ["1000", "1000:100"], out
+            if backend == "btrfs":
+                assert "Disk quota exceeded" in out, out
+            await stop_server(app, "ph")
+        if backend == "docker-volume":
+            home = docker_client.api.inspect_volume(volume)["Mountpoint"]
+        elif backend == "btrfs":  # a subvolume of the pool mounted at base_dir/.pool
+            home = str(mount_area / "homes" / ".pool" / "ph")
+        else:
+            home = str(mount_area / "homes" / "ph")
+        with open(os.path.join(home, "kept.txt")) as f:
+            assert f.read() == "kept\n"
+    finally:
+        if backend == "docker-volume":
+            import contextlib
+
+            with contextlib.suppress(Exception):
+                docker_client.api.remove_volume(volume, force=True)
