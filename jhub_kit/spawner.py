@@ -738,20 +738,18 @@ def _in_a_running_hub() -> bool:
     return bool(JupyterHub.initialized())
 
 
-async def wake_pool(app: Any, wait: float = 1.0) -> None:
-    """Start the warm pool of a hub that has just started, before anyone logs in.
+async def wake_pool(app: Any) -> None:
+    """Start the warm pool of a hub that serves, before anyone logs in.
 
     JupyterHub makes a user's spawner only when it needs one (a login, a running
-    server), and the pool is kept by the hub's spawners; so once the hub serves,
-    this makes the spawner of its first user (nothing is started for them: what
-    the hub's pages do when they show a user), which starts the pool if
+    server), and the pool is kept by the hub's spawners; so this makes the
+    spawner of the hub's first user (nothing is started for them: what the
+    hub's pages do when they show a user), which starts the pool if
     ``pool_size`` or ``pool_schedule`` asks for one. A hub without users yet
     starts its pool at the first login.
     """
     from jupyterhub import orm
 
-    while getattr(app, "http_server", None) is None:  # JupyterHub.start() not done
-        await asyncio.sleep(wait)
     spawner_class = getattr(app, "spawner_class", None)
     if not (isinstance(spawner_class, type) and issubclass(spawner_class, QuotaDockerSpawner)):
         return
