@@ -39,7 +39,7 @@ from jupyterhub.utils import url_path_join
 
 from jhub_kit.provision.btrfs import BtrfsProvisioner
 from jhub_kit.provision.loopfile import LoopfileProvisioner
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 SIZE = 10 * 1024**3
 WAVES = 5

@@ -47,7 +47,7 @@ from jupyterhub.tests.utils import api_request, auth_header, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config.loader import PyFileConfigLoader
 
-from jhub_kit import firewall
+from jhub_kit.network import firewall
 
 NET = f"{PREFIX}-soak"
 

@@ -12,11 +12,11 @@ __all__ = ["QuotaDockerSpawner", "QuotaSwarmSpawner", "__version__", "configure"
 def __getattr__(name: str) -> Any:
     # Lazy, so `import jhub_kit.quota` needs neither jupyterhub nor docker.
     if name == "QuotaDockerSpawner":
-        from .spawner import QuotaDockerSpawner
+        from .spawners.docker import QuotaDockerSpawner
 
         return QuotaDockerSpawner
     if name == "QuotaSwarmSpawner":
-        from .swarm_spawner import QuotaSwarmSpawner
+        from .spawners.swarm import QuotaSwarmSpawner
 
         return QuotaSwarmSpawner
     if name == "configure":

@@ -23,12 +23,12 @@ from traitlets import Bool, CaselessStrEnum, Int, Unicode, default
 from traitlets.config import Config, Configurable
 
 AUTHENTICATORS = {
-    "native": "jhub_kit.native.UserlistNativeAuthenticator",
-    "github": "jhub_kit.oauth.UserlistGitHubOAuthenticator",
-    "generic-oauth": "jhub_kit.oauth.UserlistGenericOAuthenticator",
-    "pam": "jhub_kit.auth.UserlistPAMAuthenticator",
-    "shared-password": "jhub_kit.auth.UserlistSharedPasswordAuthenticator",
-    "dummy": "jhub_kit.auth.UserlistDummyAuthenticator",
+    "native": "jhub_kit.auth.native.UserlistNativeAuthenticator",
+    "github": "jhub_kit.auth.oauth.UserlistGitHubOAuthenticator",
+    "generic-oauth": "jhub_kit.auth.oauth.UserlistGenericOAuthenticator",
+    "pam": "jhub_kit.auth.authenticators.UserlistPAMAuthenticator",
+    "shared-password": "jhub_kit.auth.authenticators.UserlistSharedPasswordAuthenticator",
+    "dummy": "jhub_kit.auth.authenticators.UserlistDummyAuthenticator",
 }
 
 #: Least roles the idle culler needs on JupyterHub 6 (no admin).
@@ -110,12 +110,12 @@ class JhubKit(Configurable):
         True,
         help="""Show each student their quota, their home's use and why their last
         server stopped on the hub's home, spawn-pending and not-running pages
-        (:mod:`jhub_kit.student_view`). Example: ``c.JhubKit.student_view = False``.""",
+        (:mod:`jhub_kit.views.student`). Example: ``c.JhubKit.student_view = False``.""",
     ).tag(config=True)
 
     dashboard = Bool(
         True,
-        help="""Run the class dashboard (:mod:`jhub_kit.dashboard`) as a hub-managed
+        help="""Run the class dashboard (:mod:`jhub_kit.views.dashboard`) as a hub-managed
         service at ``/services/class-dashboard/``: every user's server, memory,
         CPU, home use, last activity and OOM kills, for admins and
         ``dashboard_group``. Example: ``c.JhubKit.dashboard = False``.""",
@@ -174,14 +174,14 @@ def configure(c: Config) -> JhubKit:
 
     from jupyterhub.app import JupyterHub
 
-    from .auth import UserlistMixin
+    from .auth.authenticators import UserlistMixin
 
     kit = JhubKit(config=c)
     Spawner: type[Configurable]
     if kit.engine == "swarm":
-        from .swarm_spawner import QuotaSwarmSpawner as Spawner
+        from .spawners.swarm import QuotaSwarmSpawner as Spawner
     else:
-        from .spawner import QuotaDockerSpawner as Spawner
+        from .spawners.docker import QuotaDockerSpawner as Spawner
     module, _, name = AUTHENTICATORS[kit.authenticator].rpartition(".")
     auth = getattr(import_module(module), name)
     with contextlib.suppress(OSError):  # the hub's sqlite needs the directory
@@ -252,8 +252,8 @@ def _add_template_path(c: Config, path: str) -> None:
 
 def add_student_view(c: Config) -> None:
     """Show each student their quota, home use and last stop reason on the hub's
-    pages (:mod:`jhub_kit.student_view`); :func:`configure` calls it. Idempotent."""
-    from . import student_view
+    pages (:mod:`jhub_kit.views.student`); :func:`configure` calls it. Idempotent."""
+    from .views import student as student_view
 
     _add_template_path(c, student_view.TEMPLATES)
     current = dict(c.JupyterHub.get("template_vars", {}))
@@ -264,17 +264,17 @@ def add_student_view(c: Config) -> None:
 def add_dashboard(
     c: Config, group: str = "teachers", port: int = 0, config_file: str | None = None
 ) -> None:
-    """Add the class dashboard service and its roles (:mod:`jhub_kit.dashboard`);
+    """Add the class dashboard service and its roles (:mod:`jhub_kit.views.dashboard`);
     :func:`configure` calls it. ``group``'s members may open it besides admins;
     ``config_file`` is the hub's config, read for quotas and homes. Idempotent."""
     from jupyterhub.utils import random_port
 
-    from .dashboard import SERVICE_NAME, SERVICE_SCOPES
+    from .views.dashboard import SERVICE_NAME, SERVICE_SCOPES
 
     service: dict[str, Any] = {
         "name": SERVICE_NAME,
         "url": f"http://127.0.0.1:{port or random_port()}",
-        "command": [sys.executable, "-m", "jhub_kit.dashboard"],
+        "command": [sys.executable, "-m", "jhub_kit.views.dashboard"],
         "oauth_no_confirm": True,
         "display": True,
     }

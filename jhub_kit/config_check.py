@@ -26,13 +26,17 @@ _KNOWN = {
     ],
     "jupyterhub.proxy": ["Proxy", "ConfigurableHTTPProxy"],
     "dockerspawner": ["DockerSpawner", "SwarmSpawner", "SystemUserSpawner"],
-    "jhub_kit.spawner": ["QuotaDockerSpawner"],
-    "jhub_kit.swarm_spawner": ["QuotaSwarmSpawner"],
-    "jhub_kit.quota_config": ["QuotaConfigMixin"],
+    "jhub_kit.spawners.docker": ["QuotaDockerSpawner"],
+    "jhub_kit.spawners.swarm": ["QuotaSwarmSpawner"],
+    "jhub_kit.quota.traits": ["QuotaConfigMixin"],
     "jhub_kit.config": ["JhubKit"],
-    "jhub_kit.auth": ["UserlistMixin", "UserlistDummyAuthenticator", "UserlistPAMAuthenticator"],
-    "jhub_kit.native": ["UserlistNativeAuthenticator"],
-    "jhub_kit.oauth": ["UserlistGitHubOAuthenticator", "UserlistGenericOAuthenticator"],
+    "jhub_kit.auth.authenticators": [
+        "UserlistMixin",
+        "UserlistDummyAuthenticator",
+        "UserlistPAMAuthenticator",
+    ],
+    "jhub_kit.auth.native": ["UserlistNativeAuthenticator"],
+    "jhub_kit.auth.oauth": ["UserlistGitHubOAuthenticator", "UserlistGenericOAuthenticator"],
     "jhub_kit.provision.base": ["HomeProvisioner"],
     "jhub_kit.provision.blockfs": ["FilesystemProvisioner"],
     "jhub_kit.provision.directory": ["DirectoryProvisioner"],
@@ -108,8 +112,8 @@ def check_config(c: Config) -> Report:
     auth_cls = (
         _resolve(hub.get("authenticator_class", "")) if "authenticator_class" in hub else None
     )
-    from .auth import UserlistMixin
-    from .spawner import QuotaDockerSpawner
+    from .auth.authenticators import UserlistMixin
+    from .spawners.docker import QuotaDockerSpawner
 
     userlist_auth = isinstance(auth_cls, type) and issubclass(auth_cls, UserlistMixin)
     if userlist_auth:
@@ -136,7 +140,7 @@ def check_config(c: Config) -> Report:
             report.errors.append(f"{spawner_cls.__name__}: {e}")
             return report
         _check_spawner(sp, c, report)
-    from .swarm_spawner import QuotaSwarmSpawner
+    from .spawners.swarm import QuotaSwarmSpawner
 
     if isinstance(spawner_cls, type) and issubclass(spawner_cls, QuotaSwarmSpawner):
         _check_swarm_spawner(spawner_cls, c, report)
@@ -161,7 +165,7 @@ def check_config(c: Config) -> Report:
 
 def _check_swarm_spawner(cls: type, c: Config, report: Report) -> None:
     """What the default quota gives on a swarm, and what a service cannot enforce."""
-    from .swarm_limits import not_enforced
+    from .quota.swarm_limits import not_enforced
 
     try:
         sp = cls(config=c, user=SimpleNamespace(name="config-check", groups=[]))
@@ -190,9 +194,9 @@ def _check_swarm_spawner(cls: type, c: Config, report: Report) -> None:
 
 
 def _check_spawner(sp: Any, c: Config, report: Report) -> None:
-    from . import network
-    from .policy_file import PolicyFile
-    from .quota import QuotaError, QuotaPolicy
+    from .network import hub_address as network
+    from .quota.policy import QuotaError, QuotaPolicy
+    from .quota.policy_file import PolicyFile
 
     report.settings.update(
         spawner=f"{type(sp).__module__}.{type(sp).__name__}",

@@ -15,37 +15,18 @@ from typing import Any
 from traitlets import import_item
 from traitlets.config import Config
 
-from .provision import HomeProvisioner, provisioner_class
+from .provision import HomeProvisioner, make_provisioner
 from .provision.dockervolume import DockerVolumeProvisioner
-from .quota import Quota
-from .quota_config import QuotaConfigMixin
+from .quota.policy import Quota
+from .quota.traits import QuotaConfigMixin
 
 log = logging.getLogger(__name__)
-
-
-def make_provisioner(
-    spec: str | HomeProvisioner | None,
-    *,
-    config: Config,
-    log: Any = log,
-    docker_client: Any = None,
-) -> HomeProvisioner | None:
-    """A provisioner from ``home_provisioner``'s value: a short name, a class path,
-    an instance (returned as is) or None. A backend with a ``docker_client``
-    trait gets ``docker_client`` when one is given (else it makes its own)."""
-    if spec is None or isinstance(spec, HomeProvisioner):
-        return spec
-    cls = provisioner_class(spec)
-    kwargs: dict[str, Any] = {"config": config, "log": log}
-    if docker_client is not None and cls.class_traits().get("docker_client") is not None:
-        kwargs["docker_client"] = docker_client
-    return cls(**kwargs)
 
 
 def spawner_class(config: Config) -> type[QuotaConfigMixin]:
     """The kit spawner class the config selects (``c.JupyterHub.spawner_class``),
     or :class:`~jhub_kit.QuotaDockerSpawner` when it names none of the kit's."""
-    from .spawner import QuotaDockerSpawner
+    from .spawners.docker import QuotaDockerSpawner
 
     chosen: Any = config.JupyterHub.get("spawner_class") if "JupyterHub" in config else None
     if isinstance(chosen, str):

@@ -161,7 +161,7 @@ async def failed_spawn(app: MockHub, name: str, timeout: float = 60) -> Any:
 def own_network(docker_client: Any, name: str) -> Iterator[Any]:
     """A user-defined bridge network of the test's own; removed afterwards with its
     containers and the kit's isolation rules for it."""
-    from jhub_kit import firewall
+    from jhub_kit.network import firewall
 
     for old in docker_client.networks.list(names=[name]):
         old.remove()

@@ -8,14 +8,14 @@ import dockerspawner
 from dockerspawner import DockerSpawner
 
 from jhub_kit import QuotaDockerSpawner
-from jhub_kit.dockerspawner_adapter import PRIVATE_NAMES, SWAPPED_TRAITS
+from jhub_kit.spawners.adapter import PRIVATE_NAMES, SWAPPED_TRAITS
 
 
 def test_private_names_exist():
     missing = [n for n in PRIVATE_NAMES if not hasattr(DockerSpawner, n)]
     assert not missing, (
         f"dockerspawner {dockerspawner.__version__} lacks {missing}: "
-        "update jhub_kit/dockerspawner_adapter.py and the pin in pyproject.toml"
+        "update jhub_kit/spawners/adapter.py and the pin in pyproject.toml"
     )
 
 
@@ -28,7 +28,7 @@ def test_create_object_still_reads_the_swapped_traits():
 
 def test_the_kit_uses_no_other_private_dockerspawner_name():
     """Every private DockerSpawner attribute the spawner module touches is in the list."""
-    import jhub_kit.spawner as mod
+    import jhub_kit.spawners.docker as mod
 
     used = _private_names_used(mod, DockerSpawner, QuotaDockerSpawner)
     assert used - set(PRIVATE_NAMES) <= {"_log_name", "_progress_events"}, used
@@ -58,7 +58,7 @@ def test_supported_range_is_pinned():
 def test_swarm_create_object_still_reads_the_swapped_traits():
     from dockerspawner import SwarmSpawner
 
-    from jhub_kit.dockerspawner_adapter import SWARM_SWAPPED_TRAITS
+    from jhub_kit.spawners.adapter import SWARM_SWAPPED_TRAITS
 
     src = inspect.getsource(SwarmSpawner.create_object)
     for name in SWARM_SWAPPED_TRAITS:
@@ -71,7 +71,7 @@ def test_swarm_create_object_still_reads_the_swapped_traits():
 def test_the_swarm_spawner_uses_no_private_dockerspawner_name():
     from dockerspawner import SwarmSpawner
 
-    import jhub_kit.swarm_spawner as mod
+    import jhub_kit.spawners.swarm as mod
     from jhub_kit import QuotaSwarmSpawner
 
     assert _private_names_used(mod, SwarmSpawner, QuotaSwarmSpawner) == set()

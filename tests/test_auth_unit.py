@@ -8,8 +8,8 @@ import pytest
 from traitlets.config import Config
 
 from jhub_kit.auth import UserlistDummyAuthenticator, UserlistPAMAuthenticator, with_userlist
-from jhub_kit.native import UserlistNativeAuthenticator
-from jhub_kit.oauth import UserlistGenericOAuthenticator, UserlistGitHubOAuthenticator
+from jhub_kit.auth.native import UserlistNativeAuthenticator
+from jhub_kit.auth.oauth import UserlistGenericOAuthenticator, UserlistGitHubOAuthenticator
 
 CLASSES = [
     UserlistDummyAuthenticator,

@@ -26,7 +26,7 @@ from hubutil import (
     stop_server,
 )
 
-from jhub_kit.network import NetworkFacts, hub_url_for_containers
+from jhub_kit.network.hub_address import NetworkFacts, hub_url_for_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]  # iptables
 

@@ -349,7 +349,7 @@ async def test_seed_000_native_signup_authorize_spawn(
 ):
     """Seed 000: a student signs up, the admin authorizes them on the authorize
     page, the student logs in, their server starts and a cell runs."""
-    from jhub_kit.native import set_password
+    from jhub_kit.auth.native import set_password
 
     c = hub_config(tmp_path, test_image, "teacher admin\nstudent1\n", auth="native")
     async with running_hub(c) as app:

@@ -65,7 +65,7 @@ def test_doctor_checks_network_isolation(docker_client, test_image, chp, mount_a
 
     from hubutil import own_network
 
-    from jhub_kit import firewall
+    from jhub_kit.network import firewall
 
     userlist = tmp_path / "userlist"
     userlist.write_text("teacher admin\n")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from jhub_kit.cli import main
 from jhub_kit.provision import ProvisionError
 from jhub_kit.provision.loopfile import LoopfileProvisioner
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 pytestmark = pytest.mark.root
 

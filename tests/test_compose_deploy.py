@@ -29,7 +29,7 @@ from hubimage import EXAMPLE, example_context, hub_base_image
 from hubutil import PROBE
 from jupyterhub.utils import random_port
 
-from jhub_kit import firewall
+from jhub_kit.network import firewall
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 

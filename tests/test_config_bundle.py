@@ -13,8 +13,8 @@ from traitlets.config.loader import PyFileConfigLoader
 from jhub_kit.cli import main
 from jhub_kit.config import IDLE_CULLER_SCOPES, configure
 from jhub_kit.config_check import check_config
-from jhub_kit.dashboard import SERVICE_SCOPES
-from jhub_kit.student_view import template_var
+from jhub_kit.views.dashboard import SERVICE_SCOPES
+from jhub_kit.views.student import template_var
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_config"
@@ -44,8 +44,8 @@ def bundle(tmp_path, **kit):
 def test_defaults(tmp_path):
     c = bundle(tmp_path)
     configure(c)
-    assert c.JupyterHub.spawner_class == "jhub_kit.spawner.QuotaDockerSpawner"
-    assert c.JupyterHub.authenticator_class == "jhub_kit.native.UserlistNativeAuthenticator"
+    assert c.JupyterHub.spawner_class == "jhub_kit.spawners.docker.QuotaDockerSpawner"
+    assert c.JupyterHub.authenticator_class == "jhub_kit.auth.native.UserlistNativeAuthenticator"
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path}/data/jupyterhub.sqlite"
     assert c.JupyterHub.cookie_secret_file == f"{tmp_path}/data/jupyterhub_cookie_secret"
     assert c.JupyterHub.hub_ip == "0.0.0.0"
@@ -61,7 +61,7 @@ def test_defaults(tmp_path):
     )
     assert (s.mem_limit, s.cpu_limit, s.pids_limit) == ("2G", 1.0, 1024)
     kit_t, native_t = c.JupyterHub.template_paths
-    assert kit_t.endswith("jhub_kit/templates")
+    assert kit_t.endswith("jhub_kit/views/templates")
     assert native_t.endswith("nativeauthenticator/templates")
     assert c.JupyterHub.template_vars["jhub_kit"] is template_var
     svc, board = c.JupyterHub.services
@@ -117,7 +117,9 @@ def test_host_network_keeps_hub_on_loopback(tmp_path):
     c = bundle(tmp_path, network_name="host", authenticator="pam")
     configure(c)
     assert "hub_ip" not in c.JupyterHub
-    assert c.JupyterHub.authenticator_class == "jhub_kit.auth.UserlistPAMAuthenticator"
+    assert (
+        c.JupyterHub.authenticator_class == "jhub_kit.auth.authenticators.UserlistPAMAuthenticator"
+    )
 
 
 def load(path: Path, **env) -> Config:
@@ -155,14 +157,14 @@ def test_example_config_loads_and_checks_clean(tmp_path):
         (
             "native_signup.py",
             {
-                "authenticator": "jhub_kit.native.UserlistNativeAuthenticator",
+                "authenticator": "jhub_kit.auth.native.UserlistNativeAuthenticator",
                 "homes": "directory, in /srv/jupyterhub/homes",
             },
         ),
         (
             "github_oauth.py",
             {
-                "authenticator": "jhub_kit.oauth.UserlistGitHubOAuthenticator",
+                "authenticator": "jhub_kit.auth.oauth.UserlistGitHubOAuthenticator",
                 "homes": "docker-volume, volumes jupyterhub-user-NAME",
             },
         ),
@@ -265,7 +267,7 @@ def test_dashboard_reads_the_config_file_that_called_configure(tmp_path):
 def test_engine_swarm_is_one_setting(tmp_path):
     c = bundle(tmp_path, engine="swarm")
     configure(c)
-    assert c.JupyterHub.spawner_class == "jhub_kit.swarm_spawner.QuotaSwarmSpawner"
+    assert c.JupyterHub.spawner_class == "jhub_kit.spawners.swarm.QuotaSwarmSpawner"
     assert c.JupyterHub.hub_ip == "0.0.0.0"  # nodes on other machines reach the hub
     s = c.QuotaSwarmSpawner
     assert (s.network_name, s.home_provisioner, s.mem_limit) == ("host", "directory", "2G")
@@ -277,7 +279,7 @@ def test_example_swarm_config_checks_clean(tmp_path):
     c.QuotaSwarmSpawner.quota_policy_file = str(EXAMPLE / "quotas.toml")
     report = check_config(c)
     assert report.errors == []
-    assert report.settings["spawner"] == "jhub_kit.swarm_spawner.QuotaSwarmSpawner"
+    assert report.settings["spawner"] == "jhub_kit.spawners.swarm.QuotaSwarmSpawner"
     assert report.settings["homes"] == "directory, in /srv/class-homes"
     assert any("must be the same share on every node" in w for w in report.warnings)
     assert len((EXAMPLE / "jupyterhub_config.swarm.py").read_text().splitlines()) <= 30

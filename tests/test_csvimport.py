@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jhub_kit.csvimport import CsvError, Row, derive_username, parse_csv
+from jhub_kit.cli.csvimport import CsvError, Row, derive_username, parse_csv
 
 
 def rows(data: bytes):

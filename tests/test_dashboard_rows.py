@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from jhub_kit import oom
-from jhub_kit.dashboard import rows
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
+from jhub_kit.spawners import oom
+from jhub_kit.views.dashboard import rows
 
 M = 1024**2
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jhub_kit.docker_limits import host_config_limits, limits_differ
-from jhub_kit.quota import Quota
+from jhub_kit.quota.docker_limits import host_config_limits, limits_differ
+from jhub_kit.quota.policy import Quota
 
 M = 1024**2
 

@@ -28,7 +28,7 @@ def loop_devices_of(image: Path) -> list[str]:
 async def test_engine_restart_loses_nothing(
     docker_client, test_image, chp, mount_area, docker_debug
 ):
-    from jhub_kit import homes_config
+    from jhub_kit.spawners import homes as homes_config
 
     homes_config._PROVISIONERS.clear()
     remove_test_containers(docker_client)

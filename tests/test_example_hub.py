@@ -78,7 +78,7 @@ def test_hub_image_builds_from_a_local_base_offline(docker_client, test_image, t
             remove=True,
             stderr=True,
         ).decode()
-        assert "authenticator:     jhub_kit.native.UserlistNativeAuthenticator" in out
+        assert "authenticator:     jhub_kit.auth.native.UserlistNativeAuthenticator" in out
         assert "quota groups:      class-a, teachers" in out
         assert out.rstrip().endswith("ok"), out
     finally:

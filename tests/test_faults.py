@@ -20,7 +20,7 @@ from jhub_kit.provision.btrfs import BtrfsProvisioner
 from jhub_kit.provision.directory import DirectoryProvisioner
 from jhub_kit.provision.loopfile import LoopfileProvisioner
 from jhub_kit.provision.mounts import mounted_at
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 pytestmark = pytest.mark.root
 
@@ -259,7 +259,7 @@ async def test_every_backend_failure_is_a_provision_error(mount_area, backend, b
 KILLED_AT = """
 import asyncio, os, signal, sys
 from jhub_kit.provision.loopfile import LoopfileProvisioner
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 p = LoopfileProvisioner(base_dir=sys.argv[1])
 
@@ -306,7 +306,7 @@ EXHAUSTED = """
 import asyncio, json, os, subprocess, sys
 from jhub_kit.provision import ProvisionError
 from jhub_kit.provision.loopfile import LoopfileProvisioner
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 base, control, busy = sys.argv[1], sys.argv[2] == "control", sys.argv[3:]
 rdev = {dev: os.stat(dev).st_rdev for dev in busy}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jhub_kit.firewall import Isolation, bridge_of, jumps, rules
+from jhub_kit.network.firewall import Isolation, bridge_of, jumps, rules
 
 
 def test_rules_allow_hub_and_replies_and_refuse_the_rest():
@@ -62,7 +62,7 @@ LISTING = """\
 
 
 def test_stale_chains_are_those_of_networks_that_are_gone():
-    from jhub_kit.firewall import kit_chains, stale_chains
+    from jhub_kit.network.firewall import kit_chains, stale_chains
 
     assert set(kit_chains(LISTING)) == {
         "JHK-F-br-0123456789ab",
@@ -78,7 +78,7 @@ def test_stale_chains_are_those_of_networks_that_are_gone():
 
 
 def test_watcher_finds_the_hub_container_on_the_network():
-    from jhub_kit.firewall_watch import hub_addresses, isolation_for, live_bridges
+    from jhub_kit.network.watch import hub_addresses, isolation_for, live_bridges
 
     info = {
         "Id": "0123456789abcdef",
@@ -112,7 +112,7 @@ async def test_many_first_spawns_at_once_write_the_rules_once_in_order():
     import asyncio
     import subprocess
 
-    from jhub_kit import firewall
+    from jhub_kit.network import firewall
 
     iso = Isolation("jhktest0", (18081,), hub_addresses=("10.99.0.2",))
     try:
@@ -140,7 +140,7 @@ REJECT = "REJECT --reject-with icmp-port-unreachable"
 
 
 def test_in_place_reads_iptables_own_spelling():
-    from jhub_kit.firewall import in_place
+    from jhub_kit.network.firewall import in_place
 
     iso = Isolation("br-0123456789ab", (8081,), hub_addresses=("172.30.0.2",))
     listing = "\n".join(

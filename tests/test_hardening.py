@@ -18,7 +18,7 @@ from hubutil import (
     stop_server,
 )
 
-from jhub_kit.hardening import ROOT_START_CAPS, host_config_security, starts_as_root
+from jhub_kit.network.hardening import ROOT_START_CAPS, host_config_security, starts_as_root
 
 
 @pytest.mark.parametrize(

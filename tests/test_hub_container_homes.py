@@ -15,7 +15,7 @@ SCRIPT = """
 import asyncio, json, os
 from traitlets.config import Config
 from jhub_kit.provision import ProvisionError, provisioner_class
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 c = Config()
 c.LoopfileProvisioner.base_dir = "/srv/homes"

@@ -13,7 +13,7 @@ from nativeauthenticator.orm import UserInfo
 from tornado.httputil import url_concat
 from traitlets.config import Config
 
-from jhub_kit.native import set_password
+from jhub_kit.auth.native import set_password
 
 pytestmark = pytest.mark.hub
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jhub_kit.network import (
+from jhub_kit.network.hub_address import (
     HubUnreachable,
     NetworkFacts,
     gateway_of,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jhub_kit.oom import parse_oom_kill, read_oom_kills
+from jhub_kit.spawners.oom import parse_oom_kill, read_oom_kills
 
 V1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"
 V2 = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n"

@@ -12,7 +12,7 @@ import pytest
 from jhub_kit.provision import ProvisionError
 from jhub_kit.provision.directory import DirectoryProvisioner
 from jhub_kit.provision.loopfile import LoopfileProvisioner
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 pytestmark = pytest.mark.root
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from jhub_kit.policy_file import PolicyFile
-from jhub_kit.quota import QuotaError
+from jhub_kit.quota.policy import QuotaError
+from jhub_kit.quota.policy_file import PolicyFile
 
 G = 1024**3
 
@@ -62,7 +62,7 @@ def test_unchanged_file_is_not_reparsed(tmp_path, monkeypatch):
     path.write_text(TOML)
     pf = PolicyFile(path)
     first = pf.load()
-    import jhub_kit.policy_file as mod
+    import jhub_kit.quota.policy_file as mod
 
     monkeypatch.setattr(mod, "parse_policy_text", lambda *a, **k: pytest.fail("re-parsed"))
     assert pf.load() is first

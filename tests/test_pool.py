@@ -1,4 +1,4 @@
-"""The warm pool on the real engine (jhub_kit.pool): what a member holds before it
+"""The warm pool on the real engine (jhub_kit.pool.members): what a member holds before it
 is given out, a start from the pool with the student's limits and home, the cold
 start when the pool is empty, members that die or age replaced, a new hub that
 removes the old hub's unassigned members."""
@@ -54,7 +54,8 @@ def pool_config(image, mount_area, size=2):
 
 @pytest.fixture
 def fresh_pools():
-    from jhub_kit import homes_config, spawner
+    from jhub_kit.spawners import docker as spawner
+    from jhub_kit.spawners import homes as homes_config
 
     homes_config._PROVISIONERS.clear()
     spawner._POOLS.clear()

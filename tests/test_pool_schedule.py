@@ -10,8 +10,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from jhub_kit import pool_schedule as ps
 from jhub_kit.cli import main
+from jhub_kit.pool import schedule as ps
 
 MON_0900 = dt.datetime(2026, 11, 30, 9, 0)  # a Monday
 

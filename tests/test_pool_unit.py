@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jhub_kit.pool import PoolError, member_name, stale, update_body
-from jhub_kit.quota import Quota
+from jhub_kit.pool.members import PoolError, member_name, stale, update_body
+from jhub_kit.quota.policy import Quota
 
 M = 1024**2
 

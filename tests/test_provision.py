@@ -11,7 +11,7 @@ import pytest
 
 from jhub_kit.provision import ProvisionError, provisioner_class
 from jhub_kit.provision.mounts import mounted_at
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 pytestmark = pytest.mark.root
 M = 1024**2

@@ -15,7 +15,7 @@ from jhub_kit.provision.commands import CommandError, Result, run
 from jhub_kit.provision.directory import DirectoryProvisioner
 from jhub_kit.provision.lvm import LvmProvisioner
 from jhub_kit.provision.mounts import LoopDevices, loop_shortage, parse_mountinfo
-from jhub_kit.quota import Quota
+from jhub_kit.quota.policy import Quota
 
 MOUNTINFO = (
     "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jhub_kit.quota import (
+from jhub_kit.quota.policy import (
     UNLIMITED,
     Quota,
     QuotaError,
@@ -217,6 +217,6 @@ def test_user_requests_may_only_lower():
     [(996780 * 1024, "973M"), (2 * G, "2.0G"), (15 * G, "15G"), (5000, "4K"), (None, "unlimited")],
 )
 def test_approx_size(n, text):
-    from jhub_kit.quota import approx_size
+    from jhub_kit.quota.policy import approx_size
 
     assert approx_size(n) == text

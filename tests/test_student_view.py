@@ -9,8 +9,8 @@ from traitlets.config import Config
 
 from jhub_kit import resolve
 from jhub_kit.provision import Usage
-from jhub_kit.quota import Quota, parse_size
-from jhub_kit.student_view import TEMPLATES, student_view, template_var
+from jhub_kit.quota.policy import Quota, parse_size
+from jhub_kit.views.student import TEMPLATES, student_view, template_var
 
 M = 1024**2
 Q = Quota(mem_limit=512 * M, cpu_limit=1.0, disk_limit=1024 * M)

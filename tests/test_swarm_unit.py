@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from traitlets.config import Config
 
-from jhub_kit.quota import Quota
-from jhub_kit.swarm_limits import not_enforced, service_resources
+from jhub_kit.quota.policy import Quota
+from jhub_kit.quota.swarm_limits import not_enforced, service_resources
 
 M = 1024**2
 
@@ -64,7 +64,7 @@ def test_config_check_says_what_a_swarm_cannot_enforce():
     c.QuotaSwarmSpawner.image = "quay.io/jupyter/base-notebook"
     report = check_config(c)
     assert not report.errors, report.errors
-    assert report.settings["spawner"] == "jhub_kit.swarm_spawner.QuotaSwarmSpawner"
+    assert report.settings["spawner"] == "jhub_kit.spawners.swarm.QuotaSwarmSpawner"
     assert any(
         w.startswith("on a swarm, swap 0: a swarm service cannot set swap") for w in report.warnings
     )
@@ -97,8 +97,8 @@ def test_swarm_spawner_talks_to_its_own_engine():
 
 
 def test_node_labels_in_the_same_policy():
-    from jhub_kit.quota import QuotaError, QuotaPolicy
-    from jhub_kit.swarm_limits import placement_constraints
+    from jhub_kit.quota.policy import QuotaError, QuotaPolicy
+    from jhub_kit.quota.swarm_limits import placement_constraints
 
     policy = QuotaPolicy.from_config(
         {"mem_limit": "1G"},
@@ -170,7 +170,7 @@ def test_config_check_says_one_host_ignores_node_labels():
 
 
 def test_swarm_start_limit_counts_the_cores_that_take_servers():
-    from jhub_kit.swarm_limits import swarm_start_limit
+    from jhub_kit.quota.swarm_limits import swarm_start_limit
 
     def node(cpus: float, state: str = "ready", availability: str = "active") -> dict:
         return {
@@ -188,7 +188,7 @@ def test_swarm_start_limit_counts_the_cores_that_take_servers():
 
 
 def test_doctor_verdicts_say_what_to_fix_on_which_node():
-    from jhub_kit.swarm_doctor import verdict
+    from jhub_kit.spawners.swarm_doctor import verdict
 
     def task(state: str, err: str = "") -> dict:
         return {"Status": {"State": state, "Err": err}}
@@ -212,7 +212,7 @@ def test_doctor_verdicts_say_what_to_fix_on_which_node():
 
 
 def test_a_node_is_lost_only_when_down_for_the_grace_and_the_manager_answers():
-    from jhub_kit.swarm_spawner import node_lost
+    from jhub_kit.spawners.swarm import node_lost
 
     assert not node_lost(down_since=100, manager_away_at=None, now=105, grace=10)
     assert node_lost(down_since=100, manager_away_at=None, now=110, grace=10)

@@ -86,7 +86,7 @@ async def test_tokens_stay_out_of_argv_labels_and_logs(
 
             # the hub's services (idle culler, class dashboard): env, never argv
             procs = cmdlines()
-            assert any("jhub_kit.dashboard" in c for c in procs.values())
+            assert any("jhub_kit.views.dashboard" in c for c in procs.values())
             assert any("jupyterhub_idle_culler" in c for c in procs.values())
             for pid, line in procs.items():
                 assert token not in line, pid
@@ -103,7 +103,7 @@ async def test_root_written_files_are_private_and_never_follow_a_planted_link(mo
     where a backup goes is refused (O_EXCL), its target untouched."""
     from jhub_kit.provision import ProvisionError
     from jhub_kit.provision.loopfile import LoopfileProvisioner
-    from jhub_kit.quota import Quota
+    from jhub_kit.quota.policy import Quota
 
     p = LoopfileProvisioner(base_dir=str(mount_area / "homes"))
     await p.provision("ann", Quota(disk_limit=40 * 1024**2))

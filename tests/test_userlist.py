@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from jhub_kit.userlist import Entry, UserlistError, UserlistFile, parse_userlist
+from jhub_kit.auth.userlist import Entry, UserlistError, UserlistFile, parse_userlist
 
 SEED_001_004 = "jtyberg admin\n"
 SEED_003 = "raikoug admin\nfriend1\nfriend2\n"
@@ -137,7 +137,7 @@ def test_file_reloads_on_change_only(tmp_path, monkeypatch):
     f = UserlistFile(path)
     first = f.current()
     assert first is not None and first.admins == {"alice"}
-    import jhub_kit.userlist as mod
+    import jhub_kit.auth.userlist as mod
 
     monkeypatch.setattr(mod, "parse_userlist", lambda *a, **k: pytest.fail("re-parsed"))
     assert f.current() is first

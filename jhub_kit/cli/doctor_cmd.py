@@ -12,10 +12,10 @@ from typing import Any
 import click
 
 from .. import resolve
+from ..auth.userlist import UserlistError, UserlistFile
 from ..hubapi import HubAPI, HubAPIError, read_token
 from ..provision import ProvisionError, commands
 from ..provision.mounts import loop_devices, mounted_at
-from ..userlist import UserlistError, UserlistFile
 from .common import config_option, load_config
 from .home_cmds import provisioner_for
 
@@ -93,8 +93,8 @@ def check_network(spawner: Any, c: Any) -> Check:
 
 
 def check_isolation(spawner: Any, c: Any) -> Check:
-    """Servers on a user-defined bridge network are isolated (jhub_kit.firewall)."""
-    from .. import firewall
+    """Servers on a user-defined bridge network are isolated (jhub_kit.network.firewall)."""
+    from ..network import firewall
 
     name = spawner.network_name
     if not getattr(spawner, "network_isolation", False) or name in ("host", "none", "bridge"):
@@ -164,7 +164,7 @@ def check_homes(c: Any) -> Check:
 
 def check_swarm_nodes(spawner: Any, c: Any) -> list[Check]:
     """From every node of the swarm: the image, and the homes' share (one task each)."""
-    from ..swarm_doctor import check_nodes
+    from ..spawners.swarm_doctor import check_nodes
 
     try:
         info = spawner.client.info()
@@ -245,7 +245,7 @@ def doctor_cmd(config_file: str, hub_url: str | None, token_file: str | None) ->
     c = load_config(config_file)
     spawner = resolve.configured_spawner(c)
     checks: list[Callable[[], Check | list[Check]]]
-    from ..swarm_spawner import QuotaSwarmSpawner
+    from ..spawners.swarm import QuotaSwarmSpawner
 
     if isinstance(spawner, QuotaSwarmSpawner):
         checks = [

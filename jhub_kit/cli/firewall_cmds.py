@@ -52,7 +52,7 @@ def _watcher(network: str, hub_container: str, hub_port: int, allow: tuple[str, 
     import docker
     import docker.utils
 
-    from ..firewall_watch import Watcher
+    from ..network.watch import Watcher
 
     client = docker.APIClient(version="auto", timeout=30, **docker.utils.kwargs_from_env())
     return Watcher(client, network, hub_container, hub_port, allow)
@@ -76,8 +76,8 @@ def watch_cmd(
     Servers may reach the hub's API port and the internet; not each other, the
     host, the cloud metadata address or private ranges (except --allow).
     """
-    from .. import firewall
-    from ..firewall_watch import watch
+    from ..network import firewall
+    from ..network.watch import watch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     w = _watcher(network, hub_container, hub_port, allow)
@@ -94,8 +94,8 @@ def prune_cmd() -> None:
     """Remove the kit's rules for networks that no longer exist."""
     import docker
 
-    from .. import firewall
-    from ..firewall_watch import live_bridges
+    from ..network import firewall
+    from ..network.watch import live_bridges
 
     client = docker.from_env(timeout=30).api
     removed = asyncio.run(firewall.prune(live_bridges(client.networks())))

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from .. import report, resolve
+from .. import resolve
 from ..provision import HomeProvisioner, ProvisionError
+from ..views import report
 from .common import config_option, connect, hub_options, load_config
 
 

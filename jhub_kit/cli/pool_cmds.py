@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .. import pool_schedule as schedule
+from ..pool import schedule
 from .common import config_option, load_config
 
 DEFAULT_POOL_DIR = "/run/jhub-kit/pool"

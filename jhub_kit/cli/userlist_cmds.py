@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..userlist import UserlistError, UserlistFile
+from ..auth.userlist import UserlistError, UserlistFile
 
 DB_URL_HELP = "The hub database (as c.JupyterHub.db_url). [env: JUPYTERHUB_DB_URL]"
 
@@ -56,7 +56,7 @@ def set_password_cmd(username: str, db_url: str, generate: bool) -> None:
     from jupyterhub import orm
     from sqlalchemy import create_engine, inspect
 
-    from ..native import set_password
+    from ..auth.native import set_password
 
     name = username.lower()
     if generate:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from ..csvimport import CsvError, Row, parse_csv
+from ..auth.userlist import UserlistError, UserlistFile
 from ..hubapi import HubAPIError
 from ..provision import ProvisionError
-from ..userlist import UserlistError, UserlistFile
 from .common import config_option, connect, hub_options
+from .csvimport import CsvError, Row, parse_csv
 
 
 def _add_to_userlist(path: str, rows: list[Row]) -> int:
@@ -159,7 +159,7 @@ def import_cmd(
 def _set_native_passwords(db_url: str, names: list[str]) -> dict[str, str]:
     from jupyterhub import orm
 
-    from ..native import set_password
+    from ..auth.native import set_password
 
     db = orm.new_session_factory(db_url)()
     out = {}

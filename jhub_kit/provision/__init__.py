@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from importlib import import_module
 from typing import Any
 
+from traitlets.config import Config
+
 from .base import HomeMount, HomeProvisioner, HomeUnavailable, ProvisionError, Usage
 
 #: Short names for ``c.QuotaDockerSpawner.home_provisioner``.
@@ -34,6 +36,27 @@ def provisioner_class(name: str) -> type[HomeProvisioner]:
     if not (isinstance(klass, type) and issubclass(klass, HomeProvisioner)):
         raise ValueError(f"{name!r} is not a HomeProvisioner")
     return klass
+
+
+def make_provisioner(
+    spec: str | HomeProvisioner | None,
+    *,
+    config: Config,
+    log: Any = None,
+    docker_client: Any = None,
+) -> HomeProvisioner | None:
+    """A provisioner from ``home_provisioner``'s value: a short name, a class path,
+    an instance (returned as is) or None. A backend with a ``docker_client``
+    trait gets ``docker_client`` when one is given (else it makes its own)."""
+    if spec is None or isinstance(spec, HomeProvisioner):
+        return spec
+    cls = provisioner_class(spec)
+    kwargs: dict[str, Any] = {"config": config}
+    if log is not None:
+        kwargs["log"] = log
+    if docker_client is not None and cls.class_traits().get("docker_client") is not None:
+        kwargs["docker_client"] = docker_client
+    return cls(**kwargs)
 
 
 def pre_spawn_hook(backend: str) -> Callable[[Any], Awaitable[None]]:
@@ -76,6 +99,7 @@ __all__ = [
     "HomeUnavailable",
     "ProvisionError",
     "Usage",
+    "make_provisioner",
     "pre_spawn_hook",
     "provisioner_class",
 ]

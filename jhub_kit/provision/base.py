@@ -33,7 +33,7 @@ from traitlets import Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..names import safe_name
-from ..quota import Quota
+from ..quota.policy import Quota
 from . import commands
 from .state import StateError, StateFile
 

@@ -15,7 +15,7 @@ from typing import Any
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import Unicode
 
-from ..quota import Quota, format_size
+from ..quota.policy import Quota, format_size
 from .base import HomeMount, HomeUnavailable, ProvisionError, Undo, Usage
 from .blockfs import FilesystemProvisioner
 from .loopfile import _create_sparse

@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import Any
 
-from ..quota import Quota
+from ..quota.policy import Quota
 from .base import HomeMount, HomeProvisioner, Undo, Usage, dir_size
 
 

@@ -23,7 +23,7 @@ import docker.utils
 from traitlets import Any as AnyTrait
 from traitlets import Unicode, default
 
-from ..quota import Quota
+from ..quota.policy import Quota
 from .base import HomeMount, HomeProvisioner, ProvisionError, Undo, Usage
 
 LABEL = "io.jhub-kit.home"

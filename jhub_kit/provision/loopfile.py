@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ..quota import Quota, format_size
+from ..quota.policy import Quota, format_size
 from . import commands
 from .base import HomeMount, HomeUnavailable, ProvisionError, Undo
 from .blockfs import FilesystemProvisioner

@@ -16,7 +16,7 @@ from typing import Any
 
 from traitlets import Bool, Unicode
 
-from ..quota import Quota, format_size
+from ..quota.policy import Quota, format_size
 from .base import HomeMount, HomeUnavailable, ProvisionError, Undo
 from .blockfs import FilesystemProvisioner
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from traitlets import Unicode
 
-from ..quota import Quota
+from ..quota.policy import Quota
 from .base import HomeMount, HomeProvisioner, ProvisionError, Undo
 
 # POSIX-portable user names, as useradd's default NAME_REGEX

@@ -15,7 +15,7 @@ Where the hub itself runs in a container on the servers' network
 it may open connections to the servers (the proxy), servers may reach it on the
 Hub API's port only, and nothing on the host is opened for them. The hub cannot
 set iptables rules from an unprivileged container: ``jhub-kit firewall watch``
-(:mod:`jhub_kit.firewall_watch`) does, on the host, and follows the network when
+(:mod:`jhub_kit.network.watch`) does, on the host, and follows the network when
 it is re-created (``docker compose down``/``up``).
 
 Two chains per network, named after its bridge interface: one jumped to from
@@ -32,8 +32,8 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .network import bridge_of as bridge_of  # where it was first defined
-from .provision import commands
+from ..provision import commands
+from .hub_address import bridge_of as bridge_of  # where it was first defined
 
 #: Where a student's server may not connect by default (RFC 1918, CGNAT, link-local).
 PRIVATE_RANGES = (

@@ -22,12 +22,14 @@ from tornado.httpserver import HTTPServer
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from .. import oom, report, resolve
-from ..hubapi import HubAPI
-from ..provision import HomeProvisioner
+from ... import resolve
+from ...hubapi import HubAPI
+from ...provision import HomeProvisioner
+from ...spawners import oom
+from .. import report
 from . import rows
 
-log = logging.getLogger("jhub_kit.dashboard")
+log = logging.getLogger("jhub_kit.views.dashboard")
 PAGE = Path(__file__).with_name("templates") / "index.html"
 
 
@@ -210,7 +212,7 @@ def make_app(collector: Collector, prefix: str) -> web.Application:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m jhub_kit.dashboard", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m jhub_kit.views.dashboard", description=__doc__)
     ap.add_argument(
         "--config",
         default=os.environ.get("JHUB_KIT_CONFIG"),

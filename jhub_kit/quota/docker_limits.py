@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .quota import Quota
+from .policy import Quota
 
 #: Docker's default CFS period, in microseconds.
 DEFAULT_CPU_PERIOD = 100_000

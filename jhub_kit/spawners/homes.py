@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 from jupyterhub.spawner import SpawnException
 from traitlets import Instance, Unicode, Union
 
-from .provision import HomeMount, HomeProvisioner, ProvisionError
-from .provision.dockervolume import DockerVolumeProvisioner
-from .quota import Quota, approx_size
-from .resolve import make_provisioner
+from ..provision import HomeMount, HomeProvisioner, ProvisionError, make_provisioner
+from ..provision.dockervolume import DockerVolumeProvisioner
+from ..quota.policy import Quota, approx_size
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base

@@ -22,16 +22,21 @@ from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, default, validate
 
-from . import docker_limits, firewall, firewall_watch, hardening, network, oom, pool_schedule
-from . import pool as pool_mod
-from .dockerspawner_adapter import DockerSpawnerAdapter
-from .homes_config import HomesMixin
-from .pool import Member, WarmPool
-from .provision import HomeMount, ProvisionError, Usage
-from .quota import Quota, build_quota, format_size, parse_partial
-from .quota_config import QuotaConfigMixin
+from ..network import firewall, hardening
+from ..network import hub_address as network
+from ..network import watch as firewall_watch
+from ..pool import members as pool_mod
+from ..pool import schedule as pool_schedule
+from ..pool.members import Member, WarmPool
+from ..provision import HomeMount, ProvisionError, Usage
+from ..quota import docker_limits
+from ..quota.policy import Quota, build_quota, format_size, parse_partial
+from ..quota.traits import QuotaConfigMixin
+from ..views.student import student_view
+from . import oom
+from .adapter import DockerSpawnerAdapter
+from .homes import HomesMixin
 from .start_queue import StartQueueMixin
-from .student_view import student_view
 
 _WARNED: set[str] = set()
 _POOLS: dict[tuple[Any, ...], WarmPool] = {}
@@ -106,7 +111,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
         True,
         help="""On a bridge network, let servers open connections only to the Hub API
         and the internet: not to each other, not to the host's other services, not to
-        the cloud metadata address or private ranges (see :mod:`jhub_kit.firewall`).
+        the cloud metadata address or private ranges (see :mod:`jhub_kit.network.firewall`).
 
         Set up with iptables at the first spawn on a network, where the hub runs as
         root on the Docker host; elsewhere a warning says so and ``jhub-kit doctor``
@@ -227,7 +232,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
     pool_size = Int(
         0,
         help="""Servers kept started ahead of time, each waiting for a student
-        (:mod:`jhub_kit.pool`). A student whose start finds one ready gets it in
+        (:mod:`jhub_kit.pool.members`). A student whose start finds one ready gets it in
         about a second: their limits and home are applied to it, then their
         identity is handed over. None ready: the normal start, through the queue.
         The pool starts filling when the hub has started. 0 turns it off (unless
@@ -451,7 +456,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
 
     async def _hub_connect_url(self) -> str | None:
         """The Hub URL containers should use, when it must be worked out (see
-        :mod:`jhub_kit.network`: from the hub's own addresses and the network's)."""
+        :mod:`jhub_kit.network.hub_address`: from the hub's own addresses and the network's)."""
         if not self.hub_connect_auto or self.network_name == "host":
             return None
         explicit = bool(
@@ -602,7 +607,7 @@ class QuotaDockerSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, DockerSp
             self.log.warning("Could not measure the home of %s: %s", self.user.name, e)
 
     def student_view(self) -> dict[str, Any]:
-        """What the hub's pages show this user (see :mod:`jhub_kit.student_view`)."""
+        """What the hub's pages show this user (see :mod:`jhub_kit.views.student`)."""
         quota = self.quota or self.resolve_quota_now()
         return student_view(quota, self.home_usage, self.last_event)
 

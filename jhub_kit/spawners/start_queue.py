@@ -4,7 +4,7 @@ refused in plain words; and the progress messages a start emits.
 
 Shared by :class:`~jhub_kit.QuotaDockerSpawner` (one host: the default is the
 hub's cores) and :class:`~jhub_kit.QuotaSwarmSpawner` (the default is the
-swarm's cores). The queue itself is :class:`jhub_kit.admission.StartGate`.
+swarm's cores). The queue itself is :class:`jhub_kit.spawners.admission.StartGate`.
 """
 
 from __future__ import annotations

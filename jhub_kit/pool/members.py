@@ -1,7 +1,7 @@
 """A warm pool of pre-started servers for QuotaDockerSpawner.
 
 Each member is a container of the server image running
-:mod:`jhub_kit.pool_launcher`, which has imported the single-user server and
+:mod:`jhub_kit.pool.launcher`, which has imported the single-user server and
 waits for an identity. A member holds nothing of any user: no token, no user
 name, an empty home mount point, and the default quota's limits. When a
 student spawns, the spawner takes a ready member (:meth:`WarmPool.take`), sets
@@ -14,7 +14,7 @@ container sees. A member is given once; a stopped server's container is
 removed and never returns to the pool.
 
 Members are kept at the pool's target (``pool_size``, raised by the class times
-of ``pool_schedule`` and by ``jhub-kit pool fill``: :mod:`jhub_kit.pool_schedule`)
+of ``pool_schedule`` and by ``jhub-kit pool fill``: :mod:`jhub_kit.pool.schedule`)
 by a loop that also replaces members that died or are older than
 ``pool_max_age`` and removes idle members above the target after class; each
 new member is started through the hub's start queue, so filling the pool never
@@ -41,15 +41,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import docker_limits
-from . import pool_schedule as schedule
-from .provision import commands
-from .provision.mounts import mounted_at
-from .quota import Quota
+from ..provision import commands
+from ..provision.mounts import mounted_at
+from ..quota import docker_limits
+from ..quota.policy import Quota
+from . import schedule
 
 LABEL = "io.jhub-kit.pool"
 ASSIGNED = "assigned"  # marker file in a member's directory once it is given out
-LAUNCHER = str(Path(__file__).with_name("pool_launcher.py"))
+LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 READY_LINE = "[jhub-kit pool] ready"
 REFILL_QUIET = 10.0
 """Seconds without a member given out before the pool refills: a new member's
@@ -175,7 +175,7 @@ class WarmPool:
             t.cancel()
 
     def target(self, now: dt.datetime | None = None) -> tuple[int, str]:
-        """How many members to keep now, and why (see :mod:`jhub_kit.pool_schedule`)."""
+        """How many members to keep now, and why (see :mod:`jhub_kit.pool.schedule`)."""
         request = schedule.read_request(self.base)
         return schedule.target(now or dt.datetime.now(), self.size, self.windows, request)
 

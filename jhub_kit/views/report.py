@@ -7,9 +7,9 @@ from typing import Any
 
 from traitlets.config import Config
 
-from . import resolve
-from .provision import HomeProvisioner, ProvisionError
-from .quota import Quota, format_size
+from .. import resolve
+from ..provision import HomeProvisioner, ProvisionError
+from ..quota.policy import Quota, format_size
 
 
 def quota_columns(quota: Quota) -> dict[str, str]:

@@ -22,7 +22,7 @@ from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.orm import UserInfo
 
-from .auth import UserlistMixin
+from .authenticators import UserlistMixin
 
 
 class _NullTimer:

@@ -7,7 +7,7 @@ watcher runs on the host as root (a systemd unit; see docs/reference/security.md
 and every few seconds:
 
 - finds the servers' network and the hub's container on it, and writes the
-  rules of :mod:`jhub_kit.firewall` for them (servers reach the hub's API port
+  rules of :mod:`jhub_kit.network.firewall` for them (servers reach the hub's API port
   and the internet, nothing else; the hub reaches the servers);
 - writes them again when the network or the hub's container is re-created
   (``docker compose down`` / ``up`` gives the network a new bridge, the hub a new
@@ -27,7 +27,7 @@ from typing import Any
 
 from . import firewall
 
-log = logging.getLogger("jhub_kit.firewall_watch")
+log = logging.getLogger("jhub_kit.network.watch")
 
 
 def hub_addresses(network_inspect: dict[str, Any], hub_container: str) -> tuple[str, ...]:

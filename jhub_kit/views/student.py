@@ -18,8 +18,8 @@ import logging
 import os
 from typing import Any
 
-from .provision import Usage
-from .quota import Quota, approx_size, format_size
+from ..provision import Usage
+from ..quota.policy import Quota, approx_size, format_size
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 """Add to ``c.JupyterHub.template_paths`` (first) to show the student's quota."""

@@ -7,7 +7,7 @@ from typing import Any
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.github import GitHubOAuthenticator
 
-from .auth import UserlistMixin
+from .authenticators import UserlistMixin
 
 
 class _FileGroupsOnly:

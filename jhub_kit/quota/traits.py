@@ -18,8 +18,8 @@ from jupyterhub.utils import maybe_future
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
+from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
-from .quota import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 
 _POLICY_FILES: dict[str, PolicyFile] = {}
 

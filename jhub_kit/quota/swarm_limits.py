@@ -21,7 +21,7 @@ from typing import Any
 
 from docker.types import Resources
 
-from .quota import Quota, format_size
+from .policy import Quota, format_size
 
 NANO = 1_000_000_000
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .quota import QuotaError, QuotaPolicy
+from .policy import QuotaError, QuotaPolicy
 
 if sys.version_info >= (3, 11):
     import tomllib

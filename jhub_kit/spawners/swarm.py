@@ -3,7 +3,7 @@
 The same quota vocabulary as :class:`~jhub_kit.QuotaDockerSpawner`
 (``mem_limit``, ``cpu_limit``, ``pids_limit``, ``quota_groups``,
 ``quota_users``, ``quota_policy_file``), resolved at every spawn and applied to
-the service (:mod:`jhub_kit.swarm_limits`: memory and CPU limits and
+the service (:mod:`jhub_kit.quota.swarm_limits`: memory and CPU limits and
 reservations, PIDs; a service cannot turn swap off)::
 
     c.JupyterHub.spawner_class = "jhub_kit.QuotaSwarmSpawner"
@@ -42,18 +42,18 @@ from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
 from traitlets import Float, default
 
-from .dockerspawner_adapter import SwarmSpawnerAdapter
-from .homes_config import HomesMixin
-from .provision.dockervolume import DockerVolumeProvisioner
-from .quota import Quota
-from .quota_config import QuotaConfigMixin
-from .start_queue import StartQueueMixin
-from .swarm_limits import (
+from ..provision.dockervolume import DockerVolumeProvisioner
+from ..quota.policy import Quota
+from ..quota.swarm_limits import (
     not_enforced,
     placement_constraints,
     service_resources,
     swarm_start_limit,
 )
+from ..quota.traits import QuotaConfigMixin
+from .adapter import SwarmSpawnerAdapter
+from .homes import HomesMixin
+from .start_queue import StartQueueMixin
 
 _CLIENTS: dict[str, Any] = {}
 _NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}

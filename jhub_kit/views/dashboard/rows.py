@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from ..quota import Quota, approx_size, format_size
+from ...quota.policy import Quota, approx_size, format_size
 from ..report import quota_columns
 
 COLUMNS = [
