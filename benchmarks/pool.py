@@ -88,8 +88,6 @@ async def measure(label, make, sizes, repeat, pool_dir, docker_client):
         if pooled:
             out["fill_5_s"] = await filled(app, 5)
         out["single"] = await single(app, label, repeat, pooled)
-        if pooled:
-            app.users["filler"].spawner.warm_pool().stop()
     remove_leftovers(docker_client)
     for n in sizes:
         async with running_hub(make(n) if pooled else make()) as app:
@@ -102,7 +100,6 @@ async def measure(label, make, sizes, repeat, pool_dir, docker_client):
             out["rush"][str(n)] = await timed_rush(app, names, sample_every=0.02)
             if pooled:
                 out["rush"][str(n)]["from_pool"] = pool.assigned_total
-                pool.stop()
         remove_leftovers(docker_client)
     return out
 

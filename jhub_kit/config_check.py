@@ -179,6 +179,12 @@ def _check_swarm_spawner(cls: type, c: Config, report: Report) -> None:
         return
     report.settings["default quota"] = quota.describe()
     report.warnings += [f"on a swarm, {gap}" for gap in not_enforced(quota)]
+    if sp.extra_host_config:
+        report.errors.append(
+            f"c.{cls.__name__}.extra_host_config is set, but a swarm service has no host "
+            "config: servers would not start. Use extra_container_spec / extra_task_spec"
+        )
+    _check_volumes(sp, report, swarm=True)
     backend = _check_homes(sp, c, report)
     if backend == "docker-volume":
         report.errors.append(
@@ -206,19 +212,11 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
         concurrent_starts=sp.concurrent_starts,
     )
     try:
-        raw = {
-            k: getattr(sp, k)
-            for k in (
-                "mem_limit",
-                "cpu_limit",
-                "pids_limit",
-                "disk_limit",
-                "swap_limit",
-                "mem_guarantee",
-                "cpu_guarantee",
-            )
+        static = {
+            k: v
+            for k, v in sp.configured_defaults().items()
+            if k != "node_labels" and not callable(v)
         }
-        static = {k: v for k, v in raw.items() if not callable(v)}
         policy = QuotaPolicy.from_config(
             static, sp.quota_groups, sp.quota_users, where=type(sp).__name__
         )
@@ -237,6 +235,12 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
     except QuotaError as e:
         report.errors.append(str(e))
     _check_homes(sp, c, report)
+    _check_volumes(sp, report)
+    if getattr(sp, "pool_on", False) and not sp.remove:
+        report.warnings.append(
+            "pool_size/pool_schedule with remove = False: each user keeps their own "
+            "container, so no start can come from the warm pool"
+        )
     if sp.network_name == "host":
         report.warnings.append(
             "network_name = 'host': servers share the host's network namespace. A student's "
@@ -262,6 +266,48 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
             f"{sp.network_name!r} cannot reach the hub; set c.JupyterHub.hub_ip = '0.0.0.0' "
             "or c.JupyterHub.hub_connect_ip, or use network_name = 'host'"
         )
+
+
+def _check_volumes(sp: Any, report: Report, swarm: bool = False) -> None:
+    """DockerSpawner's ``volumes`` beside the kit's homes: a read-write bind the
+    server's user cannot write to; on a swarm, where named volumes live."""
+    import os
+
+    from .provision import paths
+
+    try:
+        binds = sp.volume_binds  # rendered for the stand-in user
+    except Exception as e:  # a template or callable that needs a real user
+        report.warnings.append(f"volumes not checked: {e}")
+        return
+    uid, gid = sp.home_owner() if hasattr(sp, "home_owner") else (1000, 100)
+    for source, bind in binds.items():
+        target, mode = bind["bind"], str(bind.get("mode", "rw"))
+        if not source.startswith("/"):
+            if swarm:
+                report.warnings.append(
+                    f"volume {source} at {target}: a named volume lives on the node that "
+                    "ran the server; a student's next server may run on another node and "
+                    "not find their files there. Use a bind of a share mounted on every node"
+                )
+            continue
+        if "ro" in mode.split(","):
+            continue
+        try:
+            st = os.stat(source)
+        except OSError:
+            report.warnings.append(
+                f"volume {source} at {target} does not exist on this host: Docker makes it "
+                "owned by root, and the student cannot write to it"
+            )
+            continue
+        if not paths.writable_by(st, uid, gid):
+            report.warnings.append(
+                f"volume {source} at {target} is read-write, but the server runs as "
+                f"{uid}:{gid} and {source} is owned by {st.st_uid}:{st.st_gid} with mode "
+                f"{st.st_mode & 0o7777:o}: the student cannot write to it. Give it to "
+                f'{uid}:{gid}, or mount it read-only ({{"bind": ..., "mode": "ro"}})'
+            )
 
 
 def _check_homes(sp: Any, c: Config, report: Report) -> str | None:

@@ -8,7 +8,7 @@ import dockerspawner
 from dockerspawner import DockerSpawner
 
 from jhub_kit import QuotaDockerSpawner
-from jhub_kit.spawners.adapter import PRIVATE_NAMES, SWAPPED_TRAITS
+from jhub_kit.spawners.adapter import PRIVATE_NAMES
 
 
 def test_private_names_exist():
@@ -19,11 +19,19 @@ def test_private_names_exist():
     )
 
 
-def test_create_object_still_reads_the_swapped_traits():
+def test_create_object_is_the_one_spec_mirrors():
+    """jhub_kit.spec.make_spec mirrors this code (tests/test_spec.py compares the
+    results); a DockerSpawner that builds its container another way fails here first."""
     src = inspect.getsource(DockerSpawner.create_object)
-    for name in SWAPPED_TRAITS:
-        assert f"self.{name}" in src, f"DockerSpawner.create_object no longer reads {name}"
-    assert "_deep_merge(host_config, extra_host_config)" in src  # the kit's limits merge last
+    for line in (
+        "_deep_merge(create_kwargs, extra_create_kwargs)",
+        "_deep_merge(host_config, extra_host_config)",
+        'host_config.setdefault("network_mode", self.network_name)',
+        "binds=self.volume_binds",
+        "mounts=self.mount_binds",
+        'create_kwargs["ports"] = {"%i/tcp" % self.port: None}',
+    ):
+        assert line in src, f"DockerSpawner.create_object changed: {line}"
 
 
 def test_the_kit_uses_no_other_private_dockerspawner_name():
@@ -55,17 +63,19 @@ def test_supported_range_is_pinned():
     assert major == 14
 
 
-def test_swarm_create_object_still_reads_the_swapped_traits():
+def test_swarm_create_object_is_the_one_spec_mirrors():
     from dockerspawner import SwarmSpawner
 
-    from jhub_kit.spawners.adapter import SWARM_SWAPPED_TRAITS
-
     src = inspect.getsource(SwarmSpawner.create_object)
-    for name in SWARM_SWAPPED_TRAITS:
-        assert f"self.{name}" in src, f"SwarmSpawner.create_object no longer reads {name}"
-    # the kit's task and placement keywords are applied last
-    assert "task_kwargs.update(self.extra_task_spec)" in src
-    assert "placement_kwargs.update(self.extra_placement_spec)" in src
+    for line in (
+        "container_kwargs.update(self.extra_container_spec)",
+        "task_kwargs.update(self.extra_task_spec)",
+        "placement_kwargs.update(self.extra_placement_spec)",
+        "endpoint_kwargs.update(self.extra_endpoint_spec)",
+        "create_kwargs.update(self.extra_create_kwargs)",
+        "mounts=self.mounts,",
+    ):
+        assert line in src, f"SwarmSpawner.create_object changed: {line}"
 
 
 def test_the_swarm_spawner_uses_no_private_dockerspawner_name():
@@ -74,4 +84,5 @@ def test_the_swarm_spawner_uses_no_private_dockerspawner_name():
     import jhub_kit.spawners.swarm as mod
     from jhub_kit import QuotaSwarmSpawner
 
-    assert _private_names_used(mod, SwarmSpawner, QuotaSwarmSpawner) == set()
+    # _log_name: the kit's own (StartQueueMixin), which DockerSpawner also has
+    assert _private_names_used(mod, SwarmSpawner, QuotaSwarmSpawner) <= {"_log_name"}

@@ -128,3 +128,21 @@ def test_readings_of_a_cgroup_tree(tmp_path):
     assert oom.read_memory_used(cid, str(tmp_path / "v2")) == 7000
     assert oom.read_cpu_seconds(cid, str(tmp_path / "v2")) == 1.5
     assert oom.read_memory_used("", str(tmp_path)) is None
+
+
+def test_stats_reading_like_docker_stats():
+    """A server on another node: memory and CPU from its engine's stats answer."""
+    stats = {
+        "memory_stats": {"usage": 50_000_000, "stats": {"inactive_file": 10_000_000}},
+        "cpu_stats": {
+            "cpu_usage": {"total_usage": 3_000_000_000},
+            "system_cpu_usage": 20_000_000_000,
+            "online_cpus": 2,
+        },
+        "precpu_stats": {
+            "cpu_usage": {"total_usage": 2_500_000_000},
+            "system_cpu_usage": 18_000_000_000,
+        },
+    }
+    assert oom.stats_reading(stats) == {"memory_used": 40_000_000, "cpu_percent": 50.0}
+    assert oom.stats_reading({}) == {"memory_used": None, "cpu_percent": None}

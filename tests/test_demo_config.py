@@ -87,8 +87,5 @@ async def test_demo_hub(docker_client, test_image, chp, net, mount_area, monkeyp
                     break
                 await asyncio.sleep(1)
             assert rows["student1"]["memory"] == "512M"
-            pool.stop()
-            for m in list(pool.ready):
-                await pool.discard(m)
     deprecated = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage().lower()]
     assert deprecated == []

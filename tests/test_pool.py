@@ -54,15 +54,12 @@ def pool_config(image, mount_area, size=2):
 
 @pytest.fixture
 def fresh_pools():
-    from jhub_kit.spawners import docker as spawner
-    from jhub_kit.spawners import homes as homes_config
+    from jhub_kit import registry
 
-    homes_config._PROVISIONERS.clear()
-    spawner._POOLS.clear()
-    yield spawner._POOLS
-    for pool in spawner._POOLS.values():
-        pool.stop()
-    spawner._POOLS.clear()
+    registry.forget("provisioner")
+    registry.forget("pool")
+    yield
+    registry.forget("pool")
 
 
 async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools, docker_debug):
@@ -80,7 +77,7 @@ async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools
             env = "\n".join(info["Config"]["Env"])
             assert "JUPYTERHUB" not in env and "TOKEN" not in env, env
             assert not any(u in info["Name"] for u in ("pa", "pb", "pc", "pd"))
-            assert os.listdir(m.home) == [] and os.listdir(m.channel) == []
+            assert os.listdir(m.dir / "slot-0") == [] and os.listdir(m.channel) == []
             mounts = {x["Destination"]: x for x in info["Mounts"]}
             assert mounts["/run/jhub-kit-pool"]["RW"] is False
             assert info["HostConfig"]["Memory"] == 300 * M  # the defaults, nobody's quota
@@ -158,19 +155,19 @@ async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools
         pool.max_age = 3600
         await until(lambda: len(pool.ready) == 2, what="the pool refilled")
         left = [m.id for m in pool.ready]
-        pool.stop()
+        pool.closed = True  # as if this hub were killed: its members stay behind
 
     # a new hub removes the old hub's unassigned members: nothing stale is handed out
-    fresh_pools.clear()
     async with running_hub(pool_config(test_image, mount_area)) as app:
         ensure_user(app, "pe")
         pool = app.users["pe"].spawner.warm_pool()
         await until(lambda: len(pool.ready) == 2, what="the new hub's members")
         assert not api.containers(all=True, filters={"id": left[0]})
         assert not {m.id for m in pool.ready} & set(left)
-        pool.stop()
-        for m in list(pool.ready):
-            await pool.discard(m)
+        left = [m.id for m in pool.ready]
+    # ... and a hub that stops removes its own
+    assert not api.containers(all=True, filters={"id": left[0]})
+    assert not api.containers(all=True, filters={"id": left[1]})
 
 
 POOL_HUB = """\

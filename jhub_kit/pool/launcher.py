@@ -105,6 +105,20 @@ def cgroup(name: str, v1: str) -> str:
     return "unknown"
 
 
+#: what jupyterhub.singleuser reads when it is imported, to choose the server it runs
+APP_CHOICE = ("JUPYTERHUB_SINGLEUSER_APP", "JUPYTERHUB_SINGLEUSER_EXTENSION")
+
+
+def choose_app_again() -> None:
+    """jupyterhub.singleuser chose its application from the environment when the
+    launcher preloaded it, before the student's environment arrived. If that
+    environment chooses (``JUPYTERHUB_SINGLEUSER_APP`` or ``_EXTENSION``), forget
+    the choice so the import below makes it again; the preloaded modules stay."""
+    if any(os.environ.get(name) for name in APP_CHOICE):
+        for name in ("jupyterhub.singleuser", "jupyterhub.singleuser.app"):
+            sys.modules.pop(name, None)
+
+
 def main() -> None:
     t0 = time.monotonic()
     preload()
@@ -118,7 +132,13 @@ def main() -> None:
         flush=True,
     )
     os.environ.update(identity["env"])
-    os.chdir(identity.get("cwd") or os.environ.get("HOME") or "/")
+    # the working directory was a slot when the launcher started; the student's home
+    # (or volume) is mounted over it now: enter it again by its path
+    try:
+        os.chdir(identity.get("cwd") or os.getcwd())
+    except OSError:
+        os.chdir(os.environ.get("HOME") or "/")
+    choose_app_again()
     sys.argv = ["jupyterhub-singleuser", *identity["args"]]
     from jupyterhub.singleuser import main as singleuser
 

@@ -1,29 +1,34 @@
-"""A warm pool of pre-started servers for QuotaDockerSpawner.
+"""The warm pool's members: pre-started servers for QuotaDockerSpawner.
 
-Each member is a container of the server image running
+Each member is a container made from the configuration's description of a
+server (:func:`jhub_kit.spec.member_kwargs`: a description made from the
+configuration alone, never from a user's spawner) running
 :mod:`jhub_kit.pool.launcher`, which has imported the single-user server and
 waits for an identity. A member holds nothing of any user: no token, no user
-name, an empty home mount point, and the default quota's limits. When a
-student spawns, the spawner takes a ready member (:meth:`WarmPool.take`), sets
-that student's limits on the running container (``docker update``), mounts
-their home on the host under the member's directory (the member's home is a
-bind mount with ``rslave`` propagation, so the mount appears inside), and only
-then writes the identity (:meth:`WarmPool.hand_over`) into the member's own
-channel directory, which root on the host alone can write and no other
-container sees. A member is given once; a stopped server's container is
-removed and never returns to the pool.
+name, empty mount slots, the default limits. Its key (:func:`jhub_kit.spec.pool_key`)
+names what it can run; members of several keys live in one pool.
+
+A start whose description fits a ready member's key takes it
+(:meth:`WarmPool.take`), sets its own limits on the running container
+(:func:`engine_update`), mounts its home and volumes on the host into the
+member's slots, which appear inside through ``rslave`` propagation
+(:meth:`WarmPool.attach`), and only then writes the identity
+(:meth:`WarmPool.hand_over`) into the member's own channel directory, which
+root on the host alone can write and no other container sees. A member is
+given once; a stopped server's container is removed, never returned.
 
 Members are kept at the pool's target (``pool_size``, raised by the class times
-of ``pool_schedule`` and by ``jhub-kit pool fill``: :mod:`jhub_kit.pool.schedule`)
-by a loop that also replaces members that died or are older than
-``pool_max_age`` and removes idle members above the target after class; each
-new member is started through the hub's start queue, so filling the pool never
-delays a student's start. The loop writes ``status.json`` in ``pool_dir`` for
-``jhub-kit pool status``. A new hub removes the unassigned members of the one
-before it.
+of ``pool_schedule`` and by ``jhub-kit pool fill``, capped by
+``pool_fill_max``: :mod:`jhub_kit.pool.schedule`) by a loop that also replaces
+members that died or are older than ``pool_max_age``, removes idle members above
+the target after class, and backs off from a member that keeps failing. A
+new member starts only when no student's start holds or waits for a place in
+the start queue. The loop writes ``status.json`` for ``jhub-kit pool status``.
+When the hub stops, the unassigned members are removed with it; a new hub
+removes any an earlier one left.
 
-Pure helpers (:func:`update_body`, :func:`member_name`, :func:`stale`) are
-apart from the I/O and tested on their own.
+Pure helpers (:func:`update_body`, :func:`member_name`, :func:`stale`,
+:func:`backoff`) are apart from the I/O and tested on their own.
 """
 
 from __future__ import annotations
@@ -36,24 +41,27 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..provision import commands
-from ..provision.mounts import mounted_at
+from ..provision import commands, paths
+from ..provision.mounts import mount_table, mounted_at
 from ..quota import docker_limits
 from ..quota.policy import Quota
+from ..spec import POOL_LABEL
 from . import schedule
 
-LABEL = "io.jhub-kit.pool"
+LABEL = POOL_LABEL
 ASSIGNED = "assigned"  # marker file in a member's directory once it is given out
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 READY_LINE = "[jhub-kit pool] ready"
 REFILL_QUIET = 10.0
 """Seconds without a member given out before the pool refills: a new member's
 imports cost seconds of CPU, which during a rush belong to the students."""
+MAX_BACKOFF = 300.0
+STAGING = ".staging"  # a private mount under the pool's directory: read-only binds made here
 
 
 class PoolError(RuntimeError):
@@ -100,6 +108,11 @@ def stale(created: float, now: float, max_age: float) -> bool:
     return max_age > 0 and now - created > max_age
 
 
+def backoff(failures: int) -> float:
+    """Seconds to wait before the next try after ``failures`` in a row (2, 4, 8... 300)."""
+    return 0.0 if failures <= 0 else min(MAX_BACKOFF, 2.0**failures)
+
+
 # -- the pool ------------------------------------------------------------------
 
 
@@ -108,23 +121,43 @@ class Member:
     name: str
     id: str
     dir: Path
+    key: str = ""
     created: float = field(default_factory=time.monotonic)
-
-    @property
-    def home(self) -> Path:
-        return self.dir / "home"
 
     @property
     def channel(self) -> Path:
         return self.dir / "channel"
 
 
-Creator = Callable[[str, Path], Awaitable[str]]
-"""Makes and starts one member container: (name, its directory) -> container id."""
+@dataclass
+class MemberKind:
+    """What the pool fills with: one key, and how to make a member of it."""
+
+    key: str
+    #: :func:`jhub_kit.spec.fixed_part` of the description members are made from
+    fixed: dict[str, Any]
+    #: the slot directories (relative to a member's directory) a member has
+    slots: Sequence[str]
+    #: makes and starts one member: (name, its directory) -> container id
+    create: Callable[[str, Path], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One mount of a pooled start: host path ``source`` at ``path`` under the
+    member's directory (``slot-0``, or ``slot-0/work`` inside a mounted home)."""
+
+    source: str
+    path: str
+    read_only: bool = False
+
+
+BackgroundSlot = Callable[[], Any]
+"""An async context manager holding a place in the start queue that no student wants."""
 
 
 class WarmPool:
-    """The pool of one hub (one per spawner class and configuration)."""
+    """The pool of one hub."""
 
     def __init__(
         self,
@@ -137,70 +170,106 @@ class WarmPool:
         log: logging.Logger | Any,
         interval: float = 2.0,
         windows: list[schedule.Window] | None = None,
+        fill_max: int = 0,
     ):
         self.prefix = prefix
         self.base = Path(base)
         self.size = size
         self.windows = windows or []
+        self.fill_max = fill_max
         self.max_age = max_age
         self.client = client
         self.log = log
         self.interval = interval
-        self.config: Any = None  # the hub configuration it serves (kept alive)
         self.ready: list[Member] = []
         self.starting = 0
         self.assigned_total = 0
         self.want, self.why = size, "pool_size"
         self.last_taken = -REFILL_QUIET
+        self.failures = 0
+        self.retry_at = 0.0
+        self.kind: MemberKind | None = None
+        self.closed = False
         self._adding: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
-        self._creator: Creator | None = None
-        self._slot: Callable[[], Any] | None = None
+        self._slot: BackgroundSlot | None = None
+        self.clock: Callable[[], float] = time.monotonic
 
     # -- life ------------------------------------------------------------------
 
-    def ensure_running(self, creator: Creator, slot: Callable[[], Any]) -> None:
-        """Start keeping the pool filled (once); ``slot()`` is an async context
-        manager holding one place of the hub's start queue."""
-        self._creator, self._slot = creator, slot
+    def start(self, kind: MemberKind, slot: BackgroundSlot) -> None:
+        """Start keeping the pool filled with members of ``kind`` (once)."""
+        if self.closed:
+            return
+        self.kind, self._slot = kind, slot
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def stop(self) -> None:
-        """Stop keeping the pool filled (members stay: a new hub removes them)."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        for t in self._adding:
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def close(self) -> None:
+        """Stop keeping the pool filled and remove the unassigned members (the hub
+        stops); a member given out is a user's server: JupyterHub stops it or not."""
+        self.closed = True
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        adding = list(self._adding)
+        for t in adding:
             t.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.gather(*adding, return_exceptions=True)
+        members, self.ready = self.ready, []
+        for m in members:
+            await self.discard(m)
+        if members:
+            self.log.info("Warm pool: removed %d unassigned member(s) at shutdown", len(members))
 
     def target(self, now: dt.datetime | None = None) -> tuple[int, str]:
         """How many members to keep now, and why (see :mod:`jhub_kit.pool.schedule`)."""
         request = schedule.read_request(self.base)
-        return schedule.target(now or dt.datetime.now(), self.size, self.windows, request)
+        return schedule.target(
+            now or dt.datetime.now(), self.size, self.windows, request, cap=self.fill_max
+        )
 
     async def _run(self) -> None:
         try:
-            await self._prepare()
-            await self._remove_leftovers()
-        except Exception:
-            self.log.exception("Warm pool not started")
-            return
-        while True:
             try:
-                await self.maintain()
+                await self._prepare()
+                await self._remove_leftovers()
             except Exception:
-                self.log.exception("Warm pool maintenance failed; retrying")
-            await asyncio.sleep(self.interval)
+                self.log.exception("Warm pool not started")
+                return
+            while True:
+                try:
+                    await self.maintain()
+                except Exception:
+                    self.log.exception("Warm pool maintenance failed; retrying")
+                await asyncio.sleep(self.interval)
+        except asyncio.CancelledError:
+            # the hub is shutting down (JupyterHub cancels every task after its
+            # cleanup): the unassigned members go with it
+            if not self.closed:
+                await self.close()
+            raise
 
     async def _prepare(self) -> None:
-        """The pool's directory as a shared mount, so a home mounted under a
-        member's directory appears inside that member (rslave)."""
+        """The pool's directory as a shared mount, so a mount under a member's slot
+        appears inside that member (rslave); a private staging area in it."""
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o711)
         if mounted_at(self.base) is None:
             await commands.run("mount", "--bind", str(self.base), str(self.base))
         await commands.run("mount", "--make-rshared", str(self.base))
+        staging = self.base / STAGING
+        staging.mkdir(mode=0o700, exist_ok=True)
+        if mounted_at(staging) is None:
+            await commands.run("mount", "--bind", str(staging), str(staging))
+        await commands.run("mount", "--make-private", str(staging))
 
     async def _docker(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(getattr(self.client, method), *args, **kwargs)
@@ -217,22 +286,25 @@ class WarmPool:
                 await self.discard(Member(name, c["Id"], self.base / name))
 
     async def maintain(self) -> None:
-        """Drop members that died or aged; start new ones up to the target, remove
-        idle ones above it (oldest first); write the status file."""
+        """Drop members that died or aged; start new ones up to the target (backing
+        off after failures), remove idle ones above it (oldest first); write the status."""
         self.want, self.why = self.target()
-        now = time.monotonic()
         running = await self._running_ids()
+        now = self.clock()
+        # the ready list may change while this awaits (a start takes a member):
+        # each member is taken off the list before anything is awaited for it
         for m in list(self.ready):
             alive = running is None or m.id in running  # None: the engine did not answer
-            if not alive or stale(m.created, now, self.max_age):
-                self.ready.remove(m)
-                self.log.info(
-                    "Warm pool: replacing %s (%s)", m.name, "too old" if alive else "it died"
-                )
-                await self.discard(m)
+            if alive and not stale(m.created, now, self.max_age):
+                continue
+            if m not in self.ready:
+                continue  # given out meanwhile
+            self.ready.remove(m)
+            self.log.info("Warm pool: replacing %s (%s)", m.name, "too old" if alive else "it died")
+            await self.discard(m)
         missing = self.want - len(self.ready) - self.starting
-        if now - self.last_taken < REFILL_QUIET:
-            missing = 0  # students are being given members: refill after the rush
+        if now - self.last_taken < REFILL_QUIET or now < self.retry_at:
+            missing = 0  # students are being given members, or the last one failed
         for _ in range(max(missing, 0)):  # not awaited: the loop keeps watching
             task = asyncio.get_running_loop().create_task(self._add())
             self._adding.add(task)
@@ -261,21 +333,35 @@ class WarmPool:
             self.log.warning("Warm pool: cannot write %s: %s", schedule.STATUS_FILE, e)
 
     async def _add(self) -> None:
-        assert self._creator is not None and self._slot is not None
+        kind, slot = self.kind, self._slot
+        assert kind is not None and slot is not None
         self.starting += 1
         name = member_name(self.prefix)
-        member = Member(name, "", self.base / name)
+        member = Member(name, "", self.base / name, kind.key)
         try:
-            async with self._slot():  # a place in the start queue: students first in line
+            async with slot():  # only when no student wants a place in the start queue
                 member.channel.mkdir(parents=True, mode=0o755)
-                member.home.mkdir(mode=0o755)
-                member.id = await self._creator(name, member.dir)
+                for s in kind.slots:
+                    (member.dir / s).mkdir(mode=0o755)
+                member.id = await kind.create(name, member.dir)
                 await self._wait_ready(member)
-            member.created = time.monotonic()
+            member.created = self.clock()
             self.ready.append(member)
+            self.failures = 0
             self.log.info("Warm pool: %s ready (%d ready)", name, len(self.ready))
+        except asyncio.CancelledError:
+            await self.discard(member)
+            raise
         except Exception as e:
-            self.log.warning("Warm pool: %s not started: %s", name, e)
+            self.failures += 1
+            self.retry_at = self.clock() + backoff(self.failures)
+            self.log.warning(
+                "Warm pool: %s not started (%s); %d failure(s) in a row, next try in %g s",
+                name,
+                e,
+                self.failures,
+                backoff(self.failures),
+            )
             await self.discard(member)
         finally:
             self.starting -= 1
@@ -300,32 +386,73 @@ class WarmPool:
 
     # -- assignment ------------------------------------------------------------
 
-    def take(self) -> Member | None:
-        """A ready member for one student, never to be given again; None if none."""
-        now = time.monotonic()
-        while self.ready:
-            m = self.ready.pop(0)
-            if stale(m.created, now, self.max_age):
-                asyncio.get_running_loop().create_task(self.discard(m))
+    def take(self, key: str) -> Member | None:
+        """A ready member of ``key`` for one student, never to be given again; None if none."""
+        now = self.clock()
+        for m in list(self.ready):
+            if m.key != key:
                 continue
-            (m.dir / ASSIGNED).write_text("")
+            self.ready.remove(m)
+            if stale(m.created, now, self.max_age):
+                self._discard_later(m)
+                continue
+            try:
+                (m.dir / ASSIGNED).write_text("")
+            except OSError as e:  # not marked: it could be taken for a leftover; not used
+                self.log.warning("Warm pool: cannot mark %s as given out: %s", m.name, e)
+                self._discard_later(m)
+                continue
             self.assigned_total += 1
             self.last_taken = now
             return m
         return None
 
-    async def attach_home(self, member: Member, source: str) -> None:
-        """The student's home (a host path) mounted at the member's home mount point."""
-        await commands.run("mount", "--bind", source, str(member.home))
+    def _discard_later(self, member: Member) -> None:
+        task = asyncio.get_running_loop().create_task(self.discard(member))
+        self._adding.add(task)
+        task.add_done_callback(self._adding.discard)
+
+    async def attach(
+        self, member: Member, mounts: Sequence[Attachment], uid: int, gid: int
+    ) -> None:
+        """Mount each host path at its place under the member's slots, parents first:
+        they appear inside the member. A mount point inside a mounted home is made
+        in it for ``uid:gid`` and used by descriptor, never by a path the student
+        controls; a read-only one is made read-only before it is moved in (a
+        remount would not reach the member)."""
+        for a in mounts:
+            slot, _, rel = a.path.partition("/")
+            root = str(member.dir / slot)
+            with paths.dir_in(root, rel, uid=uid, gid=gid) as target:
+                fd = (paths.fd_of(target),)
+                if not a.read_only:
+                    await commands.run(
+                        "mount", "--no-canonicalize", "--bind", a.source, target, pass_fds=fd
+                    )
+                    continue
+                stage = self.base / STAGING / f"{member.name}-{secrets.token_hex(3)}"
+                stage.mkdir(mode=0o700)
+                try:
+                    await commands.run("mount", "--bind", a.source, str(stage))
+                    await commands.run("mount", "-o", "remount,bind,ro", str(stage))
+                    await commands.run(
+                        "mount", "--no-canonicalize", "--move", str(stage), target, pass_fds=fd
+                    )
+                finally:
+                    if mounted_at(stage) is not None:
+                        await commands.run("umount", "--lazy", str(stage), check=False)
+                    with contextlib.suppress(OSError):
+                        stage.rmdir()
 
     def hand_over(self, member: Member, identity: dict[str, Any], uid: int, gid: int) -> None:
         """Write the identity where only this member reads it (atomically)."""
-        tmp = member.dir / f".identity-{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
-        with os.fdopen(fd, "w") as f:
-            json.dump(identity, f)
-        os.chown(tmp, uid, gid)
-        os.replace(tmp, member.channel / "identity.json")
+        schedule.atomic_write(
+            member.channel / "identity.json",
+            json.dumps(identity),
+            0o400,
+            owner=(uid, gid),
+            tmp_dir=member.dir,
+        )
 
     def forget_identity(self, member_dir: Path) -> None:
         """The token leaves the channel once the server has read it and answers."""
@@ -337,33 +464,44 @@ class WarmPool:
 
     @staticmethod
     async def release_dir(base: Path, name: str, log: Any) -> None:
-        """After a member's container is gone: unmount its home mount point and remove
-        its directory. Never removes a file under the home: rmdir only."""
+        """After a member's container is gone: unmount everything under its directory
+        (deepest first) and remove it. Never removes a file of a home: rmdir only."""
         d = base / name
-        home = d / "home"
-        if mounted_at(home) is not None:
-            await commands.run("umount", "--lazy", str(home), check=False)
-        if mounted_at(home) is not None:
-            log.error("Warm pool: %s is still mounted; left in place", home)
+        prefix = os.path.realpath(d) + "/"
+        for entry in sorted(
+            (e for e in mount_table() if e.mountpoint.startswith(prefix)),
+            key=lambda e: e.mountpoint.count("/"),
+            reverse=True,
+        ):
+            await commands.run("umount", "--lazy", entry.mountpoint, check=False)
+        if any(e.mountpoint.startswith(prefix) for e in mount_table()):
+            log.error("Warm pool: something under %s is still mounted; left in place", d)
             return
         for p in (d / "channel" / "identity.json", d / ASSIGNED):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-        for sub in (home, d / "channel", d):
             with contextlib.suppress(OSError):
-                sub.rmdir()
+                p.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            for sub in sorted(d.iterdir(), reverse=True):
+                with contextlib.suppress(OSError):
+                    sub.rmdir()
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
     def status(self) -> dict[str, Any]:
-        now = time.monotonic()
+        now = self.clock()
         return {
             "ready": len(self.ready),
             "starting": self.starting,
             "target": self.want,
             "why": self.why,
             "size": self.size,
+            "fill_max": self.fill_max,
             "schedule": [w.text for w in self.windows],
             "assigned": self.assigned_total,
-            "members": [{"name": m.name, "age_s": round(now - m.created)} for m in self.ready],
+            "failures": self.failures,
+            "members": [
+                {"name": m.name, "key": m.key, "age_s": round(now - m.created)} for m in self.ready
+            ],
             "updated": time.time(),
             "pid": os.getpid(),
         }

@@ -119,29 +119,58 @@ def parse_duration(text: str) -> float:
 
 
 def target(
-    now: dt.datetime, base: int, windows: list[Window], request: FillRequest | None
+    now: dt.datetime,
+    base: int,
+    windows: list[Window],
+    request: FillRequest | None,
+    cap: int = 0,
 ) -> tuple[int, str]:
     """The pool's size now and why: the largest of ``pool_size``, the class times
-    that cover ``now`` (a naive local time) and an unexpired fill request."""
+    that cover ``now`` (a naive local time) and an unexpired fill request, the
+    request held to ``cap`` (``pool_fill_max``; 0: no cap)."""
     size, why = base, "pool_size"
     for w in windows:
         if w.covers(now) and w.size > size:
             size, why = w.size, f"schedule {w.text!r}"
-    if request is not None and request.active(now.timestamp()) and request.size > size:
+    if request is not None and request.active(now.timestamp()):
         until = dt.datetime.fromtimestamp(request.until).strftime("%a %H:%M")
-        size, why = request.size, f"fill request until {until}"
+        asked, note = request.size, ""
+        if cap and asked > cap:
+            asked, note = cap, f", held to pool_fill_max {cap}"
+        if asked > size:
+            size, why = asked, f"fill request until {until}{note}"
     return size, why
 
 
 # -- the two files -----------------------------------------------------------------
 
 
+def atomic_write(
+    path: Path,
+    text: str,
+    mode: int,
+    *,
+    owner: tuple[int, int] | None = None,
+    tmp_dir: Path | None = None,
+) -> None:
+    """Write ``path`` whole or not at all: a new file (``mode``, given to ``owner``)
+    in ``tmp_dir`` (default: beside it), then renamed over it."""
+    tmp = (tmp_dir or path.parent) / f".{path.name}-{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        if owner is not None:
+            os.chown(tmp, *owner, follow_symlinks=False)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
 def _write_json(path: Path, data: dict[str, Any], mode: int) -> None:
-    tmp = path.with_name(f".{path.name}-{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=1), mode)
 
 
 def write_request(pool_dir: Path, request: FillRequest | None) -> None:

@@ -14,6 +14,8 @@ import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from jupyterhub.utils import AnyTimeoutError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 120.0
@@ -45,9 +47,11 @@ async def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     input: str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Result:
-    """Run ``argv`` (``input`` on its standard input); raise :class:`CommandError`
-    on failure (if ``check``) or timeout."""
+    """Run ``argv`` (``input`` on its standard input; ``pass_fds`` open in it, e.g.
+    a directory named as ``/proc/self/fd/N``); raise :class:`CommandError` on
+    failure (if ``check``) or timeout."""
     if not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError(f"argv must be strings: {argv!r}")
     full_env = {**os.environ, "LC_ALL": "C", **(env or {})}
@@ -59,13 +63,14 @@ async def run(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=full_env,
+            pass_fds=tuple(pass_fds),
         )
     except FileNotFoundError:
         raise CommandError(argv, f"failed: {argv[0]} is not installed") from None
     try:
         data = None if input is None else input.encode()
         out, err = await asyncio.wait_for(proc.communicate(data), timeout)
-    except asyncio.TimeoutError:
+    except AnyTimeoutError:  # asyncio's, a separate class before Python 3.11
         proc.kill()
         await proc.wait()
         raise CommandError(argv, f"timed out after {timeout:g} s") from None

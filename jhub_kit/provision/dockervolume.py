@@ -82,55 +82,15 @@ class DockerVolumeProvisioner(HomeProvisioner):
 
     async def _give_to_user(self, name: str) -> None:
         """chown/chmod the new, empty volume's top directory."""
-        info = await asyncio.to_thread(self.docker_client.inspect_volume, name)
-        top = Path(info.get("Mountpoint") or "/nonexistent")
-        if await asyncio.to_thread(_is_local_empty_dir, top):
-            try:
-                await asyncio.to_thread(_chown_top, top, self.uid, self.gid, self.mode)
-                return
-            except PermissionError:  # a hub on the host, but not root: the container can
-                pass
-        image = self.owner_image or self.server_image
-        if not image:
-            raise ProvisionError(
-                f"cannot give the new volume {name} to uid {self.uid}: the hub cannot see its "
-                "directory and no image is known; set c.DockerVolumeProvisioner.owner_image"
-            )
-        await asyncio.to_thread(self._chown_in_container, name, image)
-
-    def _chown_in_container(self, name: str, image: str) -> None:
-        api = self.docker_client
-        target = "/jhub-kit-home"
-        script = f"chmod {self.mode:o} {target} && chown {self.uid}:{self.gid} {target}"
-        host_config = api.create_host_config(
-            binds={name: {"bind": target, "mode": "rw"}},
-            network_mode="none",
-            cap_drop=["ALL"],
-            cap_add=["CHOWN"],  # chmod first, as the owner (root): no CAP_FOWNER needed
-            security_opt=["no-new-privileges"],
+        await give_volume_to(
+            self.docker_client,
+            name,
+            uid=self.uid,
+            gid=self.gid,
+            mode=self.mode,
+            image=self.owner_image or self.server_image,
+            timeout=self.command_timeout,
         )
-        container = api.create_container(
-            image,
-            entrypoint=["/bin/sh", "-c", script],
-            command=[],
-            user="0",
-            host_config=host_config,
-            labels={LABEL: "owner", f"{LABEL}.volume": name},
-            network_disabled=True,
-        )
-        try:
-            api.start(container)
-            result = api.wait(container, timeout=max(self.command_timeout, 10))
-            if result.get("StatusCode") != 0:
-                out = api.logs(container).decode("utf-8", "replace").strip()
-                raise ProvisionError(
-                    f"giving the new volume {name} to uid {self.uid} failed in a container of "
-                    f"{image} (exit {result.get('StatusCode')}): {out[-300:]}; set "
-                    "c.DockerVolumeProvisioner.owner_image to an image with chown and sh"
-                )
-        finally:
-            with contextlib.suppress(docker.errors.APIError):
-                api.remove_container(container, force=True)
 
     async def _volume_exists(self, name: str) -> bool:
         try:
@@ -159,6 +119,64 @@ class DockerVolumeProvisioner(HomeProvisioner):
 
     async def _destroy(self, record: dict[str, Any]) -> None:
         await asyncio.to_thread(self.docker_client.remove_volume, record["volume"])
+
+
+async def give_volume_to(
+    api: Any, name: str, *, uid: int, gid: int, mode: int, image: str, timeout: float = 60
+) -> None:
+    """Give a new, empty volume's top directory to ``uid:gid`` with ``mode``: directly
+    where the hub sees the volume's directory (the hub on the Docker host, as root),
+    else in a short-lived container of ``image`` with only CAP_CHOWN and no network."""
+    info = await asyncio.to_thread(api.inspect_volume, name)
+    top = Path(info.get("Mountpoint") or "/nonexistent")
+    if await asyncio.to_thread(_is_local_empty_dir, top):
+        try:
+            await asyncio.to_thread(_chown_top, top, uid, gid, mode)
+            return
+        except PermissionError:  # a hub on the host, but not root: the container can
+            pass
+    if not image:
+        raise ProvisionError(
+            f"cannot give the new volume {name} to uid {uid}: the hub cannot see its "
+            "directory and no image is known; set c.DockerVolumeProvisioner.owner_image"
+        )
+    await asyncio.to_thread(_chown_in_container, api, name, image, uid, gid, mode, timeout)
+
+
+def _chown_in_container(
+    api: Any, name: str, image: str, uid: int, gid: int, mode: int, timeout: float
+) -> None:
+    target = "/jhub-kit-home"
+    script = f"chmod {mode:o} {target} && chown {uid}:{gid} {target}"
+    host_config = api.create_host_config(
+        binds={name: {"bind": target, "mode": "rw"}},
+        network_mode="none",
+        cap_drop=["ALL"],
+        cap_add=["CHOWN"],  # chmod first, as the owner (root): no CAP_FOWNER needed
+        security_opt=["no-new-privileges"],
+    )
+    container = api.create_container(
+        image,
+        entrypoint=["/bin/sh", "-c", script],
+        command=[],
+        user="0",
+        host_config=host_config,
+        labels={LABEL: "owner", f"{LABEL}.volume": name},
+        network_disabled=True,
+    )
+    try:
+        api.start(container)
+        result = api.wait(container, timeout=max(timeout, 10))
+        if result.get("StatusCode") != 0:
+            out = api.logs(container).decode("utf-8", "replace").strip()
+            raise ProvisionError(
+                f"giving the new volume {name} to uid {uid} failed in a container of "
+                f"{image} (exit {result.get('StatusCode')}): {out[-300:]}; set "
+                "c.DockerVolumeProvisioner.owner_image to an image with chown and sh"
+            )
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_container(container, force=True)
 
 
 def _is_local_empty_dir(path: Path) -> bool:

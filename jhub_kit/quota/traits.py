@@ -18,10 +18,9 @@ from jupyterhub.utils import maybe_future
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
+from .. import registry
 from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
-
-_POLICY_FILES: dict[str, PolicyFile] = {}
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
@@ -125,13 +124,48 @@ class QuotaConfigMixin(_Base):
     def _swap_default(self) -> int:
         return 0
 
-    # DockerSpawner's validators call a callable once, when the option is set;
-    # keep the callable so that it is evaluated at every spawn instead.
-    def _mem_limit_str(self, proposal: Any) -> Any:
-        return proposal.value
+    # DockerSpawner evaluates a callable limit once, when it is set, and the trait
+    # reads as its value. The kit keeps that contract (the trait reads as a value:
+    # hooks, templates and extensions read a number) and also keeps the callable,
+    # to call it again at every spawn (:meth:`configured_defaults`); an async
+    # callable reads as None until a spawn resolves it. After a spawn each trait
+    # reads as the quota the server got. DockerSpawner's own validators (these two
+    # names) are replaced by :meth:`_kit_limit_value`.
+    _mem_limit_str = None
+    _cast_cpu_limit = None
 
-    def _cast_cpu_limit(self, proposal: Any) -> Any:
-        return proposal.value
+    _kit_resolving = False
+
+    @validate(*RESOURCES)
+    def _kit_limit_value(self, proposal: Any) -> Any:
+        name, value = proposal.trait.name, proposal.value
+        if self._kit_resolving:  # the kit shows the resolved quota: not configuration
+            return value
+        self.__dict__.setdefault("_kit_configured", {})[name] = value
+        if not callable(value):
+            return value
+        result = value(self)
+        if inspect.isawaitable(result):
+            if hasattr(result, "close"):
+                result.close()  # resolved at spawn, not now: never awaited, on purpose
+            return None
+        return result
+
+    def configured_defaults(self) -> dict[str, Any]:
+        """Each resource's default as configured: a value or a callable (not called)."""
+        configured = self.__dict__.get("_kit_configured", {})
+        return {key: configured.get(key, getattr(self, key)) for key in RESOURCES}
+
+    def show_quota(self, quota: Quota) -> None:
+        """Make each resource trait read as ``quota``'s value (after a spawn resolved it)."""
+        self._kit_resolving = True
+        try:
+            for key in RESOURCES:
+                if key in PLACEMENT:
+                    continue
+                setattr(self, key, getattr(quota, key))
+        finally:
+            self._kit_resolving = False
 
     # -- groups and users ----------------------------------------------------
 
@@ -191,16 +225,14 @@ class QuotaConfigMixin(_Base):
         if not path:
             return None
         # one cache per path, shared by every user's spawner
-        if path not in _POLICY_FILES:
-            _POLICY_FILES[path] = PolicyFile(path)
-        return _POLICY_FILES[path]
+        found: PolicyFile = registry.shared("policy-file", None, lambda: PolicyFile(path), path)
+        return found
 
     def _called_defaults(self) -> dict[str, Any]:
         """Each resource trait's value; a callable is called with the spawner (its
         result may be awaitable)."""
         raw: dict[str, Any] = {}
-        for key in RESOURCES:
-            value = getattr(self, key)
+        for key, value in self.configured_defaults().items():
             raw[key] = value(self) if callable(value) else value
         return raw
 

@@ -47,6 +47,8 @@ class StartGate:
         #: gives up waiting, so a slot held too long can be traced
         self.holders: dict[int, tuple[str, float]] = {}
         self._next_key = 0
+        #: background work in flight (filling the warm pool): never in a student's way
+        self.background = 0
 
     def describe_holders(self, now: float) -> str:
         held = sorted(self.holders.values(), key=lambda h: h[1])
@@ -127,3 +129,22 @@ class StartGate:
         finally:
             del self.holders[key]
             self._release()
+
+    @property
+    def idle(self) -> bool:
+        """No start holds or waits for a slot."""
+        return self.active == 0 and not self._waiters
+
+    @contextlib.asynccontextmanager
+    async def background_slot(self, poll: float = 0.5) -> AsyncIterator[None]:
+        """A place for work no student waits for (filling the warm pool): taken only
+        while no start holds or waits for a slot, at most ``limit`` at once, and not
+        counted against the starts' slots: a student who arrives meanwhile is let in
+        at once, never queued behind it."""
+        while not self.idle or self.background >= self.limit:
+            await asyncio.sleep(poll)
+        self.background += 1
+        try:
+            yield
+        finally:
+            self.background -= 1

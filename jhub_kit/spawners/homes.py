@@ -9,14 +9,20 @@ where ``base_dir`` lives (on a swarm: a share mounted at the same path on every 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import posixpath
 from typing import TYPE_CHECKING, Any
 
+import docker.errors
 from jupyterhub.spawner import SpawnException
-from traitlets import Instance, Unicode, Union
+from traitlets import Float, Instance, Unicode, Union
 
-from ..provision import HomeMount, HomeProvisioner, ProvisionError, make_provisioner
-from ..provision.dockervolume import DockerVolumeProvisioner
+from .. import registry
+from ..provision import HomeMount, HomeProvisioner, ProvisionError, Usage, make_provisioner, paths
+from ..provision.dockervolume import DockerVolumeProvisioner, give_volume_to
 from ..quota.policy import Quota, approx_size
+from ..spec import Mountpoint, ServerSpec, inside
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
@@ -24,7 +30,9 @@ else:
     # JupyterHub refuses Spawner subclasses that do not define start/stop/poll
     from traitlets.config import LoggingConfigurable as _Base
 
-_PROVISIONERS: dict[tuple[str, int], tuple[Any, HomeProvisioner]] = {}
+#: label of the volumes the kit made beside a home (``volumes`` inside ``home_target``)
+VOLUME_LABEL = "io.jhub-kit.volume"
+_WARNED: set[str] = set()
 
 
 class HomesMixin(_Base):
@@ -69,12 +77,15 @@ class HomesMixin(_Base):
         hp = self.home_provisioner
         if hp is None or isinstance(hp, HomeProvisioner):
             return hp
-        key = (hp, id(self.config))  # one per hub config (tests run several hubs)
-        if key not in _PROVISIONERS:
-            prov = make_provisioner(hp, config=self.config, log=self.log, docker_client=self.client)
-            assert prov is not None
-            _PROVISIONERS[key] = (self.config, prov)  # the config is kept: its id stays unique
-        return _PROVISIONERS[key][1]
+        prov: HomeProvisioner | None = registry.shared(
+            "provisioner",
+            self.config,
+            lambda: make_provisioner(
+                hp, config=self.config, log=self.log, docker_client=self.client
+            ),
+            hp,
+        )
+        return prov
 
     home_mount: HomeMount | None = None
     """The home mounted into the current (or last) container."""
@@ -101,6 +112,126 @@ class HomesMixin(_Base):
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
         self._emit(40, f"Home ready ({size})")
 
+    usage_interval = Float(
+        60,
+        help="""Measure a running server's home at most this often (seconds), in
+        poll; the student's pages and the class dashboard show the last measure.
+        Cheap for loopfile, lvm and btrfs homes; ``directory`` homes are walked
+        file by file. Example: ``c.QuotaDockerSpawner.usage_interval = 300``.""",
+    ).tag(config=True)
+
+    home_usage: Usage | None = None
+    _usage_at = 0.0
+
+    async def _refresh_usage(self, force: bool = False) -> None:
+        """Measure the home now (``force``) or when ``usage_interval`` has passed."""
+        prov = self.provisioner()
+        now = asyncio.get_running_loop().time()
+        if prov is None or (not force and now - self._usage_at < self.usage_interval):
+            return
+        self._usage_at = now
+        try:
+            self.home_usage = await prov.usage(self.user.name)
+        except ProvisionError as e:
+            self.log.warning("Could not measure the home of %s: %s", self.user.name, e)
+
     def home_mount_target(self) -> str:
         """Where the home is mounted in the server."""
         return self.home_target or self.notebook_dir or "/home/jovyan"
+
+    # -- what sits beside the home ---------------------------------------------------
+
+    def home_owner(self) -> tuple[int, int]:
+        """The uid and gid the home belongs to (the provisioner's; 1000:100 without one)."""
+        prov = self.provisioner()
+        return (getattr(prov, "uid", 1000), getattr(prov, "gid", 100)) if prov else (1000, 100)
+
+    async def host_path(self, m: Mountpoint) -> str:
+        """Where mount ``m``'s content is on this host: a bind's path, a named volume's
+        directory (the engine's ``local`` driver, no options), or the home's."""
+        if m.home and self.home_mount is not None and self.home_mount.type != "volume":
+            return self.home_mount.source
+        if m.kind == "bind":
+            return m.source
+        info = await self.docker("inspect_volume", m.source)
+        if info.get("Driver") != "local" or info.get("Options"):
+            raise ProvisionError(
+                f"volume {m.source} uses driver {info.get('Driver')!r} with options "
+                f"{info.get('Options')}: the engine mounts it only for a container it starts"
+            )
+        return str(info["Mountpoint"])
+
+    async def prepare_mounts(self, described: ServerSpec) -> None:
+        """Before a server starts (cold or pooled), for each mount beside the kit home:
+
+        - inside the home (``~/work`` on a named volume): its mount point made in the
+          home for the home's owner (the engine would make it root's), and a named
+          volume that does not exist yet made and given to the home's owner (there
+          is no directory in the image for the engine to copy an owner from);
+        - a read-write bind the student cannot write to: a warning in the hub log
+          (a path the admin named keeps its owner: the kit never changes it)."""
+        uid, gid = self.home_owner()
+        home_dir = None
+        if self.home_mount is not None and described.home_target:
+            home_dir = await self._home_dir_on_host()
+        for m in described.mounts:
+            if m.home or m.kind == "tmpfs":
+                continue
+            if m.kind == "bind" and not m.read_only:
+                await asyncio.to_thread(self._check_writable, m, uid, gid)
+            if described.home_target is None or not inside(m.target, described.home_target):
+                continue
+            if m.named_volume:
+                await self._ensure_volume(m.source, uid, gid)
+            if home_dir is not None:
+                rel = posixpath.relpath(posixpath.normpath(m.target), described.home_target)
+                try:
+                    await asyncio.to_thread(paths.make_dirs, home_dir, rel, uid=uid, gid=gid)
+                except ProvisionError as e:
+                    raise SpawnException(
+                        e.user_message,
+                        reason="home",
+                        status_code=500,
+                        log_message=f"Mount point {m.target} in the home of {self.user.name}: {e}",
+                    ) from None
+
+    async def _home_dir_on_host(self) -> str | None:
+        """The home's directory as this host sees it (None if it cannot: a volume of
+        an engine whose directories the hub does not see)."""
+        assert self.home_mount is not None
+        if self.home_mount.type != "volume":
+            return self.home_mount.source
+        info = await self.docker("inspect_volume", self.home_mount.source)
+        top = str(info.get("Mountpoint") or "")
+        is_dir = await asyncio.to_thread(os.path.isdir, top) if top else False
+        return top if is_dir else None
+
+    async def _ensure_volume(self, name: str, uid: int, gid: int) -> None:
+        try:
+            await self.docker("inspect_volume", name)
+            return
+        except docker.errors.NotFound:
+            pass
+        await self.docker(
+            "create_volume",
+            name=name,
+            labels={VOLUME_LABEL: "true", f"{VOLUME_LABEL}.user": self.user.name},
+        )
+        self.log.info("Made volume %s for %s, given to %d:%d", name, self.user.name, uid, gid)
+        await give_volume_to(self.client, name, uid=uid, gid=gid, mode=0o755, image=self.image)
+
+    def _check_writable(self, m: Mountpoint, uid: int, gid: int) -> None:
+        try:
+            st = os.stat(m.source)
+        except OSError:
+            return  # the engine makes a missing one (root's): said at config check
+        if not paths.writable_by(st, uid, gid):
+            message = (
+                f"{self.user.name} cannot write to {m.target}: its bind {m.source} is "
+                f"owned by {st.st_uid}:{st.st_gid} with mode {st.st_mode & 0o7777:o} and the "
+                f"server runs as {uid}:{gid}. Give the directory to them, or mount it "
+                '{"mode": "ro"}'
+            )
+            if message not in _WARNED:
+                _WARNED.add(message)
+                self.log.warning(message)

@@ -16,6 +16,7 @@ the host's ``/sys/fs/cgroup`` is mounted, otherwise the count is ``None``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -108,3 +109,27 @@ def read_cpu_seconds(container_id: str, root: str = CGROUP_ROOT) -> float | None
             if key == "usage_usec" and value.strip().isdigit():
                 return int(value) / 1e6
     return None
+
+
+def stats_reading(stats: dict[str, Any]) -> dict[str, Any]:
+    """Memory (bytes, page cache excluded) and CPU (% of one core) from one answer of
+    an engine's stats endpoint (``GET /containers/{id}/stats?stream=false``, which
+    holds this sample and the one a second before), as ``docker stats`` computes
+    them: for a server on another machine, whose cgroups the hub cannot read."""
+    mem = stats.get("memory_stats") or {}
+    used = None
+    if isinstance(mem.get("usage"), int):
+        inner = mem.get("stats") or {}
+        cache = inner.get("total_inactive_file", inner.get("inactive_file"))
+        used = max(0, mem["usage"] - cache) if isinstance(cache, int) else mem["usage"]
+    cpu, pre = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
+    percent = None
+    try:
+        cpu_delta = cpu["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"]
+        system_delta = cpu["system_cpu_usage"] - pre["system_cpu_usage"]
+        cores = cpu.get("online_cpus") or len(cpu["cpu_usage"].get("percpu_usage") or []) or 1
+        if system_delta > 0 and cpu_delta >= 0:
+            percent = round(100.0 * cores * cpu_delta / system_delta, 1)
+    except (KeyError, TypeError):
+        pass
+    return {"memory_used": used, "cpu_percent": percent}

@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyterhub.spawner import SpawnException
-from jupyterhub.utils import wait_for_http_server
+from jupyterhub.utils import AnyTimeoutError, wait_for_http_server
 from traitlets import Float, Int, default
 
+from .. import registry
 from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ else:
     from traitlets.config import LoggingConfigurable as _Base
 
 T = TypeVar("T")
-
-_GATES: dict[tuple[type, int, int], StartGate] = {}
 
 
 class StartQueueMixin(_Base):
@@ -114,10 +113,15 @@ class StartQueueMixin(_Base):
 
     def start_gate(self) -> StartGate:
         """The gate shared by every server of this hub."""
-        key = (type(self), self.concurrent_starts, self.start_queue_max)
-        if key not in _GATES:
-            _GATES[key] = StartGate(self.concurrent_starts, self.start_queue_max)
-        return _GATES[key]
+        gate: StartGate = registry.shared(
+            "start-gate",
+            self.config,
+            lambda: StartGate(self.concurrent_starts, self.start_queue_max),
+            type(self),
+            self.concurrent_starts,
+            self.start_queue_max,
+        )
+        return gate
 
     async def admitted(self, body: Callable[[], Awaitable[T]]) -> T:
         """Run ``body`` (the start proper) in a slot of :meth:`start_gate`, within
@@ -156,7 +160,7 @@ class StartQueueMixin(_Base):
                 status_code=429,
                 log_message=f"Start of {self._log_name} refused: the start queue is full ({e})",
             ) from None
-        except asyncio.TimeoutError:
+        except AnyTimeoutError:
             raise SpawnException(
                 f"Your server did not start within {self.startup_timeout:g} seconds.",
                 reason="startup_timeout",
@@ -176,7 +180,7 @@ class StartQueueMixin(_Base):
             try:
                 await wait_for_http_server(url, timeout=2)
                 return
-            except TimeoutError:
+            except AnyTimeoutError:  # before Python 3.11 asyncio's is not the builtin
                 status = await self.poll()
                 if status is not None:
                     tail = await self._output_tail()

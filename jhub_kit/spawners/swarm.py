@@ -33,17 +33,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import docker
 import requests
-from docker.types import Mount, RestartPolicy
+from docker.types import Mount
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
-from traitlets import Float, default
+from traitlets import Dict, Float, Unicode, default
 
+from .. import registry
 from ..provision.dockervolume import DockerVolumeProvisioner
-from ..quota.policy import Quota
+from ..quota.policy import format_size
 from ..quota.swarm_limits import (
     not_enforced,
     placement_constraints,
@@ -51,11 +53,13 @@ from ..quota.swarm_limits import (
     swarm_start_limit,
 )
 from ..quota.traits import QuotaConfigMixin
+from ..spec import ServerSpec, SpecInputs, make_spec, service_kwargs, service_refusals
+from . import oom
 from .adapter import SwarmSpawnerAdapter
 from .homes import HomesMixin
 from .start_queue import StartQueueMixin
+from .state import KitStateMixin
 
-_CLIENTS: dict[str, Any] = {}
 _NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 #: when each engine's manager last failed to answer, and since when each node is down
 _MANAGER_AWAY: dict[str, float] = {}
@@ -74,11 +78,10 @@ _STARTING = {
 }
 
 
-class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpawnerAdapter):
+class QuotaSwarmSpawner(
+    QuotaConfigMixin, KitStateMixin, HomesMixin, StartQueueMixin, SwarmSpawnerAdapter
+):
     """A SwarmSpawner that enforces per-user and per-group quotas on every spawn."""
-
-    quota: Quota | None = None
-    """The quota of the current (or last) server."""
 
     poll_task_interval = 0.5
     """Seconds between looks at a starting task."""
@@ -90,6 +93,30 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         down until they reconnect; a server there is still running. Example: ``30``.
 
         .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    node_engines = Dict(
+        Unicode(),
+        help="""The Docker engine of each node, for what only a node knows: the memory
+        and CPU a server uses now (its stats), shown to teachers on the class
+        dashboard. Keys are node IDs, hostnames or addresses; values engine URLs,
+        reached with this spawner's ``tls_config``. Nodes not listed (and none, by
+        default) show no live memory or CPU. Example::
+
+            c.QuotaSwarmSpawner.node_engines = {"10.0.0.11": "tcp://10.0.0.11:2376"}
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
+    node_engine_url = Unicode(
+        "",
+        help="""A template for the engine URL of a node not in :attr:`node_engines`,
+        with ``{addr}``, ``{hostname}`` and ``{node_id}``. Example:
+        ``"tcp://{addr}:2376"``.
+
+        .. versionadded:: 0.4
         """,
     ).tag(config=True)
 
@@ -130,10 +157,13 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         DockerSpawner in the same process made one (for the local engine), a
         SwarmSpawner used it, and asked a non-manager for services. One client per
         engine instead."""
-        key = self._engine_key
-        if key not in _CLIENTS:
-            _CLIENTS[key] = docker.APIClient(**self._engine_kwargs())
-        return _CLIENTS[key]
+        client = registry.shared(
+            "docker-client",
+            None,
+            lambda: docker.APIClient(**self._engine_kwargs()),
+            self._engine_key,
+        )
+        return client
 
     @default("remove")
     def _remove_default(self) -> bool:
@@ -148,8 +178,10 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
     async def start(self) -> Any:
         self._progress_events = []
         self.quota = await self.resolve_quota_for_spawn()
+        self.show_quota(self.quota)
         self.task_id = ""
         self.lost_reason = None
+        self.live = None
         self._emit(5, f"Quota: {self.quota.describe()}")
         for gap in not_enforced(self.quota):
             self.log.info("Quota of %s on a swarm: %s", self.user.name, gap)
@@ -157,7 +189,13 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
             # the swarm's cores, not the hub's: one start per core in flight
             with contextlib.suppress(requests.exceptions.ConnectionError, docker.errors.APIError):
                 self.start_gate().set_limit(swarm_start_limit((await self._nodes()).values()))
-        return await self.admitted(self._start_in_slot)
+        started = await self.admitted(self._start_in_slot)
+        self._kit_running = True
+        return started
+
+    async def stop(self, now: bool = False) -> None:
+        await super().stop(now)
+        self._kit_running = False
 
     async def _start_in_slot(self) -> tuple[str, int]:
         if isinstance(self.provisioner(), DockerVolumeProvisioner):
@@ -172,6 +210,7 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
                 ),
             )
         await self._provision_home()
+        await self._refresh_usage(force=True)
         if self.network_name == "host":
             # the server shares the node's network: a free port there, the node's address
             self.port = random_port()
@@ -182,16 +221,37 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         self._emit(90, "Server is answering")
         return ip, port
 
-    @property
-    def mounts(self) -> list[Any]:
-        """SwarmSpawner's mounts (``volumes``) and the user's home, bound from the
-        same path on whichever node runs the task."""
-        mounts: list[Any] = list(super().mounts)
+    async def describe(self) -> ServerSpec:
+        """This user's server as data (:func:`jhub_kit.spec.make_spec`, the description
+        every kit spawner builds): SwarmSpawner's mounts (``volumes``, bound on the
+        node that runs the task) and the user's home, bound from the same path there.
+        ``extra_create_kwargs`` are the service's keywords here, as in SwarmSpawner."""
+        home: dict[str, Any] | None = None
         if self.home_mount is not None:
-            mounts.append(
+            home = dict(
                 Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
             )
-        return mounts
+        inputs = SpecInputs(
+            image=self.image,
+            command=list(self.cmd or []) or await self._image_cmd(),
+            args=self.get_args(),
+            env=self.get_env(),
+            name=self.service_name,
+            port=self.port,
+            network_name=self.network_name,
+            use_internal_ip=True,  # published ports are the service's endpoint, not a host config
+            host_ip=self.host_ip,
+            remove=True,
+            mount_binds=[dict(m) for m in super().mounts],
+            extra_host_config=dict(self.extra_host_config or {}),
+            home=home,
+            internal_ssl=bool(self.internal_ssl),
+        )
+        return make_spec(inputs)
+
+    async def _image_cmd(self) -> list[str]:
+        image = await self.docker("inspect_image", self.image)
+        return list(image["Config"].get("Cmd") or [])
 
     def _configured(self, name: str) -> bool:
         """Whether the config sets trait ``name`` for this class or a base."""
@@ -201,20 +261,38 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         )
 
     async def create_object(self) -> Any:
-        """SwarmSpawner's service, with the resolved quota as its resources and
-        placement (the traits SwarmSpawner reads are off for the call)."""
-        assert self.quota is not None
-        task_spec = {
-            "restart_policy": RestartPolicy(condition="none"),
-            **self.extra_task_spec,
-            "resources": service_resources(self.quota, self.extra_resources_spec),
-        }
-        placement = dict(self.extra_placement_spec)
-        placement["constraints"] = [
-            *(placement.get("constraints") or []),
-            *placement_constraints(self.quota),
-        ] or None
-        return await self.create_service(task_spec, placement)
+        """The service of this user's description, with the resolved quota as its
+        resources and placement; a description a service cannot express is refused."""
+        if self.quota is None:
+            self.quota = await self.resolve_quota_for_spawn()
+        described = await self.describe()
+        why = service_refusals(described)
+        if why:
+            raise SpawnException(
+                "Your server cannot be started on the cluster; an administrator must fix "
+                "the hub's settings.",
+                reason="swarm_unsupported",
+                status_code=500,
+                log_message=f"{self._log_name}: not expressible as a swarm service: "
+                + "; ".join(why),
+            )
+        kwargs = service_kwargs(
+            described,
+            name=self.service_name,
+            resources=service_resources(self.quota, self.extra_resources_spec),
+            constraints=placement_constraints(self.quota),
+            use_internal_ip=self.use_internal_ip,
+            port=self.port,
+            extra_container_spec=self.extra_container_spec,
+            extra_task_spec=self.extra_task_spec,
+            extra_placement_spec=self.extra_placement_spec,
+            extra_endpoint_spec=self.extra_endpoint_spec,
+            extra_create_kwargs=self.extra_create_kwargs,
+        )
+        service = await self.docker("create_service", **kwargs)
+        while not await self.docker("tasks", filters={"service": self.service_name}):
+            await asyncio.sleep(0.2)
+        return service
 
     async def start_object(self) -> None:
         """Wait for the task to run; a rejected task fails at once with its reason."""
@@ -300,6 +378,9 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         if self.lost_reason:
             return self.lost_reason  # the hub polls again before it stops the server
         status = await self._poll_task()
+        if status is None and self._task is not None:
+            await self._refresh_usage()
+            await self._read_live(self._task)
         if status is not None and self.remove and self.object_id:
             self.lost_reason = status
             try:
@@ -323,9 +404,12 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
             if not task:
                 self.log.warning("Service %s not found", self.service_name)
                 return 0
+            self._task = task
             status = task["Status"]
             state = status["State"].lower()
             if state != "running" and state not in _STARTING:
+                if (status.get("ContainerStatus") or {}).get("ExitCode") == 137:
+                    return self._ran_out_of_memory()
                 return f"task {state}: {status.get('Err') or status.get('Message', '')}"
             if self.task_id and task["ID"] != self.task_id:
                 return f"task {self.task_id[:12]} is gone (the service now runs {task['ID'][:12]})"
@@ -358,14 +442,62 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
             return f"node {name} was drained: the server was stopped"
         return None
 
+    _task: dict[str, Any] | None = None
+
+    def _ran_out_of_memory(self) -> str:
+        limit = format_size(self.quota.mem_limit if self.quota else None)
+        message = f"OOMKilled: {self._log_name} ran out of memory (limit {limit}) and was stopped"
+        self.log.error(message)
+        self._event(f"Your last server ran out of memory (limit {limit}) and was stopped.")
+        self.save_state_now()
+        return message
+
+    def node_engine(self, node: dict[str, Any]) -> str:
+        """The engine URL of ``node`` (:attr:`node_engines`, :attr:`node_engine_url`), or ""."""
+        ids = {
+            "node_id": node.get("ID", ""),
+            "hostname": (node.get("Description") or {}).get("Hostname", ""),
+            "addr": (node.get("Status") or {}).get("Addr", ""),
+        }
+        for value in ids.values():
+            if value and value in self.node_engines:
+                return str(self.node_engines[value])
+        return self.node_engine_url.format(**ids) if self.node_engine_url else ""
+
+    async def _read_live(self, task: dict[str, Any]) -> None:
+        """Memory and CPU in use, from the stats of the node's engine (kept in the
+        state for the dashboard); nothing when the node's engine is not configured."""
+        cid = ((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID")
+        node = (await self._nodes()).get(task.get("NodeID", ""))
+        url = self.node_engine(node) if node else ""
+        if not (cid and url):
+            return
+        client = registry.shared(
+            "docker-client",
+            None,
+            lambda: docker.APIClient(**{**self._engine_kwargs(), "base_url": url}),
+            "node",
+            url,
+        )
+        try:
+            stats = await asyncio.wrap_future(self.executor.submit(client.stats, cid, stream=False))
+        except (requests.exceptions.RequestException, docker.errors.DockerException) as e:
+            self.log.debug("No stats of %s from %s: %s", self._log_name, url, e)
+            return
+        reading = oom.stats_reading(stats)
+        self.live = {**reading, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+    _kit_running = False
+
+    def running_record(self) -> bool:
+        return bool(self.object_id) and self._kit_running
+
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
         if self.task_id:
             state["task_id"] = self.task_id
         if self.network_name == "host" and self.port:
             state["port"] = self.port
-        if self.quota is not None:
-            state["quota"] = self.quota.to_state()
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -373,11 +505,7 @@ class QuotaSwarmSpawner(QuotaConfigMixin, HomesMixin, StartQueueMixin, SwarmSpaw
         self.task_id = state.get("task_id", "")
         if state.get("port"):
             self.port = state["port"]
-        if state.get("quota"):
-            try:
-                self.quota = Quota.from_state(state["quota"])
-            except (TypeError, ValueError) as e:
-                self.log.warning("Stored quota of %s ignored: %s", self.user.name, e)
+        self._kit_running = bool(self.object_id)
 
     def clear_state(self) -> None:
         super().clear_state()

@@ -9,8 +9,10 @@ and the members of ``c.JhubKit.dashboard_group`` (through a role granting
 What it reads, without slowing the hub: one paginated ``GET /users`` per
 refresh (the kit's live state of each server comes in the server model with
 ``admin:server_state``), the containers' cgroup files on the host (memory and
-CPU, like ``docker stats``), and the quotas and homes the hub's config gives
-(the same rows as ``jhub-kit quota report``), homes measured once a minute.
+CPU, like ``docker stats``) or, for a server on another machine (a swarm), the
+reading its spawner took from that node's engine (``live`` in the state), and
+the quotas and homes the hub's config gives (the same rows as ``jhub-kit quota
+report``), homes measured once a minute.
 Turned on by :func:`jhub_kit.configure`; see ``docs/reference/dashboard.md``.
 """
 

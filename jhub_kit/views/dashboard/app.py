@@ -105,6 +105,13 @@ class Collector:
         for u in users:
             server = (u.get("servers") or {}).get("") or {}
             state = server.get("state") or {}
+            kit_live = (state.get("jhub_kit") or {}).get("live")
+            if kit_live:  # read by the hub from the node's engine (a swarm)
+                live[u["name"]] = {
+                    "memory_used": kit_live.get("memory_used"),
+                    "cpu_percent": kit_live.get("cpu_percent"),
+                }
+                continue
             cid = state.get("object_id") or state.get("container_id")
             if not cid:
                 continue

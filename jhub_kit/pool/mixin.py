@@ -1,0 +1,396 @@
+"""The spawner's side of the warm pool: its options, the member kind made from the
+configuration alone, and a start from a member.
+
+A mixin for :class:`~jhub_kit.QuotaDockerSpawner`. Members are made by a
+*stand-in* spawner: the hub's spawner class, built from the hub's
+configuration for a user who is nobody (``pre_spawn_hook`` and
+``user_options`` never run for it), so no user's settings reach a member. A
+start describes the user's server (:mod:`jhub_kit.spec`) and takes a member
+only when :func:`jhub_kit.spec.pool_refusals` finds no difference that a
+running container cannot take; otherwise it starts cold and the log says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyterhub.utils import random_port
+from traitlets import Float, Int, List, TraitError, Unicode, validate
+
+from .. import registry, spec
+from ..quota.policy import Quota, build_quota, parse_partial
+from . import members as pool_mod
+from . import schedule as pool_schedule
+from .members import Attachment, Member, MemberKind, WarmPool
+
+if TYPE_CHECKING:
+    from dockerspawner import DockerSpawner as _Base
+
+    from ..provision import HomeProvisioner
+    from ..spawners.admission import StartGate
+    from ..spec import Mountpoint, ServerSpec
+else:
+    from traitlets.config import LoggingConfigurable as _Base
+
+#: the name of the stand-in user whose (configuration-only) server members are
+STAND_IN_NAME = "jhub-kit-pool-member"
+
+
+class StandInUser:
+    """A user who is nobody: what the stand-in spawner renders templates and calls
+    callables with (no groups, no options, no database row)."""
+
+    name = STAND_IN_NAME
+    groups: list[Any] = []
+    admin = False
+    url = f"/user/{STAND_IN_NAME}/"
+    id = 0
+
+    def __init__(self) -> None:
+        self.spawners: dict[str, Any] = {}
+
+
+class PoolMixin(_Base):
+    """The warm pool's options and a start from it."""
+
+    if TYPE_CHECKING:  # from the spawner's other parts
+        quota: Quota | None
+        pool_member: str
+        home_provisioner: Any
+        startup_timeout: float
+        _log_name: str
+
+        async def describe(
+            self, *, home_target: str | None = None, identity: bool = True
+        ) -> ServerSpec: ...
+        def quota_limits(self, quota: Quota, cpu_period: int | None = None) -> dict[str, Any]: ...
+        def configured_defaults(self) -> dict[str, Any]: ...
+        def start_gate(self) -> StartGate: ...
+        async def prepare_network(self) -> None: ...
+        async def prepare_mounts(self, described: ServerSpec) -> None: ...
+        async def host_path(self, m: Mountpoint) -> str: ...
+        def home_owner(self) -> tuple[int, int]: ...
+        def home_mount_target(self) -> str: ...
+        def provisioner(self) -> HomeProvisioner | None: ...
+        async def _provision_home(self) -> None: ...
+        def _emit(self, progress: int, message: str) -> None: ...
+        async def _wait_until_answering(self, ip: str, port: int) -> None: ...
+        def default_object_name(self) -> str: ...
+
+    pool_size = Int(
+        0,
+        help="""Servers kept started ahead of time, each waiting for a student
+        (:mod:`jhub_kit.pool`). A student whose start finds one ready gets it in
+        about a second: their limits, home and volumes are applied to it, then
+        their identity is handed over. A start whose server would differ from
+        the pool's in anything else (another image, extra hosts, a command...)
+        starts the normal way, and the hub log says why. The pool fills when the
+        hub has started, and its unused servers are removed when the hub stops.
+        0 turns it off (unless ``pool_schedule`` is set); ``pool_schedule`` and
+        ``jhub-kit pool fill`` raise it for a class.
+        Example: ``c.QuotaDockerSpawner.pool_size = 10``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    pool_schedule = List(
+        Unicode(),
+        help="""Class times, when the pool holds more servers than ``pool_size``:
+        entries ``"DAYS HH:MM-HH:MM SIZE"`` in the hub's local time. Days are
+        ``mon`` .. ``sun``, lists (``mon,wed``), ranges (``mon-fri``) or
+        ``daily``. Filling starts at the first time, so start a few minutes
+        before the class (a member costs about 5 CPU-seconds of imports: 40 took
+        99 s on 2 cores); idle members above the size are removed after the span.
+        Example: ``["mon 08:50-10:30 40", "wed 13:20-15:00 25"]``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    @validate("pool_schedule")
+    def _valid_schedule(self, proposal: Any) -> list[str]:
+        try:
+            pool_schedule.parse_schedule(proposal.value)
+        except pool_schedule.ScheduleError as e:
+            raise TraitError(f"c.{type(self).__name__}.pool_schedule: {e}") from None
+        return list(proposal.value)
+
+    pool_fill_max = Int(
+        100,
+        min=0,
+        help="""Most servers ``jhub-kit pool fill N`` may ask the pool to keep: a
+        larger request is held to this (``jhub-kit pool status`` says so). Each
+        waiting server holds its image's memory (about 100 MB for a small image).
+        0: no cap. Example: ``c.QuotaDockerSpawner.pool_fill_max = 150``.
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
+    pool_max_age = Float(
+        4 * 3600,
+        help="""Seconds an unassigned pool member may wait before it is replaced by a
+        new one (a fresh image, nothing long-lived). 0: no limit. Example: ``3600``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    pool_dir = Unicode(
+        "/run/jhub-kit/pool",
+        help="""Host directory for the pool members' channels and mount slots
+        (made a shared mount; the hub must run on the Docker host as root).
+        Example: ``"/run/jhub-kit/pool"``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    pool_python = Unicode(
+        "python3",
+        help="""The image's Python that runs the pool launcher (the one with
+        jupyterhub installed). Example: ``"/opt/conda/bin/python"``.
+
+        .. versionadded:: 0.3
+        """,
+    ).tag(config=True)
+
+    @property
+    def pool_on(self) -> bool:
+        return self.pool_size > 0 or bool(self.pool_schedule)
+
+    @property
+    def is_stand_in(self) -> bool:
+        return isinstance(self.user, StandInUser)
+
+    def warm_pool(self) -> WarmPool | None:
+        """This hub's pool (one per hub, shared by every user's spawner); None if off."""
+        if not self.pool_on:
+            return None
+        return registry.shared(
+            "pool",
+            self.config,
+            lambda: WarmPool(
+                prefix=self.prefix,
+                base=self.pool_dir,
+                size=self.pool_size,
+                max_age=self.pool_max_age,
+                client=self.client,
+                log=self.log,
+                windows=pool_schedule.parse_schedule(self.pool_schedule),
+                fill_max=self.pool_fill_max,
+            ),
+            type(self),
+            self.prefix,
+        )
+
+    async def running_pool(self) -> WarmPool | None:
+        """:meth:`warm_pool`, filling (started once per hub from the configuration,
+        by a stand-in spawner); None if off or its servers cannot be pooled."""
+        pool = self.warm_pool()
+        if pool is None or pool.closed:
+            return None
+        if pool.kind is None:
+            lock = registry.shared("pool-start-lock", self.config, asyncio.Lock)
+            async with lock:
+                if pool.kind is None and not pool.closed:
+                    kind = await self._stand_in().member_kind()
+                    if kind is None:
+                        return None
+                    pool.start(kind, self.start_gate().background_slot)
+        return pool if pool.kind is not None else None
+
+    def _stand_in(self) -> PoolMixin:
+        """The hub's spawner class for nobody, from the configuration alone."""
+        if self.is_stand_in:
+            return self
+        return type(self)(config=self.config, user=StandInUser(), hub=self.hub)
+
+    def _member_quota(self) -> Quota:
+        """Limits of a member before it is given out: the configured static defaults
+        (never a user's: a callable default is skipped), at least 1G of memory."""
+        static = {
+            k: v
+            for k, v in self.configured_defaults().items()
+            if k in ("mem_limit", "cpu_limit", "pids_limit") and not callable(v)
+        }
+        quota = build_quota([parse_partial(static, where="pool member")])
+        if quota.mem_limit is None:
+            quota = Quota(**{**quota.as_dict(), "mem_limit": 1024**3})
+        return quota
+
+    async def member_kind(self) -> MemberKind | None:
+        """(On the stand-in.) What members are made of, or None with a warning when
+        the configuration's servers cannot be pooled."""
+        described = await self.describe(home_target=self._home_target_if_any())
+        why = spec.poolable(described)
+        if why:
+            self.log.warning("Warm pool off: the servers cannot be pooled: %s", "; ".join(why))
+            return None
+        limits = self.quota_limits(self._member_quota())
+        directory_slots = [spec.slot_dir(i) for i in range(len(spec.slots(described.mounts)))]
+
+        async def create(name: str, directory: Path) -> str:
+            await self.prepare_network()  # isolation of a bridge network before anything runs
+            create, host = spec.member_kwargs(
+                described,
+                name=name,
+                member_dir=str(directory),
+                launcher=pool_mod.LAUNCHER,
+                python=self.pool_python,
+                limits=limits,
+                prefix=self.prefix,
+            )
+            kwargs = {**create, "host_config": self.client.create_host_config(**host)}
+            container = await self.docker("create_container", **kwargs)
+            await self.docker("start", container["Id"])
+            cid: str = container["Id"]
+            return cid
+
+        return MemberKind(
+            spec.pool_key(described), spec.fixed_part(described), directory_slots, create
+        )
+
+    def _home_target_if_any(self) -> str | None:
+        return self.home_mount_target() if self.home_provisioner else None
+
+    # -- a start from the pool -----------------------------------------------------
+
+    async def try_pool(self) -> tuple[str, int] | None:
+        """Start from a member if one fits this user's server; None: start cold."""
+        pool = await self.running_pool()
+        if pool is None or pool.kind is None:
+            return None
+        assert self.quota is not None
+        if self.network_name == "host":
+            self.port = random_port()
+        described = await self.describe(home_target=self._home_target_if_any())
+        why = spec.pool_refusals(described, pool.kind.fixed)
+        if self.quota.mem_limit is None:
+            why.append("the quota has no memory limit (a running container's cannot be lifted)")
+        if why:
+            self.log.info(
+                "%s: starting cold, not from the warm pool: %s", self._log_name, "; ".join(why)
+            )
+            return None
+        member = pool.take(pool.kind.key)
+        if member is None:
+            return None
+        try:
+            return await asyncio.wait_for(self._start_from_pool(pool, member), self.startup_timeout)
+        except Exception as e:  # a member that fails is removed; the start goes cold
+            self.log.warning(
+                "%s: warm pool member %s failed (%s); starting cold", self._log_name, member.name, e
+            )
+            await pool.discard(member)
+            self.object_id, self.object_name = "", self.default_object_name()
+            self.pool_member = ""
+            return None
+
+    async def _start_from_pool(self, pool: WarmPool, member: Member) -> tuple[str, int]:
+        """Give ``member`` to this user: limits, home and volumes, then the identity."""
+        assert self.quota is not None
+        self.pool_member = member.name
+        self._emit(10, "A server is waiting for you in the warm pool")
+        await self._provision_home()
+        described = await self.describe()
+        await self.prepare_mounts(described)
+        uid, gid = self.home_owner()
+        attachments = [
+            Attachment(await self.host_path(p.mount), p.path, p.mount.read_only)
+            for p in spec.mount_plan(described)
+        ]
+        await pool.attach(member, attachments, uid, gid)
+        body = pool_mod.update_body(self.quota, described.host_config.get("cpu_period") or 100_000)
+        await asyncio.wrap_future(
+            self.executor.submit(pool_mod.engine_update, self.client, member.id, body)
+        )
+        self.object_id, self.object_name = member.id, member.name
+        await self.prepare_network()
+        described = await self.describe()  # the Hub URL worked out for this network
+        ip, port = await self.get_ip_and_port()
+        identity = {"env": described.env, "args": described.args}
+        pool.hand_over(member, identity, uid, gid)
+        self._emit(70, "Your server from the warm pool is starting")
+        if self.post_start_cmd:
+            await self.post_start_exec()
+        await self._wait_until_answering(ip, port)
+        pool.forget_identity(member.dir)
+        self._emit(90, "Server is answering (it came from the warm pool)")
+        return ip, port
+
+    async def release_pool_member(self) -> None:
+        """After a pooled server's container is gone: its slots unmounted, its directory removed."""
+        if self.pool_member:
+            await WarmPool.release_dir(Path(self.pool_dir), self.pool_member, self.log)
+
+
+# -- starting the pool with the hub -------------------------------------------------------
+
+
+async def wake_pool(app: Any) -> None:
+    """Start the warm pool of a hub that serves, before anyone logs in (with or
+    without users in its database): a stand-in spawner made from the hub's
+    configuration starts it, if ``pool_size`` or ``pool_schedule`` asks for one."""
+    spawner_class = getattr(app, "spawner_class", None)
+    if not (isinstance(spawner_class, type) and issubclass(spawner_class, PoolMixin)):
+        return
+    stand_in = spawner_class(config=app.config, user=StandInUser(), hub=app.hub)
+    if stand_in.pool_on:
+        await stand_in.running_pool()
+
+
+async def close_pools(config: Any = None) -> None:
+    """Remove the unassigned members of the pools of the hub that owns ``config``
+    (every hub's, if None): what a hub's shutdown does."""
+    for pool in registry.forget("pool", config):
+        await pool.close()
+
+
+def _is_the_hub_process() -> bool:
+    """``jupyterhub`` (the command, or ``python -m jupyterhub``) runs this process."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return argv0.name == "jupyterhub" or argv0.parts[-2:] == ("jupyterhub", "__main__.py")
+
+
+def _wake_pool_when_the_hub_runs(timeout: float = 3600) -> None:
+    """JupyterHub has no startup hook for plugins, and imports its spawner class
+    while it constructs itself (before its event loop exists). So in the hub's
+    process a thread waits until the hub serves, then hands :func:`wake_pool`
+    to the hub's loop (``IOLoop.add_callback`` is safe from another thread)."""
+    from jupyterhub.app import JupyterHub
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app = JupyterHub.instance() if JupyterHub.initialized() else None
+        loop = getattr(app, "io_loop", None)
+        if loop is not None and getattr(app, "http_server", None) is not None:
+
+            def wake(hub: Any = app) -> None:
+                _WAKER.append(asyncio.create_task(wake_pool(hub)))
+
+            loop.add_callback(wake)
+            return
+        time.sleep(0.5)
+
+
+_WAKER: list[asyncio.Task[None]] = []
+
+
+def start_waker() -> None:
+    """In the ``jupyterhub`` process, once: wake the pool when the hub serves."""
+    if _is_the_hub_process() and not _WAKER_THREAD:
+        t = threading.Thread(
+            target=_wake_pool_when_the_hub_runs, name="jhub-kit-pool-waker", daemon=True
+        )
+        _WAKER_THREAD.append(t)
+        t.start()
+
+
+_WAKER_THREAD: list[threading.Thread] = []

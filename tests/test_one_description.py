@@ -1,0 +1,356 @@
+"""One description, every start path: the cold start is the oracle.
+
+For each configuration, on the real engine with a real hub and a warm pool of
+one: the same user is started cold (the pool's member held back), then again
+with the member there. Either the pooled server is the same server as
+``docker inspect`` and the server itself see it (image, limits, security
+options, extra hosts, user, labels, working directory, network, the mounts the
+server sees and whether each is read-only, the names of its environment
+variables, the uid it runs as), or the pooled attempt is declined in words and
+the start is made cold. Files written in the home and in every writable volume
+are there at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from conftest import TEST_PREFIX, remove_test_containers
+from hubutil import ensure_user, in_client_thread, kit_config, own_network, running_hub
+from jupyterhub.tests.utils import auth_header, public_url
+from jupyterhub.utils import url_path_join
+
+from jhub_kit.quota.docker_limits import INSPECT_FIELDS
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+
+NET = f"{TEST_PREFIX}-onenet"
+#: mounts every container has, or the pool's own: not the server's description
+SYSTEM_MOUNTS = ("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+KIT_MOUNTS = ("/run/jhub-kit-pool", "/opt/jhub-kit/launcher.py")
+
+
+@dataclass
+class Case:
+    spawner: dict[str, Any] = field(default_factory=dict)
+    user: str = "una"
+    server: str = ""  # a named server
+    options: dict[str, Any] = field(default_factory=dict)
+    pooled: bool = True  # else: declined, with these words in the log
+    declined_for: str = ""
+    writable: tuple[str, ...] = ("/home/jovyan",)  # where files must persist
+    read_only: tuple[str, ...] = ()
+    bridge: bool = False
+    hook: Any = None
+    extra: Any = None  # more config
+
+
+def _hook_extra_hosts_for_teacher(spawner):
+    if spawner.user.name == "teacher":
+        spawner.extra_host_config = {"extra_hosts": {"exam-server": "10.99.0.5"}}
+
+
+CASES = {
+    # 1. DockerSpawner's most common setting, no kit home: the volume is the work
+    "volumes-no-home": Case(
+        spawner={"volumes": {f"{TEST_PREFIX}-one-{{username}}": "/home/jovyan/work"}},
+        writable=("/home/jovyan/work",),
+    ),
+    # 2. another image, asked for in user_options
+    "allowed-images": Case(
+        spawner={"allowed_images": {"default": "TEST_IMAGE", "other": "OTHER_IMAGE"}},
+        options={"image": "other"},
+        pooled=False,
+        declined_for="another image",
+    ),
+    # 3. one user's setting from a hook
+    "hook-extra-hosts": Case(
+        hook=_hook_extra_hosts_for_teacher,
+        user="teacher",
+        pooled=False,
+        declined_for="extra_hosts",
+    ),
+    # named servers, volumes templated with the user and the server
+    "named-server": Case(
+        spawner={
+            "home_provisioner": "directory",
+            "volumes": {f"{TEST_PREFIX}-one-{{username}}-{{servername}}": "/home/jovyan/work"},
+            "name_template": "{prefix}-{username}-{servername}",
+        },
+        server="lab2",
+        writable=("/home/jovyan", "/home/jovyan/work"),
+        extra=lambda c: setattr(c.JupyterHub, "allow_named_servers", True),
+    ),
+    # a kit home, a named volume inside it, a read-only course folder (issue 29)
+    "loopfile-volume-course": Case(
+        spawner={
+            "home_provisioner": "loopfile",
+            "disk_limit": "60M",
+            "volumes": {
+                f"{TEST_PREFIX}-one-{{username}}-data": "/home/jovyan/work",
+                "COURSE": {"bind": "/home/jovyan/course", "mode": "ro"},
+            },
+        },
+        writable=("/home/jovyan", "/home/jovyan/work"),
+        read_only=("/home/jovyan/course",),
+    ),
+    "read-only-bind-outside-home": Case(
+        spawner={
+            "home_provisioner": "directory",
+            "volumes": {"COURSE": {"bind": "/srv/course", "mode": "ro"}},
+        },
+        read_only=("/srv/course",),
+    ),
+    "extra-create-kwargs": Case(
+        spawner={
+            "extra_create_kwargs": {"labels": {"course": "intro"}, "working_dir": "/tmp"},
+            "environment": {"COURSE": "intro"},
+        },
+        writable=(),
+    ),
+    "remove-false": Case(
+        spawner={"remove": False}, pooled=False, declined_for="remove = False", writable=()
+    ),
+    "post-start-cmd": Case(
+        spawner={"home_provisioner": "directory", "post_start_cmd": "touch /tmp/post-started"},
+    ),
+    "singleuser-app": Case(
+        spawner={"environment": {"JUPYTERHUB_SINGLEUSER_EXTENSION": "0"}}, writable=()
+    ),
+    "bridge-port-bindings": Case(
+        spawner={"network_name": NET, "use_internal_ip": False, "home_provisioner": "directory"},
+        bridge=True,
+    ),
+}
+
+
+async def until(check, timeout: float = 180, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def _api(app, method: str, path: str, body: Any = None):
+    import requests
+
+    url = url_path_join(public_url(app), "hub/api", path)
+    headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
+    return await in_client_thread(
+        requests.request, method, url, headers=headers, json=body, timeout=300
+    )
+
+
+async def start(app, case: Case) -> Any:
+    path = (
+        f"users/{case.user}/servers/{case.server}" if case.server else f"users/{case.user}/server"
+    )
+    r = await _api(app, "POST", path, case.options or None)
+    assert r.status_code in (201, 202), r.text
+    sp = app.users[case.user].spawners[case.server]
+    await until(lambda: not sp.pending, what="the start")
+    assert sp.ready, f"{case.user}'s server did not start: {sp._spawn_future.exception()!r}"
+    return sp
+
+
+async def stop(app, case: Case) -> None:
+    path = (
+        f"users/{case.user}/servers/{case.server}" if case.server else f"users/{case.user}/server"
+    )
+    r = await _api(app, "DELETE", path)
+    assert r.status_code in (202, 204), r.text
+    sp = app.users[case.user].spawners[case.server]
+    await until(lambda: not sp.pending and not sp.ready, 60, "the stop")
+
+
+async def run_in(docker_client, cid: str, script: str, user: str = "") -> str:
+    c = docker_client.containers.get(cid)
+    r = await in_client_thread(c.exec_run, ["sh", "-c", script], user=user)
+    return r.output.decode("utf-8", "replace")
+
+
+async def kernel_env_names(app, sp, docker_client) -> list[str]:
+    """The environment a notebook kernel gets from the server (what the student sees)."""
+    import requests
+
+    token = sp.user.new_api_token()
+    url = url_path_join(public_url(app, sp.user), sp.name, "api/kernels")
+    r = await in_client_thread(
+        requests.post, url, headers={"Authorization": f"token {token}"}, json={}, timeout=60
+    )
+    assert r.status_code == 201, r.text
+    script = (
+        "for p in /proc/[0-9]*; do grep -q ipykernel $p/cmdline 2>/dev/null && "
+        "tr '\\0' '\\n' < $p/environ && exit 0; done; exit 1"
+    )
+    for _ in range(100):
+        out = await run_in(docker_client, sp.object_id, script)
+        if "=" in out:
+            return sorted({line.split("=", 1)[0] for line in out.splitlines() if "=" in line})
+        await asyncio.sleep(0.2)
+    raise AssertionError("no kernel process found")
+
+
+def visible_mounts(mountinfo: str) -> dict[str, str]:
+    """{mount point: "ro" | "rw"} of what the server sees (the last mount at a point)."""
+    seen: dict[str, str] = {}
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 6:
+            continue
+        point, options = fields[4], fields[5].split(",")
+        if point == "/" or point.startswith(SYSTEM_MOUNTS) or point in KIT_MOUNTS:
+            continue
+        seen[point] = "ro" if "ro" in options else "rw"
+    return seen
+
+
+def _limit(value: Any) -> Any:
+    return 0 if value in (None, -1) else value  # unlimited, whichever way it is said
+
+
+async def observe(app, sp, docker_client) -> dict[str, Any]:
+    info = docker_client.api.inspect_container(sp.object_id)
+    hc, cfg = info["HostConfig"], info["Config"]
+    mountinfo = await run_in(docker_client, sp.object_id, "cat /proc/self/mountinfo")
+    return {
+        "image": cfg["Image"],
+        "limits": {f: _limit(hc.get(f)) for f in INSPECT_FIELDS},
+        "security_opt": hc.get("SecurityOpt"),
+        "cap_add": sorted(hc.get("CapAdd") or []),
+        "cap_drop": sorted(hc.get("CapDrop") or []),
+        "extra_hosts": sorted(hc.get("ExtraHosts") or []),
+        "user": cfg.get("User"),
+        "labels": {
+            k: v for k, v in (cfg.get("Labels") or {}).items() if not k.startswith("io.jhub-kit.")
+        },
+        "working_dir": cfg.get("WorkingDir"),
+        "network_mode": hc.get("NetworkMode"),
+        "port_bindings": {
+            k: [b["HostIp"] for b in v] for k, v in (hc.get("PortBindings") or {}).items()
+        },
+        "mounts": visible_mounts(mountinfo),
+        "env": await kernel_env_names(app, sp, docker_client),
+        "uid": (await run_in(docker_client, sp.object_id, "id -u")).strip(),
+    }
+
+
+def hold_members(pool) -> list:
+    """The pool's members taken aside (and no refill) for a cold start."""
+    held, pool.ready[:] = list(pool.ready), []
+    pool.size = 0
+    return held
+
+
+def give_back(pool, held) -> None:
+    pool.ready.extend(held)
+    pool.size = 1
+
+
+@pytest.fixture
+def course(tmp_path):
+    d = tmp_path / "course"
+    d.mkdir()
+    (d / "syllabus.txt").write_text("week 1\n")
+    os.chmod(tmp_path, 0o755)
+    return d
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_cold_and_pooled_are_one_server(
+    name, docker_client, test_image, chp, mount_area, course, caplog, docker_debug
+):
+    case = CASES[name]
+    settings = json.loads(
+        json.dumps(case.spawner)
+        .replace("TEST_IMAGE", test_image)
+        .replace("OTHER_IMAGE", f"{TEST_PREFIX}-other:latest")
+        .replace("COURSE", str(course))
+    )
+    if name == "allowed-images":
+        docker_client.images.get(test_image).tag(f"{TEST_PREFIX}-other", "latest")
+    c = kit_config(test_image, pool_size=1, mem_limit="300M", pids_limit=400, **settings)
+    c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")
+    c.HomeProvisioner.base_dir = str(mount_area / "homes")
+    if case.hook:
+        c.QuotaDockerSpawner.pre_spawn_hook = case.hook
+    if case.extra:
+        case.extra(c)
+    if case.bridge:
+        c.JupyterHub.hub_ip = "0.0.0.0"
+    import contextlib
+
+    net = own_network(docker_client, NET) if case.bridge else contextlib.nullcontext()
+    try:
+        with net:
+            async with running_hub(c) as app:
+                await _run(app, case, docker_client, course, caplog)
+    finally:
+        remove_test_containers(docker_client)
+        for v in docker_client.volumes.list(filters={"name": f"{TEST_PREFIX}-one-"}):
+            v.remove(force=True)
+
+
+async def _run(app, case: Case, docker_client, course, caplog) -> None:
+    ensure_user(app, case.user)
+    ensure_user(app, "student")
+    sp0 = app.users[case.user].spawners[case.server]
+    pool = sp0.warm_pool()
+    await until(lambda: len(pool.ready) == 1, what="a member ready")
+
+    # the oracle: a cold start
+    held = hold_members(pool)
+    sp = await start(app, case)
+    assert sp.pool_member == ""
+    cold = await observe(app, sp, docker_client)
+    for i, where in enumerate(case.writable):
+        await run_in(docker_client, sp.object_id, f"echo cold > {where}/from-cold-{i}")
+    for where in case.read_only:
+        out = await run_in(docker_client, sp.object_id, f"touch {where}/x 2>&1; ls {where}")
+        assert "Read-only file system" in out and "syllabus.txt" in out, out
+    await stop(app, case)
+    give_back(pool, held)
+
+    # the same user with a member ready
+    caplog.clear()
+    sp = await start(app, case)
+    if not case.pooled:
+        assert sp.pool_member == "", "a start the pool cannot serve was given a member"
+        said = " ".join(r.getMessage() for r in caplog.records if "starting cold" in r.getMessage())
+        assert case.declined_for in said, said
+        again = await observe(app, sp, docker_client)
+        assert again == cold
+        if case.user == "teacher":  # the next student's pooled server has none of it
+            await stop(app, case)
+            student = Case(user="student")
+            sp2 = await start(app, student)
+            assert sp2.pool_member, "the student's start should come from the pool"
+            info = docker_client.api.inspect_container(sp2.object_id)
+            assert not info["HostConfig"].get("ExtraHosts"), info["HostConfig"]["ExtraHosts"]
+            await stop(app, student)
+        return
+    assert sp.pool_member, "this start should have come from the pool"
+    pooled = await observe(app, sp, docker_client)
+    assert pooled == cold
+    for i, where in enumerate(case.writable):
+        out = await run_in(docker_client, sp.object_id, f"cat {where}/from-cold-{i}")
+        assert out.strip() == "cold", (where, out)
+        await run_in(docker_client, sp.object_id, f"echo pooled > {where}/from-pool-{i}")
+    if case.spawner.get("post_start_cmd"):
+        assert "post-started" in await run_in(docker_client, sp.object_id, "ls /tmp")
+    await stop(app, case)
+
+    # and the next start (cold: the pool waits for a quiet moment) finds the files
+    held = hold_members(pool)
+    sp = await start(app, case)
+    for i, where in enumerate(case.writable):
+        out = await run_in(docker_client, sp.object_id, f"cat {where}/from-pool-{i}")
+        assert out.strip() == "pooled", (where, out)
+    await stop(app, case)
+    give_back(pool, held)
