@@ -159,6 +159,37 @@ ensure_browser() {
     JHUB_KIT_CHROMIUM=$(command -v chromium)
 }
 
+# DockerSpawner's own tests, from the sdist of the installed version (its wheel has
+# none): tests/test_conformance.py runs them with the kit in DockerSpawner's place
+ensure_upstream_tests() {
+    local version cache="${JHUB_KIT_CACHE:-/var/cache/jhub-kit}"
+    version=$(python -c 'import dockerspawner; print(dockerspawner.__version__)')
+    export JHUB_KIT_DOCKERSPAWNER_SDIST="$cache/dockerspawner-$version.tar.gz"
+    [ -s "$JHUB_KIT_DOCKERSPAWNER_SDIST" ] && return 0
+    say "downloading the sdist of dockerspawner $version (its own tests)"
+    mkdir -p "$cache" "$KIT_LOGS"
+    python -m pip download -q --no-deps --no-binary :all: --dest "$cache" \
+        "dockerspawner==$version" >"$KIT_LOGS/pip-sdist.log" 2>&1 \
+        || { tail -20 "$KIT_LOGS/pip-sdist.log" >&2; die "downloading dockerspawner $version's sdist failed"; }
+    [ -s "$JHUB_KIT_DOCKERSPAWNER_SDIST" ] || die "no $JHUB_KIT_DOCKERSPAWNER_SDIST after the download"
+}
+
+# The other Pythons of the version matrix (noxfile.py): pyenv's, each as pythonX.Y
+# in a directory of their own on PATH (pyenv's shims answer only the global one)
+ensure_pythons() {
+    local v found root links="$KIT_STATE/pythons"
+    root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+    mkdir -p "$links"
+    for v in 3.10 3.11 3.12 3.13; do
+        found=$(ls -d "$root/versions/$v".*/bin/"python$v" 2>/dev/null | sort -V | tail -1)
+        [ -n "$found" ] || found=$(command -v "python$v" 2>/dev/null || true)
+        [ -n "$found" ] && "$found" -c 1 >/dev/null 2>&1 \
+            || die "no Python $v (the version matrix needs CPython 3.10 to 3.13, e.g. pyenv's)"
+        ln -sfn "$found" "$links/python$v"
+    done
+    export PATH="$links:$PATH"
+}
+
 ensure_all() {
     [ -n "${JHUB_KIT_NO_ROOT:-}" ] || require_root
     ensure_system_packages

@@ -8,6 +8,8 @@ export JHUB_KIT_REQUIRE_SERVICES=1
 ensure_all
 ensure_lvm_vm
 ensure_browser
+ensure_upstream_tests
+ensure_pythons
 cd "$KIT_ROOT"
 say "running the test suite"
 python -m pytest "$@"

@@ -143,8 +143,16 @@ def mount_area(tmp_path, as_root):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say where the browser tests' screenshots are (tests/test_browser.py)."""
+    """DockerSpawner's own tests, stock and with the kit (tests/test_conformance.py),
+    as their own group; and where the browser tests' screenshots are."""
     from pathlib import Path
+
+    logs = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
+    summary = logs / "conformance-summary.txt"
+    if summary.is_file() and summary.stat().st_mtime >= _STARTED:
+        terminalreporter.section("conformance: DockerSpawner's own tests, stock and with the kit")
+        for line in summary.read_text().splitlines():
+            terminalreporter.write_line(line)
 
     shots = Path(os.environ.get("JHUB_KIT_SCREENSHOTS", "/var/log/jhub-kit/screenshots"))
     if shots.is_dir() and any(p.stat().st_mtime >= _STARTED for p in shots.rglob("*.png")):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 
 import pytest
@@ -171,7 +172,7 @@ async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools
 
 
 POOL_HUB = """\
-c.Authenticator.allowed_users = {"s1", "s2"}
+c.Authenticator.allow_all = True
 c.QuotaDockerSpawner.mem_limit = "300M"
 c.QuotaDockerSpawner.pool_size = 1
 c.QuotaDockerSpawner.pool_schedule = ["daily 00:00-24:00 2"]
@@ -191,10 +192,11 @@ def pool_cli(*args: str) -> tuple[int, str]:
 async def test_pool_fills_at_hub_start_and_for_the_teacher(
     docker_client, test_image, chp, mount_area, docker_debug
 ):
-    """A real `jupyterhub` process: its pool fills before anyone logs in, to the
-    class time's size; `jhub-kit pool fill 3 --wait` raises it, `fill 0` brings it
-    back; a student's start takes a member and the pool refills; `jhub-kit pool
-    status` follows."""
+    """A real `jupyterhub` process with no user in its database: its pool fills
+    before anyone logs in, to the class time's size; `jhub-kit pool fill 3 --wait`
+    raises it, `fill 0` brings it back; a student's start takes a member and the
+    pool refills; `jhub-kit pool status` follows. The hub stopped (SIGTERM, then
+    Ctrl-C: SIGINT) leaves no unassigned member behind."""
     from conftest import TEST_PREFIX, remove_test_containers
     from hubproc import Hub
 
@@ -215,6 +217,7 @@ async def test_pool_fills_at_hub_start_and_for_the_teacher(
     hub = Hub(mount_area, test_image, prefix, POOL_HUB)
     try:
         await asyncio.to_thread(hub.start)
+        assert hub.users() == {}
         # nobody has logged in: the hub started its pool itself, to the class time's 2
         await until(lambda: status()["ready"] == 2, 240, "the pool filled at hub start")
         assert status()["why"] == "schedule 'daily 00:00-24:00 2'" and len(members()) == 2
@@ -229,6 +232,7 @@ async def test_pool_fills_at_hub_start_and_for_the_teacher(
         code, out = pool_cli("status", *where)
         assert code == 0 and "ready      3 of 3  (fill request until" in out, out
 
+        assert hub.s.post(f"{hub.api}/users/s1", timeout=30).status_code == 201
         r = hub.s.post(f"{hub.api}/users/s1/server", timeout=120)
         assert r.status_code in (201, 202), r.text
         await until(lambda: hub.users()["s1"]["servers"].get("", {}).get("ready"), 120, "s1")
@@ -242,6 +246,19 @@ async def test_pool_fills_at_hub_start_and_for_the_teacher(
         assert status()["why"].startswith("schedule")
         await until(lambda: len(members()) == 3, 60, "the idle member removed")  # 2 + s1's
         hub.s.delete(f"{hub.api}/users/s1/server", timeout=60)
+        await until(lambda: len(members()) == 2, 60, "s1's server stopped")
+
+        # the hub stops: its unassigned members go with it, with SIGTERM and with Ctrl-C
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            hub.proc.send_signal(sig)
+            await asyncio.to_thread(hub.proc.wait, 60)
+            left = docker_client.containers.list(
+                all=True, filters={"label": f"io.jhub-kit.pool={prefix}"}
+            )
+            assert left == [], f"after {sig.name}: {[c.name for c in left]}"
+            if sig is signal.SIGTERM:
+                await asyncio.to_thread(hub.start)
+                await until(lambda: len(members()) == 2, 240, "the pool filled again")
     finally:
         hub.stop()
         remove_test_containers(docker_client, prefix)

@@ -135,9 +135,11 @@ async def test_startup_timeout_fails_the_start_and_frees_the_slot(
 
 
 async def test_a_server_that_dies_while_starting_is_explained_in_the_log(
-    test_image, chp, docker_debug
+    docker_client, test_image, chp, docker_debug
 ):
-    """The admin reads why: the container's last output is in the hub's log line."""
+    """The admin reads why: the container's last output is in the hub's log line;
+    and the dead container is not left behind (JupyterHub stops only servers
+    that poll as running)."""
     c = kit_config(
         test_image, cmd=["sh", "-c", "echo 'cannot import name: broken-image-marker' >&2; exit 3"]
     )
@@ -148,3 +150,4 @@ async def test_a_server_that_dies_while_starting_is_explained_in_the_log(
         assert "ExitCode=3" in failure.log_message
         assert "broken-image-marker" in failure.log_message
         assert failure.message == "Your server stopped while starting."  # plain words
+        assert not docker_client.containers.list(all=True, filters={"name": "jhubkit-test-dora"})

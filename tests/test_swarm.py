@@ -13,7 +13,15 @@ import time
 
 import pytest
 from conftest import TEST_PREFIX
-from hubutil import ensure_user, running_hub, server_get, spawn_request, start_server, stop_server
+from hubutil import (
+    ensure_user,
+    failed_spawn,
+    running_hub,
+    server_get,
+    spawn_request,
+    start_server,
+    stop_server,
+)
 from swarmrig import HUB_ADDRESS, Swarm
 from traitlets.config import Config
 
@@ -383,3 +391,44 @@ async def test_example_swarm_config_spawns_on_a_worker(
             assert home["Source"] == str(mount_area / "homes" / "teacher")
         finally:
             await stop_server(app, "teacher")
+
+
+async def test_swarm_servers_in_the_views_like_one_hosts(swarm, test_image, chp):
+    """The dashboard and the student view read the same record of a swarm server as
+    of a server on one host (``state["jhub_kit"]``): its quota, the memory and CPU
+    it uses (from its node's engine, where its cgroups are), and a server killed
+    for memory, from its task's exit."""
+    from jhub_kit.views.dashboard import rows
+
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
+    c.QuotaSwarmSpawner.node_engines = {n.node_id: n.sock for n in swarm.nodes}
+    async with running_hub(c) as app:
+        ensure_user(app, "viewed")
+        await start_server(app, "viewed")
+        spawner = app.users["viewed"].spawner
+        try:
+            for _ in range(50):
+                assert await spawner.poll() is None
+                if spawner.live and spawner.live.get("cpu_percent") is not None:
+                    break
+                await asyncio.sleep(0.2)
+            kit = spawner.get_state()["jhub_kit"]
+            assert kit["quota"]["mem_limit"] == 300 * M
+            assert 10 * M < kit["live"]["memory_used"] < 300 * M, kit
+            model = {
+                "name": "viewed",
+                "servers": {"": {"state": spawner.get_state(), "ready": True}},
+            }
+            [row] = rows.class_rows([model], {}, {"viewed": kit["live"]})
+            assert row["memory"] == "300M" and row["memory_used"].endswith("M"), row
+            view = spawner.student_view()
+            assert {"label": "Memory", "value": "300M"} in view["rows"]
+        finally:
+            await stop_server(app, "viewed")
+
+        # a server that runs out of memory: the task's exit says so, and the student reads why
+        ensure_user(app, "hungry")
+        app.users["hungry"].spawner.cmd = ["python3", "-c", "x = bytearray(2 * 1024**3)"]
+        failure = await failed_spawn(app, "hungry")
+        assert "ran out of memory (limit 300M)" in failure.log_message, failure.log_message
+        assert "ran out of memory" in app.users["hungry"].spawner.student_view()["last_event"]

@@ -311,6 +311,15 @@ class QuotaSwarmSpawner(
                 self.task_id = task["ID"]
                 return
             err = status.get("Err", "")
+            exit_code = (status.get("ContainerStatus") or {}).get("ExitCode")
+            if state == "failed" and exit_code not in (None, 0):  # it ran, and died
+                why = self._ran_out_of_memory() if exit_code == 137 else f"task failed: {err}"
+                raise SpawnException(
+                    "Your server stopped while starting.",
+                    reason="stopped_while_starting",
+                    status_code=500,
+                    log_message=f"{self._log_name} stopped while starting: {why}",
+                )
             if state in ("rejected", "failed") or (state == "pending" and _unschedulable(err)):
                 raise SpawnException(
                     self._unschedulable_message(err),
