@@ -4,7 +4,7 @@ same run, on the real engine (and a one-node swarm of it for SwarmSpawner).
 
 The test command downloads the sdist of the installed DockerSpawner
 (scripts/lib.sh: ``ensure_upstream_tests``); its test modules run twice in a
-pytest of their own with the fixtures of ``tests/conformance/conftest.py``:
+pytest of their own with the fixtures of ``tests/conformance/upstream_conftest.py``:
 once as they are (the baseline), once with QuotaDockerSpawner for
 DockerSpawner and QuotaSwarmSpawner for SwarmSpawner. Every test that fails
 with the kit must also fail on stock, except the deliberate differences in
@@ -64,7 +64,7 @@ def upstream_tests(dest: Path) -> Path:
         members = [m for m in tar.getmembers() if "/tests/" in m.name and m.isfile()]
         tar.extractall(dest, members=members, filter="data")
     tests = next(dest.glob("dockerspawner-*/tests"))
-    shutil.copy(HERE / "conformance" / "conftest.py", tests / "conftest.py")
+    shutil.copy(HERE / "conformance" / "upstream_conftest.py", tests / "conftest.py")
     (tests / "pytest.ini").write_text(
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
         "filterwarnings =\n    ignore::DeprecationWarning\n"

@@ -16,6 +16,7 @@ import inspect
 from typing import Any
 
 from dockerspawner import DockerSpawner, SwarmSpawner
+from traitlets import default
 
 #: Private DockerSpawner names the kit calls (checked by the tests).
 PRIVATE_NAMES = (
@@ -27,7 +28,23 @@ PRIVATE_NAMES = (
 )
 
 
-class DockerSpawnerAdapter(DockerSpawner):
+class _KitDefaults(DockerSpawner):
+    """The kit's defaults for two of DockerSpawner's traits, on both spawners."""
+
+    @default("remove")
+    def _remove_default(self) -> bool:
+        # a fresh container at every start always carries the current quota;
+        # homes live on persistent mounts, so nothing of the user's is lost
+        return True
+
+    @default("use_internal_ip")
+    def _use_internal_ip_default(self) -> bool:
+        # on the host network nothing is published (the engine refuses a published
+        # port there: "container cannot be ... connected to host network")
+        return self.network_name == "host" or bool(super()._default_use_ip())
+
+
+class DockerSpawnerAdapter(_KitDefaults, DockerSpawner):
     """DockerSpawner with the kit's few uses of its internals made explicit."""
 
     async def _evaluated(self, value: Any) -> dict[str, Any]:
@@ -47,17 +64,11 @@ class DockerSpawnerAdapter(DockerSpawner):
         """``extra_create_kwargs`` as DockerSpawner evaluates it."""
         return await self._evaluated(getattr(self, "extra_create_kwargs"))  # noqa: B009
 
-    def docker_default_use_ip(self) -> bool:
-        return bool(super()._default_use_ip())
-
     def default_object_name(self) -> str:
         """The container name DockerSpawner gives this user's server (``name_template``)."""
         name: str = self._object_name_default()
         return name
 
 
-class SwarmSpawnerAdapter(SwarmSpawner):
+class SwarmSpawnerAdapter(_KitDefaults, SwarmSpawner):
     """SwarmSpawner with the kit's few uses of its internals made explicit."""
-
-    def docker_default_use_ip(self) -> bool:
-        return bool(super()._default_use_ip())

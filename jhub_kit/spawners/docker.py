@@ -18,7 +18,7 @@ from typing import Any
 from docker.types import Mount
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
-from traitlets import Int, default
+from traitlets import Int
 
 from ..network.mixin import NetworkMixin
 from ..pool.mixin import PoolMixin, start_waker
@@ -61,16 +61,6 @@ class QuotaDockerSpawner(
         .. versionadded:: 0.1
         """,
     ).tag(config=True)
-
-    @default("remove")
-    def _remove_default(self) -> bool:
-        # a fresh container at every start always carries the current quota;
-        # homes live on persistent mounts, so nothing of the user's is lost
-        return True
-
-    @default("use_internal_ip")
-    def _use_internal_ip_default(self) -> bool:
-        return self.network_name == "host" or self.docker_default_use_ip()
 
     _kit_executor: ThreadPoolExecutor | None = None
 
@@ -165,11 +155,6 @@ class QuotaDockerSpawner(
 
     # -- the lifecycle -------------------------------------------------------------
 
-    _kit_running = False
-
-    def running_record(self) -> bool:
-        return bool(self.object_id) and self._kit_running
-
     async def start(self) -> tuple[str, int]:
         self._progress_events: list[dict[str, Any]] = []
         self.oom_kills = 0
@@ -187,7 +172,7 @@ class QuotaDockerSpawner(
         except BaseException:
             await self._remove_failed()
             raise
-        self._kit_running = True
+        self.server_started()
         return started
 
     async def _start_in_slot(self) -> tuple[str, int]:
@@ -221,12 +206,7 @@ class QuotaDockerSpawner(
 
     async def stop(self, now: bool = False) -> None:
         await super().stop(now)
-        self._kit_running = False
         await self.release_pool_member()
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        super().load_state(state)
-        self._kit_running = bool(self.object_id)  # a server the hub found running
 
     def clear_state(self) -> None:
         super().clear_state()

@@ -70,9 +70,19 @@ class KitStateMixin(_Base):
     def _event(self, text: str) -> None:
         self.last_event = {"text": text, "at": datetime.now(timezone.utc).isoformat()}
 
+    _kit_running = False
+
     def running_record(self) -> bool:
         """Whether a server this spawner started is there now (its quota is worth keeping)."""
-        raise NotImplementedError
+        return bool(getattr(self, "object_id", "")) and self._kit_running
+
+    def server_started(self) -> None:
+        """The start succeeded: the record is the running server's."""
+        self._kit_running = True
+
+    async def stop(self, now: bool = False) -> None:
+        await super().stop(now)
+        self._kit_running = False
 
     def kit_state(self) -> dict[str, Any]:
         """The kit's part of the state (empty when there is nothing to keep)."""
@@ -108,6 +118,7 @@ class KitStateMixin(_Base):
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
+        self._kit_running = bool(getattr(self, "object_id", ""))  # a server the hub found
         kit = state.get(STATE_KEY) or {}
         if not kit and state.get("quota"):  # QuotaSwarmSpawner before the shared record
             kit = {"quota": state["quota"]}

@@ -41,7 +41,7 @@ import requests
 from docker.types import Mount
 from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
-from traitlets import Dict, Float, Unicode, default
+from traitlets import Dict, Float, Unicode
 
 from .. import registry
 from ..provision.dockervolume import DockerVolumeProvisioner
@@ -165,16 +165,6 @@ class QuotaSwarmSpawner(
         )
         return client
 
-    @default("remove")
-    def _remove_default(self) -> bool:
-        return True
-
-    @default("use_internal_ip")
-    def _use_internal_ip_default(self) -> bool:
-        # on the host network nothing is published (the engine refuses a published
-        # port there: "container cannot be ... connected to host network")
-        return self.network_name == "host" or self.docker_default_use_ip()
-
     async def start(self) -> Any:
         self._progress_events = []
         self.quota = await self.resolve_quota_for_spawn()
@@ -190,12 +180,8 @@ class QuotaSwarmSpawner(
             with contextlib.suppress(requests.exceptions.ConnectionError, docker.errors.APIError):
                 self.start_gate().set_limit(swarm_start_limit((await self._nodes()).values()))
         started = await self.admitted(self._start_in_slot)
-        self._kit_running = True
+        self.server_started()
         return started
-
-    async def stop(self, now: bool = False) -> None:
-        await super().stop(now)
-        self._kit_running = False
 
     async def _start_in_slot(self) -> tuple[str, int]:
         if isinstance(self.provisioner(), DockerVolumeProvisioner):
@@ -496,11 +482,6 @@ class QuotaSwarmSpawner(
         reading = oom.stats_reading(stats)
         self.live = {**reading, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
-    _kit_running = False
-
-    def running_record(self) -> bool:
-        return bool(self.object_id) and self._kit_running
-
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
         if self.task_id:
@@ -514,7 +495,6 @@ class QuotaSwarmSpawner(
         self.task_id = state.get("task_id", "")
         if state.get("port"):
             self.port = state["port"]
-        self._kit_running = bool(self.object_id)
 
     def clear_state(self) -> None:
         super().clear_state()
