@@ -223,6 +223,9 @@ class WarmPool:
             t.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.gather(*adding, return_exceptions=True)
+        await self._remove_ready()
+
+    async def _remove_ready(self) -> None:
         members, self.ready = self.ready, []
         for m in members:
             await self.discard(m)
@@ -251,10 +254,11 @@ class WarmPool:
                     self.log.exception("Warm pool maintenance failed; retrying")
                 await asyncio.sleep(self.interval)
         except asyncio.CancelledError:
-            # the hub is shutting down (JupyterHub cancels every task after its
-            # cleanup): the unassigned members go with it
-            if not self.closed:
-                await self.close()
+            # the hub is shutting down: JupyterHub cancels every task after its cleanup,
+            # members being started among them (each removes its own, once: cancelling
+            # them again here would cut that short); the ready ones go with it
+            self.closed = True
+            await self._remove_ready()
             raise
 
     async def _prepare(self) -> None:

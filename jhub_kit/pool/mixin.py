@@ -333,10 +333,11 @@ class PoolMixin(_Base):
         self._emit(90, "Server is answering (it came from the warm pool)")
         return ip, port
 
-    async def release_pool_member(self) -> None:
-        """After a pooled server's container is gone: its slots unmounted, its directory removed."""
-        if self.pool_member:
-            await WarmPool.release_dir(Path(self.pool_dir), self.pool_member, self.log)
+    async def release_pool_member(self, member: str) -> None:
+        """After pooled server ``member``'s container is gone: its slots unmounted, its
+        directory removed ("": not a pooled server, nothing to do)."""
+        if member:
+            await WarmPool.release_dir(Path(self.pool_dir), member, self.log)
 
 
 # -- starting the pool with the hub -------------------------------------------------------

@@ -201,12 +201,13 @@ class QuotaDockerSpawner(
             await self.remove_object()
         except Exception as e:
             self.log.warning("Could not remove %s after its failed start: %s", self.object_name, e)
-        await self.release_pool_member()
+        await self.release_pool_member(self.pool_member)
         self.object_id = ""
 
     async def stop(self, now: bool = False) -> None:
+        member = self.pool_member  # DockerSpawner's stop clears the state, this with it
         await super().stop(now)
-        await self.release_pool_member()
+        await self.release_pool_member(member)
 
     def clear_state(self) -> None:
         super().clear_state()
