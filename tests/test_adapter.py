@@ -52,7 +52,10 @@ def _private_names_used(module, base: type, ours: type) -> set[str]:
 def test_supported_range_is_pinned():
     from pathlib import Path
 
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     deps = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
         "dependencies"
