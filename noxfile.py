@@ -3,6 +3,11 @@
 - ``pure``: the tests that need no service, on every supported Python;
 - ``spawn``: one real spawn, cold and from the warm pool, on the oldest and the
   newest Python;
+- ``jupyterhub5``: the newest JupyterHub 5 (what Zero to JupyterHub 4.x and many
+  hub images run): the pure tests, and on a real hub the spawner's lifecycle, the
+  userlist authenticators, the student view and the dashboard;
+- ``lowest``: the lowest version of every dependency pyproject.toml allows, with
+  the pure tests and a real spawn;
 
 The test command runs them all (``tests/test_matrix.py``); alone:
 ``nox -s pure spawn`` (the interpreters must be on PATH: ``scripts/lib.sh``
@@ -23,7 +28,11 @@ nox.options.envdir = os.path.join(os.environ.get("JHUB_KIT_CACHE", "/var/cache/j
 nox.options.error_on_missing_interpreters = True
 
 #: what the pure run leaves to the main suite (tools, not Python versions)
-NOT_PER_PYTHON = ["--deselect", "tests/test_lint.py", "--deselect", "tests/test_docs.py"]
+NOT_PER_PYTHON = [
+    *("--deselect", "tests/test_lint.py"),
+    *("--deselect", "tests/test_docs.py"),
+    *("--deselect", "tests/test_release.py::test_release_builds_and_checks"),
+]
 
 
 def _install(session: nox.Session, *extra: str) -> None:
@@ -50,4 +59,62 @@ def pure(session: nox.Session) -> None:
 def spawn(session: nox.Session) -> None:
     """A real hub's cold and pooled spawn (the engine, the proxy and root needed)."""
     _install(session)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_spawn_smoke.py")
+
+
+#: the newest JupyterHub 5 release (pyproject.toml: jupyterhub>=5.4,<7)
+JUPYTERHUB_5 = "jupyterhub==5.4.3"
+
+#: on a real hub, what a JupyterHub version must keep working
+HUB_TESTS = [
+    "tests/test_spawn_smoke.py",
+    "tests/test_spawner_lifecycle.py",
+    "tests/test_userlist_hub.py",
+    "tests/test_native_hub.py",
+    "tests/test_class_views_hub.py",
+]
+
+#: the lowest version of each direct dependency that pyproject.toml allows
+LOWEST = [
+    "jupyterhub==5.4.0",
+    "dockerspawner==14.0.0",
+    "docker==7.0.0",
+    "traitlets==5.9.0",
+    "pyyaml==6.0.1",
+    "click==8.1.0",
+    "jupyterhub-nativeauthenticator==1.3.0",
+    "oauthenticator==17.0.0",
+]
+
+
+@nox.session(python="3.12")
+def jupyterhub5(session: nox.Session) -> None:
+    """JupyterHub 5: the pure tests, then the real-hub ones."""
+    _install(session, JUPYTERHUB_5)
+    session.run("python", "-c", "import jupyterhub; assert jupyterhub.version_info[0] == 5")
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not docker and not hub and not root",
+        *NOT_PER_PYTHON,
+    )
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *HUB_TESTS)
+
+
+@nox.session(python=PYTHONS[0])
+def lowest(session: nox.Session) -> None:
+    """The lowest versions the kit claims: the pure tests and a real spawn."""
+    _install(session, *LOWEST)
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not docker and not hub and not root",
+        *NOT_PER_PYTHON,
+    )
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_spawn_smoke.py")

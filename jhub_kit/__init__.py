@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+try:  # written by the build (hatch-vcs: the git tag)
+    from ._version import __version__
+except ImportError:  # a checkout used without installing it
+    __version__ = "0+unknown"
 
 __all__ = ["QuotaDockerSpawner", "QuotaSwarmSpawner", "__version__", "configure"]
 

@@ -142,10 +142,30 @@ def mount_area(tmp_path, as_root):
             subprocess.run(["umount", "-l", mp], check=False)
 
 
+_TIME_BY_FILE: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Where the suite's time goes: seconds per test file (setup, call, teardown)."""
+    path = report.nodeid.split("::", 1)[0]
+    _TIME_BY_FILE[path] = _TIME_BY_FILE.get(path, 0.0) + report.duration
+
+
 def pytest_terminal_summary(terminalreporter):
-    """DockerSpawner's own tests, stock and with the kit (tests/test_conformance.py),
-    as their own group; and where the browser tests' screenshots are."""
+    """Where the time went, per test file; DockerSpawner's own tests, stock and with
+    the kit (tests/test_conformance.py), as their own group; and where the browser
+    tests' screenshots are."""
     from pathlib import Path
+
+    total = sum(_TIME_BY_FILE.values())
+    if total > 60:
+        terminalreporter.section("where the time went (per test file)")
+        for path, seconds in sorted(_TIME_BY_FILE.items(), key=lambda kv: -kv[1]):
+            if seconds >= 10:
+                terminalreporter.write_line(
+                    f"{seconds:8.0f} s  {100 * seconds / total:4.1f}%  {path}"
+                )
+        terminalreporter.write_line(f"{total:8.0f} s  in all")
 
     logs = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
     summary = logs / "conformance-summary.txt"

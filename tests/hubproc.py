@@ -59,6 +59,8 @@ class Hub:
         )
         (tmp / "jupyterhub_config.py").write_text(text + config.replace("{tmp}", str(tmp)))
         self.proc: subprocess.Popen | None = None
+        #: more environment for the hub's process (e.g. PYTHONPATH for another kit)
+        self.env: dict[str, str] = {}
         self.api = f"http://127.0.0.1:{self.port}/hub/api"
         self.s = requests.Session()
         self.s.headers["Authorization"] = f"token {self.token}"
@@ -72,6 +74,7 @@ class Hub:
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + 60
         while True:

@@ -27,8 +27,36 @@ class KitGroup(click.Group):
             raise click.ClickException(str(e)) from None
 
 
+def _versions() -> str:
+    """The kit's version and the versions it runs with (for a bug report)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+
+    parts = []
+    for name in ("jupyterhub", "dockerspawner", "traitlets"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} missing")
+    return f"jhub-kit {__version__} ({', '.join(parts)})"
+
+
+def _print_version(ctx: click.Context, _param: Any, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_versions())
+        ctx.exit()
+
+
 @click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="jhub_kit")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the kit's version and JupyterHub's, DockerSpawner's, and exit.",
+)
 def main() -> None:
     """Administer a JupyterHub that uses jhub_kit."""
 

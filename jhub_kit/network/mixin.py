@@ -13,9 +13,9 @@ import inspect
 import os
 from typing import TYPE_CHECKING, Any
 
-from jupyterhub.spawner import SpawnException
 from traitlets import Bool, List, Unicode, Union
 
+from ..compat import SpawnException
 from . import firewall, hardening
 from . import hub_address as address
 from . import watch as firewall_watch

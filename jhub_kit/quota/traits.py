@@ -12,13 +12,13 @@ import asyncio
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from jupyterhub.spawner import SpawnException
 from jupyterhub.traitlets import ByteSpecification
 from jupyterhub.utils import maybe_future
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
 from .. import registry
+from ..compat import SpawnException
 from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
 

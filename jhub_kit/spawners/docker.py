@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from docker.types import Mount
-from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
 from traitlets import Int
 
+from ..compat import SpawnException
 from ..network.mixin import NetworkMixin
 from ..pool.mixin import PoolMixin, start_waker
 from ..quota import docker_limits

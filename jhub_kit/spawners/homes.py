@@ -15,10 +15,10 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
-from jupyterhub.spawner import SpawnException
 from traitlets import Float, Instance, Unicode, Union
 
 from .. import registry
+from ..compat import SpawnException
 from ..provision import HomeMount, HomeProvisioner, ProvisionError, Usage, make_provisioner, paths
 from ..provision.dockervolume import DockerVolumeProvisioner, give_volume_to
 from ..quota.policy import Quota, approx_size

@@ -13,11 +13,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import AnyTimeoutError, wait_for_http_server
 from traitlets import Float, Int, default
 
 from .. import registry
+from ..compat import SpawnException
 from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 
 if TYPE_CHECKING:

@@ -39,11 +39,11 @@ from typing import Any
 import docker
 import requests
 from docker.types import Mount
-from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import random_port
 from traitlets import Dict, Float, Unicode
 
 from .. import registry
+from ..compat import SpawnException
 from ..provision.dockervolume import DockerVolumeProvisioner
 from ..quota.policy import format_size
 from ..quota.swarm_limits import (

@@ -1,0 +1,49 @@
+"""What differs between the JupyterHub versions the kit supports (5.4 to 6.x), in
+one place. Everything else the kit uses is the same in both.
+
+- ``SpawnException`` (JupyterHub 6): a spawn failure with a message for the user,
+  another for the log, a reason label and an HTTP status. JupyterHub 5 has no such
+  class; its pages and API show an exception's ``jupyterhub_message`` and log its
+  ``log_message``, so the same exception is made from ``tornado.web.HTTPError``
+  with those attributes, and the student reads the same words.
+"""
+
+from __future__ import annotations
+
+import jupyterhub
+from tornado import web
+
+JUPYTERHUB_VERSION = tuple(int(p) for p in jupyterhub.__version__.split(".")[:2])
+
+try:
+    from jupyterhub.spawner import SpawnException
+except ImportError:  # JupyterHub 5
+
+    class SpawnException(web.HTTPError):  # type: ignore[no-redef]
+        """JupyterHub 6's SpawnException, for JupyterHub 5: ``message`` for the user
+        (``jupyterhub_message``, which JupyterHub 5 shows), ``log_message`` for the log."""
+
+        log_message = ""  # a plain attribute, as in JupyterHub 6 (tornado's is a property)
+
+        def __init__(
+            self,
+            message: str,
+            *,
+            reason: str,
+            log_message: str = "",
+            message_html: str = "",
+            status_code: int = 400,
+        ) -> None:
+            super().__init__(status_code, reason=reason)
+            self.message = message
+            self.log_message = log_message or message  # not a format string: no args
+            self.message_html = message_html
+            self.jupyterhub_message = message
+            if message_html:
+                self.jupyterhub_html_message = message_html
+
+        def __str__(self) -> str:
+            return f"{self.status_code} SpawnException(reason={self.reason}): {self.log_message}"
+
+
+__all__ = ["JUPYTERHUB_VERSION", "SpawnException"]
