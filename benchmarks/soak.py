@@ -106,6 +106,8 @@ class Day:
             await asyncio.sleep(0.5)
         ok = user.running
         self.count("spawned" if ok else "spawn failed")
+        if ok:  # which path the start took: the warm pool's or the cold one
+            self.count("spawned from the pool" if user.spawner.pool_member else "spawned cold")
         if not ok:
             why = "not running, no error recorded"
             if fut is not None and fut.done() and not fut.cancelled() and fut.exception():
@@ -204,17 +206,19 @@ async def run_day(args, tmp: Path, client) -> dict:
     userlist = tmp / "userlist"
     userlist.write_text("admin admin\n" + "".join(f"{n}\n" for n in names))
     cfg = tmp / "jupyterhub_config.py"
-    cfg.write_text(
-        CONFIG.format(
-            data=str(data),
-            userlist=str(userlist),
-            image=IMAGE,
-            net=NET,
-            idle=args.idle,
-            prefix=PREFIX,
-            homes=str(homes),
-        )
+    text = CONFIG.format(
+        data=str(data),
+        userlist=str(userlist),
+        image=IMAGE,
+        net=NET,
+        idle=args.idle,
+        prefix=PREFIX,
+        homes=str(homes),
     )
+    if args.pool:  # a warm pool beside the cold path: starts take either
+        text += f"c.QuotaDockerSpawner.pool_size = {args.pool}\n"
+        text += f"c.QuotaDockerSpawner.pool_dir = {str(tmp / 'pool')!r}\n"
+    cfg.write_text(text)
     os.environ["JUPYTERHUB_TEST_DB_URL"] = f"sqlite:///{data}/jupyterhub.sqlite"
     day = Day(args, tmp, client)
     end = day.t0 + args.minutes * 60
@@ -411,6 +415,7 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=60)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--idle", type=int, default=120, help="idle culler timeout, s")
+    ap.add_argument("--pool", type=int, default=0, help="warm pool size (0: no pool)")
     ap.add_argument("--plot", type=Path, help="write a PNG of latency and memory here")
     args = ap.parse_args()
     import docker
