@@ -26,6 +26,7 @@ from jupyterhub.auth import Authenticator, DummyAuthenticator, PAMAuthenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from traitlets import Unicode, default
 
+from ..provision.systemuser import existing_accounts
 from .userlist import Userlist, UserlistFile
 
 
@@ -93,6 +94,13 @@ class UserlistMixin(Authenticator):
         if ul is not None and ul is not self._userlist_seen:
             self._userlist_seen = ul
             self._file_managed_groups = self._file_managed_groups | set(ul.groups)
+            found = existing_accounts(list(ul.users))
+            if found:  # the names are fine here; a Unix account for them is not
+                self.log.warning(
+                    "The userlist names system accounts of this machine: %s. The system-user "
+                    "home provisioner refuses them",
+                    ", ".join(f"{n} (uid {u})" for n, u in sorted(found.items())),
+                )
         return ul
 
     async def check_allowed(self, username: str, authentication: Any = None) -> bool:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..auth.userlist import UserlistError, UserlistFile
+from ..provision.systemuser import existing_accounts
 
 DB_URL_HELP = "The hub database (as c.JupyterHub.db_url). [env: JUPYTERHUB_DB_URL]"
 
@@ -28,6 +29,14 @@ def check_cmd(path: str) -> None:
         sys.exit(1)
     for w in ul.warnings:
         click.echo(f"warning: {w}", err=True)
+    found = existing_accounts(list(ul.users))
+    if found:
+        listed = ", ".join(f"{n} (uid {u})" for n, u in sorted(found.items()))
+        click.echo(
+            f"warning: system accounts of this machine: {listed}; the system-user home "
+            "provisioner refuses them",
+            err=True,
+        )
     groups = ul.groups
     click.echo(f"{len(ul.users)} users, {len(ul.admins)} admins, {len(groups)} groups")
     if ul.admins:

@@ -8,13 +8,15 @@ import secrets
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..auth.userlist import UserlistError, UserlistFile
 from ..hubapi import HubAPIError
 from ..provision import ProvisionError
-from .common import config_option, connect, hub_options
+from ..provision.systemuser import existing_accounts
+from .common import config_option, connect, hub_options, load_config
 from .csvimport import CsvError, Row, parse_csv
 
 
@@ -51,6 +53,49 @@ def _add_to_userlist(path: str, rows: list[Row]) -> int:
     return len(lines)
 
 
+def _check_system_accounts(names: list[str], config_file: str | None) -> None:
+    """Names of this machine's system accounts: a warning; refused (nothing is done)
+    where the config makes Unix accounts for users (the system-user provisioner)."""
+    found = existing_accounts(names)
+    if not found:
+        return
+    listed = ", ".join(f"{n} (uid {u})" for n, u in sorted(found.items()))
+    if config_file and _makes_accounts(config_file):
+        raise click.ClickException(
+            f"these names are system accounts of this machine: {listed}; the config's "
+            "system-user provisioner would refuse them (or, listed in adopt_accounts, give a "
+            "student that account). Rename them in the CSV; nothing was imported."
+        )
+    click.echo(
+        f"warning: these names are system accounts of this machine: {listed}. They are fine "
+        "as hub users, but never give them Unix accounts (the system-user provisioner "
+        "refuses them)",
+        err=True,
+    )
+
+
+def _makes_accounts(config_file: str) -> bool:
+    """Whether the config makes Unix accounts for users: the system-user provisioner
+    as the spawner's ``home_provisioner`` or through ``pre_spawn_hook``."""
+    from ..provision import provisioner_class
+    from ..provision.systemuser import SystemUserProvisioner
+
+    c = load_config(config_file)
+    chosen = []
+    for section in ("QuotaDockerSpawner", "QuotaSwarmSpawner"):
+        if section in c and isinstance(c[section].get("home_provisioner"), str):
+            chosen.append(c[section]["home_provisioner"])
+    classes: list[Any] = []
+    for name in chosen:
+        try:
+            classes.append(provisioner_class(name))
+        except (ValueError, ImportError, AttributeError):
+            continue
+    hook = c.Spawner.get("pre_spawn_hook") if "Spawner" in c else None
+    classes.append(getattr(hook, "provisioner_class", None))
+    return any(isinstance(k, type) and issubclass(k, SystemUserProvisioner) for k in classes)
+
+
 @click.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @hub_options
@@ -68,6 +113,7 @@ def _add_to_userlist(path: str, rows: list[Row]) -> int:
 @click.option(
     "--dry-run", is_flag=True, help="Validate and show what would be done; change nothing."
 )
+@config_option("optional")
 def import_cmd(
     csv_file: str,
     hub_url: str,
@@ -76,6 +122,7 @@ def import_cmd(
     native_db_url: str | None,
     credentials: str | None,
     dry_run: bool,
+    config_file: str | None,
 ) -> None:
     """Create the users of CSV_FILE in the hub, with their groups (and passwords).
 
@@ -90,6 +137,7 @@ def import_cmd(
     for w in parsed.warnings:
         click.echo(f"warning: {w}", err=True)
     rows = parsed.rows
+    _check_system_accounts([r.username for r in rows], config_file)
     if native_db_url and not credentials:
         raise click.UsageError("--native-db-url needs --credentials FILE for the passwords")
     if credentials and os.path.exists(credentials):

@@ -79,6 +79,7 @@ def pre_spawn_hook(backend: str) -> Callable[[Any], Awaitable[None]]:
             made[key] = (spawner.config, klass(config=spawner.config, log=spawner.log))
         await made[key][1].pre_spawn_hook(spawner)
 
+    hook.provisioner_class = klass  # type: ignore[attr-defined]  # what the CLI checks
     return hook
 
 

@@ -361,6 +361,7 @@ class HomeProvisioner(LoggingConfigurable):
                 raise ProvisionError(
                     f"{username} has no home here ({self.backend} in {self.base_dir})"
                 )
+            self._refuse_untouchable(username, record)
             if not await self._missing(record):
                 raise ProvisionError(
                     f"{username}'s home is there, not missing; nothing reset. To archive and "
@@ -418,6 +419,9 @@ class HomeProvisioner(LoggingConfigurable):
         """
         if await self._get(username) is None:
             await self.provision(username, Quota())
+        record = await self._get(username)
+        if record is not None:
+            self._refuse_untouchable(username, record)
         home = await self.home_path(username, recreate=True)
         async with self._failures("restore", username):
             await asyncio.to_thread(_unpack, Path(archive), home, (self.uid, self.gid), force)
@@ -436,6 +440,7 @@ class HomeProvisioner(LoggingConfigurable):
             record = await self._get(username)
             if record is None:
                 return None
+            self._refuse_untouchable(username, record)
             home = await self._home_path(record)
             archive = (
                 Path(archive_dir) / f"{record['name']}-{time.strftime('%Y%m%dT%H%M%S')}.tar.gz"
@@ -444,6 +449,16 @@ class HomeProvisioner(LoggingConfigurable):
             await self._destroy(record)
             await asyncio.to_thread(self.state.remove, username)
             return archive
+
+    def may_touch(self, username: str, record: dict[str, Any]) -> str | None:
+        """Why removing, resetting or restoring this home is refused (None: allowed).
+        Every home of these backends is the kit's own, under ``base_dir``."""
+        return None
+
+    def _refuse_untouchable(self, username: str, record: dict[str, Any]) -> None:
+        why = self.may_touch(username, record)
+        if why:
+            raise ProvisionError(f"refusing to touch {username}'s home: {why}")
 
     # -- for backends --------------------------------------------------------
 
