@@ -259,3 +259,18 @@ def test_loop_shortage(devices, error, expected):
         assert got is None
     else:
         assert expected in got and "-v /dev:/dev" in got and "losetup -d" in got
+
+
+def test_a_home_of_many_files_is_measured_in_bounded_time(tmp_path):
+    """A student with very many small files: the walk stops at the cap and says so."""
+    from jhub_kit.provision.base import dir_size
+
+    for i in range(50):
+        d = tmp_path / f"d{i}"
+        d.mkdir()
+        for j in range(100):
+            (d / f"f{j}").write_bytes(b"x" * 10)
+    full, complete = dir_size(tmp_path)
+    assert complete and full > 0
+    part, complete = dir_size(tmp_path, max_entries=500)  # 500 entries of 5,050
+    assert not complete and 0 < part < full

@@ -102,3 +102,13 @@ def test_partial_escapes_and_draws_the_bar(partial):
 def test_partial_renders_nothing_without_a_view(partial):
     assert partial.render(jhub_kit=None).strip() == ""
     assert partial.render(jhub_kit={"rows": [], "last_event": None}).strip() == ""
+
+
+def test_a_partial_measure_says_at_least():
+    from jhub_kit.provision import Usage
+    from jhub_kit.quota.policy import Quota
+    from jhub_kit.views.student import student_view
+
+    view = student_view(Quota(mem_limit=2**30), Usage(3 * 2**30, None, partial=True), None)
+    home = next(r for r in view["rows"] if r["label"] == "Home")
+    assert home["value"].startswith("at least 3"), home

@@ -122,6 +122,8 @@ class HomeMount:
 class Usage:
     used: int
     limit: int | None
+    #: the measure stopped early (a home of too many files): ``used`` is a lower bound
+    partial: bool = False
 
 
 class HomeProvisioner(LoggingConfigurable):
@@ -512,15 +514,20 @@ def _unpack(archive: Path, home: Path, owner: tuple[int, int], force: bool) -> N
             os.chown(target, *owner, follow_symlinks=False)
 
 
-def dir_size(path: Path) -> int:
-    """Bytes used under ``path`` (no symlinks followed)."""
-    total = 0
+def dir_size(path: Path, max_entries: int = 0) -> tuple[int, bool]:
+    """Bytes used under ``path`` (no symlinks followed), and whether every entry was
+    counted: the walk stops after ``max_entries`` entries (0: no limit), so a home
+    of a million small files costs bounded time."""
+    total, seen = 0, 0
     stack = [str(path)]
     while stack:
         with os.scandir(stack.pop()) as it:
             for e in it:
                 st = e.stat(follow_symlinks=False)
                 total += st.st_blocks * 512
+                seen += 1
+                if max_entries and seen >= max_entries:
+                    return total, False
                 if e.is_dir(follow_symlinks=False):
                     stack.append(e.path)
-    return total
+    return total, True

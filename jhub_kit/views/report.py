@@ -40,7 +40,8 @@ async def quota_rows(
                 "user": u["name"],
                 "groups": ",".join(groups),
                 **quota_columns(q),
-                "disk_used": format_size(usage.used) if usage else "-",
+                "disk_used": ("≥ " if usage and usage.partial else "")
+                + (format_size(usage.used) if usage else "-"),
                 # the quota (what was promised) where it sets one; the filesystem's
                 # own size is a little less (its metadata)
                 "disk_limit": format_size(q.disk_limit)

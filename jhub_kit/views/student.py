@@ -46,7 +46,8 @@ def student_view(
     limit = quota.disk_limit if quota is not None and quota.disk_limit else capacity
     capacity = capacity or limit
     if usage is not None:
-        value = f"{approx_size(usage.used)} used of {format_size(limit)}"
+        at_least = "at least " if usage.partial else ""
+        value = f"{at_least}{approx_size(usage.used)} used of {format_size(limit)}"
         pct = min(100, round(100 * usage.used / capacity)) if capacity else None
         if pct is not None:
             value += f" ({pct}%)"

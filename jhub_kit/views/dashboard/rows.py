@@ -77,7 +77,9 @@ def class_rows(
                 "memory": q.get("memory", "-"),
                 "cpu_used": "-" if cpu is None else f"{cpu:.0f}%",
                 "cpu": q.get("cpu", "-"),
-                "disk_used": format_size(home["used"]) if home else q.get("disk_used", "-"),
+                "disk_used": (("≥ " if home.get("partial") else "") + format_size(home["used"]))
+                if home
+                else q.get("disk_used", "-"),
                 "disk_limit": _disk_limit(q, home),
                 "last_activity": server.get("last_activity") or model.get("last_activity") or "",
                 "oom_kills": int(kit.get("oom_kills", 0)),
