@@ -91,9 +91,13 @@ def test_watcher_finds_the_hub_container_on_the_network():
     assert hub_addresses(info, "jupyterhub") == ("172.30.0.2",)
     assert hub_addresses(info, "aaaaaaaaaaaa") == ("172.30.0.2",)  # an id's start
     assert hub_addresses(info, "jupyter") == ()  # a name is matched whole
-    iso = isolation_for(info, "jupyterhub", 8081, ["10.0.0.5/32"])
+    iso = isolation_for(info, "jupyterhub", 8081, ["10.0.0.5/32"], ["10.255.0.53"])
     assert iso == Isolation(
-        "br-0123456789ab", (8081,), ("10.0.0.5/32",), hub_addresses=("172.30.0.2",)
+        "br-0123456789ab",
+        (8081,),
+        ("10.0.0.5/32",),
+        hub_addresses=("172.30.0.2",),
+        resolvers=("10.255.0.53",),
     )
     assert live_bridges(
         [
@@ -172,3 +176,27 @@ def test_in_place_reads_iptables_own_spelling():
     swapped = listing.replace("-s 172.30.0.2/32 -j RETURN", "-s 172.30.0.3/32 -j RETURN")
     assert not in_place(iso, swapped)
     assert not in_place(iso, listing.replace("-A INPUT -i br-0123456789ab", "-A INPUT -i br-x"))
+
+
+def test_dns_to_the_resolvers_and_nothing_else_there():
+    """A cloud's or a campus' resolver sits in a private range: port 53 of it is
+    reachable (udp and tcp), the rest of it is not; a loopback stub is not a resolver."""
+    from jhub_kit.network.firewall import resolvers
+
+    conf = "# generated\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver ::1\n"
+    assert resolvers(conf) == ("10.255.255.53",)
+    assert resolvers(conf, ["169.254.169.253", "10.255.255.53", "bogus"]) == (
+        "10.255.255.53",
+        "169.254.169.253",
+    )
+    iso = Isolation("br-0123456789ab", (8081,), resolvers=("10.255.255.53",))
+    body = rules(iso)[iso.forward_chain]
+    dns = [r for r in body if "--dport" in r and "53" in r]
+    assert dns == [
+        ["-d", "10.255.255.53", "-p", "udp", "--dport", "53", "-j", "RETURN"],
+        ["-d", "10.255.255.53", "-p", "tcp", "--dport", "53", "-j", "RETURN"],
+    ]
+    # before any REJECT: the private ranges stay closed for everything else
+    first_reject = next(i for i, r in enumerate(body) if r[-1] == "REJECT")
+    assert all(body.index(r) < first_reject for r in dns)
+    assert ["-d", "10.0.0.0/8", "-j", "REJECT"] in body

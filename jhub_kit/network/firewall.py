@@ -57,6 +57,10 @@ class Isolation:
     block: tuple[str, ...] = PRIVATE_RANGES
     #: the hub's own addresses on the network, where it runs in a container there
     hub_addresses: tuple[str, ...] = ()
+    #: the DNS resolvers the servers' names are looked up at (the engine forwards
+    #: their queries from the container's network): reachable on port 53 only, even
+    #: in a private range (a cloud's 169.254.169.253, a campus' 10.x)
+    resolvers: tuple[str, ...] = ()
 
     @property
     def forward_chain(self) -> str:
@@ -78,6 +82,11 @@ def rules(iso: Isolation) -> dict[str, list[list[str]]]:
         for addr in iso.hub_addresses
         for p in iso.hub_ports
     ]
+    forward += [
+        ["-d", addr, "-p", proto, "--dport", "53", "-j", "RETURN"]
+        for addr in iso.resolvers
+        for proto in ("udp", "tcp")
+    ]
     forward += [["-d", cidr, "-j", "RETURN"] for cidr in iso.allow]
     forward.append(["-o", iso.bridge, "-j", "REJECT"])  # other servers on the same network
     forward += [["-d", cidr, "-j", "REJECT"] for cidr in iso.block]
@@ -87,6 +96,41 @@ def rules(iso: Isolation) -> dict[str, list[list[str]]]:
         inp += [["-p", "tcp", "--dport", str(p), "-j", "RETURN"] for p in iso.hub_ports]
     inp.append(["-j", "REJECT"])  # every other service of the host
     return {iso.forward_chain: forward, iso.input_chain: inp}
+
+
+def resolvers(resolv_conf: str, configured: Sequence[str] = ()) -> tuple[str, ...]:
+    """The IPv4 resolvers servers' lookups go to: the host's (``nameserver`` lines
+    of the resolv.conf the engine reads; a loopback one is the host's own stub,
+    which the engine does not forward to) and any the config names (``dns``)."""
+    import ipaddress
+
+    found = []
+    lines = [ln.split() for ln in resolv_conf.splitlines()]
+    names = [f[1] for f in lines if len(f) >= 2 and f[0] == "nameserver"]
+    for addr in [*names, *configured]:
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            continue
+        if ip.version == 4 and not ip.is_loopback and addr not in found:
+            found.append(addr)
+    return tuple(found)
+
+
+def host_resolv_conf() -> str:
+    """The resolv.conf the engine gives containers' lookups: systemd-resolved's list
+    of upstream servers where ``/etc/resolv.conf`` names only its local stub."""
+    from pathlib import Path
+
+    text = ""
+    for path in ("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"):
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        if resolvers(text):
+            return text
+    return text
 
 
 def jumps(iso: Isolation) -> list[tuple[str, list[str]]]:
@@ -192,7 +236,11 @@ async def prune(bridges: Iterable[str]) -> list[str]:
 
 def _normal(line: str) -> str:
     """An ``iptables -S`` line without what iptables adds to the rules as written."""
-    words = line.replace(" -m tcp ", " ").replace(" --reject-with icmp-port-unreachable", "")
+    words = (
+        line.replace(" -m tcp ", " ")
+        .replace(" -m udp ", " ")
+        .replace(" --reject-with icmp-port-unreachable", "")
+    )
     return " ".join(w[:-3] if w.endswith("/32") else w for w in words.split())
 
 
@@ -208,6 +256,11 @@ def in_place(iso: Isolation, listing: str) -> bool:
         if have != [_normal(shlex.join(["-A", chain, *rule])) for rule in body]:
             return False
     return True
+
+
+async def listing() -> str:
+    """``iptables -S``: every rule of the filter table."""
+    return (await _iptables("-S")).stdout
 
 
 async def present(iso: Isolation) -> bool:

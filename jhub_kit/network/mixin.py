@@ -28,6 +28,7 @@ else:
 #: networks whose rules this process has set up (re-checked at every start)
 _ISOLATED: set[firewall.Isolation] = set()
 _WARNED: set[str] = set()
+_LIFTED: set[str] = set()
 
 
 class NetworkMixin(_Base):
@@ -120,7 +121,10 @@ class NetworkMixin(_Base):
     async def isolate_network(self) -> None:
         """Make sure the isolation rules of the servers' network are in place (every
         start, cold or pooled: a rule flushed by someone else is put back)."""
-        if not self.network_isolation or self.network_name in ("host", "none"):
+        if self.network_name in ("host", "none"):
+            return
+        if not self.network_isolation:
+            await self._lift_isolation()
             return
         info = await self.docker("inspect_network", self.network_name)
         if info.get("Driver") != "bridge" or info.get("Name") == "bridge":
@@ -131,8 +135,13 @@ class NetworkMixin(_Base):
                 "jupyterhub-network`, and set c.QuotaDockerSpawner.network_name"
             )
             return
+        ehc = await self.evaluated_extra_host_config()
+        configured_dns = [str(a) for a in (ehc.get("dns") or [])]
         iso = firewall.Isolation(
-            firewall.bridge_of(info), (self.hub.port,), tuple(self.network_isolation_allow)
+            firewall.bridge_of(info),
+            (self.hub.port,),
+            tuple(self.network_isolation_allow),
+            resolvers=firewall.resolvers(firewall.host_resolv_conf(), configured_dns),
         )
         facts = address.NetworkFacts.from_inspect(info)
         local = await asyncio.wrap_future(self.executor.submit(address.local_ipv4_addresses))
@@ -161,6 +170,27 @@ class NetworkMixin(_Base):
                 ) from None
             _ISOLATED.add(iso)
             self.log.info("Network isolation set up: %s", firewall.describe(iso))
+
+    async def _lift_isolation(self) -> None:
+        """``network_isolation = False``: the kit's rules for this network, from a time
+        it was on, are removed (once per network and process), not left to block."""
+        if self.network_name in _LIFTED or os.geteuid() != 0:
+            return
+        _LIFTED.add(self.network_name)
+        try:
+            info = await self.docker("inspect_network", self.network_name)
+        except Exception:  # no such network yet: no rules for it either
+            return
+        if info.get("Driver") != "bridge":
+            return
+        iso = firewall.Isolation(firewall.bridge_of(info), ())
+        listing = await firewall.listing()
+        if any(chain in firewall.kit_chains(listing) for chain in firewall.rules(iso)):
+            await firewall.remove(iso)
+            _ISOLATED.discard(iso)
+            self.log.info(
+                "network_isolation is off: removed the kit's rules for %s", self.network_name
+            )
 
     def _warn_once(self, message: str) -> None:
         if message not in _WARNED:

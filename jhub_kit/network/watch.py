@@ -49,13 +49,16 @@ def isolation_for(
     hub_container: str,
     hub_port: int,
     allow: Sequence[str] = (),
+    resolvers: Sequence[str] = (),
 ) -> firewall.Isolation:
-    """The rules for servers on this network, with the hub in ``hub_container``."""
+    """The rules for servers on this network, with the hub in ``hub_container`` and
+    names looked up at ``resolvers``."""
     return firewall.Isolation(
         firewall.bridge_of(network_inspect),
         (hub_port,),
         tuple(allow),
         hub_addresses=hub_addresses(network_inspect, hub_container),
+        resolvers=tuple(resolvers),
     )
 
 
@@ -99,7 +102,13 @@ class Watcher:
                 changes.append(f"network {self.network!r} is gone; waiting for it to return")
             self.applied = None
             return changes
-        iso = isolation_for(info, self.hub_container, self.hub_port, self.allow)
+        iso = isolation_for(
+            info,
+            self.hub_container,
+            self.hub_port,
+            self.allow,
+            firewall.resolvers(firewall.host_resolv_conf()),
+        )
         if iso != self.applied or not await firewall.present(iso):
             await firewall.apply(iso)
             self.applied = iso
