@@ -34,8 +34,7 @@ NS, HOST_IF, NS_IF = "jhkdns", "jhkdns0", "jhkdns1"
 RESOLVER = "10.98.0.2"
 ANSWER = "10.9.9.9"
 
-RESPONDER = (
-    r"""
+RESPONDER = r"""
 import socket, struct, threading
 def tcp():
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,11 +52,9 @@ while True:
         end += q[end] + 1
     question = q[12:end + 5]
     header = struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0)
-    answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("%s")
+    answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("ANSWER")
     u.sendto(header + question + answer, peer)
-"""
-    % ANSWER
-)
+""".replace("ANSWER", ANSWER)
 
 
 def sh(*argv: str) -> None:
@@ -103,8 +100,7 @@ def dns_net(docker_client):
         yield net
 
 
-PROBE = (
-    """
+PROBE = """
 import socket
 try:
     print("name", socket.gethostbyname("course.example"))
@@ -112,12 +108,10 @@ except OSError as e:
     print("name failed", e)
 s = socket.socket(); s.settimeout(3)
 try:
-    s.connect(("%s", 8000)); print("port open")
+    s.connect(("RESOLVER", 8000)); print("port open")
 except OSError as e:
     print("port closed", e)
-"""
-    % RESOLVER
-)
+""".replace("RESOLVER", RESOLVER)
 
 
 def dns_packets(iso: firewall.Isolation) -> int:
@@ -146,7 +140,7 @@ async def test_names_resolve_at_a_private_resolver_and_nothing_else_opens(
         ensure_user(app, "dana")
         await start_server(app, "dana")
         before = dns_packets(iso)
-        code, out = await container_exec(docker_client, "dana", ["python3", "-c", PROBE])
+        _code, out = await container_exec(docker_client, "dana", ["python3", "-c", PROBE])
         assert f"name {ANSWER}" in out, out  # the lookup went out, through the kit's rule
         assert "port closed" in out, out  # the resolver's other ports stay closed
         assert dns_packets(iso) > before  # forwarded from the server's network: counted
@@ -159,6 +153,6 @@ async def test_names_resolve_at_a_private_resolver_and_nothing_else_opens(
         ensure_user(app, "dana")
         await start_server(app, "dana")
         assert not chains & set(firewall.kit_chains(await firewall.listing()))
-        code, out = await container_exec(docker_client, "dana", ["python3", "-c", PROBE])
+        _code, out = await container_exec(docker_client, "dana", ["python3", "-c", PROBE])
         assert "port open" in out, out  # nothing of the kit's is in the way any more
         await stop_server(app, "dana")
