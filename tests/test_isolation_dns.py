@@ -156,3 +156,30 @@ async def test_names_resolve_at_a_private_resolver_and_nothing_else_opens(
         _code, out = await container_exec(docker_client, "dana", ["python3", "-c", PROBE])
         assert "port open" in out, out  # nothing of the kit's is in the way any more
         await stop_server(app, "dana")
+
+
+async def test_an_ipv6_network_is_refused_in_words(docker_client, test_image, chp, docker_debug):
+    """The isolation rules are IPv4 only: servers are not started unprotected on a
+    network that also speaks IPv6."""
+    from hubutil import failed_spawn
+
+    name = f"{TEST_PREFIX}-v6net"
+    for old in docker_client.networks.list(names=[name]):
+        old.remove()
+    net = docker_client.networks.create(
+        name,
+        driver="bridge",
+        enable_ipv6=True,
+        ipam={"Config": [{"Subnet": "172.31.250.0/24"}, {"Subnet": "fd00:6a6b::/64"}]},
+    )
+    try:
+        c = kit_config(test_image, network_name=name, mem_limit="300M")
+        c.JupyterHub.hub_ip = "0.0.0.0"
+        async with running_hub(c) as app:
+            ensure_user(app, "vera")
+            failure = await failed_spawn(app, "vera")
+            assert "has IPv6 enabled" in failure.log_message, failure.log_message
+            assert "could not be secured" in failure.message
+            assert not docker_client.containers.list(all=True, filters={"name": "vera"})
+    finally:
+        net.remove()

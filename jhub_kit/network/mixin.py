@@ -137,6 +137,18 @@ class NetworkMixin(_Base):
             return
         ehc = await self.evaluated_extra_host_config()
         configured_dns = [str(a) for a in (ehc.get("dns") or [])]
+        if info.get("EnableIPv6"):
+            raise SpawnException(
+                "The server's network could not be secured; an administrator has been told.",
+                reason="network_isolation",
+                status_code=500,
+                log_message=(
+                    f"network {self.network_name!r} has IPv6 enabled, and the kit's isolation "
+                    "rules are IPv4 only: a server could reach other servers and the host over "
+                    "IPv6. Create the network without --ipv6, or set "
+                    "c.QuotaDockerSpawner.network_isolation = False and firewall it yourself"
+                ),
+            )
         iso = firewall.Isolation(
             firewall.bridge_of(info),
             (self.hub.port,),
