@@ -28,9 +28,9 @@ def loop_devices_of(image: Path) -> list[str]:
 async def test_engine_restart_loses_nothing(
     docker_client, test_image, chp, mount_area, docker_debug
 ):
-    from jhub_kit.spawners import homes as homes_config
+    from jhub_kit import registry
 
-    homes_config._PROVISIONERS.clear()
+    registry.forget("provisioner")
     remove_test_containers(docker_client)
     homes = mount_area / "homes"
     c = kit_config(test_image, home_provisioner="loopfile", disk_limit="40M", mem_limit="300M")

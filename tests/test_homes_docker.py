@@ -31,9 +31,9 @@ def config(image, homes, backend="loopfile", policy=None, **extra):
 
 def fresh_provisioners():
     # provisioners are shared per class within a hub process; tests use new base dirs
-    from jhub_kit.spawners import homes as homes_config
+    from jhub_kit import registry
 
-    homes_config._PROVISIONERS.clear()
+    registry.forget("provisioner")
 
 
 async def sh(docker_client, user, script):

@@ -275,9 +275,9 @@ async def test_quota_d_homes_follow_the_user_across_nodes(swarm, test_image, chp
     """Homes made by the hub in base_dir (here loop-mounted ext4 with a hard size
     limit), bound on whichever node runs the server: the limit holds there, and the
     files are there when the next start lands on another node."""
-    from jhub_kit.spawners import homes as homes_config
+    from jhub_kit import registry
 
-    homes_config._PROVISIONERS.clear()
+    registry.forget("provisioner")
     c = swarm_config(swarm.image_ref, swarm.manager.sock)
     c.QuotaSwarmSpawner.home_provisioner = "loopfile"
     c.QuotaSwarmSpawner.disk_limit = "40M"
@@ -360,9 +360,9 @@ async def test_example_swarm_config_spawns_on_a_worker(
 
     from traitlets.config.loader import PyFileConfigLoader
 
-    from jhub_kit.spawners import homes as homes_config
+    from jhub_kit import registry
 
-    homes_config._PROVISIONERS.clear()
+    registry.forget("provisioner")
     example = Path(__file__).resolve().parent.parent / "example_config"
     monkeypatch.setenv("DOCKER_NOTEBOOK_IMAGE", swarm.image_ref)  # from the rig's registry
     monkeypatch.setenv("JHUB_KIT_DATA_DIR", str(tmp_path))
