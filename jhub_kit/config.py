@@ -135,8 +135,35 @@ class JhubKit(Configurable):
     ).tag(config=True)
 
     config_file = Unicode(
-        help="""The hub's config file, which the dashboard reads for quotas and homes.
-        Default: the file that called :func:`jhub_kit.configure`.""",
+        help="""Ignored since 0.4: the dashboard no longer reads the hub's config file;
+        the hub hands it what it needs (:attr:`dashboard_settings`).""",
+    ).tag(config=True)
+
+    dashboard_settings = Unicode(
+        help="""The file the hub writes for the class dashboard (the quota policy,
+        nothing secret; rewritten while the hub runs). Default:
+        ``/run/jhub-kit/class-dashboard.json`` for a hub running as root, else
+        ``<data_dir>/class-dashboard.json``. Example: ``"/run/jhub-kit/board.json"``.
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
+    @default("dashboard_settings")
+    def _dashboard_settings_default(self) -> str:
+        if os.geteuid() == 0:
+            return "/run/jhub-kit/class-dashboard.json"
+        return os.path.join(self.data_dir, "class-dashboard.json")
+
+    dashboard_user = Unicode(
+        "nobody",
+        help="""The unprivileged system user the class dashboard becomes once it has
+        started, when the hub runs as root (it holds no secret of the hub's and needs
+        no privilege: the hub measures homes). "" keeps the hub's user.
+        Example: ``"jupyterhub-dashboard"``.
+
+        .. versionadded:: 0.4
+        """,
     ).tag(config=True)
 
     idle_timeout = Int(
@@ -166,11 +193,6 @@ def _append_named(c: Config, section: str, key: str, item: dict[str, Any]) -> No
 def configure(c: Config) -> JhubKit:
     """Fill ``c`` with a complete, sane deployment; return the bundle's choices."""
     from importlib import import_module
-
-    # traitlets runs a config file with get_config and its own __file__ in its
-    # globals: that file is the hub's config (not a test or a script calling us)
-    caller = sys._getframe(1).f_globals
-    caller_file = caller.get("__file__") if "get_config" in caller else None
 
     from jupyterhub.app import JupyterHub
 
@@ -239,7 +261,13 @@ def configure(c: Config) -> JhubKit:
         _append_named(c, "JupyterHub", "load_roles", role)
 
     if kit.dashboard:
-        add_dashboard(c, kit.dashboard_group, kit.dashboard_port, kit.config_file or caller_file)
+        add_dashboard(
+            c,
+            kit.dashboard_group,
+            kit.dashboard_port,
+            settings=kit.dashboard_settings,
+            user=kit.dashboard_user,
+        )
     return kit
 
 
@@ -262,14 +290,21 @@ def add_student_view(c: Config) -> None:
 
 
 def add_dashboard(
-    c: Config, group: str = "teachers", port: int = 0, config_file: str | None = None
+    c: Config,
+    group: str = "teachers",
+    port: int = 0,
+    *,
+    settings: str = "",
+    user: str = "nobody",
 ) -> None:
     """Add the class dashboard service and its roles (:mod:`jhub_kit.views.dashboard`);
-    :func:`configure` calls it. ``group``'s members may open it besides admins;
-    ``config_file`` is the hub's config, read for quotas and homes. Idempotent."""
+    :func:`configure` calls it. ``group``'s members may open it besides admins; the
+    hub writes ``settings`` for it (the quota policy, :mod:`jhub_kit.views.dashboard.settings`);
+    started by a hub running as root, it becomes ``user``. Idempotent."""
     from jupyterhub.utils import random_port
 
     from .views.dashboard import SERVICE_NAME, SERVICE_SCOPES
+    from .views.dashboard import settings as board
 
     service: dict[str, Any] = {
         "name": SERVICE_NAME,
@@ -277,11 +312,12 @@ def add_dashboard(
         "command": [sys.executable, "-m", "jhub_kit.views.dashboard"],
         "oauth_no_confirm": True,
         "display": True,
+        # what it needs, and nothing of the hub's: no secret, no config to run
+        "environment": {
+            board.ENV: settings or os.path.join(JhubKit(config=c).data_dir, "class-dashboard.json"),
+            "JHUB_KIT_DASHBOARD_USER": user,
+        },
     }
-    if config_file:
-        # the service runs the same file, with the hub's environment (read from its
-        # parent process, never copied into the config, where a debug log would show it)
-        service["environment"] = {"JHUB_KIT_CONFIG": os.path.abspath(config_file)}
     _append_named(c, "JupyterHub", "services", service)
     role = {"name": SERVICE_NAME, "scopes": SERVICE_SCOPES, "services": [SERVICE_NAME]}
     _append_named(c, "JupyterHub", "load_roles", role)

@@ -54,9 +54,9 @@ async def running_hub(config: Config, *, restart: bool = False) -> AsyncIterator
     try:
         await app.initialize([])
         await app.start()
-        from .pool.mixin import wake_pool
+        from .hub_start import on_hub_start
 
-        await wake_pool(app)  # what the kit does in the `jupyterhub` process
+        await on_hub_start(app)  # what the kit does in the `jupyterhub` process
         yield app
     finally:
         hub_class.clear_instance()
@@ -70,9 +70,9 @@ async def stop_hub(app: Any) -> None:
         return
     app._stop_called = True
     await app.cleanup()
-    from .pool.mixin import close_pools
+    from .hub_start import on_hub_stop
 
-    await close_pools(app.config)  # what the hub's shutdown does to the warm pool
+    await on_hub_stop(app)  # what the hub's shutdown does to the kit's pool and tasks
     app._atexit_ran = True
     if app.http_server:
         app.http_server.stop()

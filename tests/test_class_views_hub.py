@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pwd
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -65,9 +67,20 @@ def net(docker_client):
         yield n
 
 
+def dashboard_process(app) -> tuple[set[str], list[int]]:
+    """The running dashboard service's environment variable names and its uids."""
+    pid = app._service_map["class-dashboard"].spawner.proc.pid
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    names = {e.split(b"=", 1)[0].decode() for e in environ if b"=" in e}
+    status = Path(f"/proc/{pid}/status").read_text()
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    return names, [int(u) for u in uids]
+
+
 async def test_student_view_and_class_dashboard(
-    docker_client, test_image, chp, net, mount_area, tmp_path, docker_debug
+    docker_client, test_image, chp, net, mount_area, tmp_path, monkeypatch, docker_debug
 ):
+    monkeypatch.setenv("JHUB_KIT_TEST_HUB_SECRET", "the hub's, not the dashboard's")
     userlist = "admin admin\nteacher group:teachers\nann\nbob\n"
     cfg = bundle_config_file(tmp_path, test_image, NET, userlist, EXTRA)
     c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
@@ -118,6 +131,12 @@ async def test_student_view_and_class_dashboard(
         assert a["memory_used_bytes"] > 10 * 1024**2, a  # the cgroup, read for real
         assert a["oom_kills"] == 1 and "300M" in a["last_event"]
         assert rows["bob"]["server"] == "stopped" and rows["teacher"]["memory"] == "600M"
+
+        # the dashboard holds nothing of the hub's and runs unprivileged
+        names, uids = dashboard_process(app)
+        assert "CONFIGPROXY_AUTH_TOKEN" not in names and "JHUB_KIT_TEST_HUB_SECRET" not in names
+        assert "JHUB_KIT_CONFIG" not in names, names  # it runs no config file
+        assert set(uids) == {pwd.getpwnam("nobody").pw_uid}, uids
 
         # the same numbers as `jhub-kit quota report`
         token = app.users["admin"].new_api_token()

@@ -67,7 +67,7 @@ def test_defaults(tmp_path):
     svc, board = c.JupyterHub.services
     assert svc["name"] == "idle-culler" and svc["command"][-1] == "--timeout=3600"
     assert board["name"] == "class-dashboard" and board["url"].startswith("http://127.0.0.1:")
-    assert "environment" not in board  # not called from a config file
+    assert set(board["environment"]) == {"JHUB_KIT_DASHBOARD_SETTINGS", "JHUB_KIT_DASHBOARD_USER"}
     assert c.JupyterHub.load_roles == [
         {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]},
         {"name": "class-dashboard", "scopes": SERVICE_SCOPES, "services": ["class-dashboard"]},
@@ -254,14 +254,19 @@ def test_cli_check_broken_file(tmp_path):
     assert r.exit_code == 1 and "does not load" in r.output
 
 
-def test_dashboard_reads_the_config_file_that_called_configure(tmp_path):
+def test_the_dashboard_gets_the_hubs_settings_file_and_nothing_else(tmp_path):
     cfg = tmp_path / "jupyterhub_config.py"
     cfg.write_text(
-        f"import jhub_kit\nc.JhubKit.data_dir = {str(tmp_path)!r}\njhub_kit.configure(c)\n"
+        f"import jhub_kit\nc.JhubKit.data_dir = {str(tmp_path)!r}\n"
+        f"c.JhubKit.dashboard_settings = {str(tmp_path / 'board.json')!r}\n"
+        "jhub_kit.configure(c)\n"
     )
     c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
     [board] = [s for s in c.JupyterHub.services if s["name"] == "class-dashboard"]
-    assert board["environment"] == {"JHUB_KIT_CONFIG": str(cfg)}  # no secrets copied
+    assert board["environment"] == {  # no secret, no config file to run
+        "JHUB_KIT_DASHBOARD_SETTINGS": str(tmp_path / "board.json"),
+        "JHUB_KIT_DASHBOARD_USER": "nobody",
+    }
 
 
 def test_engine_swarm_is_one_setting(tmp_path):

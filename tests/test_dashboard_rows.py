@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
 from jhub_kit.quota.policy import Quota
 from jhub_kit.spawners import oom
@@ -146,3 +147,40 @@ def test_stats_reading_like_docker_stats():
     }
     assert oom.stats_reading(stats) == {"memory_used": 40_000_000, "cpu_percent": 50.0}
     assert oom.stats_reading({}) == {"memory_used": None, "cpu_percent": None}
+
+
+def test_settings_from_the_hub_resolve_quotas_as_the_hub_does(tmp_path):
+    """The dashboard resolves each user's quota from what the hub hands it, to the
+    same result as the hub's own spawner: defaults, groups, users, the policy file."""
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    from jhub_kit import QuotaDockerSpawner
+    from jhub_kit.views.dashboard import settings
+
+    policy = tmp_path / "quotas.toml"
+    policy.write_text('[groups.teachers]\nmem_limit = "3G"\n[users.ann]\npids_limit = 77\n')
+    c = Config()
+    c.QuotaDockerSpawner.mem_limit = "1G"
+    c.QuotaDockerSpawner.cpu_limit = lambda s: 2  # a callable: the hub's, not handed over
+    c.QuotaDockerSpawner.quota_groups = {"teachers": {"cpu_limit": 4}}
+    c.QuotaDockerSpawner.quota_users = {"bob": {"mem_limit": "512M"}}
+    c.QuotaDockerSpawner.quota_policy_file = str(policy)
+
+    def spawner(name, groups=()):
+        user = SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups])
+        return QuotaDockerSpawner(config=c, user=user)
+
+    path = str(tmp_path / "run" / "board.json")
+    settings.write(path, settings.settings_of(spawner("jhub-kit-pool-member")))
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+    handed = settings.read(path)
+    assert "cpu_limit" not in handed["defaults"]  # callables stay in the hub
+    policy_ = settings.policy_of(handed)
+    for name, groups in [("ann", ()), ("bob", ()), ("tess", ("teachers",))]:
+        hub = spawner(name, groups).resolve_quota_now()
+        board = policy_.resolve(name, groups)
+        assert (board.mem_limit, board.pids_limit) == (hub.mem_limit, hub.pids_limit), name
+    assert policy_.resolve("tess", ["teachers"]).mem_limit == 3 * 1024**3
+    assert settings.policy_of({"schema": 99}) is None  # a newer hub's: not guessed

@@ -13,9 +13,6 @@ running container cannot take; otherwise it starts cold and the log says why.
 from __future__ import annotations
 
 import asyncio
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -360,46 +357,3 @@ async def close_pools(config: Any = None) -> None:
     (every hub's, if None): what a hub's shutdown does."""
     for pool in registry.forget("pool", config):
         await pool.close()
-
-
-def _is_the_hub_process() -> bool:
-    """``jupyterhub`` (the command, or ``python -m jupyterhub``) runs this process."""
-    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
-    return argv0.name == "jupyterhub" or argv0.parts[-2:] == ("jupyterhub", "__main__.py")
-
-
-def _wake_pool_when_the_hub_runs(timeout: float = 3600) -> None:
-    """JupyterHub has no startup hook for plugins, and imports its spawner class
-    while it constructs itself (before its event loop exists). So in the hub's
-    process a thread waits until the hub serves, then hands :func:`wake_pool`
-    to the hub's loop (``IOLoop.add_callback`` is safe from another thread)."""
-    from jupyterhub.app import JupyterHub
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app = JupyterHub.instance() if JupyterHub.initialized() else None
-        loop = getattr(app, "io_loop", None)
-        if loop is not None and getattr(app, "http_server", None) is not None:
-
-            def wake(hub: Any = app) -> None:
-                _WAKER.append(asyncio.create_task(wake_pool(hub)))
-
-            loop.add_callback(wake)
-            return
-        time.sleep(0.5)
-
-
-_WAKER: list[asyncio.Task[None]] = []
-
-
-def start_waker() -> None:
-    """In the ``jupyterhub`` process, once: wake the pool when the hub serves."""
-    if _is_the_hub_process() and not _WAKER_THREAD:
-        t = threading.Thread(
-            target=_wake_pool_when_the_hub_runs, name="jhub-kit-pool-waker", daemon=True
-        )
-        _WAKER_THREAD.append(t)
-        t.start()
-
-
-_WAKER_THREAD: list[threading.Thread] = []

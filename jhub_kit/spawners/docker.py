@@ -20,8 +20,9 @@ from jupyterhub.utils import random_port
 from traitlets import Int
 
 from ..compat import SpawnException
+from ..hub_start import start_waker
 from ..network.mixin import NetworkMixin
-from ..pool.mixin import PoolMixin, start_waker
+from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
 from ..quota.policy import Quota, format_size
 from ..quota.traits import QuotaConfigMixin
@@ -298,4 +299,4 @@ class QuotaDockerSpawner(
         return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
 
 
-start_waker()  # in the `jupyterhub` process: fill the pool once the hub serves
+start_waker()  # in the `jupyterhub` process: the kit's start-up once the hub serves

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -19,84 +20,61 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
 
-from ... import resolve
 from ...hubapi import HubAPI
-from ...provision import HomeProvisioner
+from ...quota.policy import QuotaPolicy, format_size
 from ...spawners import oom
 from .. import report
-from . import rows
+from . import rows, settings
 
 log = logging.getLogger("jhub_kit.views.dashboard")
 PAGE = Path(__file__).with_name("templates") / "index.html"
 
 
-def load_config(path: str | None) -> Config | None:
-    if not path:
-        log.warning("No config file (--config, $JHUB_KIT_CONFIG): quotas from running servers only")
-        return None
-    p = Path(path).resolve()
-    # the config may read the hub's environment (os.environ["..."]): JupyterHub starts
-    # services with a clean one, so take what is missing from the hub, our parent
-    for key, value in parent_environ().items():
-        os.environ.setdefault(key, value)
-    try:
-        return PyFileConfigLoader(p.name, str(p.parent)).load_config()
-    except BaseException as e:  # a config that cannot run here must not stop the hub
-        log.error("Cannot load %s (%s): quotas from running servers only", p, e)
-        return None
-
-
-def parent_environ() -> dict[str, str]:
-    """The environment of the process that started this one (the hub), where
-    readable; the hub's own API settings are left out."""
-    try:
-        raw = Path(f"/proc/{os.getppid()}/environ").read_bytes()
-    except OSError:
-        return {}
-    env = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.decode(errors="replace").partition("=")
-        if sep and not key.startswith("JUPYTERHUB_"):
-            env[key] = value
-    return env
-
-
 class Collector:
-    """Keeps the latest rows: users every ``interval`` s, homes every ``disk_interval`` s."""
+    """Keeps the latest rows: users every ``interval`` s, quotas when the hub's
+    settings change (:mod:`.settings`: the policy the hub resolves quotas with)."""
 
-    def __init__(
-        self,
-        api: HubAPI,
-        config: Config | None,
-        interval: float = 10,
-        disk_interval: float = 60,
-    ):
-        self.api, self.config = api, config
-        self.interval, self.disk_interval = interval, disk_interval
-        self.prov: HomeProvisioner | None = resolve.provisioner_for(config) if config else None
+    def __init__(self, api: HubAPI, settings_path: str, interval: float = 10):
+        self.api, self.settings_path, self.interval = api, settings_path, interval
         self.rows: list[dict[str, Any]] = []
         self.generated: str | None = None
         self.error: str | None = None
-        self._quota: dict[str, dict[str, Any]] = {}
-        self._quota_at = 0.0
+        self._policy: QuotaPolicy | None = None
+        self._settings_mtime: float | None = None
         self._cpu: dict[str, tuple[float, float]] = {}  # container id -> (wall, cpu) s
+
+    def policy(self) -> QuotaPolicy | None:
+        """The hub's quota policy, re-read when the hub rewrites its settings."""
+        try:
+            mtime = os.stat(self.settings_path).st_mtime if self.settings_path else None
+        except OSError:
+            mtime = None
+        if mtime != self._settings_mtime:
+            self._settings_mtime = mtime
+            found = settings.read(self.settings_path) if mtime is not None else None
+            self._policy = settings.policy_of(found) if found else None
+        return self._policy
+
+    def quota_rows(self, users: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Each user's quota, as the hub resolves it (none without the hub's settings)."""
+        policy = self.policy()
+        if policy is None:
+            return {}
+        out = {}
+        for u in users:
+            q = policy.resolve(u["name"], u.get("groups") or [])
+            out[u["name"]] = {
+                **report.quota_columns(q),
+                "disk_limit": format_size(q.disk_limit) if q.disk_limit else "-",
+            }
+        return out
 
     async def refresh(self) -> None:
         users = await asyncio.to_thread(self.api.users)
-        now = time.monotonic()
-        missing = [u for u in users if u["name"] not in self._quota]
-        if now - self._quota_at >= self.disk_interval:
-            todo, self._quota_at = users, now
-        else:
-            todo = missing
-        if todo and self.config is not None:
-            for r in await report.quota_rows(self.config, todo, self.prov):
-                self._quota[r["user"]] = r
+        quota = await asyncio.to_thread(self.quota_rows, users)
         live = await asyncio.to_thread(self._read_containers, users)
-        self.rows = rows.class_rows(users, self._quota, live)
+        self.rows = rows.class_rows(users, quota, live)
         self.generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.error = None
 
@@ -218,23 +196,67 @@ def make_app(collector: Collector, prefix: str) -> web.Application:
     )
 
 
+def drop_privileges(user: str) -> None:
+    """Become ``user`` (from root) before serving: what the hub hands over is read,
+    every module this service uses is imported (a Python under a private home
+    could not be read any more), then the uid, gid and groups are the user's."""
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    for name in PRELOAD:
+        importlib.import_module(name)
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    log.info("Running as %s (uid %d)", user, entry.pw_uid)
+
+
+#: what the service imports only when a request needs it (see :func:`drop_privileges`)
+PRELOAD = (
+    "csv",
+    "html",
+    "http.cookies",
+    "email.utils",
+    "encodings.idna",
+    "hmac",
+    "uuid",
+    "tornado.simple_httpclient",
+    "tornado.tcpclient",
+    "tornado.netutil",
+    "tornado.locale",
+    "tornado.template",
+    "jupyterhub.services.auth",
+    "urllib3.contrib",
+    "requests.adapters",
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m jhub_kit.views.dashboard", description=__doc__)
     ap.add_argument(
-        "--config",
-        default=os.environ.get("JHUB_KIT_CONFIG"),
-        help="the hub's jupyterhub_config.py (quotas and homes); default $JHUB_KIT_CONFIG",
+        "--settings",
+        default=os.environ.get(settings.ENV, ""),
+        help=f"the file the hub writes for this service (quotas); default ${settings.ENV}",
+    )
+    ap.add_argument(
+        "--user",
+        default=os.environ.get("JHUB_KIT_DASHBOARD_USER", ""),
+        help="when started as root, become this user before serving "
+        "(default $JHUB_KIT_DASHBOARD_USER)",
     )
     ap.add_argument("--interval", type=float, default=10, help="refresh every N s")
-    ap.add_argument("--disk-interval", type=float, default=60, help="measure homes every N s")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(name)s] %(message)s")
 
     api_url = os.environ["JUPYTERHUB_API_URL"]  # http://HOST:PORT/hub/api
     api = HubAPI(api_url.rsplit("/hub/api", 1)[0], os.environ["JUPYTERHUB_API_TOKEN"])
-    collector = Collector(api, load_config(args.config), args.interval, args.disk_interval)
+    if not args.settings:
+        log.warning("No settings from the hub (%s): quotas of running servers only", settings.ENV)
+    collector = Collector(api, args.settings, args.interval)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/class-dashboard/")
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    if args.user and os.geteuid() == 0:
+        drop_privileges(args.user)
 
     async def serve() -> None:
         app = make_app(collector, prefix)

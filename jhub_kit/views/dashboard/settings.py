@@ -1,0 +1,118 @@
+"""What the class dashboard needs of the hub's configuration, handed over by the hub.
+
+The dashboard shows each user's quota, also for users whose server is not
+running. It used to run the hub's whole ``jupyterhub_config.py`` for that, as
+root, with a copy of the hub's environment (the proxy's token, OAuth secrets).
+Now the hub writes this one small file and rewrites it while it runs
+(:func:`keep_written`): the quota policy as the hub has it (the configured
+defaults that are plain values, ``quota_groups``, ``quota_users``, and the
+policy file's text), nothing secret, readable by the dashboard's unprivileged
+user. The dashboard parses it with the hub's own code (:func:`policy_of`).
+Everything else it shows comes from the hub's REST API, with its own token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ...quota.policy import QuotaError, QuotaPolicy
+from ...quota.policy_file import _format_for, parse_policy_text
+
+SCHEMA = 1
+#: the service's environment variable naming the file
+ENV = "JHUB_KIT_DASHBOARD_SETTINGS"
+
+log = logging.getLogger("jhub_kit.views.dashboard")
+
+
+def settings_of(spawner: Any) -> dict[str, Any]:
+    """The policy of the hub's spawner class (a spawner made from the hub's config)."""
+    defaults = {
+        k: v
+        for k, v in spawner.configured_defaults().items()
+        if not callable(v) and v is not None and k != "node_labels"
+    }
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "spawner": type(spawner).__name__,
+        "defaults": defaults,
+        "groups": dict(spawner.quota_groups),
+        "users": dict(spawner.quota_users),
+        "policy_file": None,
+    }
+    path = spawner.quota_policy_file
+    if path:
+        try:
+            out["policy_file"] = {"path": path, "text": Path(path).read_text()}
+        except OSError as e:
+            log.warning("Dashboard settings: cannot read %s: %s", path, e)
+    return out
+
+
+def policy_of(settings: dict[str, Any]) -> QuotaPolicy | None:
+    """The policy the hub resolves quotas with, from :func:`settings_of`'s output."""
+    if not settings or int(settings.get("schema", 0)) > SCHEMA:
+        return None
+    try:
+        policy = QuotaPolicy.from_config(
+            settings.get("defaults"),
+            settings.get("groups"),
+            settings.get("users"),
+            where=str(settings.get("spawner", "the hub's spawner")),
+        )
+        file = settings.get("policy_file")
+        if file:
+            fmt = _format_for(Path(file["path"]))
+            policy = policy.overlay(parse_policy_text(file["text"], path=file["path"], fmt=fmt))
+        return policy
+    except (QuotaError, KeyError, TypeError, ValueError) as e:
+        log.warning("Dashboard settings not usable: %s", e)
+        return None
+
+
+def write(path: str, settings: dict[str, Any]) -> None:
+    """Write the file whole or not at all, readable by anyone (nothing secret in it)."""
+    from ...pool.schedule import atomic_write
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(target.parent, os.stat(target.parent).st_mode | 0o055)
+    atomic_write(target, json.dumps(settings, indent=1, default=str), 0o644)
+
+
+def read(path: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def path_in(services: list[dict[str, Any]], name: str) -> str:
+    """The settings file the hub's dashboard service reads ("" if none is configured)."""
+    for service in services:
+        if service.get("name") == name:
+            return str((service.get("environment") or {}).get(ENV, ""))
+    return ""
+
+
+async def keep_written(spawner: Any, path: str, interval: float = 30.0) -> None:
+    """(In the hub.) Write the settings now and again every ``interval`` seconds when
+    they change (the policy file is edited while the hub runs)."""
+    last = None
+    while True:
+        try:
+            settings = await asyncio.to_thread(settings_of, spawner)
+            if settings != last:
+                await asyncio.to_thread(write, path, settings)
+                last = settings
+        except Exception as e:  # the dashboard keeps the last file
+            log.warning("Could not write the dashboard's settings to %s: %s", path, e)
+        await asyncio.sleep(interval)
