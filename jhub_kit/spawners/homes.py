@@ -19,7 +19,15 @@ from traitlets import Float, Instance, Unicode, Union
 
 from .. import registry
 from ..compat import SpawnException
-from ..provision import HomeMount, HomeProvisioner, ProvisionError, Usage, make_provisioner, paths
+from ..provision import (
+    HomeMount,
+    HomeProvisioner,
+    ProvisionError,
+    Usage,
+    make_provisioner,
+    paths,
+    provisioner_class,
+)
 from ..provision.dockervolume import DockerVolumeProvisioner, give_volume_to
 from ..quota.policy import Quota, approx_size
 from ..spec import Mountpoint, ServerSpec, inside
@@ -142,9 +150,16 @@ class HomesMixin(_Base):
     # -- what sits beside the home ---------------------------------------------------
 
     def home_owner(self) -> tuple[int, int]:
-        """The uid and gid the home belongs to (the provisioner's; 1000:100 without one)."""
-        prov = self.provisioner()
-        return (getattr(prov, "uid", 1000), getattr(prov, "gid", 100)) if prov else (1000, 100)
+        """The uid and gid the home belongs to (the provisioner's; 1000:100 without one).
+        Read from the configuration: no engine or disk is touched (config check runs
+        this where no Docker engine answers)."""
+        hp = self.home_provisioner
+        if hp is None:
+            return (1000, 100)
+        if isinstance(hp, HomeProvisioner):
+            return (hp.uid, hp.gid)
+        prov = provisioner_class(hp)(config=self.config)  # no docker client made
+        return (prov.uid, prov.gid)
 
     async def host_path(self, m: Mountpoint) -> str:
         """Where mount ``m``'s content is on this host: a bind's path, a named volume's
