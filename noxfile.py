@@ -78,7 +78,7 @@ HUB_TESTS = [
 LOWEST = [
     "jupyterhub==5.4.0",
     "dockerspawner==14.0.0",
-    "docker==7.0.0",
+    "docker==7.1.0",
     "traitlets==5.9.0",
     "pyyaml==6.0.1",
     "click==8.1.0",

@@ -3,9 +3,12 @@ one place. Everything else the kit uses is the same in both.
 
 - ``SpawnException`` (JupyterHub 6): a spawn failure with a message for the user,
   another for the log, a reason label and an HTTP status. JupyterHub 5 has no such
-  class; its pages and API show an exception's ``jupyterhub_message`` and log its
-  ``log_message``, so the same exception is made from ``tornado.web.HTTPError``
-  with those attributes, and the student reads the same words.
+  class; its pages show an exception's ``jupyterhub_message``, its REST API the
+  ``log_message``, and its log the exception's ``str()``. So on JupyterHub 5 the
+  same exception is a ``tornado.web.HTTPError`` whose ``log_message`` and
+  ``jupyterhub_message`` are the student's words and whose ``str()`` (what the hub
+  logs) is the admin's: the student reads the same words on both, the admin finds
+  the same reason in the log. ``admin_message(e)`` is the admin's on both.
 """
 
 from __future__ import annotations
@@ -36,14 +39,20 @@ except ImportError:  # JupyterHub 5
         ) -> None:
             super().__init__(status_code, reason=reason)
             self.message = message
-            self.log_message = log_message or message  # not a format string: no args
+            self.log_message = message  # JupyterHub 5's API shows this: the student's words
+            self.admin_message = log_message or message
             self.message_html = message_html
             self.jupyterhub_message = message
             if message_html:
                 self.jupyterhub_html_message = message_html
 
         def __str__(self) -> str:
-            return f"{self.status_code} SpawnException(reason={self.reason}): {self.log_message}"
+            return f"{self.status_code} SpawnException(reason={self.reason}): {self.admin_message}"
 
 
-__all__ = ["JUPYTERHUB_VERSION", "SpawnException"]
+def admin_message(e: BaseException) -> str:
+    """What a spawn failure tells the admin (the hub's log), on JupyterHub 5 and 6."""
+    return str(getattr(e, "admin_message", None) or getattr(e, "log_message", None) or e)
+
+
+__all__ = ["JUPYTERHUB_VERSION", "SpawnException", "admin_message"]

@@ -16,8 +16,24 @@ import pytest
 
 # Set by scripts/test.sh: a missing service is then a failure, never a skip.
 REQUIRE_SERVICES = os.environ.get("JHUB_KIT_REQUIRE_SERVICES") == "1"
-TEST_PREFIX = "jhubkit-test"
+#: names of the suite's containers, networks, volumes; another run beside this one
+#: (the version matrix's sessions, tests/test_matrix.py) uses its own
+TEST_PREFIX = os.environ.get("JHUB_KIT_TEST_PREFIX", "jhubkit-test")
 _STARTED = time.time()
+
+
+def pytest_collection_finish(session):
+    """The version matrix starts in the background as soon as it is known to run."""
+    if any(item.nodeid.startswith("tests/test_matrix.py") for item in session.items):
+        import matrix_runner
+
+        matrix_runner.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import matrix_runner
+
+    matrix_runner.stop()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -156,6 +172,15 @@ def pytest_terminal_summary(terminalreporter):
     the kit (tests/test_conformance.py), as their own group; and where the browser
     tests' screenshots are."""
     from pathlib import Path
+
+    import matrix_runner
+
+    _code, results, seconds = matrix_runner.last()
+    if results:
+        terminalreporter.section("version matrix (noxfile.py, beside the suite)")
+        for name, verdict in results.items():
+            terminalreporter.write_line(f"{name:14} {verdict}")
+        terminalreporter.write_line(f"{seconds:.0f} s in the background (log: {matrix_runner.LOG})")
 
     total = sum(_TIME_BY_FILE.values())
     if total > 60:

@@ -190,6 +190,7 @@ c.QuotaDockerSpawner.prefix = {prefix!r}
 c.QuotaDockerSpawner.pull_policy = "never"
 c.QuotaDockerSpawner.home_provisioner = "loopfile"
 c.HomeProvisioner.base_dir = {homes!r}
+c.JhubKit.dashboard_settings = "/run/jhub-kit/{prefix}-class-dashboard.json"
 """
 
 

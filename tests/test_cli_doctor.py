@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_PREFIX
 
 from jhub_kit.cli import main
 
@@ -69,19 +70,19 @@ def test_doctor_checks_network_isolation(docker_client, test_image, chp, mount_a
 
     userlist = tmp_path / "userlist"
     userlist.write_text("teacher admin\n")
-    with own_network(docker_client, "jhubkit-test-doctornet") as net:
+    with own_network(docker_client, f"{TEST_PREFIX}-doctornet") as net:
         path = config(
             tmp_path,
             test_image,
             mount_area,
             userlist,
-            "c.QuotaDockerSpawner.network_name = 'jhubkit-test-doctornet'\n"
+            f"c.QuotaDockerSpawner.network_name = '{TEST_PREFIX}-doctornet'\n"
             "c.JupyterHub.hub_ip = '0.0.0.0'\n",
         )
         r = CliRunner().invoke(main, ["doctor", "-f", path])
-        assert "FAIL servers on 'jhubkit-test-doctornet' are not isolated" in r.output, r.output
+        assert f"FAIL servers on '{TEST_PREFIX}-doctornet' are not isolated" in r.output, r.output
         assert "iptables -I DOCKER-USER 1 -i br-" in r.output
         iso = firewall.Isolation(firewall.bridge_of(net.attrs), (8081,))
         asyncio.run(firewall.apply(iso))
         r = CliRunner().invoke(main, ["doctor", "-f", path])
-        assert "ok   servers on 'jhubkit-test-doctornet' are isolated" in r.output, r.output
+        assert f"ok   servers on '{TEST_PREFIX}-doctornet' are isolated" in r.output, r.output

@@ -24,6 +24,7 @@ import sys
 import tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import dockerspawner
 import pytest
@@ -98,7 +99,8 @@ def outcomes(junit: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
-def run_upstream(tests: Path, mode: str, settings: dict, tmp: Path) -> dict[str, tuple[str, str]]:
+def start_upstream(tests: Path, mode: str, settings: dict, tmp: Path) -> tuple[Any, Path]:
+    """One run of the upstream modules, in the background: (the process, its report)."""
     junit = tmp / f"{mode}.xml"
     LOGS.mkdir(parents=True, exist_ok=True)
     env = {
@@ -108,29 +110,32 @@ def run_upstream(tests: Path, mode: str, settings: dict, tmp: Path) -> dict[str,
         "JHUB_KIT_CONFORMANCE_DELIBERATE": json.dumps(DELIBERATE),
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
-    with open(LOGS / f"conformance-{mode}.log", "w") as log:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "-rA",
-                "-v",
-                str(tests),
-                f"--junitxml={junit}",
-                "--rootdir",
-                str(tests),
-            ],
-            cwd=tests,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=1800,
-            check=False,
-        )
-    return outcomes(junit)
+    log = open(LOGS / f"conformance-{mode}.log", "w")  # noqa: SIM115 - the run's own file
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-v"),
+            *(str(tests), f"--junitxml={junit}", "--rootdir", str(tests)),
+        ],
+        cwd=tests,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc, junit
+
+
+def run_both(tests: Path, settings: dict[str, dict], tmp: Path) -> dict[str, dict]:
+    """Stock and the kit side by side (each with its own names and ports)."""
+    started = {mode: start_upstream(tests, mode, settings[mode], tmp) for mode in settings}
+    out = {}
+    for mode, (proc, junit) in started.items():
+        try:
+            proc.wait(1800)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        out[mode] = outcomes(junit) if junit.exists() else {}
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +152,7 @@ def one_node_swarm(docker_client):
         net = docker_client.networks.create(OVERLAY, driver="overlay", attachable=True)
         # a service's task reaches the host (any of its addresses: docker0's here)
         # through the swarm's docker_gwbridge
-        yield {"swarm_network": OVERLAY, "swarm_published_port": random_port()}
+        yield {"swarm_network": OVERLAY}
         for s in docker_client.services.list():
             if s.name.startswith("dockerspawner-test"):
                 s.remove()
@@ -189,9 +194,13 @@ async def test_dockerspawners_own_tests_pass_with_the_kit(
     tests = upstream_tests(tmp_path)
     bridge = docker_client.api.inspect_network("bridge")
     host = gateway_or_bridge_address(bridge)
-    settings = {"hub_connect_ip": host, "swarm_hub_connect_ip": host, **one_node_swarm}
-    stock = run_upstream(tests, "stock", settings, tmp_path)
-    kit = run_upstream(tests, "kit", settings, tmp_path)
+    common = {"hub_connect_ip": host, "swarm_hub_connect_ip": host, **one_node_swarm}
+    runs = run_both(
+        tests,
+        {mode: {**common, "swarm_published_port": random_port()} for mode in ("stock", "kit")},
+        tmp_path,
+    )
+    stock, kit = runs["stock"], runs["kit"]
     assert stock and set(stock) == set(kit), (sorted(stock), sorted(kit))
 
     failed = {t for t, (s, _) in stock.items() if s == "failed"}

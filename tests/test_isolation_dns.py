@@ -25,6 +25,7 @@ from hubutil import (
     stop_server,
 )
 
+from jhub_kit.compat import admin_message
 from jhub_kit.network import firewall
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
@@ -178,7 +179,7 @@ async def test_an_ipv6_network_is_refused_in_words(docker_client, test_image, ch
         async with running_hub(c) as app:
             ensure_user(app, "vera")
             failure = await failed_spawn(app, "vera")
-            assert "has IPv6 enabled" in failure.log_message, failure.log_message
+            assert "has IPv6 enabled" in admin_message(failure), admin_message(failure)
             assert "could not be secured" in failure.message
             assert not docker_client.containers.list(all=True, filters={"name": "vera"})
     finally:

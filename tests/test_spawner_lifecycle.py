@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from conftest import remove_test_containers
+from conftest import TEST_PREFIX, remove_test_containers
 from hubutil import (
     container_exec,
     ensure_user,
@@ -17,6 +17,8 @@ from hubutil import (
     start_server,
     stop_server,
 )
+
+from jhub_kit.compat import admin_message
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
@@ -131,7 +133,7 @@ async def test_startup_timeout_fails_the_start_and_frees_the_slot(
         assert failure.message == "Your server did not start within 0.5 seconds."
         assert "not ready 0.5 s after its start began" in str(failure)
         assert spawner.start_gate().active == 0
-        assert not docker_client.containers.list(all=True, filters={"name": "jhubkit-test-slow"})
+        assert not docker_client.containers.list(all=True, filters={"name": f"{TEST_PREFIX}-slow"})
 
 
 async def test_a_server_that_dies_while_starting_is_explained_in_the_log(
@@ -146,8 +148,8 @@ async def test_a_server_that_dies_while_starting_is_explained_in_the_log(
     async with running_hub(c) as app:
         ensure_user(app, "dora")
         failure = await failed_spawn(app, "dora")
-        assert "stopped while starting" in failure.log_message, failure.log_message
-        assert "ExitCode=3" in failure.log_message
-        assert "broken-image-marker" in failure.log_message
+        assert "stopped while starting" in admin_message(failure), admin_message(failure)
+        assert "ExitCode=3" in admin_message(failure)
+        assert "broken-image-marker" in admin_message(failure)
         assert failure.message == "Your server stopped while starting."  # plain words
-        assert not docker_client.containers.list(all=True, filters={"name": "jhubkit-test-dora"})
+        assert not docker_client.containers.list(all=True, filters={"name": f"{TEST_PREFIX}-dora"})

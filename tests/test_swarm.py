@@ -25,6 +25,8 @@ from hubutil import (
 from swarmrig import HUB_ADDRESS, Swarm
 from traitlets.config import Config
 
+from jhub_kit.compat import admin_message
+
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.swarm]
 
 M = 1024**2
@@ -430,5 +432,5 @@ async def test_swarm_servers_in_the_views_like_one_hosts(swarm, test_image, chp)
         ensure_user(app, "hungry")
         app.users["hungry"].spawner.cmd = ["python3", "-c", "x = bytearray(2 * 1024**3)"]
         failure = await failed_spawn(app, "hungry")
-        assert "ran out of memory (limit 300M)" in failure.log_message, failure.log_message
+        assert "ran out of memory (limit 300M)" in admin_message(failure), admin_message(failure)
         assert "ran out of memory" in app.users["hungry"].spawner.student_view()["last_event"]

@@ -134,6 +134,7 @@ async def test_a_running_hub_upgraded_to_this_kit(
         ids = {u: s["state"]["object_id"] for u, s in servers.items()}
         chains, mounts, loops = kit_chains(), home_mounts(homes), loops_of(homes)
         assert chains and len(mounts) == 2 and len(loops) == 2, (chains, mounts, loops)
+
         def unassigned() -> set[str]:
             return {c.id for c in members()} - set(ids.values())
 

@@ -34,8 +34,14 @@ class _NullTimer:
 
 
 class _NullStatsd:
+    """Metrics that go nowhere: what JupyterHub 5 sends to statsd (``timer``,
+    ``incr``...), for a handler that still calls it on JupyterHub 6."""
+
     def timer(self, name: str) -> _NullTimer:
         return _NullTimer()
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
 
 
 class CompatLoginHandler(NativeLoginHandler):
@@ -46,7 +52,10 @@ class CompatLoginHandler(NativeLoginHandler):
     ``_render(**namespace)``: both end in a 500 on every login attempt.
     """
 
-    statsd = _NullStatsd()
+    @property
+    def statsd(self) -> Any:
+        # JupyterHub 5 still has its statsd client; 6 has none
+        return self.settings.get("statsd") or _NullStatsd()
 
     def _render(self, login_error: Any = None, username: Any = None, **kwargs: Any) -> Any:
         return super()._render(login_error=login_error, username=username)

@@ -21,7 +21,8 @@ import pytest
 
 MODE = os.environ.get("JHUB_KIT_CONFORMANCE", "stock")
 SETTINGS = json.loads(os.environ.get("JHUB_KIT_CONFORMANCE_SETTINGS", "{}"))
-PREFIX = "dockerspawner-test"
+#: each run its own names: the stock and the kit's runs go side by side
+PREFIX = f"dockerspawner-test-{MODE}"
 
 if MODE == "kit":
     from jhub_kit import QuotaDockerSpawner, QuotaSwarmSpawner
