@@ -7,7 +7,9 @@ import contextlib
 import csv
 import io
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,6 +26,29 @@ def provisioner_for(c: Any) -> HomeProvisioner:
     if prov is None:
         raise click.ClickException("the config sets no c.QuotaDockerSpawner.home_provisioner")
     return prov
+
+
+def _refuse_if_in_use(prov: HomeProvisioner, username: str) -> None:
+    """A home a running server has mounted is not read or written as root: stop the
+    server first (its files would change under the archive, or under the student)."""
+    home = str(asyncio.run(prov.home_path(username)))
+    users = [f"a warm pool member's slot at {m}" for m in prov.in_use_here(Path(home))]
+    try:
+        import docker
+
+        client = docker.from_env(version="auto", timeout=30)
+        for c in client.containers.list():
+            for m in c.attrs.get("Mounts") or []:
+                if os.path.normpath(str(m.get("Source", ""))) == os.path.normpath(home):
+                    users.append(f"container {c.name}")
+    except Exception as e:  # no engine answers: no container can have it mounted
+        click.echo(f"warning: the Docker engine did not answer ({e}); not checked", err=True)
+    if users:
+        raise click.ClickException(
+            f"{username}'s home is in use ({', '.join(users)}): stop their server first "
+            f"(the hub's admin page, or `curl -X DELETE -H 'Authorization: token ...' "
+            f"HUB/hub/api/users/{username}/server`), then run this again"
+        )
 
 
 @click.group("home")
@@ -44,6 +69,7 @@ def backup_cmd(username: str, config_file: str, output: str | None) -> None:
     """Write USERNAME's home to a .tar.gz archive (mode 0600)."""
     prov = provisioner_for(load_config(config_file))
     dest = output or f"{username}-home.tar.gz"
+    _refuse_if_in_use(prov, username.lower())
     try:
         path = asyncio.run(prov.backup(username.lower(), dest))
     except (ProvisionError, OSError) as e:
@@ -59,6 +85,8 @@ def backup_cmd(username: str, config_file: str, output: str | None) -> None:
 def restore_cmd(username: str, archive: str, config_file: str, force: bool) -> None:
     """Unpack ARCHIVE into USERNAME's home; refuses a non-empty home without --force."""
     prov = provisioner_for(load_config(config_file))
+    if asyncio.run(prov.state_has(username.lower())):
+        _refuse_if_in_use(prov, username.lower())
     try:
         home = asyncio.run(prov.restore(username.lower(), archive, force=force))
     except ProvisionError as e:

@@ -406,8 +406,9 @@ class HomeProvisioner(LoggingConfigurable):
     async def backup(self, username: str, dest: str | os.PathLike[str]) -> Path:
         """Write ``username``'s home as a .tar.gz (mode 0600) to ``dest``."""
         home = await self.home_path(username)
+        record = await self._get(username)
         async with self._failures("back up", username):
-            await asyncio.to_thread(_archive, home, Path(dest))
+            await asyncio.to_thread(_archive, home, Path(dest), self.owner_of(username, record))
         return Path(dest)
 
     async def restore(
@@ -426,8 +427,13 @@ class HomeProvisioner(LoggingConfigurable):
             self._refuse_untouchable(username, record)
         home = await self.home_path(username, recreate=True)
         async with self._failures("restore", username):
-            await asyncio.to_thread(_unpack, Path(archive), home, (self.uid, self.gid), force)
+            owner = self.owner_of(username, record)
+            await asyncio.to_thread(_unpack, Path(archive), home, owner, force)
         return home
+
+    async def state_has(self, username: str) -> bool:
+        """Whether the state lists a home for ``username``."""
+        return await self._get(username) is not None
 
     async def usage(self, username: str) -> Usage | None:
         record = await self._get(username)
@@ -447,10 +453,21 @@ class HomeProvisioner(LoggingConfigurable):
             archive = (
                 Path(archive_dir) / f"{record['name']}-{time.strftime('%Y%m%dT%H%M%S')}.tar.gz"
             )
-            await asyncio.to_thread(_archive, home, archive)
+            await asyncio.to_thread(_archive, home, archive, self.owner_of(username, record))
             await self._destroy(record)
             await asyncio.to_thread(self.state.remove, username)
             return archive
+
+    def owner_of(self, username: str, record: dict[str, Any] | None) -> tuple[int, int]:
+        """Who owns the home's files (the backends' homes: ``uid:gid``)."""
+        return (self.uid, self.gid)
+
+    def in_use_here(self, home: Path) -> list[str]:
+        """Other places this host has ``home`` mounted (a warm pool member's slot:
+        its server is running); a container's own mounts are the engine's to tell."""
+        from .mounts import mounted_elsewhere
+
+        return mounted_elsewhere(str(home))
 
     def may_touch(self, username: str, record: dict[str, Any]) -> str | None:
         """Why removing, resetting or restoring this home is refused (None: allowed).
@@ -491,27 +508,76 @@ class HomeProvisioner(LoggingConfigurable):
         await asyncio.to_thread(shutil.rmtree, home)
 
 
-def _archive(src: Path, dest: Path) -> None:
+def as_owner(owner: tuple[int, int], fn: Callable[..., None], *args: Any) -> None:
+    """Run ``fn(*args)`` in a child process that is the home's owner (uid, gid, no
+    other group) before it touches anything: a path the student swaps for a link
+    while it runs leads only where the student could go anyway. The child is a
+    fork of this process (its Python need not be readable by the owner); what it
+    raises comes back as a :class:`ProvisionError` with its message."""
+    import bz2  # noqa: F401 - what tarfile may import, imported before the child may
+    import gzip  # noqa: F401 - no longer read the Python it runs on
+    import lzma  # noqa: F401
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(owner[1])
+            os.setuid(owner[0])
+            fn(*args)
+        except BaseException as e:
+            os.write(write, f"{type(e).__name__}: {e}".encode()[:4000])
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as r:
+        message = r.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ProvisionError(message or f"the owner's process ended with {status}")
+
+
+def _archive(src: Path, dest: Path, owner: tuple[int, int]) -> None:
+    """``src`` as a .tar.gz at ``dest`` (root's, 0600), read as ``owner``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w:gz") as tar:
-        tar.add(str(src), arcname=".")
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        as_owner(owner, _write_tar, fd, str(src))
+    except BaseException:
+        os.close(fd)
+        dest.unlink()
+        raise
+    os.close(fd)
+
+
+def _write_tar(fd: int, src: str) -> None:
+    with os.fdopen(fd, "wb", closefd=False) as f, tarfile.open(fileobj=f, mode="w:gz") as tar:
+        tar.add(src, arcname=".")
 
 
 def _unpack(archive: Path, home: Path, owner: tuple[int, int], force: bool) -> None:
+    """Unpack ``archive`` into ``home`` as ``owner``: what the student could write,
+    and only that; the archive is opened here, as root."""
+    fd = os.open(archive, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        as_owner(owner, _extract, fd, str(home), force)
+    finally:
+        os.close(fd)
+
+
+def _extract(fd: int, home: str, force: bool) -> None:
     present = [p for p in os.listdir(home) if p != "lost+found"]
     if present and not force:
         raise ProvisionError(
             f"{home} is not empty ({len(present)} entries); pass --force to unpack over it"
         )
-    with tarfile.open(archive) as tar:
+    with os.fdopen(fd, "rb", closefd=False) as f, tarfile.open(fileobj=f, mode="r:*") as tar:
         # the "data" filter refuses absolute paths, links out of the tree, devices
         tar.extractall(home, filter="data")
-        names = tar.getnames()
-    for name in names:
-        target = os.path.normpath(os.path.join(home, name))
-        if os.path.lexists(target):
-            os.chown(target, *owner, follow_symlinks=False)
 
 
 def dir_size(path: Path, max_entries: int = 0) -> tuple[int, bool]:

@@ -12,6 +12,8 @@ class MountEntry:
     mountpoint: str
     fstype: str
     source: str
+    device: str = ""  # major:minor
+    root: str = "/"  # the path, within its filesystem, that is mounted here
 
 
 def _unescape(field: str) -> str:
@@ -38,7 +40,11 @@ def parse_mountinfo(text: str) -> list[MountEntry]:
         tail = right.split()
         if len(fields) < 5 or len(tail) < 2:
             continue
-        entries.append(MountEntry(_unescape(fields[4]), tail[0], _unescape(tail[1])))
+        entries.append(
+            MountEntry(
+                _unescape(fields[4]), tail[0], _unescape(tail[1]), fields[2], _unescape(fields[3])
+            )
+        )
     return entries
 
 
@@ -54,6 +60,32 @@ def mounted_at(path: str | os.PathLike[str]) -> MountEntry | None:
         if entry.mountpoint == target:
             found = entry
     return found
+
+
+def mounted_elsewhere(path: str, table: list[MountEntry] | None = None) -> list[str]:
+    """The mount points, other than ``path`` itself, where the directory ``path`` (or
+    something in it) is mounted too: a bind of it elsewhere (pure, given ``table``)."""
+    entries = table if table is not None else mount_table()
+    target = os.path.normpath(os.path.realpath(path))
+    holder = None  # the mount that holds ``path``: the longest mount point above it
+    for e in entries:
+        mp = os.path.normpath(e.mountpoint)
+        if (target == mp or target.startswith(mp.rstrip("/") + "/")) and (
+            holder is None or len(mp) >= len(os.path.normpath(holder.mountpoint))
+        ):
+            holder = e
+    if holder is None:
+        return []
+    rel = os.path.relpath(target, os.path.normpath(holder.mountpoint))
+    root = os.path.normpath(os.path.join(holder.root, rel))
+    out = []
+    for e in entries:
+        if e.device != holder.device or os.path.normpath(e.mountpoint) == target:
+            continue
+        r = os.path.normpath(e.root)
+        if r == root or r.startswith(root.rstrip("/") + "/"):
+            out.append(e.mountpoint)
+    return out
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,11 @@ class SystemUserProvisioner(HomeProvisioner):
                 "refusing to touch it"
             )
 
+    def owner_of(self, username: str, record: dict[str, Any] | None) -> tuple[int, int]:
+        """The account's own uid and group."""
+        entry = pwd.getpwnam((record or {}).get("user", username))
+        return (entry.pw_uid, entry.pw_gid)
+
     def may_touch(self, username: str, record: dict[str, Any]) -> str | None:
         """Why the kit must not remove, reset or restore this home (None: it may)."""
         if not record.get("made"):
