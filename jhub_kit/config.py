@@ -314,7 +314,7 @@ def add_dashboard(
         "display": True,
         # what it needs, and nothing of the hub's: no secret, no config to run
         "environment": {
-            board.ENV: settings or os.path.join(JhubKit(config=c).data_dir, "class-dashboard.json"),
+            board.ENV: settings or JhubKit(config=c).dashboard_settings,
             "JHUB_KIT_DASHBOARD_USER": user,
         },
     }

@@ -445,13 +445,15 @@ def service_kwargs(
     extra_placement_spec: Mapping[str, Any] | None = None,
     extra_endpoint_spec: Mapping[str, Any] | None = None,
     extra_create_kwargs: Mapping[str, Any] | None = None,
+    api_version: str = "1.41",
 ) -> dict[str, Any]:
     """``docker.APIClient.create_service`` keywords for ``spec``, merged as
     SwarmSpawner 14's ``create_object`` does (each ``extra_*_spec`` last in its
     part), with the kit's changes: the quota as ``resources`` (a dict of
     ``docker.types.Resources``), its node labels added to the placement
-    ``constraints``, and a task that is never restarted behind the hub's back
-    (restart condition ``none``, unless ``extra_task_spec`` says otherwise).
+    ``constraints``, a task that is never restarted behind the hub's back
+    (restart condition ``none``, unless ``extra_task_spec`` says otherwise), and
+    the secure defaults in the container spec (:func:`service_security`).
 
     A service has no host config: a description that needs one (a host-config
     keyword beyond the limits, the mounts and the network) is refused by
@@ -469,6 +471,7 @@ def service_kwargs(
         "env": spec.env,
         "args": list(spec.create["command"]),
         "mounts": [dict(m) for m in spec.host_config.get("mounts") or []],
+        **service_security(spec.host_config, api_version)[0],
     }
     container.update(extra_container_spec or {})
     placement: dict[str, Any] = {"constraints": None, "preferences": None, "platforms": None}
@@ -496,8 +499,53 @@ def service_kwargs(
     return create
 
 
-#: host-config keywords a service's description may hold: what make_spec always sets
-_SERVICE_HOST_KEYS = LIMIT_KEYS | {"auto_remove", "binds", "links", "mounts", "network_mode"}
+#: host-config keywords a service's description may hold: what make_spec always sets,
+#: and the secure defaults a container spec carries (:func:`service_security`)
+_SERVICE_HOST_KEYS = LIMIT_KEYS | {
+    "auto_remove",
+    "binds",
+    "links",
+    "mounts",
+    "network_mode",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+}
+
+#: the Engine API that first takes ``Privileges.NoNewPrivileges`` on a service (Docker 25)
+NO_NEW_PRIVILEGES_API = "1.44"
+_NNP = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
+
+
+def _api(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def service_security(
+    host_config: Mapping[str, Any], api_version: str
+) -> tuple[dict[str, Any], list[str]]:
+    """``ContainerSpec`` keywords for the description's secure defaults (the host
+    config's ``cap_add``, ``cap_drop`` and ``no-new-privileges``), and, in words, what
+    the engine cannot set on a service: ``no-new-privileges`` before Engine API
+    1.44 (Docker 25). Any other ``security_opt`` is refused by :func:`service_refusals`."""
+    out: dict[str, Any] = {}
+    gaps: list[str] = []
+    if host_config.get("cap_add"):
+        out["cap_add"] = list(host_config["cap_add"])
+    if host_config.get("cap_drop"):
+        out["cap_drop"] = list(host_config["cap_drop"])
+    if any(o in _NNP for o in host_config.get("security_opt") or []):
+        if _api(api_version) >= _api(NO_NEW_PRIVILEGES_API):
+            out["privileges"] = {"NoNewPrivileges": True}
+        else:
+            gaps.append(
+                f"no-new-privileges: this swarm's Engine API is {api_version}, and a service "
+                f"takes it from {NO_NEW_PRIVILEGES_API} (Docker 25) on; set "
+                '"no-new-privileges": true in /etc/docker/daemon.json on every node (it then '
+                "holds for every container there), or no_new_privileges = False to accept "
+                "setuid binaries in servers"
+            )
+    return out, gaps
 
 
 def service_refusals(spec: ServerSpec) -> list[str]:
@@ -508,4 +556,7 @@ def service_refusals(spec: ServerSpec) -> list[str]:
             why.append(f"host config {key} = {value!r} (a swarm service has no host config)")
     if spec.host_config.get("binds") or spec.host_config.get("links"):
         why.append("binds or links (a swarm service takes mounts only)")
+    other = [o for o in spec.host_config.get("security_opt") or [] if o not in _NNP]
+    if other:
+        why.append(f"security_opt {other!r} (a service takes no-new-privileges only)")
     return why

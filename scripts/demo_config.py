@@ -48,4 +48,4 @@ c.Spawner.default_url = "/lab"
 # what students and teachers see: quotas on the hub's pages, the class dashboard
 # at /services/class-dashboard/ for admins and the "teachers" group
 add_student_view(c)
-add_dashboard(c, group="teachers", config_file=__file__)
+add_dashboard(c, group="teachers", settings="/run/jhub-kit/demo-class-dashboard.json")

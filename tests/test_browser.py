@@ -317,9 +317,14 @@ async def test_dashboard_for_the_teacher_403_for_a_student(browser, app_env, sho
     await teacher.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
     await teacher.goto(url_path_join(public_url(app), "services/class-dashboard/"))
     await teacher.wait_for_selector("tr[data-user='ann'] td[data-key='server']", timeout=60 * MS)
+    # the board shows its latest snapshot (taken every 10 s, maybe while ann's server
+    # was still starting) and refreshes itself: wait for one taken after the start
     used = "tr[data-user='ann'] td[data-key='memory_used']"
+    state = "tr[data-user='ann'] td[data-key='server']"
     await teacher.wait_for_function(
-        f"document.querySelector(\"{used}\").textContent !== '-'", timeout=60 * MS
+        f"document.querySelector(\"{used}\").textContent !== '-'"
+        f" && document.querySelector(\"{state}\").textContent === 'running'",
+        timeout=60 * MS,
     )
     ann = teacher.locator("tr[data-user='ann']")
     assert await ann.locator("td[data-key='server']").inner_text() == "running"

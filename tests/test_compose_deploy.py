@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import attackrig
 import pytest
 import requests
 import yaml
@@ -337,25 +338,11 @@ def _wait(predicate, what: str, timeout: float = 20) -> None:
         time.sleep(0.5)
 
 
-@contextlib.contextmanager
-def host_listener(address: str):
-    """A service of the host's, on the compose network's bridge address."""
-    import socket
-
-    sock = socket.socket()
-    sock.bind((address, 0))
-    sock.listen(5)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
-
-
 def isolation_probe(docker_client) -> dict:
     net = docker_client.networks.get(NET)
     gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
     hub, idp = _address(docker_client, HUB), _address(docker_client, f"{TEST_PREFIX}-compose-idp")
-    with host_listener(gateway) as port:
+    with attackrig.host_service(gateway) as port:
         return probe_from(
             docker_client,
             f"{TEST_PREFIX}-teacher",
@@ -368,6 +355,32 @@ def isolation_probe(docker_client) -> dict:
         )
 
 
+def attack_rows(docker_client, hosts: dict) -> dict:
+    """The attack suite's rows (tests/attackrig.py) from student1's server, with the
+    teacher's server as the other student's."""
+    net = docker_client.networks.get(NET)
+    gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
+    hub = _address(docker_client, HUB)
+    exec_ = attackrig.docker_exec(docker_client.containers.get(f"{TEST_PREFIX}-student1"))
+    with attackrig.host_service(gateway) as port:
+        out = attackrig.probe(
+            exec_,
+            {
+                "the other student's server": (
+                    _address(docker_client, f"{TEST_PREFIX}-teacher"),
+                    8888,
+                ),
+                "a service on the host": (gateway, port),
+                "the cloud metadata address": (hosts["meta"], 80),
+                "a private-range host": (hosts["priv"], 80),
+                "the proxy's API": (hub, 8001),
+                "the Hub API": (hub, 8081),
+            },
+        )
+    out.update(attackrig.in_container(exec_))
+    return out
+
+
 ISOLATED = {
     "hub api": "open",
     "hub's public proxy port": "refused",
@@ -376,7 +389,13 @@ ISOLATED = {
 }
 
 
-def test_compose_nginx_tls_oauth_end_to_end(deployment, docker_client):
+@pytest.fixture(scope="module")
+def test_hosts(tmp_path_factory):
+    with attackrig.namespace_hosts(tmp_path_factory.mktemp("hosts")) as hosts:
+        yield hosts
+
+
+def test_compose_nginx_tls_oauth_end_to_end(deployment, docker_client, test_hosts, capsys):
     dep = deployment
 
     # plain HTTP is redirected to HTTPS
@@ -415,6 +434,16 @@ def test_compose_nginx_tls_oauth_end_to_end(deployment, docker_client):
     # isolation set up from the host by `jhub-kit firewall watch`: the student's server
     # reaches the Hub API, and nothing else of the hub, the network or the host
     assert isolation_probe(docker_client) == ISOLATED
+    # the attack suite, from a second student's server: as on a bridge layout
+    s1, r = oauth_login(dep, "student1")
+    assert r.status_code == 200, (r.status_code, r.url)
+    wait_for_server(s1, dep, "student1")
+    rows = attack_rows(docker_client, test_hosts)
+    with capsys.disabled():
+        print("\n" + attackrig.table({"hub in a container (Compose)": rows}))
+    attackrig.record("compose", rows)
+    assert rows.pop("the Hub API") == "open"
+    assert set(rows.values()) == {"refused"}, rows
     old_bridge = firewall.bridge_of(docker_client.networks.get(NET).attrs)
     old_chains = {f"JHK-F-{old_bridge}", f"JHK-I-{old_bridge}"}
     assert old_chains <= _kit_chains()

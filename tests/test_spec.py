@@ -444,3 +444,53 @@ def test_a_service_cannot_take_a_host_config():
     )
     why = spec.service_refusals(described)
     assert any("devices" in w for w in why) and any("binds" in w for w in why)
+
+
+def _container(kwargs):
+    return kwargs["task_template"]["ContainerSpec"]
+
+
+def _service(described, api):
+    return spec.service_kwargs(
+        described,
+        name="s",
+        resources={},
+        constraints=[],
+        use_internal_ip=True,
+        port=8888,
+        api_version=api,
+    )
+
+
+@pytest.mark.parametrize(
+    "api, privileges, gap",
+    [("1.41", None, True), ("1.43", None, True), ("1.44", {"NoNewPrivileges": True}, False)],
+)
+def test_a_service_carries_the_secure_defaults_its_engine_can_set(api, privileges, gap):
+    """cap_drop / cap_add go into the container spec on every engine the kit takes;
+    no-new-privileges from Engine API 1.44 on, and before that the gap is said."""
+    described = make_spec(inputs(security={**SECURITY, "cap_add": ["CHOWN"]}, limits={}))
+    assert spec.service_refusals(described) == []
+    container = _container(_service(described, api))
+    assert container["CapabilityDrop"] == ["ALL"]
+    assert container["CapabilityAdd"] == ["CHOWN"]
+    assert container.get("Privileges") == privileges
+    gaps = spec.service_security(described.host_config, api)[1]
+    assert bool(gaps) is gap
+    if gap:
+        assert "daemon.json" in gaps[0] and api in gaps[0]
+
+
+def test_a_service_without_hardening_carries_none():
+    described = make_spec(inputs(security={}, limits={}))
+    container = _container(_service(described, "1.44"))
+    assert not {"CapabilityDrop", "CapabilityAdd", "Privileges"} & set(container)
+    assert spec.service_security(described.host_config, "1.41") == ({}, [])
+
+
+def test_a_service_refuses_security_options_it_cannot_carry():
+    described = make_spec(
+        inputs(security={"security_opt": ["no-new-privileges", "apparmor=unconfined"]}, limits={})
+    )
+    why = spec.service_refusals(described)
+    assert any("apparmor=unconfined" in w for w in why)

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 
+import attackrig
 import pytest
 from conftest import TEST_PREFIX
 from hubutil import (
@@ -22,7 +23,7 @@ from hubutil import (
     start_server,
     stop_server,
 )
-from swarmrig import HUB_ADDRESS, Swarm
+from swarmrig import HUB_ADDRESS, SUBNET, Swarm
 from traitlets.config import Config
 
 from jhub_kit.compat import admin_message
@@ -327,7 +328,7 @@ def test_doctor_checks_every_node(swarm, test_image, mount_area, tmp_path):
     userlist = tmp_path / "userlist"
     userlist.write_text("teacher admin\n")
 
-    def doctor(image: str):
+    def doctor(image: str, no_new_privileges: bool = False):
         cfg = tmp_path / "jupyterhub_config.py"
         cfg.write_text(
             "c = get_config()\n"
@@ -337,9 +338,20 @@ def test_doctor_checks_every_node(swarm, test_image, mount_area, tmp_path):
             "c.QuotaSwarmSpawner.home_provisioner = 'directory'\n"
             f"c.HomeProvisioner.base_dir = {str(mount_area / 'homes')!r}\n"
             f"c.UserlistMixin.userlist_file = {str(userlist)!r}\n"
+            f"c.QuotaSwarmSpawner.no_new_privileges = {no_new_privileges!r}\n"
         )
         return CliRunner().invoke(main, ["doctor", "-f", str(cfg)])
 
+    # engines before API 1.44 (Debian's Docker 20.10: 1.41) cannot set no-new-privileges
+    # on a service, and the rig's daemons do not set it either: the doctor says so
+    api = swarm.manager.docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
+    r = doctor(swarm.image_ref, no_new_privileges=True)
+    if tuple(map(int, api.split("."))) < (1, 44):
+        assert r.exit_code == 1, r.output
+        assert "servers start without no-new-privileges" in r.output, r.output
+        assert "daemon.json on every node" in r.output, r.output
+    else:
+        assert r.exit_code == 0, r.output
     r = doctor(swarm.image_ref)
     assert r.exit_code == 0, r.output
     per_node = [line for line in r.output.splitlines() if line.startswith("ok   node ")]
@@ -434,3 +446,91 @@ async def test_swarm_servers_in_the_views_like_one_hosts(swarm, test_image, chp)
         failure = await failed_spawn(app, "hungry")
         assert "ran out of memory (limit 300M)" in admin_message(failure), admin_message(failure)
         assert "ran out of memory" in app.users["hungry"].spawner.student_view()["last_event"]
+
+
+def node_exec(node, container_id: str) -> attackrig.Exec:
+    """:data:`attackrig.Exec` in a task's container, through its node's engine."""
+
+    def exec_(argv: list[str], user: str) -> tuple[int, str]:
+        r = node.docker("exec", "-u", user, container_id, *argv, check=False)
+        return r.returncode, r.stdout + r.stderr
+
+    return exec_
+
+
+#: what the attack suite measures on a swarm node (the rig's layout: servers in the
+#: node's host network, as docs/tutorials/swarm.md describes), and why
+SWARM_NODE = {
+    # host network: the server is the node's network stack; nothing filters it
+    "the other student's server": "open",
+    "a service on the host": "open",
+    "the cloud metadata address": "open",
+    "a private-range host": "open",
+    "the proxy's API": "open",
+    "the Hub API": "open",
+    # the service's container spec drops every capability
+    "mount a filesystem (as root in the server)": "refused",
+    "write to /proc/sys (as root in the server)": "refused",
+    "change a file's owner (as root in the server)": "refused",
+    "open a raw socket (as root in the server)": "refused",
+}
+
+
+async def test_attack_rows_on_a_swarm_node(swarm, test_image, chp, tmp_path, capsys, caplog):
+    """The attack suite (tests/attackrig.py) from a student's server on a swarm node.
+    Measured and written in docs/reference/security.md: a swarm node in host network
+    mode has no per-server firewall, and no-new-privileges needs Engine API 1.44."""
+    from jupyterhub.utils import random_port
+
+    from jhub_kit.spawners import swarm as kit_swarm
+
+    kit_swarm._SECURITY_WARNED.clear()  # said once per engine: an earlier test heard it
+    c = swarm_config(swarm.image_ref, swarm.manager.sock)
+    c.ConfigurableHTTPProxy.api_url = f"http://0.0.0.0:{random_port()}"
+    api = swarm.manager.docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
+    async with running_hub(c) as app:
+        with caplog.at_level(logging.WARNING):
+            for n in ("sa1", "sa2"):
+                ensure_user(app, n)
+                await start_server(app, n)
+        try:
+            container, address = task_container(swarm, f"{TEST_PREFIX}-sa1")
+            [node] = [n for n in swarm.nodes if n.address == address]
+            other = app.users["sa2"].spawner.server
+            exec_ = node_exec(node, container["Id"])
+            with (
+                attackrig.namespace_hosts(tmp_path) as hosts,
+                attackrig.routed_from(node.name, HUB_ADDRESS, f"{SUBNET}.0/24"),
+                attackrig.host_service(HUB_ADDRESS) as port,
+            ):
+                rows = attackrig.probe(
+                    exec_,
+                    {
+                        "the other student's server": (other.ip, other.port),
+                        "a service on the host": (HUB_ADDRESS, port),
+                        "the cloud metadata address": (hosts["meta"], 80),
+                        "a private-range host": (hosts["priv"], 80),
+                        "the proxy's API": (
+                            HUB_ADDRESS,
+                            int(c.ConfigurableHTTPProxy.api_url.rsplit(":", 1)[1]),
+                        ),
+                        "the Hub API": (HUB_ADDRESS, app.hub.port),
+                    },
+                )
+            rows.update(attackrig.in_container(exec_))
+        finally:
+            for n in ("sa1", "sa2"):
+                await stop_server(app, n)
+    with capsys.disabled():
+        print("\n" + attackrig.table({f"swarm node (API {api})": rows}))
+    attackrig.record("swarm", rows)
+    setuid = rows.pop("setuid(0) through a setuid-root binary")
+    assert rows == SWARM_NODE
+    spec = container["HostConfig"]
+    assert spec["CapDrop"] == ["ALL"]
+    if tuple(map(int, api.split("."))) >= (1, 44):
+        assert setuid == "refused"
+    else:
+        # the engine cannot set no-new-privileges on a service: said once in the log
+        assert setuid == "root"
+        assert "start without no-new-privileges" in caplog.text, caplog.text[-2000:]

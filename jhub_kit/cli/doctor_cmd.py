@@ -188,9 +188,37 @@ def check_swarm_nodes(spawner: Any, c: Any) -> list[Check]:
         pass
     nodes = info["Swarm"].get("Nodes", "?")
     results = check_nodes(spawner.client, spawner.image, share)
-    return [(True, f"swarm manager answers: {nodes} nodes", "")] + [
-        (r.ok, r.found, r.fix) for r in results
-    ]
+    return [
+        (True, f"swarm manager answers: {nodes} nodes", ""),
+        check_swarm_security(spawner, info),
+    ] + [(r.ok, r.found, r.fix) for r in results]
+
+
+def check_swarm_security(spawner: Any, info: dict[str, Any]) -> Check:
+    """Whether the servers' services get no-new-privileges (Engine API 1.44 on), or
+    the manager's daemon sets it for every container."""
+    from ..spec import NO_NEW_PRIVILEGES_API, service_security
+
+    if not spawner.no_new_privileges:
+        return (True, "no-new-privileges off (c.QuotaSwarmSpawner.no_new_privileges)", "")
+    api = str(spawner.client.api_version)
+    if not service_security({"security_opt": ["no-new-privileges:true"]}, api)[1]:
+        return (True, f"no-new-privileges set on each server's service (Engine API {api})", "")
+    if any("no-new-privileges" in o for o in info.get("SecurityOptions") or []):
+        return (
+            True,
+            f"no-new-privileges: set by the manager's daemon (a service takes it from "
+            f"Engine API {NO_NEW_PRIVILEGES_API}, this is {api}); the other nodes' "
+            "daemon.json must say so too",
+            "",
+        )
+    return (
+        False,
+        f"servers start without no-new-privileges: a service takes it from Engine API "
+        f"{NO_NEW_PRIVILEGES_API} (Docker 25), this swarm's is {api}",
+        'set "no-new-privileges": true in /etc/docker/daemon.json on every node, or '
+        "upgrade the engines, or accept it: c.QuotaSwarmSpawner.no_new_privileges = False",
+    )
 
 
 def check_home_records(c: Any) -> Check:

@@ -31,10 +31,9 @@ _WARNED: set[str] = set()
 _LIFTED: set[str] = set()
 
 
-class NetworkMixin(_Base):
-    """Secure defaults, network isolation and the Hub address, for one spawner."""
-
-    # -- hardening -----------------------------------------------------------
+class HardeningMixin(_Base):
+    """The secure container defaults (:mod:`.hardening`), for any kit spawner: the
+    traits, and the host-config keywords they give for one server."""
 
     no_new_privileges = Bool(
         True,
@@ -69,15 +68,20 @@ class NetworkMixin(_Base):
         """,
     ).tag(config=True)
 
+    async def _create_user(self) -> str | None:
+        """The ``user`` the server is created with, if the config sets one."""
+        kwargs = self._eval_if_callable(self.extra_create_kwargs)
+        if inspect.isawaitable(kwargs):
+            kwargs = await kwargs
+        if isinstance(kwargs, dict) and "user" in kwargs:
+            return str(kwargs["user"])
+        return None
+
     async def _starts_as_root(self, create_user: str | None = None) -> bool:
         """Whether the server starts as root: its create kwargs' ``user``, else the
         image's ``User``."""
         if create_user is None:
-            kwargs = self._eval_if_callable(self.extra_create_kwargs)
-            if inspect.isawaitable(kwargs):
-                kwargs = await kwargs
-            if isinstance(kwargs, dict) and "user" in kwargs:
-                create_user = str(kwargs["user"])
+            create_user = await self._create_user()
         if create_user is not None:
             return hardening.starts_as_root(create_user)
         image = await self.docker("inspect_image", self.image)
@@ -92,6 +96,10 @@ class NetworkMixin(_Base):
             cap_add=cap_add,
             root_start=await self._starts_as_root(create_user) if cap_add is None else False,
         )
+
+
+class NetworkMixin(HardeningMixin):
+    """Secure defaults, network isolation and the Hub address, for one spawner."""
 
     # -- isolation -----------------------------------------------------------
 

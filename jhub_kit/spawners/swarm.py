@@ -11,6 +11,10 @@ reservations, PIDs; a service cannot turn swap off)::
 
 Besides quotas, against stock SwarmSpawner:
 
+- QuotaDockerSpawner's secure defaults (``no_new_privileges``, ``cap_drop``,
+  ``cap_add``) in the service's container spec; an engine older than API 1.44
+  (Docker 25) cannot set ``no-new-privileges`` on a service, and the hub log
+  says once what to do (the nodes' ``daemon.json``);
 - the task is watched every half second (SwarmSpawner backs off to 11 s steps);
 - a task the scheduler rejects (no node has the memory, CPUs or labels asked
   for) fails the spawn at once with the scheduler's reason in the log and plain
@@ -45,6 +49,7 @@ from traitlets import Dict, Float, Unicode
 from .. import registry
 from ..compat import SpawnException
 from ..hub_start import start_waker
+from ..network.mixin import HardeningMixin
 from ..provision.dockervolume import DockerVolumeProvisioner
 from ..quota.policy import format_size
 from ..quota.swarm_limits import (
@@ -54,7 +59,14 @@ from ..quota.swarm_limits import (
     swarm_start_limit,
 )
 from ..quota.traits import QuotaConfigMixin
-from ..spec import ServerSpec, SpecInputs, make_spec, service_kwargs, service_refusals
+from ..spec import (
+    ServerSpec,
+    SpecInputs,
+    make_spec,
+    service_kwargs,
+    service_refusals,
+    service_security,
+)
 from . import oom
 from .adapter import SwarmSpawnerAdapter
 from .homes import HomesMixin
@@ -65,6 +77,8 @@ _NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 #: when each engine's manager last failed to answer, and since when each node is down
 _MANAGER_AWAY: dict[str, float] = {}
 _DOWN_SINCE: dict[tuple[str, str], float] = {}
+#: (engine, what) of secure defaults an engine cannot set, warned about once
+_SECURITY_WARNED: set[tuple[str, str]] = set()
 
 #: task states on the way to running
 _STARTING = {
@@ -80,7 +94,12 @@ _STARTING = {
 
 
 class QuotaSwarmSpawner(
-    QuotaConfigMixin, KitStateMixin, HomesMixin, StartQueueMixin, SwarmSpawnerAdapter
+    QuotaConfigMixin,
+    KitStateMixin,
+    HomesMixin,
+    StartQueueMixin,
+    HardeningMixin,
+    SwarmSpawnerAdapter,
 ):
     """A SwarmSpawner that enforces per-user and per-group quotas on every spawn."""
 
@@ -233,8 +252,15 @@ class QuotaSwarmSpawner(
             extra_host_config=dict(self.extra_host_config or {}),
             home=home,
             internal_ssl=bool(self.internal_ssl),
+            security=await self.security_host_config(),
         )
         return make_spec(inputs)
+
+    async def _create_user(self) -> str | None:
+        """The container spec's ``user``, if the config sets one (a service's
+        ``extra_create_kwargs`` are the service's keywords)."""
+        user = (self.extra_container_spec or {}).get("user")
+        return None if user is None else str(user)
 
     async def _image_cmd(self) -> list[str]:
         image = await self.docker("inspect_image", self.image)
@@ -263,8 +289,14 @@ class QuotaSwarmSpawner(
                 log_message=f"{self._log_name}: not expressible as a swarm service: "
                 + "; ".join(why),
             )
+        api_version = str(self.client.api_version)
+        for gap in service_security(described.host_config, api_version)[1]:
+            if (self._engine_key, gap) not in _SECURITY_WARNED:
+                _SECURITY_WARNED.add((self._engine_key, gap))
+                self.log.warning("Servers on this swarm start without %s", gap)
         kwargs = service_kwargs(
             described,
+            api_version=api_version,
             name=self.service_name,
             resources=service_resources(self.quota, self.extra_resources_spec),
             constraints=placement_constraints(self.quota),
