@@ -513,7 +513,7 @@ def as_owner(owner: tuple[int, int], fn: Callable[..., None], *args: Any) -> Non
     other group) before it touches anything: a path the student swaps for a link
     while it runs leads only where the student could go anyway. The child is a
     fork of this process (its Python need not be readable by the owner); what it
-    raises comes back as a :class:`ProvisionError` with its message."""
+    raises comes back as an :class:`OwnerProcessError` with its message."""
     import bz2  # noqa: F401 - what tarfile may import, imported before the child may
     import gzip  # noqa: F401 - no longer read the Python it runs on
     import lzma  # noqa: F401
@@ -529,7 +529,8 @@ def as_owner(owner: tuple[int, int], fn: Callable[..., None], *args: Any) -> Non
             os.setuid(owner[0])
             fn(*args)
         except BaseException as e:
-            os.write(write, f"{type(e).__name__}: {e}".encode()[:4000])
+            said = str(e) if isinstance(e, ProvisionError) else f"{type(e).__name__}: {e}"
+            os.write(write, said.encode()[:4000])
             code = 1
         finally:
             os._exit(code)
@@ -538,7 +539,15 @@ def as_owner(owner: tuple[int, int], fn: Callable[..., None], *args: Any) -> Non
         message = r.read().decode(errors="replace")
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise ProvisionError(message or f"the owner's process ended with {status}")
+        raise OwnerProcessError(
+            f"{message or f'ended with {status}'} (working as the home's owner, "
+            f"uid {owner[0]} gid {owner[1]})"
+        )
+
+
+class OwnerProcessError(Exception):
+    """What the owner's child process (:func:`as_owner`) raised, in its words; the
+    provisioner's error contract names the home and the action around it."""
 
 
 def _archive(src: Path, dest: Path, owner: tuple[int, int]) -> None:
@@ -554,9 +563,15 @@ def _archive(src: Path, dest: Path, owner: tuple[int, int]) -> None:
     os.close(fd)
 
 
+def _not_the_filesystems(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """A home that is a filesystem of its own (loopfile, lvm) has ext4's root-only
+    ``lost+found`` at its top: not the student's, and not readable as them."""
+    return None if info.name == "./lost+found" and info.isdir() else info
+
+
 def _write_tar(fd: int, src: str) -> None:
     with os.fdopen(fd, "wb", closefd=False) as f, tarfile.open(fileobj=f, mode="w:gz") as tar:
-        tar.add(src, arcname=".")
+        tar.add(src, arcname=".", filter=_not_the_filesystems)
 
 
 def _unpack(archive: Path, home: Path, owner: tuple[int, int], force: bool) -> None:
