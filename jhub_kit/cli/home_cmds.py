@@ -31,7 +31,10 @@ def provisioner_for(c: Any) -> HomeProvisioner:
 def _refuse_if_in_use(prov: HomeProvisioner, username: str) -> None:
     """A home a running server has mounted is not read or written as root: stop the
     server first (its files would change under the archive, or under the student)."""
-    home = str(asyncio.run(prov.home_path(username)))
+    try:
+        home = str(asyncio.run(prov.home_path(username)))
+    except ProvisionError:  # no home, or its disk is gone: nothing can have it mounted
+        return  # (backup then says why; restore makes it)
     users = [f"a warm pool member's slot at {m}" for m in prov.in_use_here(Path(home))]
     try:
         import docker
