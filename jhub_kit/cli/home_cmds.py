@@ -88,8 +88,7 @@ def backup_cmd(username: str, config_file: str, output: str | None) -> None:
 def restore_cmd(username: str, archive: str, config_file: str, force: bool) -> None:
     """Unpack ARCHIVE into USERNAME's home; refuses a non-empty home without --force."""
     prov = provisioner_for(load_config(config_file))
-    if asyncio.run(prov.state_has(username.lower())):
-        _refuse_if_in_use(prov, username.lower())
+    _refuse_if_in_use(prov, username.lower())
     try:
         home = asyncio.run(prov.restore(username.lower(), archive, force=force))
     except ProvisionError as e:

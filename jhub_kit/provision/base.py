@@ -431,10 +431,6 @@ class HomeProvisioner(LoggingConfigurable):
             await asyncio.to_thread(_unpack, Path(archive), home, owner, force)
         return home
 
-    async def state_has(self, username: str) -> bool:
-        """Whether the state lists a home for ``username``."""
-        return await self._get(username) is not None
-
     async def usage(self, username: str) -> Usage | None:
         record = await self._get(username)
         if record is None:

@@ -103,11 +103,14 @@ def path_in(services: list[dict[str, Any]], name: str) -> str:
     return ""
 
 
-async def keep_written(spawner: Any, path: str, interval: float = 30.0) -> None:
-    """(In the hub.) Write the settings now and again every ``interval`` seconds when
-    they change (the policy file is edited while the hub runs)."""
-    last = None
+async def keep_written(
+    spawner: Any, path: str, written: dict[str, Any], interval: float = 30.0
+) -> None:
+    """(In the hub.) Rewrite the settings every ``interval`` seconds when they change
+    (the policy file is edited while the hub runs); ``written``: what the file holds."""
+    last = written
     while True:
+        await asyncio.sleep(interval)
         try:
             settings = await asyncio.to_thread(settings_of, spawner)
             if settings != last:
@@ -115,4 +118,3 @@ async def keep_written(spawner: Any, path: str, interval: float = 30.0) -> None:
                 last = settings
         except Exception as e:  # the dashboard keeps the last file
             log.warning("Could not write the dashboard's settings to %s: %s", path, e)
-        await asyncio.sleep(interval)
