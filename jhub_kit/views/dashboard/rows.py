@@ -53,8 +53,9 @@ def class_rows(
     quota: dict[str, dict[str, Any]],
     live: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """One row per user: the hub's model, their quota row (``report.quota_rows``),
-    and ``live`` readings (``memory_used`` bytes, ``cpu_percent``) by user name."""
+    """One row per user: the hub's model, their quota row (``Collector.quota_rows``,
+    from the hub's settings), and ``live`` readings (``memory_used`` bytes,
+    ``cpu_percent``) by user name."""
     rows = []
     for model in sorted(users, key=lambda u: u["name"]):
         name = model["name"]
