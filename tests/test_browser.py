@@ -289,11 +289,9 @@ async def test_queue_place_on_the_pending_page(browser, app_env, shots):
 
     async def saw_queue(i: int, page) -> bool:
         try:
-            await page.wait_for_function(
-                "document.body && document.body.innerText.includes('ahead of you')",
-                timeout=60 * MS,
-                polling=100,
-            )
+            # a locator wait, not wait_for_function: a string predicate is eval'd in
+            # the page, which a Content-Security-Policy without 'unsafe-eval' refuses
+            await page.get_by_text("ahead of you").first.wait_for(timeout=60 * MS)
         except Exception:
             return False
         if not shot:  # at once, before the page moves on to JupyterLab
@@ -308,6 +306,7 @@ async def test_queue_place_on_the_pending_page(browser, app_env, shots):
 
 async def test_dashboard_for_the_teacher_403_for_a_student(browser, app_env, shots):
     from hubutil import ensure_user, start_server
+    from playwright.async_api import expect
 
     app = app_env
     ensure_user(app, "ann")
@@ -321,11 +320,10 @@ async def test_dashboard_for_the_teacher_403_for_a_student(browser, app_env, sho
     # was still starting) and refreshes itself: wait for one taken after the start
     used = "tr[data-user='ann'] td[data-key='memory_used']"
     state = "tr[data-user='ann'] td[data-key='server']"
-    await teacher.wait_for_function(
-        f"document.querySelector(\"{used}\").textContent !== '-'"
-        f" && document.querySelector(\"{state}\").textContent === 'running'",
-        timeout=60 * MS,
-    )
+    # expect() polls from Playwright's own world: the dashboard's CSP (default-src
+    # 'self', no 'unsafe-eval') refuses wait_for_function's string predicates
+    await expect(teacher.locator(state)).to_have_text("running", timeout=60 * MS)
+    await expect(teacher.locator(used)).not_to_have_text("-", timeout=60 * MS)
     ann = teacher.locator("tr[data-user='ann']")
     assert await ann.locator("td[data-key='server']").inner_text() == "running"
     assert await ann.locator("td[data-key='memory']").inner_text() == "500M"
