@@ -136,6 +136,37 @@ CASES = {
         spawner={"network_name": NET, "use_internal_ip": False, "home_provisioner": "directory"},
         bridge=True,
     ),
+    # a profile that changes only limits and a trait the pool key ignores: pooled,
+    # the same server as its cold start (limits handed over, override applied)
+    "profile-limits": Case(
+        spawner={
+            "home_provisioner": "directory",
+            "profile_list": [
+                {"display_name": "Small", "slug": "small", "default": True, "mem_limit": "300M"},
+                {
+                    "display_name": "Big",
+                    "slug": "big",
+                    "mem_limit": "450M",
+                    "cpu_limit": 1,
+                    "pids_limit": 300,
+                },
+            ],
+        },
+        options={"profile": "big"},
+    ),
+    # a profile with its own image: the pool's members run another, so it steps aside
+    "profile-image": Case(
+        spawner={
+            "home_provisioner": "directory",
+            "profile_list": [
+                {"display_name": "Default", "default": True},
+                {"display_name": "Other", "slug": "other", "image": "OTHER_IMAGE"},
+            ],
+        },
+        options={"profile": "other"},
+        pooled=False,
+        declined_for="another image",
+    ),
 }
 
 
@@ -331,7 +362,7 @@ async def test_cold_and_pooled_are_one_server(
         .replace("COURSE", str(course))
         .replace("STACKS_IMAGE", stacks_image)
     )
-    if name == "allowed-images":
+    if name in ("allowed-images", "profile-image"):
         docker_client.images.get(test_image).tag(f"{TEST_PREFIX}-other", "latest")
     image = settings.pop("image", test_image)
     c = kit_config(image, pool_size=1, mem_limit="300M", pids_limit=400, **settings)

@@ -84,8 +84,23 @@ class HardeningMixin(_Base):
             create_user = await self._create_user()
         if create_user is not None:
             return hardening.starts_as_root(create_user)
-        image = await self.docker("inspect_image", self.image)
-        return hardening.starts_as_root((image.get("Config") or {}).get("User"))
+        return hardening.starts_as_root((await self.image_config()).get("User"))
+
+    async def image_config(self) -> dict[str, Any]:
+        """The image's ``Config`` (its ``Cmd``, ``User``, ...), asked of the engine once
+        per start: a description reads it twice and a pooled start describes the server
+        three times. :meth:`forget_image` (called as each start begins) drops it, so an
+        image rebuilt under the same tag is seen at the next start."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_kit_image_config", {})
+        image = str(self.image)
+        if image not in cache:
+            inspected = await self.docker("inspect_image", image)
+            cache[image] = dict(inspected.get("Config") or {})
+        return cache[image]
+
+    def forget_image(self) -> None:
+        """Forget what :meth:`image_config` read (the next call asks the engine)."""
+        self.__dict__.pop("_kit_image_config", None)
 
     async def security_host_config(self, create_user: str | None = None) -> dict[str, Any]:
         """The secure defaults as host-config keywords (:mod:`.hardening`)."""

@@ -336,6 +336,8 @@ class QuotaPolicy:
     defaults: Partial = field(default_factory=dict)
     groups: dict[str, Partial] = field(default_factory=dict)
     users: dict[str, Partial] = field(default_factory=dict)
+    profiles: list[Any] | None = None
+    """Server profiles (:class:`~.profiles.Profile`) from a policy file; None: none there."""
 
     @classmethod
     def from_config(
@@ -370,7 +372,8 @@ class QuotaPolicy:
         users = {u: dict(p) for u, p in self.users.items()}
         for u, p in other.users.items():
             users.setdefault(u, {}).update(p)
-        return QuotaPolicy({**self.defaults, **other.defaults}, groups, users)
+        profiles = self.profiles if other.profiles is None else other.profiles
+        return QuotaPolicy({**self.defaults, **other.defaults}, groups, users, profiles)
 
     def resolve(
         self,

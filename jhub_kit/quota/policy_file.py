@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .policy import QuotaError, QuotaPolicy
+from .profiles import parse_profiles
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,7 +37,7 @@ else:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-_SECTIONS = ("defaults", "groups", "users")
+_SECTIONS = ("defaults", "groups", "users", "profiles")
 
 
 def parse_policy_text(text: str, *, path: str, fmt: str) -> QuotaPolicy:
@@ -61,9 +62,12 @@ def parse_policy_text(text: str, *, path: str, fmt: str) -> QuotaPolicy:
     for section in ("groups", "users"):
         if not isinstance(data.get(section) or {}, dict):
             raise QuotaError(f"{path}: [{section}] must map names to resources")
-    return QuotaPolicy.from_config(
+    policy = QuotaPolicy.from_config(
         data.get("defaults"), data.get("groups"), data.get("users"), where=path
     )
+    if "profiles" in data:  # TOML: [[profiles]] tables; YAML: a list under profiles
+        policy.profiles = parse_profiles(data["profiles"], where=f"{path} profiles")
+    return policy
 
 
 def _format_for(path: Path) -> str:

@@ -289,8 +289,16 @@ class QuotaConfigMixin(_Base):
             if file_policy is None:
                 file_policy = await asyncio.to_thread(pf.load)
         return self._policy(raw, file_policy).resolve(
-            self.user.name, self.user_groups(), lower_only=self._user_option_limits()
+            self.user.name,
+            self.user_groups(),
+            extra=self.profile_layer(),
+            lower_only=self._user_option_limits(),
         )
+
+    def profile_layer(self) -> Partial:
+        """The quota keys of the server's profile, above the user's own entry (none
+        here; :class:`~jhub_kit.spawners.profiles.ProfileMixin` has profiles)."""
+        return {}
 
     def _user_option_limits(self) -> Partial:
         """Limits a user asked for in user_options: they may only *lower* the quota."""

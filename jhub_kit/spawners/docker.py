@@ -30,11 +30,13 @@ from ..spec import ServerSpec, SpecInputs, make_spec
 from . import oom
 from .adapter import DockerSpawnerAdapter
 from .homes import HomesMixin
+from .profiles import ProfileMixin
 from .start_queue import StartQueueMixin
 from .state import KitStateMixin
 
 
 class QuotaDockerSpawner(
+    ProfileMixin,
     QuotaConfigMixin,
     KitStateMixin,
     PoolMixin,
@@ -86,7 +88,7 @@ class QuotaDockerSpawner(
         """``cmd``, or the image's ``CMD`` (what DockerSpawner runs before the arguments)."""
         if self.cmd:
             return list(self.cmd)
-        cmd = (await self.docker("inspect_image", self.image))["Config"].get("Cmd")
+        cmd = (await self.image_config()).get("Cmd")
         if not cmd:
             raise SpawnException(
                 "Your server's image cannot start; an administrator must fix the hub's settings.",
@@ -159,6 +161,7 @@ class QuotaDockerSpawner(
     async def start(self) -> tuple[str, int]:
         self._progress_events: list[dict[str, Any]] = []
         self.oom_kills = 0
+        self.forget_image()
         self.quota = await self.resolve_quota_for_spawn()
         self.show_quota(self.quota)
         self._emit(5, f"Quota: {self.quota.describe()}")

@@ -70,6 +70,7 @@ from ..spec import (
 from . import oom
 from .adapter import SwarmSpawnerAdapter
 from .homes import HomesMixin
+from .profiles import ProfileMixin
 from .start_queue import StartQueueMixin
 from .state import KitStateMixin
 
@@ -94,6 +95,7 @@ _STARTING = {
 
 
 class QuotaSwarmSpawner(
+    ProfileMixin,
     QuotaConfigMixin,
     KitStateMixin,
     HomesMixin,
@@ -187,6 +189,7 @@ class QuotaSwarmSpawner(
 
     async def start(self) -> Any:
         self._progress_events = []
+        self.forget_image()
         self.quota = await self.resolve_quota_for_spawn()
         self.show_quota(self.quota)
         self.task_id = ""
@@ -263,8 +266,7 @@ class QuotaSwarmSpawner(
         return None if user is None else str(user)
 
     async def _image_cmd(self) -> list[str]:
-        image = await self.docker("inspect_image", self.image)
-        return list(image["Config"].get("Cmd") or [])
+        return list((await self.image_config()).get("Cmd") or [])
 
     def _configured(self, name: str) -> bool:
         """Whether the config sets trait ``name`` for this class or a base."""
