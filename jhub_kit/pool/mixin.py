@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from jupyterhub.utils import random_port
 from traitlets import Float, Int, List, TraitError, Unicode, validate
 
-from .. import registry, spec
+from .. import metrics, registry, spec
 from ..quota.policy import Quota, build_quota, parse_partial
 from . import members as pool_mod
 from . import schedule as pool_schedule
@@ -171,7 +171,7 @@ class PoolMixin(_Base):
         """This hub's pool (one per hub, shared by every user's spawner); None if off."""
         if not self.pool_on:
             return None
-        return registry.shared(
+        pool: WarmPool = registry.shared(
             "pool",
             self.config,
             lambda: WarmPool(
@@ -187,6 +187,8 @@ class PoolMixin(_Base):
             type(self),
             self.prefix,
         )
+        metrics.watch_pool(lambda: len(pool.ready))
+        return pool
 
     async def running_pool(self) -> WarmPool | None:
         """:meth:`warm_pool`, filling (started once per hub from the configuration,
@@ -283,13 +285,20 @@ class PoolMixin(_Base):
             self.log.info(
                 "%s: starting cold, not from the warm pool: %s", self._log_name, "; ".join(why)
             )
+            metrics.count_cold("no_memory_limit" if self.quota.mem_limit is None else "differs")
             return None
         member = pool.take(pool.kind.key)
         if member is None:
+            metrics.count_cold("empty")
             return None
         try:
-            return await asyncio.wait_for(self._start_from_pool(pool, member), self.startup_timeout)
+            started = await asyncio.wait_for(
+                self._start_from_pool(pool, member), self.startup_timeout
+            )
+            metrics.POOL_GIVEN.inc()
+            return started
         except Exception as e:  # a member that fails is removed; the start goes cold
+            metrics.count_cold("member_failed")
             self.log.warning(
                 "%s: warm pool member %s failed (%s); starting cold", self._log_name, member.name, e
             )

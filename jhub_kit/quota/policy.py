@@ -163,7 +163,13 @@ RESOURCES: dict[str, tuple[Any, str]] = {
     "mem_guarantee": (parse_size, '"512M"'),
     "cpu_guarantee": (parse_cpu, "0.5"),
     "node_labels": (parse_labels, '{"gpu": "yes"}'),
+    "max_servers": (parse_count, "2"),
+    "mem_budget": (parse_size, '"4G"'),
+    "cpu_budget": (parse_cpu, "2"),
 }
+
+#: Budget keys: they bound the whole user (all their running servers), not one server.
+BUDGET = ("max_servers", "mem_budget", "cpu_budget")
 
 
 @dataclass(frozen=True)
@@ -183,13 +189,20 @@ class Quota:
     cpu_guarantee: float | None = None
     node_labels: Labels = ()
     """On a swarm: the server runs only on nodes with all these labels."""
+    max_servers: int | None = None
+    """The most servers the user may run at once (named servers)."""
+    mem_budget: int | None = None
+    """The most memory (the sum of ``mem_limit``) across the user's running servers."""
+    cpu_budget: float | None = None
+    """The most CPU (the sum of ``cpu_limit``) across the user's running servers."""
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-safe dict (for the hub's database); the inverse of :meth:`from_state`."""
-        out = {k: v for k, v in self.as_dict().items() if v is not None}
+        # the budget bounds the user, not this server: not kept with the server
+        out = {k: v for k, v in self.as_dict().items() if v is not None and k not in BUDGET}
         out["node_labels"] = dict(self.node_labels)
         if not self.node_labels:
             del out["node_labels"]
@@ -307,7 +320,7 @@ def build_quota(layers: Iterable[Partial]) -> Quota:
             values[key] = v
         elif v == UNLIMITED:
             values[key] = None
-        elif key in ("cpu_limit", "cpu_guarantee"):
+        elif key in ("cpu_limit", "cpu_guarantee", "cpu_budget"):
             values[key] = float(v)
         else:
             values[key] = int(v)

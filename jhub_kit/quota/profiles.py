@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .policy import (
+    BUDGET,
     PLACEMENT,
     RESOURCES,
     UNLIMITED,
@@ -118,6 +119,11 @@ def _parse_one(entry: Any, *, where: str) -> Profile:
     if not isinstance(entry, Mapping):
         raise ProfileError(f"{where}: expected a mapping, got {type(entry).__name__}")
     for key in entry:
+        if key in BUDGET:
+            raise ProfileError(
+                f"{where}: {key} bounds the whole user, not one server; set it in "
+                "quota_groups or quota_users"
+            )
         if key in _KUBESPAWNER_KEYS:
             raise ProfileError(f"{where}: {key!r} is KubeSpawner's; use {_KUBESPAWNER_KEYS[key]}")
         if key not in PROFILE_KEYS and key not in RESOURCES:

@@ -17,7 +17,7 @@ from jupyterhub.utils import maybe_future
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
-from .. import registry
+from .. import metrics, registry
 from ..compat import SpawnException
 from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
@@ -101,6 +101,34 @@ class QuotaConfigMixin(_Base):
         Example: ``c.QuotaDockerSpawner.disk_limit = "5G"``.
 
         .. versionadded:: 0.1
+        """,
+    )
+
+    max_servers = _resource_trait(
+        Int(),
+        """The most servers a user may run at once, counting named servers (and the
+        ones starting). A start beyond it is refused in words (HTTP 400). Usually set
+        per group. Example: ``c.QuotaDockerSpawner.quota_groups = {"students":
+        {"max_servers": 2}}``.
+
+        .. versionadded:: 0.4
+        """,
+    )
+    mem_budget = _resource_trait(
+        ByteSpecification(),
+        """The most memory a user's running servers may have together (the sum of
+        their ``mem_limit``). A start that would exceed it is refused in words.
+        Example: ``c.QuotaDockerSpawner.mem_budget = "4G"``.
+
+        .. versionadded:: 0.4
+        """,
+    )
+    cpu_budget = _resource_trait(
+        Float(),
+        """The most CPU a user's running servers may have together (the sum of their
+        ``cpu_limit``). Example: ``c.QuotaDockerSpawner.cpu_budget = 2``.
+
+        .. versionadded:: 0.4
         """,
     )
 
@@ -250,6 +278,7 @@ class QuotaConfigMixin(_Base):
             return await self.resolve_quota()
         except QuotaError as e:
             self.log.error("Quota for %s is invalid: %s", self.user.name, e)
+            metrics.count_refusal("quota")
             raise SpawnException(
                 "Your resource quota is misconfigured; an administrator must fix it.",
                 reason="quota",
@@ -269,7 +298,7 @@ class QuotaConfigMixin(_Base):
         try:
             pf = self._policy_file_obj()
             policy = self._policy(raw, None if pf is None else pf.cached() or pf.load())
-            return policy.resolve(self.user.name, self.user_groups())
+            return policy.resolve(self.user.name, self.user_groups(), extra=self.profile_layer())
         except Exception:  # QuotaError, a policy file that does not load: shown as unknown
             return None
 

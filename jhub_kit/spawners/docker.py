@@ -19,6 +19,7 @@ from docker.types import Mount
 from jupyterhub.utils import random_port
 from traitlets import Int
 
+from .. import metrics
 from ..compat import SpawnException
 from ..hub_start import start_waker
 from ..network.mixin import NetworkMixin
@@ -29,6 +30,7 @@ from ..quota.traits import QuotaConfigMixin
 from ..spec import ServerSpec, SpecInputs, make_spec
 from . import oom
 from .adapter import DockerSpawnerAdapter
+from .budget import BudgetMixin
 from .homes import HomesMixin
 from .profiles import ProfileMixin
 from .start_queue import StartQueueMixin
@@ -37,6 +39,7 @@ from .state import KitStateMixin
 
 class QuotaDockerSpawner(
     ProfileMixin,
+    BudgetMixin,
     QuotaConfigMixin,
     KitStateMixin,
     PoolMixin,
@@ -281,6 +284,7 @@ class QuotaDockerSpawner(
                 limit,
                 kills,
             )
+            metrics.count_oom(kills - self.oom_kills, self.user_groups())
             self.oom_kills = kills
             if state["Running"]:
                 self._event(

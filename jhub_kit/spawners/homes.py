@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import docker.errors
 from traitlets import Float, Instance, Unicode, Union
 
-from .. import registry
+from .. import metrics, registry
 from ..compat import SpawnException
 from ..provision import (
     HomeMount,
@@ -139,7 +139,9 @@ class HomesMixin(_Base):
             return
         self._usage_at = now
         try:
-            self.home_usage = await prov.usage(self.user.name)
+            usage = self.home_usage = await prov.usage(self.user.name)
+            if usage is not None:
+                metrics.HOME_USE.record(self.user.name, usage.used, usage.limit)
         except ProvisionError as e:
             self.log.warning("Could not measure the home of %s: %s", self.user.name, e)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from jupyterhub.utils import maybe_future
 from traitlets import Dict, List, TraitError, default, validate
 
+from .. import metrics
 from ..compat import SpawnException
 from ..quota.policy import Partial, QuotaError, parse_partial
 from ..quota.profiles import (
@@ -272,6 +273,7 @@ class ProfileMixin(_Base):
             chosen = choose(profiles, options, self.user_groups(), self.ceiling())
         except ProfileRefused as e:
             self.log.warning("Profile refused for %s: %s", self.user.name, e)
+            metrics.count_refusal("profile")
             raise SpawnException(str(e), reason="profile", status_code=400) from None
         if chosen is None:
             return

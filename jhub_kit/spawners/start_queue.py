@@ -10,13 +10,14 @@ swarm's cores). The queue itself is :class:`jhub_kit.spawners.admission.StartGat
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyterhub.utils import AnyTimeoutError, wait_for_http_server
 from traitlets import Float, Int, default
 
-from .. import registry
+from .. import metrics, registry
 from ..compat import SpawnException
 from .admission import QueueFull, QueueTimeout, StartGate, default_limit
 
@@ -121,6 +122,7 @@ class StartQueueMixin(_Base):
             self.concurrent_starts,
             self.start_queue_max,
         )
+        metrics.watch_queue(lambda: gate.queued)
         return gate
 
     async def admitted(self, body: Callable[[], Awaitable[T]]) -> T:
@@ -128,13 +130,16 @@ class StartQueueMixin(_Base):
         ``startup_timeout``; a full or slow queue fails the spawn in plain words."""
         cls = type(self).__name__
         self._warn_short_start_timeout()
+        asked = time.monotonic()
         try:
             async with self.start_gate().slot(
                 self._queued, timeout=self.queue_timeout, owner=self._log_name
             ):
                 self.queue_ahead = None
+                metrics.START_QUEUE_WAIT.observe(time.monotonic() - asked)
                 return await asyncio.wait_for(body(), self.startup_timeout)
         except QueueTimeout as e:
+            metrics.count_refusal("queue_timeout")
             self.queue_ahead = None
             self.log.warning(
                 "Start of %s gave up after %g s in line (c.%s.queue_timeout): %s",
@@ -153,6 +158,7 @@ class StartQueueMixin(_Base):
                 ),
             ) from None
         except QueueFull as e:
+            metrics.count_refusal("queue_full")
             self.log.warning("Start of %s refused: %s", self._log_name, e)
             raise SpawnException(
                 "Too many servers are starting right now; please try again in a minute.",

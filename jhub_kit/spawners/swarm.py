@@ -69,6 +69,7 @@ from ..spec import (
 )
 from . import oom
 from .adapter import SwarmSpawnerAdapter
+from .budget import BudgetMixin
 from .homes import HomesMixin
 from .profiles import ProfileMixin
 from .start_queue import StartQueueMixin
@@ -96,6 +97,7 @@ _STARTING = {
 
 class QuotaSwarmSpawner(
     ProfileMixin,
+    BudgetMixin,
     QuotaConfigMixin,
     KitStateMixin,
     HomesMixin,
