@@ -38,10 +38,11 @@ async def on_hub_start(app: Any) -> None:
     path = dashboard.path_in(list(getattr(app, "services", []) or []), SERVICE_NAME)
     if path:
         stand_in = spawner_class(config=app.config, user=StandInUser(), hub=app.hub)
-        settings = await asyncio.to_thread(dashboard.settings_of, stand_in)
+        auth = getattr(app, "authenticator", None)
+        settings = await asyncio.to_thread(dashboard.settings_of, stand_in, auth)
         await asyncio.to_thread(dashboard.write, path, settings)
         task = asyncio.get_running_loop().create_task(
-            dashboard.keep_written(stand_in, path, settings)
+            dashboard.keep_written(stand_in, path, settings, authenticator=auth)
         )
         tasks: list[asyncio.Task[None]] = registry.shared("hub-tasks", app.config, list)
         tasks.append(task)

@@ -57,6 +57,11 @@ def test_rows_merge_quota_report_live_readings_and_kit_state():
         "groups": "class-a",
         "admin": False,
         "server": "running",
+        "profile": "",
+        "memory_peak": "-",  # no history given
+        "memory_peak_bytes": None,
+        "cpu_peak": "-",
+        "history": None,
         "queue_ahead": None,
         "memory_used": "120M",  # a reading: quota.approx_size
         "memory_used_bytes": 120 * M,
@@ -101,7 +106,8 @@ def test_csv_quotes_formulas_and_keeps_names():
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][:3] == ["user", "groups", "server"]
     assert table[1][0] == '\'=HYPERLINK("http://x")' and table[2][0] == "ann"
-    assert table[2][3] == "-"  # a dash stays a dash
+    assert table[2][table[0].index("memory_used")] == "-"  # a dash stays a dash
+    assert "history" not in table[0]  # a chart, not a cell
 
 
 def test_memory_used_like_docker_stats():
@@ -184,3 +190,36 @@ def test_settings_from_the_hub_resolve_quotas_as_the_hub_does(tmp_path):
         assert (board.mem_limit, board.pids_limit) == (hub.mem_limit, hub.pids_limit), name
     assert policy_.resolve("tess", ["teachers"]).mem_limit == 3 * 1024**3
     assert settings.policy_of({"schema": 99}) is None  # a newer hub's: not guessed
+
+
+def test_roster_rows_for_those_who_never_logged_in():
+    users = [model("ann", running({"profile": {"slug": "r", "name": "R"}}), groups=["a"])]
+    roster = {"ann": ["a"], "bob": ["b"], "cy": []}
+    quota = {"bob": {"memory": "1G"}}
+    ann, bob, cy = rows.class_rows(users, quota, {}, roster)
+    assert (ann["server"], ann["profile"]) == ("running", "R")
+    assert (bob["server"], bob["groups"], bob["memory"]) == (rows.NEVER, "b", "1G")
+    assert cy["server"] == rows.NEVER and cy["profile"] == ""
+
+
+def test_history_is_bounded_and_gives_peaks_and_charts():
+    h = rows.History(span=600, class_span=1200)
+    for i in range(200):  # every 10 s for 2000 s
+        t = 1000.0 + 10 * i
+        h.add(t, {"ann": {"memory_used": (i % 50) * M, "cpu_percent": float(i % 7)}}, i % 5, 1)
+    now = 1000.0 + 10 * 199
+    assert len(h.users["ann"]) == 61  # only the last 600 s
+    assert len(h.klass) == 121  # only the last 1200 s
+    mem_peak, cpu_peak = h.peaks("ann")
+    assert mem_peak == 49 * M and cpu_peak == 6.0
+    chart = h.chart("ann", now)
+    assert len(chart["memory"]) == rows.POINTS and chart["memory"][-1] == (199 % 50) * M
+    assert max(v for v in chart["memory"] if v is not None) == 49 * M
+    series = h.class_chart(now, points=60)
+    assert len(series) <= 61 and series[-1][0] == 0 and series[0][0] >= 1100
+    assert max(r[1] for r in series) == 4
+    # a user with no reading for the whole span is forgotten
+    h.add(now + 700, {}, 0, 0)
+    assert "ann" not in h.users and h.peaks("ann") == (None, None)
+    [row] = rows.class_rows([model("ann")], {}, {}, None, h, now + 700)
+    assert row["memory_peak"] == "-" and set(row["history"]["memory"]) == {None}

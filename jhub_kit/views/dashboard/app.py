@@ -43,6 +43,9 @@ class Collector:
         self._policy: QuotaPolicy | None = None
         self._settings_mtime: float | None = None
         self._cpu: dict[str, tuple[float, float]] = {}  # container id -> (wall, cpu) s
+        self.history = rows.History()
+        self.roster: dict[str, list[str]] = {}  # from the hub's settings
+        self.class_chart: list[list[float]] = []
 
     def policy(self) -> QuotaPolicy | None:
         """The hub's quota policy, re-read when the hub rewrites its settings."""
@@ -54,6 +57,7 @@ class Collector:
             self._settings_mtime = mtime
             found = settings.read(self.settings_path) if mtime is not None else None
             self._policy = settings.policy_of(found) if found else None
+            self.roster = settings.roster_in(found)
         return self._policy
 
     def quota_rows(self, users: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -62,7 +66,12 @@ class Collector:
         if policy is None:
             return {}
         out = {}
-        for u in users:
+        known = {u["name"] for u in users}
+        everyone = [
+            *users,
+            *({"name": n, "groups": g} for n, g in self.roster.items() if n not in known),
+        ]
+        for u in everyone:
             q = policy.resolve(u["name"], u.get("groups") or [])
             out[u["name"]] = {
                 **report.quota_columns(q),
@@ -74,7 +83,13 @@ class Collector:
         users = await asyncio.to_thread(self.api.users)
         quota = await asyncio.to_thread(self.quota_rows, users)
         live = await asyncio.to_thread(self._read_containers, users)
-        self.rows = rows.class_rows(users, quota, live)
+        now = time.time()
+        status = [rows.server_status(u) for u in users]
+        running = sum(s == "running" for s in status)
+        queued = sum(s.startswith("queued") for s in status)
+        self.history.add(now, live, running, queued)
+        self.rows = rows.class_rows(users, quota, live, self.roster, self.history, now)
+        self.class_chart = self.history.class_chart(now)
         self.generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.error = None
 
@@ -158,6 +173,7 @@ class DataHandler(Base):
             "interval": c.interval,
             "columns": rows.COLUMNS,
             "rows": c.rows,
+            "class_chart": c.class_chart,
         }
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import deque
 from typing import Any
 
 from ...quota.policy import Quota, approx_size, format_size
@@ -14,10 +15,14 @@ COLUMNS = [
     ("user", "User"),
     ("groups", "Groups"),
     ("server", "Server"),
+    ("profile", "Profile"),
     ("memory_used", "Memory used"),
     ("memory", "Memory limit"),
+    ("memory_peak", "Peak memory (1 h)"),
     ("cpu_used", "CPU used"),
     ("cpu", "CPU limit"),
+    ("cpu_peak", "Peak CPU (1 h)"),
+    ("history", "Last hour"),
     ("disk_used", "Home used"),
     ("disk_limit", "Home limit"),
     ("last_activity", "Last activity"),
@@ -48,16 +53,102 @@ def server_status(model: dict[str, Any]) -> str:
     return "running" if server.get("ready") else "starting"
 
 
+#: what a user of the roster who never logged in shows as their server
+NEVER = "never logged in"
+
+#: the chart's points per row (one a minute over the hour)
+POINTS = 60
+
+
+class History:
+    """What the dashboard remembers (in its own memory, bounded): each user's memory
+    and CPU readings over the last ``span`` seconds, and the class's running and
+    queued servers over the last ``class_span``."""
+
+    def __init__(self, span: float = 3600, class_span: float = 4 * 3600):
+        self.span, self.class_span = span, class_span
+        self.users: dict[str, deque[tuple[float, int | None, float | None]]] = {}
+        self.klass: deque[tuple[float, int, int]] = deque()
+
+    def add(
+        self,
+        now: float,
+        readings: dict[str, dict[str, Any]],
+        running: int,
+        queued: int,
+    ) -> None:
+        for user, r in readings.items():
+            used, cpu = r.get("memory_used"), r.get("cpu_percent")
+            if used is not None or cpu is not None:
+                self.users.setdefault(user, deque()).append((now, used, cpu))
+        for user in list(self.users):
+            dq = self.users[user]
+            while dq and dq[0][0] < now - self.span:
+                dq.popleft()
+            if not dq:
+                del self.users[user]  # nothing for an hour: forgotten
+        self.klass.append((now, running, queued))
+        while self.klass and self.klass[0][0] < now - self.class_span:
+            self.klass.popleft()
+
+    def peaks(self, user: str) -> tuple[int | None, float | None]:
+        """The user's largest memory (bytes) and CPU (%) of the last ``span``."""
+        dq = self.users.get(user) or ()
+        mem = [m for _, m, _ in dq if m is not None]
+        cpu = [c for _, _, c in dq if c is not None]
+        return (max(mem) if mem else None, max(cpu) if cpu else None)
+
+    def chart(self, user: str, now: float) -> dict[str, list[Any]]:
+        """The user's last ``span`` in :data:`POINTS` buckets (each one's largest
+        reading; None where there was none): memory in bytes, CPU in %."""
+        width = self.span / POINTS
+        mem: list[Any] = [None] * POINTS
+        cpu: list[Any] = [None] * POINTS
+        for t, m, c in self.users.get(user) or ():
+            i = min(POINTS - 1, max(0, POINTS - 1 - int((now - t) / width)))
+            if m is not None:
+                mem[i] = m if mem[i] is None else max(mem[i], m)
+            if c is not None:
+                cpu[i] = round(c, 1) if cpu[i] is None else max(cpu[i], round(c, 1))
+        return {"memory": mem, "cpu": cpu}
+
+    def class_chart(self, now: float, points: int = 240) -> list[list[float]]:
+        """``[seconds ago, running, queued]`` over ``class_span``, at most ``points``
+        (each bucket's largest counts)."""
+        width = self.class_span / points
+        out: dict[int, list[float]] = {}
+        for t, running, queued in self.klass:
+            i = int((now - t) / width)
+            if i in out:
+                out[i][0] = min(out[i][0], round(now - t))  # the bucket's newest
+                out[i][1] = max(out[i][1], running)
+                out[i][2] = max(out[i][2], queued)
+            else:
+                out[i] = [round(now - t), running, queued]
+        return [out[i] for i in sorted(out, reverse=True)]
+
+
 def class_rows(
     users: list[dict[str, Any]],
     quota: dict[str, dict[str, Any]],
     live: dict[str, dict[str, Any]],
+    roster: dict[str, list[str]] | None = None,
+    history: History | None = None,
+    now: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One row per user: the hub's model, their quota row (``Collector.quota_rows``,
     from the hub's settings), and ``live`` readings (``memory_used`` bytes,
-    ``cpu_percent``) by user name."""
+    ``cpu_percent``) by user name; a row for each of the ``roster`` (who may log
+    in, with their groups) the hub has never seen; each row's peaks and chart from
+    ``history``."""
+    known = {u["name"] for u in users}
+    never = [
+        {"name": name, "groups": groups, "servers": {}, "never": True}
+        for name, groups in (roster or {}).items()
+        if name not in known
+    ]
     rows = []
-    for model in sorted(users, key=lambda u: u["name"]):
+    for model in sorted([*users, *never], key=lambda u: u["name"]):
         name = model["name"]
         server = (model.get("servers") or {}).get("") or {}
         kit = (server.get("state") or {}).get("jhub_kit") or {}
@@ -66,12 +157,20 @@ def class_rows(
         used = reading.get("memory_used")
         cpu = reading.get("cpu_percent")
         home = kit.get("home_usage")  # the hub's own measure of a running home is newer
+        mem_peak, cpu_peak = history.peaks(name) if history else (None, None)
         rows.append(
             {
                 "user": name,
                 "groups": ",".join(model.get("groups") or []),
                 "admin": bool(model.get("admin")),
-                "server": server_status(model),
+                "server": NEVER if model.get("never") else server_status(model),
+                "profile": (kit.get("profile") or {}).get("name", "")
+                if server.get("ready") or server.get("pending")
+                else "",
+                "memory_peak": "-" if mem_peak is None else approx_size(mem_peak),
+                "memory_peak_bytes": mem_peak,
+                "cpu_peak": "-" if cpu_peak is None else f"{cpu_peak:.0f}%",
+                "history": history.chart(name, now) if history else None,
                 "queue_ahead": kit.get("queue_ahead"),
                 "memory_used": "-" if used is None else approx_size(used),
                 "memory_used_bytes": used,
@@ -109,10 +208,11 @@ def _state_quota(kit: dict[str, Any]) -> dict[str, Any]:
 def to_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow([key for key, _ in COLUMNS])
+    keys = [key for key, _ in COLUMNS if key != "history"]  # a chart: not a cell
+    w.writerow(keys)
     for r in rows:
         # a cell a spreadsheet would run as a formula is quoted as text
-        w.writerow([_cell(r.get(key, "")) for key, _ in COLUMNS])
+        w.writerow([_cell(r.get(key, "")) for key in keys])
     return out.getvalue()
 
 

@@ -31,8 +31,24 @@ ENV = "JHUB_KIT_DASHBOARD_SETTINGS"
 log = logging.getLogger("jhub_kit.views.dashboard")
 
 
-def settings_of(spawner: Any) -> dict[str, Any]:
-    """The policy of the hub's spawner class (a spawner made from the hub's config)."""
+def roster_of(authenticator: Any) -> dict[str, list[str]]:
+    """Who may log in (``allowed_users``, ``admin_users``, the userlist's entries),
+    each with the groups the userlist gives them: the dashboard lists those who
+    never logged in too."""
+    roster: dict[str, set[str]] = {}
+    for attr in ("allowed_users", "admin_users"):
+        for name in getattr(authenticator, attr, None) or ():
+            roster.setdefault(str(name), set())
+    userlist = getattr(authenticator, "userlist", None)
+    found = userlist() if callable(userlist) else None
+    for name, entry in getattr(found, "users", {}).items():
+        roster.setdefault(name, set()).update(entry.groups)
+    return {name: sorted(groups) for name, groups in sorted(roster.items())}
+
+
+def settings_of(spawner: Any, authenticator: Any = None) -> dict[str, Any]:
+    """The policy of the hub's spawner class (a spawner made from the hub's config),
+    and the roster of ``authenticator`` (the hub's)."""
     defaults = {
         k: v
         for k, v in spawner.configured_defaults().items()
@@ -45,6 +61,7 @@ def settings_of(spawner: Any) -> dict[str, Any]:
         "groups": dict(spawner.quota_groups),
         "users": dict(spawner.quota_users),
         "policy_file": None,
+        "roster": {} if authenticator is None else roster_of(authenticator),
     }
     path = spawner.quota_policy_file
     if path:
@@ -87,6 +104,17 @@ def write(path: str, settings: dict[str, Any]) -> None:
     atomic_write(target, json.dumps(settings, indent=1, default=str), 0o644)
 
 
+def roster_in(settings: dict[str, Any] | None) -> dict[str, list[str]]:
+    """The roster from :func:`settings_of`'s output ({} when there is none)."""
+    roster = (settings or {}).get("roster") or {}
+    if not isinstance(roster, dict):
+        return {}
+    return {
+        str(n): [str(g) for g in groups] if isinstance(groups, list) else []
+        for n, groups in roster.items()
+    }
+
+
 def read(path: str) -> dict[str, Any] | None:
     try:
         data = json.loads(Path(path).read_text())
@@ -104,7 +132,11 @@ def path_in(services: list[dict[str, Any]], name: str) -> str:
 
 
 async def keep_written(
-    spawner: Any, path: str, written: dict[str, Any], interval: float = 30.0
+    spawner: Any,
+    path: str,
+    written: dict[str, Any],
+    interval: float = 30.0,
+    authenticator: Any = None,
 ) -> None:
     """(In the hub.) Rewrite the settings every ``interval`` seconds when they change
     (the policy file is edited while the hub runs); ``written``: what the file holds."""
@@ -112,7 +144,7 @@ async def keep_written(
     while True:
         await asyncio.sleep(interval)
         try:
-            settings = await asyncio.to_thread(settings_of, spawner)
+            settings = await asyncio.to_thread(settings_of, spawner, authenticator)
             if settings != last:
                 await asyncio.to_thread(write, path, settings)
                 last = settings
