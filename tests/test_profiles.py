@@ -304,3 +304,17 @@ def test_state_keeps_the_running_servers_profile():
 def test_profile_dataclass_is_plain_data():
     p = Profile(slug="a", display_name="A")
     assert p.open_to([]) and p.limits_text() == ""
+
+
+async def test_a_dict_override_is_merged_over_the_configured_one():
+    s = spawner(
+        environment={"COURSE": "intro", "LANG": "C.UTF-8"},
+        profile_list=[
+            {"display_name": "Big", "spawner_override": {"environment": {"COURSE": "big"}}},
+        ],
+    )
+    await s.apply_profile()
+    assert s.environment == {"COURSE": "big", "LANG": "C.UTF-8"}
+    s.profile_list = [{"display_name": "Plain"}]
+    await s.apply_profile()
+    assert s.environment == {"COURSE": "intro", "LANG": "C.UTF-8"}  # undone

@@ -49,8 +49,10 @@ class ProfileMixin(_Base):
         ``cpu_limit``, ``pids_limit``, ``disk_limit``, ``swap_limit``, the
         guarantees), ``allowed_groups`` (only their members see and may pick it;
         empty: everyone) and ``spawner_override`` (other traits of the spawner,
-        e.g. ``cmd`` or ``extra_host_config``). A profile's quota keys win over the
-        defaults, groups and users, and are bounded by :attr:`quota_ceiling_groups`.
+        e.g. ``cmd`` or ``extra_host_config``; a dict such as ``environment`` is
+        merged over the configured one, key by key, other values replace it). A
+        profile's quota keys win over the defaults, groups and users, and are
+        bounded by :attr:`quota_ceiling_groups`.
         The live :attr:`quota_policy_file` may hold ``profiles`` too: they replace
         the entries with the same slug and add the rest. Example::
 
@@ -282,7 +284,9 @@ class ProfileMixin(_Base):
         if chosen.image:
             changes["image"] = chosen.image
         for key, value in changes.items():
-            saved[key] = getattr(self, key)
+            saved[key] = current = getattr(self, key)
+            if isinstance(current, dict) and isinstance(value, dict):
+                value = {**current, **value}  # a dict is added to, never emptied
             setattr(self, key, value)
         self.__dict__["_kit_profile_saved"] = saved
         self.profile = chosen
