@@ -112,3 +112,34 @@ def test_a_partial_measure_says_at_least():
     view = student_view(Quota(mem_limit=2**30), Usage(3 * 2**30, None, partial=True), None)
     home = next(r for r in view["rows"] if r["label"] == "Home")
     assert home["value"].startswith("at least 3"), home
+
+
+def test_profile_row_and_every_named_server(partial):
+    from types import SimpleNamespace
+
+    from jhub_kit.views.student import servers_of
+
+    view = student_view(Q, None, None, profile="R <big>")
+    assert view["rows"][0] == {"label": "Profile", "value": "R <big>"}
+
+    def sp(active, ready, mem, name=""):
+        return SimpleNamespace(
+            active=active,
+            ready=ready,
+            quota=Quota(mem_limit=mem * M),
+            profile_label={"slug": "r", "name": name} if name else None,
+        )
+
+    user = SimpleNamespace(
+        spawners={
+            "": sp(True, True, 300),
+            "proj": sp(True, False, 600, "Big"),
+            "old": sp(False, False, 1),
+        }
+    )
+    assert servers_of(user) == [
+        {"name": "", "state": "running", "profile": "", "memory": "300M"},
+        {"name": "proj", "state": "starting", "profile": "Big", "memory": "600M"},
+    ]
+    html = partial.render(jhub_kit={**view, "servers": servers_of(user)})
+    assert 'data-server="proj"' in html and "R &lt;big&gt;" in html and ">default<" in html

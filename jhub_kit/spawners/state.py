@@ -174,4 +174,6 @@ class KitStateMixin(_Base):
     def student_view(self) -> dict[str, Any]:
         """What the hub's pages show this user (see :mod:`jhub_kit.views.student`)."""
         quota = self.quota or self.resolve_quota_now()
-        return student_view(quota, self.home_usage, self.last_event)
+        label = getattr(self, "profile_label", None) or {}
+        shown = label.get("name", "") if self.running_record() else ""
+        return student_view(quota, self.home_usage, self.last_event, shown)

@@ -33,10 +33,16 @@ def _cpu(quota: Quota) -> str:
 
 
 def student_view(
-    quota: Quota | None, usage: Usage | None, last_event: dict[str, Any] | None
+    quota: Quota | None,
+    usage: Usage | None,
+    last_event: dict[str, Any] | None,
+    profile: str = "",
 ) -> dict[str, Any]:
-    """Rows (label, value, optional percent) and the last stop reason, for a template."""
+    """Rows (label, value, optional percent) and the last stop reason, for a template;
+    ``profile``: the name of the server's profile, if it has one."""
     rows: list[dict[str, Any]] = []
+    if profile:
+        rows.append({"label": "Profile", "value": profile})
     if quota is not None:
         rows.append({"label": "Memory", "value": format_size(quota.mem_limit)})
         rows.append({"label": "CPU", "value": _cpu(quota)})
@@ -67,7 +73,30 @@ def template_var(user: Any) -> dict[str, Any] | None:
         return None
     try:
         result: dict[str, Any] = view()
+        servers = servers_of(user)
+        if len(servers) > 1 or any(s["name"] for s in servers):
+            result["servers"] = servers  # named servers: list them all
         return result
     except Exception:  # a page must render even if the view cannot be made
         logging.getLogger("JupyterHub").exception("Could not make the quota view of %s", user.name)
         return None
+
+
+def servers_of(user: Any) -> list[dict[str, str]]:
+    """The user's running and starting servers (named ones too): name ("" for the
+    default), state, profile and memory limit, from what the spawners hold."""
+    out = []
+    for name, sp in sorted((getattr(user, "spawners", None) or {}).items()):
+        if not getattr(sp, "active", False):
+            continue
+        quota = getattr(sp, "quota", None)
+        label = getattr(sp, "profile_label", None) or {}
+        out.append(
+            {
+                "name": str(name),
+                "state": "running" if getattr(sp, "ready", False) else "starting",
+                "profile": str(label.get("name", "")),
+                "memory": format_size(quota.mem_limit) if quota is not None else "",
+            }
+        )
+    return out
