@@ -43,7 +43,8 @@ POOL_COLD = Counter(
 OOM_KILLS = Counter(
     "jhub_kit_oom_kills",
     "Processes the kernel killed for memory in servers, by the user's first group "
-    '(alphabetically; "none" for no group).',
+    "(alphabetically) among those the quota configuration names; other for a group "
+    "it does not name, none for no group.",
     ["group"],
 )
 #: why a start was refused before anything was created (the label's only values)
@@ -73,9 +74,14 @@ def count_cold(reason: str) -> None:
     POOL_COLD.labels(reason=reason if reason in COLD_REASONS else "differs").inc()
 
 
-def count_oom(kills: int, groups: Iterable[str]) -> None:
-    first = sorted(groups)[:1]
-    OOM_KILLS.labels(group=first[0] if first else "none").inc(kills)
+def count_oom(kills: int, groups: Iterable[str], named: Iterable[str] = ()) -> None:
+    """``kills`` more in a server of a user in ``groups``; the label is the first of
+    them the configuration ``named`` (quota or ceiling groups), so the groups an
+    authenticator makes (one per section, per course...) add no series."""
+    groups = sorted(groups)
+    known = sorted(set(groups) & set(named))
+    label = known[0] if known else ("other" if groups else "none")
+    OOM_KILLS.labels(group=label).inc(kills)
 
 
 def home_bucket(used: int, limit: int) -> str:

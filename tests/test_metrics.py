@@ -52,9 +52,12 @@ def test_labels_only_take_their_listed_values():
     before = sample("jhub_kit_pool_cold_starts_total", reason="differs") or 0
     metrics.count_cold("something new")
     assert sample("jhub_kit_pool_cold_starts_total", reason="differs") == before + 1
-    before = sample("jhub_kit_oom_kills_total", group="a-class") or 0
-    metrics.count_oom(2, ["z-class", "a-class"])
-    assert sample("jhub_kit_oom_kills_total", group="a-class") == before + 2
+    before = sample("jhub_kit_oom_kills_total", group="b-class") or 0
+    metrics.count_oom(2, ["z-class", "b-class", "a-section-17"], named=["b-class", "z-class"])
+    assert sample("jhub_kit_oom_kills_total", group="b-class") == before + 2
+    metrics.count_oom(1, ["a-section-17"], named=["b-class"])  # not named: no new series
+    assert sample("jhub_kit_oom_kills_total", group="a-section-17") is None
+    assert sample("jhub_kit_oom_kills_total", group="other") >= 1
     metrics.count_oom(1, [])
     assert sample("jhub_kit_oom_kills_total", group="none") >= 1
 

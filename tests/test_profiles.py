@@ -201,20 +201,20 @@ def test_trait_refuses_a_bad_list_and_unknown_override():
         QuotaDockerSpawner(quota_ceiling_groups={"students": {"mem_limit": "much"}})
 
 
-def test_form_lists_only_the_users_profiles_with_limits_and_escapes():
+async def test_form_lists_only_the_users_profiles_with_limits_and_escapes():
     hostile = [
         *PROFILES,
         {"display_name": "<script>x</script>", "slug": "evil", "description": '"><img src=x>'},
     ]
     s = QuotaDockerSpawner(user=user("ann", "students"), profile_list=hostile)
-    form = s.options_form(s)
+    form = await s.options_form(s)
     assert 'value="python" checked' in form
     assert "memory 1G" in form and "memory 2G, 1 CPU" in form
     assert "project" not in form  # teachers only
     assert "<script>" not in form and "&lt;script&gt;" in form
     assert "<img" not in form
     teacher = QuotaDockerSpawner(user=user("tom", "teachers"), profile_list=PROFILES)
-    assert 'data-profile="project"' in teacher.options_form(teacher)
+    assert 'data-profile="project"' in await teacher.options_form(teacher)
     assert s.options_from_form({"profile": ["r-2g"]}) == {"profile": "r-2g"}
 
 
@@ -318,3 +318,46 @@ async def test_a_dict_override_is_merged_over_the_configured_one():
     s.profile_list = [{"display_name": "Plain"}]
     await s.apply_profile()
     assert s.environment == {"COURSE": "intro", "LANG": "C.UTF-8"}  # undone
+
+
+async def test_policy_file_without_profiles_keeps_the_page_formless(tmp_path):
+    policy = tmp_path / "quotas.toml"
+    policy.write_text('[groups.gpu]\nmem_limit = "1G"\n')
+    s = QuotaDockerSpawner(user=user(), quota_policy_file=str(policy))
+    assert callable(s.options_form)  # the file may gain profiles while the hub runs
+    assert await s.get_options_form() == ""  # JupyterHub then spawns without a page
+    imgs = QuotaDockerSpawner(
+        user=user(), quota_policy_file=str(policy), allowed_images={"a": "i:a", "b": "i:b"}
+    )
+    assert 'name="image"' in await imgs.get_options_form()  # DockerSpawner's form
+    policy.write_text('[[profiles]]\ndisplay_name = "R"\n')
+    assert 'data-profile="r"' in await s.get_options_form()
+
+
+async def test_group_overrides_of_this_start_survive_the_last_profile():
+    """JupyterHub clears the state, applies group overrides and apply_user_options,
+    then runs the pre-spawn hook: the last profile is undone at clear_state, not
+    after this start's own overrides."""
+    s = spawner(
+        environment={"A": "1"},
+        profile_list=[{"display_name": "P", "spawner_override": {"environment": {"B": "p"}}}],
+    )
+    await s.apply_profile()
+    assert s.environment == {"A": "1", "B": "p"}
+    s.clear_state()  # user.spawn: a new start
+    assert s.environment == {"A": "1"}
+    s.environment = {**s.environment, "LEVEL": "2"}  # this start's apply_user_options
+    await s.run_pre_spawn_hook()
+    assert s.environment == {"A": "1", "LEVEL": "2", "B": "p"}
+
+
+async def test_a_bad_override_value_is_undone_whole():
+    s = spawner(
+        profile_list=[
+            {"display_name": "Bad", "spawner_override": {"cmd": ["lab"], "port": "not a port"}}
+        ]
+    )
+    before = s.cmd
+    with pytest.raises(SpawnException) as e:
+        await s.apply_profile()
+    assert e.value.status_code == 500 and s.cmd == before

@@ -102,6 +102,11 @@ class HardeningMixin(_Base):
         """Forget what :meth:`image_config` read (the next call asks the engine)."""
         self.__dict__.pop("_kit_image_config", None)
 
+    async def pull_image(self, image: str) -> None:
+        """DockerSpawner's pull; a pulled image may have another ``Cmd`` or ``User``."""
+        await super().pull_image(image)
+        self.forget_image()
+
     async def security_host_config(self, create_user: str | None = None) -> dict[str, Any]:
         """The secure defaults as host-config keywords (:mod:`.hardening`)."""
         cap_add = None if self.cap_add == "auto" else list(self.cap_add)

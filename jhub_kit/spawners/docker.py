@@ -244,6 +244,9 @@ class QuotaDockerSpawner(
         ehc = await self.evaluated_extra_host_config()
         wanted = self.quota_limits(self.quota, ehc.get("cpu_period"))
         diffs = docker_limits.limits_differ(obj["HostConfig"], wanted)
+        kept_image = (obj.get("Config") or {}).get("Image")
+        if kept_image and kept_image != self.image:  # another profile's, or allowed image
+            diffs.append(f"image {kept_image} -> {self.image}")
         if self.network_name == "host":
             diffs.append("host-network port")
         if diffs:
@@ -284,7 +287,11 @@ class QuotaDockerSpawner(
                 limit,
                 kills,
             )
-            metrics.count_oom(kills - self.oom_kills, self.user_groups())
+            metrics.count_oom(
+                kills - self.oom_kills,
+                self.user_groups(),
+                [*self.quota_groups, *self.quota_ceiling_groups],
+            )
             self.oom_kills = kills
             if state["Running"]:
                 self._event(

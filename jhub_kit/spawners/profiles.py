@@ -9,6 +9,7 @@ choosing, the ceiling) is :mod:`jhub_kit.quota.profiles`.
 
 from __future__ import annotations
 
+import asyncio
 import html
 from typing import TYPE_CHECKING, Any
 
@@ -139,22 +140,26 @@ class ProfileMixin(_Base):
 
     # -- the profiles and the ceiling ---------------------------------------------
 
-    def _file_policy_now(self) -> QuotaPolicy | None:
+    async def _file_policy(self) -> QuotaPolicy | None:
+        """The policy file's policy: from its cache, or parsed off the event loop."""
         pf = self._policy_file_obj()
         if pf is None:
             return None
         try:
-            found: QuotaPolicy | None = pf.cached() or pf.load()
+            found: QuotaPolicy | None = pf.cached() or await asyncio.to_thread(pf.load)
         except QuotaError as e:
             self.log.error("The quota policy file's profiles are not read: %s", e)
             return None
         return found
 
-    def profiles(self) -> list[Profile]:
-        """``profile_list``, with the policy file's profiles over it."""
+    async def load_profiles(self) -> list[Profile]:
+        """:meth:`profiles`, with the policy file read off the event loop."""
+        return self.profiles(await self._file_policy())
+
+    def profiles(self, policy: QuotaPolicy | None = None) -> list[Profile]:
+        """``profile_list``, with ``policy``'s profiles (the policy file's) over it."""
         where = f"{type(self).__name__}.profile_list"
         mine = parse_profiles(self.profile_list, where=where)
-        policy = self._file_policy_now()
         if policy is not None and policy.profiles is not None:
             self._check_overrides(policy.profiles, f"{self.quota_policy_file} profiles")
             mine = merge_profiles(mine, policy.profiles)
@@ -182,15 +187,15 @@ class ProfileMixin(_Base):
         if not self.profile_list and not self.quota_policy_file:
             return fallback  # no profiles can appear: DockerSpawner's own form, if any
 
-        def form(spawner: Any) -> str:
-            return str(spawner.profile_form() or fallback)
+        async def form(spawner: Any) -> str:
+            return str(await spawner.profile_form() or fallback)
 
         return form
 
-    def profile_form(self) -> str:
+    async def profile_form(self) -> str:
         """The spawn page's choice of the profiles this user may pick ("" if none)."""
         try:
-            profiles = self.profiles()
+            profiles = await self.load_profiles()
         except (QuotaError, TraitError) as e:
             self.log.error("Profiles are misconfigured, no choice shown: %s", e)
             return ""
@@ -244,9 +249,15 @@ class ProfileMixin(_Base):
         return await maybe_future(super().run_pre_spawn_hook())
 
     def _restore_overrides(self) -> None:
+        """Undo the last profile's image and overrides (before this start's own group
+        overrides and ``apply_user_options``: JupyterHub clears the state first)."""
         saved: dict[str, Any] = self.__dict__.pop("_kit_profile_saved", {})
         for key, value in saved.items():
             setattr(self, key, value)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self._restore_overrides()
 
     async def apply_profile(self) -> None:
         """Choose this start's profile from ``user_options`` and set its image and
@@ -255,7 +266,7 @@ class ProfileMixin(_Base):
         self._restore_overrides()
         self.profile = self.profile_label = None
         try:
-            profiles = self.profiles()
+            profiles = await self.load_profiles()
         except (QuotaError, TraitError) as e:
             raise SpawnException(
                 "The server profiles are misconfigured; an administrator must fix them.",
@@ -279,16 +290,26 @@ class ProfileMixin(_Base):
             raise SpawnException(str(e), reason="profile", status_code=400) from None
         if chosen is None:
             return
-        saved: dict[str, Any] = {}
         changes = dict(chosen.spawner_override)
         if chosen.image:
             changes["image"] = chosen.image
+        saved: dict[str, Any] = {}
+        self.__dict__["_kit_profile_saved"] = saved  # filled as it goes: undone whole
         for key, value in changes.items():
-            saved[key] = current = getattr(self, key)
+            current = getattr(self, key)
             if isinstance(current, dict) and isinstance(value, dict):
                 value = {**current, **value}  # a dict is added to, never emptied
-            setattr(self, key, value)
-        self.__dict__["_kit_profile_saved"] = saved
+            try:
+                setattr(self, key, value)
+            except TraitError as e:
+                self._restore_overrides()
+                raise SpawnException(
+                    "The server profiles are misconfigured; an administrator must fix them.",
+                    reason="profiles",
+                    status_code=500,
+                    log_message=f"profile {chosen.slug}: spawner_override {key}: {e}",
+                ) from None
+            saved[key] = current
         self.profile = chosen
         self.profile_label = {"slug": chosen.slug, "name": chosen.display_name}
         self.log.info("Profile of %s: %s", self.user.name, chosen.slug)
