@@ -1,6 +1,6 @@
 """A course in a real browser (Debian's Chromium through Playwright), on the bundle's
-bridge network with loopfile homes: picking a profile on the spawn page and reading
-its limits in a notebook cell; a start from the warm pool after logging in; the
+bridge network with loopfile homes: picking a profile on the spawn page after logging
+in, getting a server from the warm pool and reading its limits in a notebook cell; the
 refusals a student reads (another group's profile, a server beyond max_servers);
 the class dashboard's roster, charts and filters. Screenshots are kept."""
 
@@ -67,17 +67,31 @@ def course_config(tmp_path, image: str, pool: int = 0):
 
 @pytest.fixture
 async def course(docker_client, test_image, chp, net, mount_area, tmp_path):  # noqa: F811
-    async with running_hub(course_config(tmp_path, test_image)) as app:
+    async with running_hub(course_config(tmp_path, test_image, pool=1)) as app:
         yield app
 
 
-async def test_profile_picked_on_the_spawn_page_limits_in_a_cell(
+async def pool_ready(app, n: int = 1) -> None:
+    ensure_user(app, "ann")
+    pool = app.users["ann"].spawner.warm_pool()
+    for _ in range(900):
+        if len(pool.ready) >= n:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the pool never filled: {pool.status()}")
+
+
+async def test_profile_picked_after_logging_in_pooled_limits_in_a_cell(
     browser,  # noqa: F811
     course,
     shots,  # noqa: F811
     docker_client,
 ):
+    """A student logs in, picks a profile on the spawn page, gets a server from the
+    warm pool (same image: the profile's limits and environment handed over) and
+    reads its limits in a notebook cell."""
     app = course
+    await pool_ready(app)
     page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
     await login(page, app, "ann")
     await page.wait_for_selector("#jhub-kit-profiles", timeout=60 * MS)
@@ -86,8 +100,14 @@ async def test_profile_picked_on_the_spawn_page_limits_in_a_cell(
     assert "Project" not in form  # the teachers' profile is not offered
     await page.check("input[name=profile][value=big]")
     await shots(page, "spawn-page-profiles")
+    t0 = asyncio.get_running_loop().time()
     await page.click("form#spawn_form [type=submit]")
     await wait_for_lab(page)
+    took = asyncio.get_running_loop().time() - t0
+    spawner = app.users["ann"].spawner
+    assert spawner.pool_member, "the start should have come from the pool"
+    assert spawner.profile_label == {"slug": "big", "name": "Python, more memory"}
+    print(f"pooled start with a profile, submit to JupyterLab: {took:.1f} s")
     await put_notebook(
         app,
         "ann",
@@ -125,38 +145,6 @@ async def test_refusals_a_student_reads(browser, course, shots):  # noqa: F811
     assert (
         "second" not in app.users["bob"].spawners or not app.users["bob"].spawners["second"].active
     )
-
-
-async def test_pooled_start_after_logging_in(
-    browser,  # noqa: F811
-    docker_client,
-    test_image,
-    chp,
-    net,  # noqa: F811
-    mount_area,
-    tmp_path,
-    shots,  # noqa: F811
-):
-    async with running_hub(course_config(tmp_path, test_image, pool=1)) as app:
-        ensure_user(app, "dan")
-        pool = app.users["dan"].spawner.warm_pool()
-        for _ in range(900):
-            if len(pool.ready) == 1:
-                break
-            await asyncio.sleep(0.2)
-        assert len(pool.ready) == 1, pool.status()
-        page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
-        await login(page, app, "dan")
-        await page.wait_for_selector("#jhub-kit-profiles", timeout=60 * MS)
-        t0 = asyncio.get_running_loop().time()
-        await page.click("form#spawn_form [type=submit]")  # the default profile
-        await wait_for_lab(page)
-        took = asyncio.get_running_loop().time() - t0
-        await shots(page, "pooled-start-lab")
-        spawner = app.users["dan"].spawner
-        assert spawner.pool_member, "the start should have come from the pool"
-        assert spawner.profile_label == {"slug": "python", "name": "Python"}
-        print(f"pooled start, submit to JupyterLab: {took:.1f} s")
 
 
 async def shown_users(page) -> list[str]:
