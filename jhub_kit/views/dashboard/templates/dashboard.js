@@ -18,6 +18,10 @@
       const y = h - 1 - (max > 0 ? (v / max) * (h - 2) : 0);
       pts.push(`${x.toFixed(1)},${y.toFixed(1)}`);
     });
+    if (pts.length === 1) {  // one reading (its first minute): a short stub, not nothing
+      const [x, y] = pts[0].split(",").map(Number);
+      pts.unshift(`${Math.max(0, x - 3).toFixed(1)},${y.toFixed(1)}`);
+    }
     const p = document.createElementNS(SVG, "polyline");
     p.setAttribute("points", pts.join(" "));
     p.setAttribute("class", cls);
