@@ -41,7 +41,7 @@ def value(scraped, name: str, **labels) -> float:
 
 
 async def test_metrics_follow_a_pooled_a_cold_and_a_refused_start(
-    docker_client, test_image, tmp_path
+    docker_client, test_image, mount_area
 ):
     c = kit_config(
         test_image,
@@ -49,7 +49,7 @@ async def test_metrics_follow_a_pooled_a_cold_and_a_refused_start(
         mem_limit="300M",
         profile_list=[{"display_name": "Python", "slug": "python", "default": True}],
     )
-    c.QuotaDockerSpawner.pool_dir = str(tmp_path / "pool")
+    c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")  # its mounts undone after
     async with running_hub(c) as app:
         for name in ("ann", "bob", "cy"):
             ensure_user(app, name)
