@@ -24,31 +24,25 @@ def budget_refusal(quota: Quota, running: Sequence[Quota]) -> str | None:
             f"You already run {n} server{'s' if n != 1 else ''}, the most you may run at "
             f"once ({quota.max_servers}); stop one before starting another."
         )
-    if quota.mem_budget is not None:
-        used = _sum([q.mem_limit for q in running])
-        if quota.mem_limit is None or used is None:
+    for word, limit_key, budget_key, show in (
+        ("memory", "mem_limit", "mem_budget", lambda v: format_size(int(v))),
+        ("CPU", "cpu_limit", "cpu_budget", lambda v: f"{v:g}"),
+    ):
+        budget = getattr(quota, budget_key)
+        if budget is None:
+            continue
+        mine = getattr(quota, limit_key)
+        used = _sum([getattr(q, limit_key) for q in running])
+        if mine is None or used is None:
             return (
-                f"Your servers share a memory budget of {format_size(quota.mem_budget)}, "
-                "and a server without a memory limit cannot fit in it; an administrator "
-                "must set mem_limit."
+                f"Your servers share a {word} budget of {show(budget)}, and a server "
+                f"without a {word} limit cannot fit in it; an administrator must set "
+                f"{limit_key}."
             )
-        if used + quota.mem_limit > quota.mem_budget:
+        if used + mine > budget + 1e-9:
             return (
-                f"This server's memory ({format_size(quota.mem_limit)}) and your running "
-                f"servers' ({format_size(int(used))}) would be above your budget of "
-                f"{format_size(quota.mem_budget)}; stop a server or pick a smaller profile."
-            )
-    if quota.cpu_budget is not None:
-        cpus = _sum([q.cpu_limit for q in running])
-        if quota.cpu_limit is None or cpus is None:
-            return (
-                f"Your servers share a CPU budget of {quota.cpu_budget:g}, and a server "
-                "without a CPU limit cannot fit in it; an administrator must set cpu_limit."
-            )
-        if cpus + quota.cpu_limit > quota.cpu_budget + 1e-9:
-            return (
-                f"This server's CPU ({quota.cpu_limit:g}) and your running servers' "
-                f"({cpus:g}) would be above your budget of {quota.cpu_budget:g}; stop a "
+                f"This server's {word} ({show(mine)}) and your running servers' "
+                f"({show(used)}) would be above your budget of {show(budget)}; stop a "
                 "server or pick a smaller profile."
             )
     return None
