@@ -173,7 +173,10 @@ async def test_dashboard_roster_history_and_filters(browser, course, shots):  # 
         "points", re.compile(r"^\d+\.\d,\d+\.\d \d+\.\d,\d+\.\d"), timeout=60 * MS
     )
     await expect(ann.locator("td[data-key='memory_peak']")).not_to_have_text("-", timeout=60 * MS)
-    await expect(teacher.locator("#class-chart svg polyline.running")).to_have_count(1)
+    running = teacher.locator("#class-chart svg polyline.running")
+    await expect(running).to_have_count(1)
+    # drawn from the first reading on (a stub one minute wide, never an invisible point)
+    await expect(running).to_have_attribute("points", re.compile(r"^[\d.]+,[\d.]+ [\d.]+,[\d.]+"))
     await shots(teacher, "dashboard-with-history")
     # filter by group: only the teachers
     await teacher.select_option("#filter-group", "teachers")
@@ -183,3 +186,48 @@ async def test_dashboard_roster_history_and_filters(browser, course, shots):  # 
     await teacher.select_option("#filter-profile", "Python")
     users = await shown_users(teacher)
     assert users == ["ann"], users
+
+
+async def test_named_server_from_the_home_page_listed_for_student_and_teacher(
+    browser,  # noqa: F811
+    course,
+    shots,  # noqa: F811
+):
+    """The teacher (up to 3 servers) adds a named server on JupyterHub's home page,
+    starts it with the teachers' profile from its spawn page; the kit's part of the
+    home page lists it with its state, profile and memory, and the class dashboard
+    gives it its own row beside the default server's."""
+    from playwright.async_api import expect
+
+    app = course
+    page = await (await browser.new_context(viewport={"width": 1400, "height": 800})).new_page()
+    await login(page, app, "teacher")
+    await page.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+    await page.goto(url_path_join(public_url(app), "hub/home"))
+    await page.fill(".new-server-name", "project")
+    await page.click(".new-server-btn")  # JupyterHub makes it; its row has a start button
+    start = page.locator("tr.home-server-row[data-server-name='project'] .start-server")
+    await start.click(timeout=60 * MS)
+    # the spawn page of the named server: the teacher picks the teachers' profile
+    await page.wait_for_selector("#jhub-kit-profiles", timeout=60 * MS)
+    await page.check("input[name=profile][value=project]")
+    await page.click("form#spawn_form [type=submit]")
+    await page.wait_for_url(re.compile(r"/user/teacher/project/lab"), timeout=180 * MS)
+    await page.wait_for_selector(".jp-LabShell", timeout=180 * MS)
+    await page.goto(url_path_join(public_url(app), "hub/home"))
+    row = page.locator("#jhub-kit-servers tr[data-server='project']")
+    await expect(row).to_contain_text("running", timeout=60 * MS)
+    assert (await row.locator("td").all_inner_texts())[2:] == ["Project", "1G"]
+    await shots(page, "home-named-server-listed")
+    spawner = app.users["teacher"].spawners["project"]
+    assert spawner.ready and spawner.profile_label["slug"] == "project"
+    # the dashboard: the named server's own row (the default server's row: stopped)
+    await page.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+    named = page.locator("tr[data-user='teacher'][data-server='project']")
+    await expect(named.locator("td[data-key='server']")).to_have_text("running", timeout=60 * MS)
+    await expect(named.locator("td[data-key='server_name']")).to_have_text("project")
+    await expect(named.locator("td[data-key='profile']")).to_have_text("Project")
+    await expect(named.locator("td[data-key='memory']")).to_have_text("1G")
+    default = page.locator("tr[data-user='teacher'][data-server='']")
+    await expect(default.locator("td[data-key='server']")).to_have_text("stopped")
+    await shots(page, "dashboard-named-server")

@@ -29,6 +29,7 @@ from conftest import TEST_PREFIX, dump_containers, remove_test_containers
 from hubimage import EXAMPLE, example_context, hub_base_image
 from hubutil import PROBE
 from jupyterhub.utils import random_port
+from test_browser import MS, Shots, chromium_path, wait_for_lab  # noqa: F401 - a fixture
 
 from jhub_kit.network import firewall
 
@@ -467,3 +468,67 @@ def test_compose_nginx_tls_oauth_end_to_end(deployment, docker_client, test_host
     new_bridge = firewall.bridge_of(docker_client.networks.get(NET).attrs)
     assert new_bridge != old_bridge
     assert isolation_probe(docker_client) == ISOLATED
+
+
+def _spki_sha256(cert: str) -> str:
+    """The base64 SHA-256 of the certificate's public key: what Chromium is told to
+    trust (this one certificate; every other TLS error still fails)."""
+    pub = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    der = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-outform", "der"], input=pub, check=True, capture_output=True
+    ).stdout
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+async def test_browser_login_through_nginx_tls_and_the_provider(deployment, chromium_path):  # noqa: F811
+    """A student in Chromium: the hub's page over HTTPS through nginx, the kit's OAuth
+    login button, the provider's login form, back to the hub, a server started on the
+    compose network and JupyterLab drawn, every step through nginx. Screenshots kept."""
+    dep = deployment
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed; run scripts/test.sh")
+    shots = Shots("test_browser_login_through_nginx_tls_and_the_provider")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(
+            executable_path=chromium_path,
+            args=[
+                *("--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"),
+                f"--ignore-certificate-errors-spki-list={_spki_sha256(dep['cert'])}",
+            ],
+        )
+        try:
+            page = await (await b.new_context(viewport={"width": 1280, "height": 800})).new_page()
+            r = await page.goto(f"{dep['public']}/hub/login")
+            assert r.ok and page.url.startswith(dep["public"] + "/hub/login"), page.url
+            await shots(page, "compose-login-page")
+            await page.click("a[href*='oauth_login']")
+            # the provider's own login form (its authorize endpoint sent the browser there)
+            await page.wait_for_selector("#username_input", timeout=60 * MS)
+            assert urlparse(page.url).port == urlparse(dep["idp"]).port, page.url
+            await page.fill("#username_input", "student2")
+            await page.fill("#password_input", IDP_PASSWORD)
+            await shots(page, "compose-provider-login")
+            await page.click("#login_submit")
+            # back at the hub through nginx: the server starts, JupyterLab is drawn
+            await page.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+            if "/hub/spawn" in page.url or page.url.endswith("/hub/home"):
+                await page.goto(f"{dep['public']}/hub/spawn")
+            await wait_for_lab(page)
+            assert page.url.startswith(f"{dep['public']}/user/student2/lab"), page.url
+            await shots(page, "compose-lab-through-nginx")
+        except BaseException:
+            for j, pg in enumerate(b.contexts[0].pages if b.contexts else []):
+                with contextlib.suppress(Exception):
+                    await shots(pg, f"failed-{j}")
+            raise
+        finally:
+            await b.close()

@@ -54,6 +54,7 @@ def test_rows_merge_quota_report_live_readings_and_kit_state():
     ann, bob, zoe = rows.class_rows(users, quota, live)
     assert ann == {
         "user": "ann",
+        "server_name": "",
         "groups": "class-a",
         "admin": False,
         "server": "running",
@@ -104,7 +105,7 @@ def test_csv_quotes_formulas_and_keeps_names():
     users = [model('=HYPERLINK("http://x")'), model("ann")]
     text = rows.to_csv(rows.class_rows(users, {}, {}))
     table = list(csv.reader(io.StringIO(text)))
-    assert table[0][:3] == ["user", "groups", "server"]
+    assert table[0][:4] == ["user", "groups", "server_name", "server"]
     assert table[1][0] == '\'=HYPERLINK("http://x")' and table[2][0] == "ann"
     assert table[2][table[0].index("memory_used")] == "-"  # a dash stays a dash
     assert "history" not in table[0]  # a chart, not a cell
@@ -223,3 +224,37 @@ def test_history_is_bounded_and_gives_peaks_and_charts():
     assert "ann" not in h.users and h.peaks("ann") == (None, None)
     [row] = rows.class_rows([model("ann")], {}, {}, None, h, now + 700)
     assert row["memory_peak"] == "-" and set(row["history"]["memory"]) == {None}
+
+
+def test_named_servers_get_their_own_rows_readings_and_history():
+    q_big = Quota(mem_limit=4 * 1024 * M, cpu_limit=2.0)
+    ann = model("ann", running({"profile": {"name": "Python"}}), groups=["class-a"])
+    ann["servers"]["project"] = running({"quota": q_big.to_state(), "profile": {"name": "Big"}})
+    ann["servers"]["r"] = {"ready": False, "pending": "spawn", "state": {}}
+    bob = model("bob")
+    h = rows.History()
+    live = {
+        "ann": {"memory_used": 100 * M, "cpu_percent": 5.0},
+        rows.row_key("ann", "project"): {"memory_used": 900 * M, "cpu_percent": 80.0},
+    }
+    h.add(1000.0, live, 2, 0)
+    quota = {"ann": {"memory": "1G", "cpu": "1"}, "bob": {"memory": "1G", "cpu": "1"}}
+    table = rows.class_rows([bob, ann], quota, live, None, h, 1000.0)
+    assert [(r["user"], r["server_name"], r["server"]) for r in table] == [
+        ("ann", "", "running"),
+        ("ann", "project", "running"),
+        ("ann", "r", "pending spawn"),
+        ("bob", "", "stopped"),
+    ]
+    default, project, r, _ = table
+    assert (default["profile"], default["memory"], default["memory_used"]) == (
+        "Python",
+        "1G",
+        "100M",
+    )
+    # a named server shows the quota it runs with (its profile's), its own readings and peaks
+    assert (project["profile"], project["memory"], project["cpu"]) == ("Big", "4G", "2")
+    assert (project["memory_used"], project["memory_peak"]) == ("900M", "900M")
+    assert max(v for v in project["history"]["memory"] if v is not None) == 900 * M
+    assert r["memory_used"] == "-" and r["groups"] == "class-a"
+    assert rows.row_key("ann", "") == "ann"

@@ -149,3 +149,48 @@ async def test_provisioning_failure_is_a_clear_spawn_error(
         )
         assert "Home of mallory not provisioned: refusing" in caplog.text
         assert "it is a symlink" in caplog.text
+
+
+async def test_each_named_server_its_own_home(docker_client, test_image, chp, homes, docker_debug):
+    """home_per_server: a named server gets a home of its own (its own size limit),
+    kept as USER/SERVER; the default server keeps the user's home; each survives
+    its server's stop and start."""
+    from test_budget_hub import post_server, ready, stop
+
+    fresh_provisioners()
+    c = config(test_image, homes, home_per_server=True)
+    c.JupyterHub.allow_named_servers = True
+    async with running_hub(c) as app:
+        ensure_user(app, "alice")
+        await start_server(app, "alice")
+        r = await post_server(app, "alice", "lab2")
+        assert r.status_code in (201, 202), r.text
+        await ready(app, "alice", "lab2")
+        prov = app.users["alice"].spawner.provisioner()
+        assert await prov.users() == ["alice", "alice/lab2"]
+        code, out = await sh(docker_client, "alice", "echo default > /home/jovyan/which")
+        assert code == 0, out
+        script = "cat /home/jovyan/which 2>&1; echo lab2 > /home/jovyan/which; df -k /home/jovyan"
+        code, out = await container_exec(docker_client, "alice--lab2", ["sh", "-c", script])
+        assert "No such file" in out.splitlines()[0], out  # not the default server's home
+        size_kb = int(out.splitlines()[-1].split()[1])
+        assert 30 * 1024 < size_kb < 45 * 1024, out  # disk_limit 40M of its own
+        homes_of = {}
+        for name in ("alice", "alice--lab2"):
+            info = docker_client.api.inspect_container(f"{TEST_PREFIX}-{name}")
+            homes_of[name] = {m["Destination"]: m["Source"] for m in info["Mounts"]}["/home/jovyan"]
+        assert homes_of["alice"] == str(homes / "alice")
+        assert homes_of["alice--lab2"] != homes_of["alice"]
+        assert homes_of["alice--lab2"].startswith(str(homes) + "/alice-lab2--")
+        await stop(app, "alice", "lab2")
+        r = await post_server(app, "alice", "lab2")
+        assert r.status_code in (201, 202), r.text
+        await ready(app, "alice", "lab2")
+        code, out = await container_exec(
+            docker_client, "alice--lab2", ["cat", "/home/jovyan/which"]
+        )
+        assert out.strip() == "lab2"
+        code, out = await sh(docker_client, "alice", "cat /home/jovyan/which")
+        assert out.strip() == "default"
+        await stop(app, "alice", "lab2")
+        await stop_server(app, "alice")

@@ -80,3 +80,37 @@ async def test_metrics_follow_a_pooled_a_cold_and_a_refused_start(
         assert value(after, "jhub_kit_pool_ready") == len(pool.ready)
         await stop_server(app, "ann")
         await stop_server(app, "bob")
+
+
+async def test_metrics_scraped_during_a_rush_show_the_queue(docker_client, test_image):
+    """Three starts at once through a start queue of one place: scraped while they
+    run, the queue's length shows students waiting; after, the wait histogram
+    counts every start, and those who waited add their seconds to it."""
+    c = kit_config(test_image, mem_limit="300M", concurrent_starts=1)
+    names = ("rush1", "rush2", "rush3")
+    async with running_hub(c) as app:
+        for name in names:
+            ensure_user(app, name)
+        before = await scrape(app)
+        lengths = []
+
+        async def watch():
+            while True:
+                lengths.append(value(await scrape(app), "jhub_kit_start_queue_length"))
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            users = await asyncio.gather(*(start_server(app, name) for name in names))
+        finally:
+            watcher.cancel()
+        assert all(u.running for u in users)
+        after = await scrape(app)
+        assert max(lengths) >= 1, lengths  # seen waiting, while it happened
+        assert value(after, "jhub_kit_start_queue_length") == 0
+        count = "jhub_kit_start_queue_wait_seconds_count"
+        waited = "jhub_kit_start_queue_wait_seconds_sum"
+        assert value(after, count) - value(before, count) == 3
+        assert value(after, waited) - value(before, waited) > 1.0  # two waited a start each
+        for name in names:
+            await stop_server(app, name)

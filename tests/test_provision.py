@@ -190,6 +190,23 @@ async def test_deprovision_archives_then_removes(base, tmp_path):
     assert p.state.get("ivy") is None
 
 
+async def test_named_servers_homes_are_the_users_and_no_one_elses(base, tmp_path):
+    """home_per_server keeps a named server's home as USER/SERVER: its own safe name
+    and record, listed among the user's homes (what `users remove --forever`
+    archives and removes), never among another user's whose name starts alike."""
+    p = make("directory", base)
+    for key in ("ivy", "ivy/lab2", "ivy2", "ivy-lab2"):
+        await p.provision(key, Quota())
+    assert await p.homes_of("ivy") == ["ivy", "ivy/lab2"]
+    assert await p.homes_of("ivy2") == ["ivy2"] and await p.homes_of("nobody") == ["nobody"]
+    record = p.state.get("ivy/lab2")
+    assert record["name"].startswith("ivy-lab2--") and (base / record["name"]).is_dir()
+    assert p.state.get("ivy-lab2")["name"] == "ivy-lab2"  # a user of that name: apart
+    for key in await p.homes_of("ivy"):
+        assert await p.deprovision(key, tmp_path / "archives") is not None
+    assert await p.users() == ["ivy-lab2", "ivy2"]
+
+
 async def test_first_provisions_of_many_users_at_once(base):
     """A class's first login on a fresh install: base_dir and state made concurrently."""
     p = make("directory", base)

@@ -263,10 +263,11 @@ def remove_cmd(
 
         prov = provisioner_for(load_config(config_file or ""))
         try:
-            archive = asyncio.run(prov.deprovision(name, archive_dir))
+            for key in asyncio.run(prov.homes_of(name)):
+                archive = asyncio.run(prov.deprovision(key, archive_dir))
+                if archive is None:
+                    click.echo(f"{key} had no home")
+                else:
+                    click.echo(f"home of {key} archived to {archive} and removed")
         except ProvisionError as e:
             raise click.ClickException(f"{name} was deleted from the hub, but: {e}") from None
-        if archive is None:
-            click.echo(f"{name} had no home")
-        else:
-            click.echo(f"home archived to {archive} and removed")

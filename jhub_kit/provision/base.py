@@ -351,6 +351,13 @@ class HomeProvisioner(LoggingConfigurable):
             except StateError as e:
                 raise HomeUnavailable(str(e)) from None
 
+    async def homes_of(self, username: str) -> list[str]:
+        """``username``'s home and the homes of their named servers the state lists
+        (``USER/SERVER``, made with ``home_per_server``): what removing the user
+        removes. The user's own name comes first, listed or not."""
+        servers = [k for k in await self.users() if k.startswith(username + "/")]
+        return [username, *servers]
+
     async def reset(self, username: str) -> dict[str, Any]:
         """Forget a home whose backing object is gone, so the next spawn makes a fresh one.
 

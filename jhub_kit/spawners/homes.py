@@ -15,7 +15,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
-from traitlets import Float, Instance, Unicode, Union
+from traitlets import Bool, Float, Instance, Unicode, Union
 
 from .. import metrics, registry
 from ..compat import SpawnException
@@ -80,6 +80,28 @@ class HomesMixin(_Base):
         """,
     ).tag(config=True)
 
+    home_per_server = Bool(
+        False,
+        help="""Give each named server its own home, as ``{servername}`` in
+        ``volumes`` gives it its own volume. False (the default): every server of
+        a user mounts the user's one home. True: a named server's home is kept by
+        the provisioner as ``USER/SERVER`` (a name no user can have: JupyterHub
+        refuses "/" in usernames), with the quota's ``disk_limit`` of its own; the
+        default server keeps the user's home. ``jhub-kit users remove --forever``
+        archives and removes them all.
+        Example: ``c.QuotaDockerSpawner.home_per_server = True``.
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
+    def home_key(self) -> str:
+        """What the provisioner keeps this server's home under: the user's name, or
+        ``USER/SERVER`` for a named server with :attr:`home_per_server`."""
+        if self.home_per_server and self.name:
+            return f"{self.user.name}/{self.name}"
+        return str(self.user.name)
+
     def provisioner(self) -> HomeProvisioner | None:
         """The configured provisioner, shared by every user's spawner (one lock per user)."""
         hp = self.home_provisioner
@@ -107,16 +129,16 @@ class HomesMixin(_Base):
         if isinstance(prov, DockerVolumeProvisioner):
             prov.server_image = self.image  # the image at hand to set a new volume's owner
         try:
-            self.home_mount = await prov.provision(self.user.name, self.quota)
+            self.home_mount = await prov.provision(self.home_key(), self.quota)
         except ProvisionError as e:
-            self.log.error("Home of %s not provisioned: %s", self.user.name, e)
+            self.log.error("Home of %s not provisioned: %s", self.home_key(), e)
             raise SpawnException(
                 e.user_message,
                 reason="home",
                 status_code=500,
-                log_message=f"Home of {self.user.name} not provisioned: {e}",
+                log_message=f"Home of {self.home_key()} not provisioned: {e}",
             ) from None
-        usage = await prov.usage(self.user.name)
+        usage = await prov.usage(self.home_key())
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
         self._emit(40, f"Home ready ({size})")
 
@@ -139,11 +161,11 @@ class HomesMixin(_Base):
             return
         self._usage_at = now
         try:
-            usage = self.home_usage = await prov.usage(self.user.name)
+            usage = self.home_usage = await prov.usage(self.home_key())
             if usage is not None:
-                metrics.HOME_USE.record(self.user.name, usage.used, usage.limit)
+                metrics.HOME_USE.record(self.home_key(), usage.used, usage.limit)
         except ProvisionError as e:
-            self.log.warning("Could not measure the home of %s: %s", self.user.name, e)
+            self.log.warning("Could not measure the home of %s: %s", self.home_key(), e)
 
     def home_mount_target(self) -> str:
         """Where the home is mounted in the server."""

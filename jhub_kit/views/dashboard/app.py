@@ -84,7 +84,7 @@ class Collector:
         quota = await asyncio.to_thread(self.quota_rows, users)
         live = await asyncio.to_thread(self._read_containers, users)
         now = time.time()
-        status = [rows.server_status(u) for u in users]
+        status = [rows.server_status(u, n) for u in users for n in rows.server_names(u)]
         running = sum(s == "running" for s in status)
         queued = sum(s.startswith("queued") for s in status)
         self.history.add(now, live, running, queued)
@@ -94,28 +94,30 @@ class Collector:
         self.error = None
 
     def _read_containers(self, users: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Memory and CPU of every server (named ones too), by :func:`rows.row_key`."""
         live, seen = {}, set()
         for u in users:
-            server = (u.get("servers") or {}).get("") or {}
-            state = server.get("state") or {}
-            kit_live = (state.get("jhub_kit") or {}).get("live")
-            if kit_live:  # read by the hub from the node's engine (a swarm)
-                live[u["name"]] = {
-                    "memory_used": kit_live.get("memory_used"),
-                    "cpu_percent": kit_live.get("cpu_percent"),
-                }
-                continue
-            cid = state.get("object_id") or state.get("container_id")
-            if not cid:
-                continue
-            seen.add(cid)
-            sample = oom.read_cpu_seconds(cid)
-            cpu = None
-            if sample is not None:
-                now = (time.monotonic(), sample)
-                cpu = rows.cpu_percent(self._cpu.get(cid), now)
-                self._cpu[cid] = now
-            live[u["name"]] = {"memory_used": oom.read_memory_used(cid), "cpu_percent": cpu}
+            for server_name, server in (u.get("servers") or {}).items():
+                key = rows.row_key(u["name"], server_name)
+                state = (server or {}).get("state") or {}
+                kit_live = (state.get("jhub_kit") or {}).get("live")
+                if kit_live:  # read by the hub from the node's engine (a swarm)
+                    live[key] = {
+                        "memory_used": kit_live.get("memory_used"),
+                        "cpu_percent": kit_live.get("cpu_percent"),
+                    }
+                    continue
+                cid = state.get("object_id") or state.get("container_id")
+                if not cid:
+                    continue
+                seen.add(cid)
+                sample = oom.read_cpu_seconds(cid)
+                cpu = None
+                if sample is not None:
+                    now = (time.monotonic(), sample)
+                    cpu = rows.cpu_percent(self._cpu.get(cid), now)
+                    self._cpu[cid] = now
+                live[key] = {"memory_used": oom.read_memory_used(cid), "cpu_percent": cpu}
         for cid in set(self._cpu) - seen:
             del self._cpu[cid]
         return live

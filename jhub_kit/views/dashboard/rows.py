@@ -14,6 +14,7 @@ from ..report import quota_columns
 COLUMNS = [
     ("user", "User"),
     ("groups", "Groups"),
+    ("server_name", "Server name"),
     ("server", "Server"),
     ("profile", "Profile"),
     ("memory_used", "Memory used"),
@@ -40,8 +41,9 @@ def cpu_percent(
     return 100 * (now[1] - before[1]) / (now[0] - before[0])
 
 
-def server_status(model: dict[str, Any]) -> str:
-    server = (model.get("servers") or {}).get("")
+def server_status(model: dict[str, Any], name: str = "") -> str:
+    """The state of the user's server ``name`` ("" the default one)."""
+    server = (model.get("servers") or {}).get(name)
     if not server:
         return "stopped"
     kit = (server.get("state") or {}).get("jhub_kit") or {}
@@ -55,6 +57,19 @@ def server_status(model: dict[str, Any]) -> str:
 
 #: what a user of the roster who never logged in shows as their server
 NEVER = "never logged in"
+
+
+def row_key(user: str, server_name: str = "") -> str:
+    """What the dashboard keys a server's readings and history by: the user's name
+    for their default server, ``user/name`` for a named one (names have no "/")."""
+    return f"{user}/{server_name}" if server_name else user
+
+
+def server_names(model: dict[str, Any]) -> list[str]:
+    """The servers a user's rows show: the default one always (running or not), then
+    each named server the hub lists (running or starting), by name."""
+    return ["", *sorted(n for n in (model.get("servers") or {}) if n)]
+
 
 #: the chart's points per row (one a minute over the hour)
 POINTS = 60
@@ -149,44 +164,58 @@ def class_rows(
     ]
     rows = []
     for model in sorted([*users, *never], key=lambda u: u["name"]):
-        name = model["name"]
-        server = (model.get("servers") or {}).get("") or {}
-        kit = (server.get("state") or {}).get("jhub_kit") or {}
-        q = quota.get(name) or _state_quota(kit)
-        reading = live.get(name, {})
-        used = reading.get("memory_used")
-        cpu = reading.get("cpu_percent")
-        home = kit.get("home_usage")  # the hub's own measure of a running home is newer
-        mem_peak, cpu_peak = history.peaks(name) if history else (None, None)
-        rows.append(
-            {
-                "user": name,
-                "groups": ",".join(model.get("groups") or []),
-                "admin": bool(model.get("admin")),
-                "server": NEVER if model.get("never") else server_status(model),
-                "profile": (kit.get("profile") or {}).get("name", "")
-                if server.get("ready") or server.get("pending")
-                else "",
-                "memory_peak": "-" if mem_peak is None else approx_size(mem_peak),
-                "memory_peak_bytes": mem_peak,
-                "cpu_peak": "-" if cpu_peak is None else f"{cpu_peak:.0f}%",
-                "history": history.chart(name, now) if history else None,
-                "queue_ahead": kit.get("queue_ahead"),
-                "memory_used": "-" if used is None else approx_size(used),
-                "memory_used_bytes": used,
-                "memory": q.get("memory", "-"),
-                "cpu_used": "-" if cpu is None else f"{cpu:.0f}%",
-                "cpu": q.get("cpu", "-"),
-                "disk_used": (("≥ " if home.get("partial") else "") + format_size(home["used"]))
-                if home
-                else q.get("disk_used", "-"),
-                "disk_limit": _disk_limit(q, home),
-                "last_activity": server.get("last_activity") or model.get("last_activity") or "",
-                "oom_kills": int(kit.get("oom_kills", 0)),
-                "last_event": (kit.get("last_event") or {}).get("text", ""),
-            }
-        )
+        for server_name in server_names(model):
+            rows.append(_row(model, server_name, quota, live, history, now))
     return rows
+
+
+def _row(
+    model: dict[str, Any],
+    server_name: str,
+    quota: dict[str, dict[str, Any]],
+    live: dict[str, dict[str, Any]],
+    history: History | None,
+    now: float,
+) -> dict[str, Any]:
+    name = model["name"]
+    key = row_key(name, server_name)
+    server = (model.get("servers") or {}).get(server_name) or {}
+    kit = (server.get("state") or {}).get("jhub_kit") or {}
+    q = quota.get(name) or _state_quota(kit)
+    if server_name and kit.get("quota"):  # a named server runs with its own (profile's)
+        q = {**q, **_state_quota(kit)}
+    reading = live.get(key, {})
+    used = reading.get("memory_used")
+    cpu = reading.get("cpu_percent")
+    home = kit.get("home_usage")  # the hub's own measure of a running home is newer
+    mem_peak, cpu_peak = history.peaks(key) if history else (None, None)
+    return {
+        "user": name,
+        "server_name": server_name,
+        "groups": ",".join(model.get("groups") or []),
+        "admin": bool(model.get("admin")),
+        "server": NEVER if model.get("never") else server_status(model, server_name),
+        "profile": (kit.get("profile") or {}).get("name", "")
+        if server.get("ready") or server.get("pending")
+        else "",
+        "memory_peak": "-" if mem_peak is None else approx_size(mem_peak),
+        "memory_peak_bytes": mem_peak,
+        "cpu_peak": "-" if cpu_peak is None else f"{cpu_peak:.0f}%",
+        "history": history.chart(key, now) if history else None,
+        "queue_ahead": kit.get("queue_ahead"),
+        "memory_used": "-" if used is None else approx_size(used),
+        "memory_used_bytes": used,
+        "memory": q.get("memory", "-"),
+        "cpu_used": "-" if cpu is None else f"{cpu:.0f}%",
+        "cpu": q.get("cpu", "-"),
+        "disk_used": (("≥ " if home.get("partial") else "") + format_size(home["used"]))
+        if home
+        else q.get("disk_used", "-"),
+        "disk_limit": _disk_limit(q, home),
+        "last_activity": server.get("last_activity") or model.get("last_activity") or "",
+        "oom_kills": int(kit.get("oom_kills", 0)),
+        "last_event": (kit.get("last_event") or {}).get("text", ""),
+    }
 
 
 def _disk_limit(q: dict[str, Any], home: dict[str, Any] | None) -> str:

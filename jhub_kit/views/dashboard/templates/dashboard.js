@@ -55,11 +55,19 @@
     svg.setAttribute("height", h);
     svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     const top = Math.max(1, ...series.map((r) => Math.max(r[1], r[2])));
+    const axis = document.createElementNS(SVG, "line");  // the baseline: 0 servers
+    for (const [a, v] of [["x1", 0], ["y1", h - 0.5], ["x2", w], ["y2", h - 0.5]]) axis.setAttribute(a, v);
+    axis.setAttribute("class", "axis");
+    svg.appendChild(axis);
     for (const [k, cls] of [[1, "running"], [2, "queued"]]) {
       const pts = series.map((r) => {
         const x = w - (r[0] / span) * w, y = h - 1 - (r[k] / top) * (h - 2);
         return `${x.toFixed(1)},${y.toFixed(1)}`;
       });
+      if (pts.length === 1) {  // the first reading: a stub one bucket (1 min) wide
+        const [x, y] = pts[0].split(",").map(Number);
+        pts.unshift(`${Math.max(0, x - w / 240).toFixed(1)},${y.toFixed(1)}`);
+      }
       const p = document.createElementNS(SVG, "polyline");
       p.setAttribute("points", pts.join(" "));
       p.setAttribute("class", cls);
@@ -130,6 +138,7 @@
     for (const row of rows) {
       const tr = document.createElement("tr");
       tr.dataset.user = row.user;
+      tr.dataset.server = row.server_name || "";
       if (row.oom_kills > 0) tr.className = "oom";
       if (row.server === "never logged in") tr.className = "never";
       for (const [key] of data.columns) {
@@ -168,7 +177,7 @@
       fillFilter("filter-profile", new Set(data.rows.map((r) => r.profile).filter((p) => p)));
       classChart();
       draw();
-      const n = data.rows.length;
+      const n = new Set(data.rows.map((r) => r.user)).size;
       const running = data.rows.filter((r) => r.server === "running").length;
       const plural = (k, word) => `${k} ${word}${k === 1 ? "" : "s"}`;
       status.textContent = `${plural(n, "user")}, ${plural(running, "server")} running; updated ${data.generated || "—"}`
