@@ -50,6 +50,7 @@ class Case:
     hook: Any = None
     extra: Any = None  # more config
     server_app: str = "extension"
+    members: int = 1  # ready before the starts (a profile's kind adds its own)
 
 
 def _hook_extra_hosts_for_teacher(spawner):
@@ -166,6 +167,25 @@ CASES = {
         options={"profile": "other"},
         pooled=False,
         declined_for="another image",
+    ),
+    # ... unless the profile has members of its own (issue 27): then it is pooled
+    "profile-image-pooled": Case(
+        spawner={
+            "home_provisioner": "directory",
+            "profile_list": [
+                {"display_name": "Default", "default": True},
+                {
+                    "display_name": "Other",
+                    "slug": "other",
+                    "image": "OTHER_IMAGE",
+                    "mem_limit": "350M",
+                    "pool_size": 1,
+                    "spawner_override": {"environment": {"COURSE_PROFILE": "other"}},
+                },
+            ],
+        },
+        options={"profile": "other"},
+        members=2,
     ),
 }
 
@@ -362,7 +382,7 @@ async def test_cold_and_pooled_are_one_server(
         .replace("COURSE", str(course))
         .replace("STACKS_IMAGE", stacks_image)
     )
-    if name in ("allowed-images", "profile-image"):
+    if name in ("allowed-images", "profile-image", "profile-image-pooled"):
         docker_client.images.get(test_image).tag(f"{TEST_PREFIX}-other", "latest")
     image = settings.pop("image", test_image)
     c = kit_config(image, pool_size=1, mem_limit="300M", pids_limit=400, **settings)
@@ -390,7 +410,7 @@ async def _run(app, case: Case, docker_client, course, caplog) -> None:
     pool = sp0.warm_pool()
     pool_off = case.declined_for.startswith("Warm pool off")
     if not pool_off:
-        await until(lambda: len(pool.ready) == 1, what="a member ready")
+        await until(lambda: len(pool.ready) == case.members, what="the members ready")
 
     # the oracle: a cold start
     hold_members(pool)

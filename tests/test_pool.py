@@ -311,3 +311,67 @@ async def test_pooled_start_with_each_home_backend(
 
             with contextlib.suppress(Exception):
                 docker_client.api.remove_volume(volume, force=True)
+
+
+async def test_members_per_profile_and_a_class_time_naming_one(
+    docker_client, test_image, chp, mount_area, fresh_pools, docker_debug
+):
+    """A profile with its own image gets members of its own (its pool_size, raised by
+    a pool_schedule entry naming it): a student who picks it gets one of them, with
+    that image and the profile's limits; a student of the configuration's profile
+    gets the configuration's; each kind refills apart. (The cold path as the oracle
+    for a profile's pooled server: tests/test_one_description.py.)"""
+    other = "jhubkit-test-other:latest"
+    docker_client.images.get(test_image).tag("jhubkit-test-other", "latest")
+    c = pool_config(test_image, mount_area, size=1)
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[time.localtime().tm_wday]
+    c.QuotaDockerSpawner.pool_schedule = [f"{day} 00:00-24:00 2 other"]
+    c.QuotaDockerSpawner.profile_list = [
+        {"display_name": "Python", "slug": "python", "default": True},
+        {
+            "display_name": "Other image",
+            "slug": "other",
+            "image": other,
+            "mem_limit": "350M",
+            "pool_size": 1,
+            "spawner_override": {"environment": {"COURSE": "other"}},
+        },
+    ]
+    api = docker_client.api
+    async with running_hub(c) as app:
+        for name in ("pa", "pb"):
+            ensure_user(app, name)
+        pool = app.users["pa"].spawner.warm_pool()
+        await until(lambda: len(pool.ready) == 3, what="1 + 2 members ready")
+        assert sorted(m.label for m in pool.ready) == ["", "other", "other"]
+        for m in pool.ready:
+            image = api.inspect_container(m.id)["Config"]["Image"]
+            assert image == (other if m.label == "other" else test_image), (m.label, image)
+        status = pool.status()
+        assert (
+            status["kinds"]["other"]["target"] == 2
+            and "schedule" in status["kinds"]["other"]["why"]
+        )
+
+        from test_profiles_hub import start_with
+
+        pa = await start_with(app, "pa", {"profile": "other"})
+        sp = pa.spawner
+        assert sp.pool_member and sp.profile_label["slug"] == "other"
+        info = api.inspect_container(sp.object_id)
+        assert info["Config"]["Image"] == other
+        assert info["HostConfig"]["Memory"] == 350 * M
+        _, out = await container_exec(docker_client, sp.object_id, ["sh", "-c", "echo $COURSE"])
+        assert out.strip() == "other", out
+        pb = await start_with(app, "pb", {"profile": "python"})
+        assert pb.spawner.pool_member
+        assert api.inspect_container(pb.spawner.object_id)["Config"]["Image"] == test_image
+        assert sorted(m.label for m in pool.ready) == ["other"]
+        # each kind refills to its own target after the quiet period
+        await until(
+            lambda: sorted(m.label for m in pool.ready) == ["", "other", "other"],
+            timeout=240,
+            what="both kinds refilled",
+        )
+        for name in ("pa", "pb"):
+            await stop_server(app, name)

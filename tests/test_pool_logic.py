@@ -233,3 +233,49 @@ def test_pool_status_says_the_cap(tmp_path, cap, asked):
     schedule.write_request(tmp_path, schedule.FillRequest(asked, time.time() + 60))
     assert pool.target()[0] == cap
     assert pool.status()["fill_max"] == cap
+
+
+async def test_kinds_per_profile_are_filled_taken_and_trimmed_apart(tmp_path):
+    """A pool with the configuration's kind and a profile's (its own image): each
+    filled to its own target (pool_size; the profile's pool_size; a class time
+    naming the profile), a start takes only a member of its key, the status gives
+    each kind, and a kind above its target loses only its own members."""
+    import datetime as dt
+
+    engine = FakeEngine()
+    now = dt.datetime.now()
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[now.weekday()]
+    windows = schedule.parse_schedule([f"{day} 00:00-24:00 3 r-course"])
+    pool = make_pool(tmp_path, engine, size=1, windows=windows)
+
+    def kind_of(key):
+        async def create(name, directory):
+            engine.running[f"id-{name}"] = name
+            return f"id-{name}"
+
+        return MemberKind(key, {"image": key}, [], create)
+
+    pool.start({"": kind_of("py"), "r-course": kind_of("r")}, free_slot, {"r-course": 1})
+    pool._task.cancel()  # ticks by hand below
+
+    async def tick():
+        await pool.maintain()
+        await asyncio.gather(*pool._adding)
+
+    await tick()
+    assert sorted(m.label for m in pool.ready) == ["", "r-course", "r-course", "r-course"]
+    assert pool.targets() == {
+        "": (1, "pool_size"),
+        "r-course": (3, f"schedule '{day} 00:00-24:00 3 r-course'"),
+    }
+    status = pool.status()
+    assert status["target"] == 4 and status["kinds"]["r-course"]["ready"] == 3
+    assert status["kinds"][""] == {"ready": 1, "starting": 0, "target": 1, "why": "pool_size"}
+    taken = pool.take("r")
+    assert taken.label == "r-course" and taken.key == "r"
+    assert pool.kind_for("r") is pool.kinds["r-course"] and pool.kind_for("julia") is None
+    # the class time ends: the profile falls back to its own pool_size (1)
+    pool.windows = []
+    await tick()
+    assert sorted(m.label for m in pool.ready) == ["", "r-course"]
+    assert pool.take("py").label == "" and pool.take("py") is None

@@ -136,6 +136,19 @@ def test_status_shows_the_target_and_why(tmp_path):
     assert json.loads(r.output)["target"] == 5
 
 
+def test_status_gives_each_profiles_kind(tmp_path):
+    kinds = {
+        "": {"ready": 1, "starting": 0, "target": 1, "why": "pool_size"},
+        "r-course": {"ready": 2, "starting": 1, "target": 4, "why": "schedule 'mon ... r-course'"},
+    }
+    _status(tmp_path, ready=3, target=5, kinds=kinds)
+    r = CliRunner().invoke(main, ["pool", "status", "--pool-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "ready      3 of 5  (by kind below)" in r.output
+    assert "(default)    1 of 1 ready, 0 starting  (pool_size)" in r.output
+    assert "r-course     2 of 4 ready, 1 starting  (schedule 'mon ... r-course')" in r.output
+
+
 def test_status_of_a_hub_that_stopped_keeping_it_fails(tmp_path):
     _status(tmp_path, updated=time.time() - 120)
     r = CliRunner().invoke(main, ["pool", "status", "--pool-dir", str(tmp_path)])
@@ -175,3 +188,24 @@ def test_pool_dir_from_the_config_file(tmp_path):
     cfg.write_text(f"c.QuotaDockerSpawner.pool_dir = {str(pool_dir)!r}\n")
     r = CliRunner().invoke(main, ["pool", "status", "-f", str(cfg)])
     assert r.exit_code == 0 and str(pool_dir) in r.output
+
+
+def test_an_entry_may_name_a_profile_whose_servers_it_keeps():
+    w = ps.parse_window("Mon 08:50-10:30 40 r-course")
+    assert (w.profile, w.size, w.text) == ("r-course", 40, "Mon 08:50-10:30 40 r-course")
+    assert ps.parse_window("mon 08:50-10:30 40").profile == ""
+    windows = [w, ps.parse_window("mon 08:00-12:00 5")]
+    # each kind counts only the entries naming it
+    assert ps.target(MON_0900, 2, windows, None) == (5, "schedule 'mon 08:00-12:00 5'")
+    assert ps.target(MON_0900, 0, windows, None, profile="r-course") == (
+        40,
+        "schedule 'Mon 08:50-10:30 40 r-course'",
+    )
+    assert ps.target(MON_0900, 1, [], None, profile="r-course") == (
+        1,
+        "profile r-course's pool_size",
+    )
+    with pytest.raises(ps.ScheduleError, match="is not a profile's slug"):
+        ps.parse_window("mon 08:50-10:30 40 R_Course!")
+    with pytest.raises(ps.ScheduleError, match=r"SIZE \[PROFILE\]"):
+        ps.parse_window("mon 08:50-10:30 40 r-course extra")

@@ -78,9 +78,12 @@ def test_parse_keeps_kubespawner_keys_and_makes_slugs():
         ),
         ([{"display_name": "A", "image": ""}], "image must be an image name"),
         ([{"display_name": "A", "default": "yes"}], "True or False"),
+        ([{"display_name": "A", "pool_size": -1}], "pool_size must be a whole number"),
+        ([{"display_name": "A", "pool_size": "5"}], "pool_size must be a whole number"),
     ],
 )
 def test_parse_errors_say_what_to_change(raw, words):
+    assert parse_profiles([{"display_name": "R", "pool_size": 5}], where="p")[0].pool_size == 5
     with pytest.raises(ProfileError, match="profile_list") as e:
         parse_profiles(raw, where="profile_list")
     assert words in str(e.value)

@@ -77,7 +77,14 @@ def status_cmd(pool_dir: str | None, config_file: str | None, as_json: bool) -> 
         click.echo(json.dumps({**status, "age_s": round(age, 1)}, indent=1))
     else:
         click.echo(f"Warm pool in {base} (hub pid {status.get('pid')}, updated {age:.0f} s ago)")
-        click.echo(f"  ready      {status['ready']} of {status['target']}  ({status['why']})")
+        kinds = status.get("kinds") or {}
+        why = "by kind below" if kinds else status["why"]
+        click.echo(f"  ready      {status['ready']} of {status['target']}  ({why})")
+        for label, k in kinds.items():  # the configuration's (""), then each profile's
+            click.echo(
+                f"    {label or '(default)':<12} {k['ready']} of {k['target']} ready, "
+                f"{k['starting']} starting  ({k['why']})"
+            )
         click.echo(f"  starting   {status['starting']}")
         click.echo(f"  given out  {status['assigned']} since the hub started")
         click.echo(f"  pool_size  {status['size']}")

@@ -123,6 +123,8 @@ class Member:
     dir: Path
     key: str = ""
     created: float = field(default_factory=time.monotonic)
+    #: the kind it was made as: a profile's slug, "" for the configuration's
+    label: str = ""
 
     @property
     def channel(self) -> Path:
@@ -185,10 +187,15 @@ class WarmPool:
         self.starting = 0
         self.assigned_total = 0
         self.want, self.why = size, "pool_size"
+        self.wants: dict[str, tuple[int, str]] = {"": (size, "pool_size")}
         self.last_taken = -REFILL_QUIET
         self.failures = 0
         self.retry_at = 0.0
-        self.kind: MemberKind | None = None
+        #: what members are made as, by label: "" the configuration's, else a profile's slug
+        self.kinds: dict[str, MemberKind] = {}
+        #: each profile kind's own pool_size
+        self.profile_sizes: dict[str, int] = {}
+        self.starting_of: dict[str, int] = {}
         self.closed = False
         self._adding: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -197,11 +204,37 @@ class WarmPool:
 
     # -- life ------------------------------------------------------------------
 
-    def start(self, kind: MemberKind, slot: BackgroundSlot) -> None:
-        """Start keeping the pool filled with members of ``kind`` (once)."""
+    @property
+    def kind(self) -> MemberKind | None:
+        """The configuration's member kind (None before the pool starts, or if the
+        configuration's servers cannot be pooled)."""
+        return self.kinds.get("")
+
+    @kind.setter
+    def kind(self, kind: MemberKind | None) -> None:
+        if kind is None:
+            self.kinds.pop("", None)
+        else:
+            self.kinds[""] = kind
+
+    def kind_for(self, key: str) -> MemberKind | None:
+        """A kind whose members run servers of ``key``; None if the pool has none."""
+        return next((k for k in self.kinds.values() if k.key == key), None)
+
+    def start(
+        self,
+        kind: MemberKind | dict[str, MemberKind],
+        slot: BackgroundSlot,
+        profile_sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Start keeping the pool filled with members of ``kind`` (once); a dict:
+        several kinds by label ("" the configuration's, else a profile's slug,
+        whose own pool_size is in ``profile_sizes``)."""
         if self.closed:
             return
-        self.kind, self._slot = kind, slot
+        self.kinds = dict(kind) if isinstance(kind, dict) else {"": kind}
+        self.profile_sizes = dict(profile_sizes or {})
+        self._slot = slot
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -233,11 +266,30 @@ class WarmPool:
             self.log.info("Warm pool: removed %d unassigned member(s) at shutdown", len(members))
 
     def target(self, now: dt.datetime | None = None) -> tuple[int, str]:
-        """How many members to keep now, and why (see :mod:`jhub_kit.pool.schedule`)."""
+        """How many members of the configuration's kind to keep now, and why (see
+        :mod:`jhub_kit.pool.schedule`)."""
+        return self.targets(now)[""]
+
+    def targets(self, now: dt.datetime | None = None) -> dict[str, tuple[int, str]]:
+        """For each kind (and always ""): how many members to keep now, and why. A fill
+        request is for the configuration's kind; a class time names its profile."""
+        now = now or dt.datetime.now()
         request = schedule.read_request(self.base)
-        return schedule.target(
-            now or dt.datetime.now(), self.size, self.windows, request, cap=self.fill_max
-        )
+        out = {}
+        for label in {"", *self.kinds}:
+            base = self.size if not label else self.profile_sizes.get(label, 0)
+            out[label] = schedule.target(
+                now,
+                base,
+                self.windows,
+                request if not label else None,
+                cap=self.fill_max,
+                profile=label,
+            )
+        return out
+
+    def ready_of(self, label: str) -> list[Member]:
+        return [m for m in self.ready if m.label == label]
 
     async def _run(self) -> None:
         try:
@@ -292,7 +344,10 @@ class WarmPool:
     async def maintain(self) -> None:
         """Drop members that died or aged; start new ones up to the target (backing
         off after failures), remove idle ones above it (oldest first); write the status."""
-        self.want, self.why = self.target()
+        targets = self.targets()
+        self.want = sum(n for label, (n, _) in targets.items() if label in self.kinds)
+        self.why = targets[""][1]
+        self.wants = targets
         running = await self._running_ids()
         now = self.clock()
         # the ready list may change while this awaits (a start takes a member):
@@ -306,17 +361,21 @@ class WarmPool:
             self.ready.remove(m)
             self.log.info("Warm pool: replacing %s (%s)", m.name, "too old" if alive else "it died")
             await self.discard(m)
-        missing = self.want - len(self.ready) - self.starting
-        if now - self.last_taken < REFILL_QUIET or now < self.retry_at:
-            missing = 0  # students are being given members, or the last one failed
-        for _ in range(max(missing, 0)):  # not awaited: the loop keeps watching
-            task = asyncio.get_running_loop().create_task(self._add())
-            self._adding.add(task)
-            task.add_done_callback(self._adding.discard)
-        while len(self.ready) > self.want:
-            m = self.ready.pop(0)
-            self.log.info("Warm pool: removing %s, above the target (%s)", m.name, self.why)
-            await self.discard(m)
+        quiet = now - self.last_taken >= REFILL_QUIET and now >= self.retry_at
+        for label in list(self.kinds):
+            want, why = targets[label]
+            missing = want - len(self.ready_of(label)) - self.starting_of.get(label, 0)
+            if not quiet:
+                missing = 0  # students are being given members, or the last one failed
+            for _ in range(max(missing, 0)):  # not awaited: the loop keeps watching
+                task = asyncio.get_running_loop().create_task(self._add(label))
+                self._adding.add(task)
+                task.add_done_callback(self._adding.discard)
+            while len(self.ready_of(label)) > want:
+                m = self.ready_of(label)[0]
+                self.ready.remove(m)
+                self.log.info("Warm pool: removing %s, above the target (%s)", m.name, why)
+                await self.discard(m)
         self._write_status()
 
     async def _running_ids(self) -> set[str] | None:
@@ -336,12 +395,13 @@ class WarmPool:
         except OSError as e:
             self.log.warning("Warm pool: cannot write %s: %s", schedule.STATUS_FILE, e)
 
-    async def _add(self) -> None:
-        kind, slot = self.kind, self._slot
+    async def _add(self, label: str = "") -> None:
+        kind, slot = self.kinds.get(label), self._slot
         assert kind is not None and slot is not None
         self.starting += 1
+        self.starting_of[label] = self.starting_of.get(label, 0) + 1
         name = member_name(self.prefix)
-        member = Member(name, "", self.base / name, kind.key)
+        member = Member(name, "", self.base / name, kind.key, label=label)
         try:
             async with slot():  # only when no student wants a place in the start queue
                 member.channel.mkdir(parents=True, mode=0o755)
@@ -369,6 +429,7 @@ class WarmPool:
             await self.discard(member)
         finally:
             self.starting -= 1
+            self.starting_of[label] -= 1
 
     async def _wait_ready(self, member: Member, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -504,8 +565,21 @@ class WarmPool:
             "assigned": self.assigned_total,
             "failures": self.failures,
             "members": [
-                {"name": m.name, "key": m.key, "age_s": round(now - m.created)} for m in self.ready
+                {"name": m.name, "key": m.key, "profile": m.label, "age_s": round(now - m.created)}
+                for m in self.ready
             ],
+            # each profile kind apart ("" the configuration's), when there are several
+            "kinds": {
+                label: {
+                    "ready": len(self.ready_of(label)),
+                    "starting": self.starting_of.get(label, 0),
+                    "target": self.wants.get(label, (0, ""))[0],
+                    "why": self.wants.get(label, (0, ""))[1],
+                }
+                for label in sorted(self.kinds)
+            }
+            if len(self.kinds) > 1
+            else {},
             "updated": time.time(),
             "pid": os.getpid(),
         }

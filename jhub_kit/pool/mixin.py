@@ -57,6 +57,7 @@ class PoolMixin(_Base):
 
     if TYPE_CHECKING:  # from the spawner's other parts
         quota: Quota | None
+        profile: Any
         pool_member: str
         home_provisioner: Any
         startup_timeout: float
@@ -79,6 +80,8 @@ class PoolMixin(_Base):
         def _emit(self, progress: int, message: str) -> None: ...
         async def _wait_until_answering(self, ip: str, port: int) -> None: ...
         def default_object_name(self) -> str: ...
+        async def load_profiles(self) -> list[Any]: ...
+        def set_profile(self, chosen: Any) -> None: ...
 
     pool_size = Int(
         0,
@@ -100,12 +103,13 @@ class PoolMixin(_Base):
     pool_schedule = List(
         Unicode(),
         help="""Class times, when the pool holds more servers than ``pool_size``:
-        entries ``"DAYS HH:MM-HH:MM SIZE"`` in the hub's local time. Days are
-        ``mon`` .. ``sun``, lists (``mon,wed``), ranges (``mon-fri``) or
-        ``daily``. Filling starts at the first time, so start a few minutes
+        entries ``"DAYS HH:MM-HH:MM SIZE"`` in the hub's local time, or
+        ``"DAYS HH:MM-HH:MM SIZE PROFILE"`` for servers of the profile with that
+        slug (``profile_list``). Days are ``mon`` .. ``sun``, lists (``mon,wed``),
+        ranges (``mon-fri``) or ``daily``. Filling starts at the first time, so start a few minutes
         before the class (a member costs about 5 CPU-seconds of imports: 40 took
         99 s on 2 cores); idle members above the size are removed after the span.
-        Example: ``["mon 08:50-10:30 40", "wed 13:20-15:00 25"]``.
+        Example: ``["mon 08:50-10:30 40", "wed 13:20-15:00 25 r-course"]``.
 
         .. versionadded:: 0.3
         """,
@@ -196,21 +200,57 @@ class PoolMixin(_Base):
         pool = self.warm_pool()
         if pool is None or pool.closed:
             return None
-        if pool.kind is None:
+        if not pool.kinds:
             lock = registry.shared("pool-start-lock", self.config, asyncio.Lock)
             async with lock:
-                if pool.kind is None and not pool.closed:
-                    kind = await self._stand_in().member_kind()
-                    if kind is None:
+                if not pool.kinds and not pool.closed:
+                    kinds, sizes = await self._member_kinds()
+                    if not kinds:
                         return None
-                    pool.start(kind, self.start_gate().background_slot)
-        return pool if pool.kind is not None else None
+                    pool.start(kinds, self.start_gate().background_slot, sizes)
+        return pool if pool.kinds else None
 
-    def _stand_in(self) -> PoolMixin:
-        """The hub's spawner class for nobody, from the configuration alone."""
-        if self.is_stand_in:
+    async def _member_kinds(self) -> tuple[dict[str, MemberKind], dict[str, int]]:
+        """The kinds of members the pool keeps: the configuration's (""), and one per
+        profile with a ``pool_size`` or named by a ``pool_schedule`` entry; and those
+        profiles' own sizes. Read when the pool starts (with the hub)."""
+        kinds: dict[str, MemberKind] = {}
+        kind = await self._stand_in().member_kind()
+        if kind is not None:
+            kinds[""] = kind
+        named = {w.profile for w in pool_schedule.parse_schedule(self.pool_schedule)} - {""}
+        try:
+            profiles = {p.slug: p for p in await self._stand_in().load_profiles()}
+        except Exception as e:  # said at each start too; the configuration's kind goes on
+            self.log.error("Warm pool: the profiles are not read, none pooled: %s", e)
+            profiles = {}
+        for slug in sorted(named - set(profiles)):
+            self.log.warning(
+                "Warm pool: pool_schedule names the profile %r, which profile_list does not "
+                "have; its entries are ignored (write a profile's slug)",
+                slug,
+            )
+        sizes = {}
+        for slug, profile in profiles.items():
+            if not profile.pool_size and slug not in named:
+                continue
+            stand_in = self._stand_in(profile)
+            kind = await stand_in.member_kind()
+            if kind is None:
+                self.log.warning("Warm pool: the profile %r is not pooled (said above)", slug)
+                continue
+            kinds[slug], sizes[slug] = kind, profile.pool_size
+        return kinds, sizes
+
+    def _stand_in(self, profile: Any = None) -> PoolMixin:
+        """The hub's spawner class for nobody, from the configuration alone (and the
+        image and overrides of ``profile``, if given)."""
+        if self.is_stand_in and profile is None:
             return self
-        return type(self)(config=self.config, user=StandInUser(), hub=self.hub)
+        stand_in = type(self)(config=self.config, user=StandInUser(), hub=self.hub)
+        if profile is not None:
+            stand_in.set_profile(profile)
+        return stand_in
 
     def _member_quota(self) -> Quota:
         """Limits of a member before it is given out: the configured static defaults
@@ -272,13 +312,21 @@ class PoolMixin(_Base):
     async def try_pool(self) -> tuple[str, int] | None:
         """Start from a member if one fits this user's server; None: start cold."""
         pool = await self.running_pool()
-        if pool is None or pool.kind is None:
+        if pool is None or not pool.kinds:
             return None
         assert self.quota is not None
         if self.network_name == "host":
             self.port = random_port()
         described = await self.describe(home_target=self._home_target_if_any())
-        why = spec.pool_refusals(described, pool.kind.fixed)
+        # the members of this start's profile, else the configuration's; else any kind
+        # whose servers are this one's (another profile with the same image and settings)
+        slug = self.profile.slug if self.profile is not None else ""
+        kind = pool.kinds.get(slug) or pool.kinds.get("") or next(iter(pool.kinds.values()))
+        why = spec.pool_refusals(described, kind.fixed)
+        fits = why and not spec.poolable(described)  # only its fixed part differs
+        other = pool.kind_for(spec.pool_key(described)) if fits else None
+        if other is not None:
+            kind, why = other, []
         if self.quota.mem_limit is None:
             why.append("the quota has no memory limit (a running container's cannot be lifted)")
         if why:
@@ -287,7 +335,7 @@ class PoolMixin(_Base):
             )
             metrics.count_cold("no_memory_limit" if self.quota.mem_limit is None else "differs")
             return None
-        member = pool.take(pool.kind.key)
+        member = pool.take(kind.key)
         if member is None:
             metrics.count_cold("empty")
             return None

@@ -28,9 +28,11 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REQUEST_FILE = "fill-request.json"
 STATUS_FILE = "status.json"
 SCHEDULE_HELP = (
-    'a schedule entry is "DAYS HH:MM-HH:MM SIZE", e.g. "mon 08:50-10:30 40", '
-    '"mon,wed 13:20-15:00 25", "mon-fri 09:00-17:00 5" or "daily 08:00-18:00 3"'
+    'a schedule entry is "DAYS HH:MM-HH:MM SIZE [PROFILE]", e.g. "mon 08:50-10:30 40", '
+    '"mon,wed 13:20-15:00 25", "mon-fri 09:00-17:00 5", "daily 08:00-18:00 3" or '
+    '"thu 10:00-12:00 20 r-course" (servers of the profile with that slug)'
 )
+_PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 class ScheduleError(ValueError):
@@ -39,13 +41,15 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Window:
-    """A class time: on ``days`` (0 = Monday) from ``start`` until ``end``, keep ``size``."""
+    """A class time: on ``days`` (0 = Monday) from ``start`` until ``end``, keep
+    ``size`` servers of ``profile`` (a profile's slug; "": the configuration's)."""
 
     days: frozenset[int]
     start: dt.time
     end: dt.time
     size: int
     text: str
+    profile: str = ""
 
     def covers(self, when: dt.datetime) -> bool:
         return when.weekday() in self.days and self.start <= when.time() < self.end
@@ -88,10 +92,16 @@ def _time(text: str, entry: str) -> dt.time:
 
 def parse_window(entry: str) -> Window:
     """One schedule entry; :class:`ScheduleError` says what is wrong and how to write it."""
-    parts = entry.lower().split()
-    if len(parts) != 3:
+    parts = entry.split()
+    if len(parts) not in (3, 4):
         raise ScheduleError(f"{entry!r}: {SCHEDULE_HELP}")
-    days, span, size = parts
+    days, span, size = (p.lower() for p in parts[:3])
+    profile = parts[3] if len(parts) == 4 else ""
+    if profile and not _PROFILE_RE.match(profile):
+        raise ScheduleError(
+            f"{entry!r}: {profile!r} is not a profile's slug (lowercase letters, digits, "
+            "'.', '_' or '-')"
+        )
     if span.count("-") != 1:
         raise ScheduleError(f"{entry!r}: {span!r} is not a time span (HH:MM-HH:MM)")
     start_text, end_text = span.split("-")
@@ -102,7 +112,7 @@ def parse_window(entry: str) -> Window:
         )
     if not size.isdigit() or int(size) < 1:
         raise ScheduleError(f"{entry!r}: the size {size!r} must be a whole number of servers")
-    return Window(_days(days, entry), start, end, int(size), entry.strip())
+    return Window(_days(days, entry), start, end, int(size), entry.strip(), profile)
 
 
 def parse_schedule(entries: list[str]) -> list[Window]:
@@ -124,13 +134,16 @@ def target(
     windows: list[Window],
     request: FillRequest | None,
     cap: int = 0,
+    profile: str = "",
 ) -> tuple[int, str]:
-    """The pool's size now and why: the largest of ``pool_size``, the class times
-    that cover ``now`` (a naive local time) and an unexpired fill request, the
-    request held to ``cap`` (``pool_fill_max``; 0: no cap)."""
-    size, why = base, "pool_size"
+    """The pool's size now and why, for servers of ``profile`` ("": the
+    configuration's): the largest of ``base`` (``pool_size``, or the profile's
+    own), the class times naming the profile that cover ``now`` (a naive local
+    time) and an unexpired fill request, the request held to ``cap``
+    (``pool_fill_max``; 0: no cap)."""
+    size, why = base, "pool_size" if not profile else f"profile {profile}'s pool_size"
     for w in windows:
-        if w.covers(now) and w.size > size:
+        if w.profile == profile and w.covers(now) and w.size > size:
             size, why = w.size, f"schedule {w.text!r}"
     if request is not None and request.active(now.timestamp()):
         until = dt.datetime.fromtimestamp(request.until).strftime("%a %H:%M")

@@ -36,6 +36,7 @@ PROFILE_KEYS = (
     "image",
     "allowed_groups",
     "spawner_override",
+    "pool_size",
 )
 
 #: KubeSpawner keys a Z2JH user may bring, and what to write instead
@@ -72,6 +73,8 @@ class Profile:
     allowed_groups: tuple[str, ...] = ()
     """Groups whose members may pick it; empty: everyone."""
     spawner_override: Mapping[str, Any] = field(default_factory=dict)
+    pool_size: int = 0
+    """Warm servers of this profile the pool keeps (beside ``pool_size``'s)."""
 
     def open_to(self, groups: Iterable[str]) -> bool:
         return not self.allowed_groups or bool(set(self.allowed_groups) & set(groups))
@@ -161,6 +164,11 @@ def _parse_one(entry: Any, *, where: str) -> Profile:
         )
     if not all(isinstance(g, str) and g for g in groups):
         raise ProfileError(f"{where}: allowed_groups must hold group names (text)")
+    pool_size = entry.get("pool_size", 0)
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
+        raise ProfileError(
+            f"{where}: pool_size must be a whole number of warm servers (0: none), e.g. 10"
+        )
     override = entry.get("spawner_override", {})
     if not isinstance(override, Mapping):
         raise ProfileError(
@@ -190,6 +198,7 @@ def _parse_one(entry: Any, *, where: str) -> Profile:
         quota=quota,
         allowed_groups=tuple(sorted(set(groups))),
         spawner_override=dict(override),
+        pool_size=pool_size,
     )
 
 

@@ -53,7 +53,9 @@ class ProfileMixin(_Base):
         e.g. ``cmd`` or ``extra_host_config``; a dict such as ``environment`` is
         merged over the configured one, key by key, other values replace it). A
         profile's quota keys win over the defaults, groups and users, and are
-        bounded by :attr:`quota_ceiling_groups`.
+        bounded by :attr:`quota_ceiling_groups`. ``pool_size``: warm servers of
+        this profile the pool keeps ready (a profile with its own image needs its
+        own; a ``pool_schedule`` entry may name the profile too).
         The live :attr:`quota_policy_file` may hold ``profiles`` too: they replace
         the entries with the same slug and add the rest. Example::
 
@@ -61,7 +63,7 @@ class ProfileMixin(_Base):
                 {"display_name": "Python", "slug": "python", "default": True,
                  "mem_limit": "1G", "cpu_limit": 1},
                 {"display_name": "R", "image": "quay.io/jupyter/r-notebook",
-                 "mem_limit": "2G"},
+                 "mem_limit": "2G", "pool_size": 5},
                 {"display_name": "Project (8G)", "slug": "project",
                  "mem_limit": "8G", "cpu_limit": 2, "allowed_groups": ["teachers"]},
             ]
@@ -290,6 +292,13 @@ class ProfileMixin(_Base):
             raise SpawnException(str(e), reason="profile", status_code=400) from None
         if chosen is None:
             return
+        self.set_profile(chosen)
+        self.log.info("Profile of %s: %s", self.user.name, chosen.slug)
+
+    def set_profile(self, chosen: Profile) -> None:
+        """Set ``chosen``'s image and overrides on this spawner (undone at the next
+        start), and remember it as this start's profile. No check of who may have
+        it: :meth:`apply_profile` has done that (the pool's stand-in needs none)."""
         changes = dict(chosen.spawner_override)
         if chosen.image:
             changes["image"] = chosen.image
@@ -312,7 +321,6 @@ class ProfileMixin(_Base):
             saved[key] = current
         self.profile = chosen
         self.profile_label = {"slug": chosen.slug, "name": chosen.display_name}
-        self.log.info("Profile of %s: %s", self.user.name, chosen.slug)
 
     # -- the state -----------------------------------------------------------------------
 
