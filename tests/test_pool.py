@@ -361,8 +361,8 @@ async def test_members_per_profile_and_a_class_time_naming_one(
         info = api.inspect_container(sp.object_id)
         assert info["Config"]["Image"] == other
         assert info["HostConfig"]["Memory"] == 350 * M
-        _, out = await container_exec(docker_client, sp.object_id, ["sh", "-c", "echo $COURSE"])
-        assert out.strip() == "other", out
+        assert sp.get_env()["COURSE"] == "other"  # handed over with the identity
+        assert (await server_get(app, "pa")).status_code == 200
         pb = await start_with(app, "pb", {"profile": "python"})
         assert pb.spawner.pool_member
         assert api.inspect_container(pb.spawner.object_id)["Config"]["Image"] == test_image
