@@ -364,3 +364,14 @@ async def test_a_bad_override_value_is_undone_whole():
     with pytest.raises(SpawnException) as e:
         await s.apply_profile()
     assert e.value.status_code == 500 and s.cmd == before
+
+
+async def test_the_profile_option_is_not_warned_of_as_unhandled(caplog):
+    """JupyterHub warns of user_options no hook applies; the kit applies ``profile``
+    (and DockerSpawner ``image``), so only other keys are warned of."""
+    s = spawner(profile_list=PROFILES)
+    with caplog.at_level("WARNING"):
+        await s._run_apply_user_options({"profile": "python", "image": "x"})
+    assert "unhandled" not in caplog.text
+    await s._run_apply_user_options({"profile": "python", "gpu": "yes"})
+    assert "Received unhandled user_options" in caplog.text and ": gpu" in caplog.text

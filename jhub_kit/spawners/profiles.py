@@ -232,6 +232,23 @@ class ProfileMixin(_Base):
             + "</fieldset>"
         )
 
+    @default("apply_user_options")
+    def _kit_apply_user_options(self) -> Any:
+        """JupyterHub (5.3+) warns of user_options no hook applies; ``profile`` is the
+        kit's (applied before the pre-spawn hook) and ``image`` DockerSpawner's
+        (``allowed_images``): only other keys are warned of, as JupyterHub would."""
+
+        def apply(spawner: Any, user_options: dict[str, Any]) -> None:
+            rest = [k for k in user_options or {} if k not in ("profile", "image")]
+            if rest:
+                spawner.log.warning(
+                    "Received unhandled user_options for %s: %s",
+                    spawner._log_name,
+                    ", ".join(map(str, rest)),
+                )
+
+        return apply
+
     @default("options_from_form")
     def _kit_options_from_form(self) -> Any:
         fallback = super()._default_options_from_form()
