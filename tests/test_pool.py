@@ -78,7 +78,7 @@ async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools
             env = "\n".join(info["Config"]["Env"])
             assert "JUPYTERHUB" not in env and "TOKEN" not in env, env
             assert not any(u in info["Name"] for u in ("pa", "pb", "pc", "pd"))
-            assert os.listdir(m.dir / "slot-0") == [] and os.listdir(m.channel) == []
+            assert os.listdir(m.dir / "slot-0") == [] and os.listdir(m.channel) == ["wake"]
             mounts = {x["Destination"]: x for x in info["Mounts"]}
             assert mounts["/run/jhub-kit-pool"]["RW"] is False
             assert info["HostConfig"]["Memory"] == 300 * M  # the defaults, nobody's quota

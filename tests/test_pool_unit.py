@@ -44,3 +44,49 @@ def test_member_names_carry_nothing_of_a_user():
 
 def test_stale():
     assert stale(0, 100, 50) and not stale(0, 100, 500) and not stale(0, 10**9, 0)
+
+
+def test_the_launcher_sleeps_on_the_fifo_and_the_hub_wakes_it(tmp_path):
+    """A waiting member sleeps on the channel's FIFO (no polling): the hub's write
+    after the identity wakes it at once; an identity written with no wake (the
+    launcher between two looks) is found at the next look; without a FIFO (a
+    member of an older hub) it polls."""
+    import json
+    import os
+    import threading
+    import time
+
+    from jhub_kit.pool import launcher, members
+
+    channel, fifo = tmp_path / "identity.json", tmp_path / "wake"
+    os.mkfifo(fifo, 0o644)
+    got = {}
+
+    def run(nap):
+        t0 = time.monotonic()
+        got["identity"] = launcher.wait(str(channel), str(fifo), nap=nap)
+        got["took"] = time.monotonic() - t0
+
+    t = threading.Thread(target=run, args=(30,))
+    t.start()
+    time.sleep(0.5)
+    members.wake(fifo)  # a wake with no identity yet: it looks, and sleeps again
+    time.sleep(0.3)
+    assert t.is_alive()
+    channel.write_text(json.dumps({"env": {"A": "1"}, "args": []}))
+    members.wake(fifo)
+    t.join(5)
+    assert not t.is_alive() and got["identity"]["env"] == {"A": "1"}
+    assert got["took"] < 5  # woken, not after the 30 s nap
+    # no wake at all: found at the next look (nap)
+    channel.unlink()
+    t = threading.Thread(target=run, args=(0.2,))
+    t.start()
+    time.sleep(0.3)
+    channel.write_text(json.dumps({"env": {"A": "2"}, "args": []}))
+    t.join(5)
+    assert not t.is_alive() and got["identity"]["env"] == {"A": "2"}
+    # no FIFO: polled
+    fifo.unlink()
+    assert launcher.wait(str(channel), str(fifo))["env"] == {"A": "2"}
+    members.wake(fifo)  # no FIFO, no reader: nothing raised

@@ -16,10 +16,12 @@ import contextlib
 import importlib
 import json
 import os
+import select
 import sys
 import time
 
 CHANNEL = "/run/jhub-kit-pool/identity.json"
+WAKE = "/run/jhub-kit-pool/wake"  # a FIFO: the hub writes to it after the identity
 
 # Modules the server imports only while it starts (measured in the test image:
 # after the extension and handler modules below, these were what remained).
@@ -85,13 +87,36 @@ def preload() -> None:
         try_import(name)
 
 
-def wait(poll: float = 0.02) -> dict:
+def read_identity(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def wait(channel: str = CHANNEL, wake: str = WAKE, poll: float = 0.02, nap: float = 1.0) -> dict:
+    """The identity, once the hub has written it. Asleep on the ``wake`` FIFO (no CPU
+    while a member waits; the hub's write wakes it at once), looking at the file
+    itself at least every ``nap`` seconds; polling every ``poll`` seconds where
+    there is no FIFO (a hub of an earlier version)."""
     while True:
+        found = read_identity(channel)
+        if found is not None:
+            return found
         try:
-            with open(CHANNEL) as f:
-                return json.load(f)
-        except FileNotFoundError:
+            fd = os.open(wake, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
             time.sleep(poll)
+            continue
+        try:
+            # readable once a writer has come and gone (the hub's wake), or never
+            # until then; a fresh open each time forgets an earlier writer's hang-up
+            if select.select([fd], [], [], nap)[0]:
+                with contextlib.suppress(OSError):
+                    os.read(fd, 64)
+        finally:
+            os.close(fd)
 
 
 def cgroup(name: str, v1: str) -> str:

@@ -58,6 +58,7 @@ ASSIGNED = "assigned"  # marker file in a member's directory once it is given ou
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 READY_LINE = "[jhub-kit pool] ready"
 REFILL_QUIET = 10.0
+WAKE = "wake"  # a FIFO in the channel: the launcher sleeps on it until the identity comes
 """Seconds without a member given out before the pool refills: a new member's
 imports cost seconds of CPU, which during a rush belong to the students."""
 MAX_BACKOFF = 300.0
@@ -102,6 +103,22 @@ def engine_update(client: Any, container_id: str, body: dict[str, int]) -> None:
     lift a CPU quota, so the body goes to the same endpoint as it sends to."""
     res = client._post_json(client._url("/containers/{0}/update", container_id), data=body)
     client._raise_for_status(res)
+
+
+def wake(fifo: Path) -> None:
+    """Wake a launcher sleeping on ``fifo`` (it then reads its identity). A launcher
+    not asleep there (still importing, or between two looks) finds the identity
+    file by itself within a second: nothing waits on it here."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader now; ENOENT: a member of an older hub
+        return
+    try:
+        os.write(fd, b"\n")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def stale(created: float, now: float, max_age: float) -> bool:
@@ -405,6 +422,7 @@ class WarmPool:
         try:
             async with slot():  # only when no student wants a place in the start queue
                 member.channel.mkdir(parents=True, mode=0o755)
+                os.mkfifo(member.channel / WAKE, 0o644)  # the launcher sleeps on it
                 for s in kind.slots:
                     (member.dir / s).mkdir(mode=0o755)
                 member.id = await kind.create(name, member.dir)
@@ -518,6 +536,7 @@ class WarmPool:
             owner=(uid, gid),
             tmp_dir=member.dir,
         )
+        wake(member.channel / WAKE)
 
     def forget_identity(self, member_dir: Path) -> None:
         """The token leaves the channel once the server has read it and answers."""
@@ -542,7 +561,7 @@ class WarmPool:
         if any(e.mountpoint.startswith(prefix) for e in mount_table()):
             log.error("Warm pool: something under %s is still mounted; left in place", d)
             return
-        for p in (d / "channel" / "identity.json", d / ASSIGNED):
+        for p in (d / "channel" / "identity.json", d / "channel" / WAKE, d / ASSIGNED):
             with contextlib.suppress(OSError):
                 p.unlink()
         with contextlib.suppress(FileNotFoundError):
