@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -91,6 +92,11 @@ async def main(minutes: float) -> None:
             for name in loads:
                 await app.users[name].stop()
             await app.users["teacher"].stop("project")
+        with open("/proc/self/mountinfo") as f:  # the homes' and the pool's mounts
+            mounts = [line.split()[4] for line in f]
+        for mp in reversed(mounts):
+            if mp.startswith(tmp):
+                subprocess.run(["umount", "-l", mp], check=False)
 
 
 if __name__ == "__main__":
