@@ -337,7 +337,7 @@ async def test_dashboard_for_the_teacher_403_for_a_student(browser, app_env, sho
     async with teacher.expect_download() as dl:
         await teacher.click("#csv")
     csv_path = await (await dl.value).path()
-    assert Path(csv_path).read_text().startswith("user,groups,server,")
+    assert Path(csv_path).read_text().startswith("user,groups,server_name,server,")
 
     student = await (await browser.new_context()).new_page()
     await login(student, app, "bob")
