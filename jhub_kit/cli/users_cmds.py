@@ -262,12 +262,16 @@ def remove_cmd(
         from .home_cmds import provisioner_for
 
         prov = provisioner_for(load_config(config_file or ""))
-        try:
-            for key in asyncio.run(prov.homes_of(name)):
-                archive = asyncio.run(prov.deprovision(key, archive_dir))
+
+        async def remove_homes() -> None:
+            for key in await prov.homes_of(name):  # theirs, and their named servers'
+                archive = await prov.deprovision(key, archive_dir)
                 if archive is None:
                     click.echo(f"{key} had no home")
                 else:
                     click.echo(f"home of {key} archived to {archive} and removed")
+
+        try:
+            asyncio.run(remove_homes())
         except ProvisionError as e:
             raise click.ClickException(f"{name} was deleted from the hub, but: {e}") from None

@@ -58,9 +58,9 @@ ASSIGNED = "assigned"  # marker file in a member's directory once it is given ou
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 READY_LINE = "[jhub-kit pool] ready"
 REFILL_QUIET = 10.0
-WAKE = "wake"  # a FIFO in the channel: the launcher sleeps on it until the identity comes
 """Seconds without a member given out before the pool refills: a new member's
 imports cost seconds of CPU, which during a rush belong to the students."""
+WAKE = "wake"  # a FIFO in the channel: the launcher sleeps on it until the identity comes
 MAX_BACKOFF = 300.0
 STAGING = ".staging"  # a private mount under the pool's directory: read-only binds made here
 
@@ -201,9 +201,8 @@ class WarmPool:
         self.log = log
         self.interval = interval
         self.ready: list[Member] = []
-        self.starting = 0
         self.assigned_total = 0
-        self.want, self.why = size, "pool_size"
+        #: each kind's target and why, by label, as the last maintenance found them
         self.wants: dict[str, tuple[int, str]] = {"": (size, "pool_size")}
         self.last_taken = -REFILL_QUIET
         self.failures = 0
@@ -212,6 +211,7 @@ class WarmPool:
         self.kinds: dict[str, MemberKind] = {}
         #: each profile kind's own pool_size
         self.profile_sizes: dict[str, int] = {}
+        #: members being started, by label
         self.starting_of: dict[str, int] = {}
         self.closed = False
         self._adding: set[asyncio.Task[None]] = set()
@@ -220,6 +220,21 @@ class WarmPool:
         self.clock: Callable[[], float] = time.monotonic
 
     # -- life ------------------------------------------------------------------
+
+    @property
+    def starting(self) -> int:
+        return sum(self.starting_of.values())
+
+    @property
+    def want(self) -> int:
+        """The target of every kind together (the configuration's before the start)."""
+        labels = set(self.kinds) or {""}
+        return sum(n for label, (n, _) in self.wants.items() if label in labels)
+
+    @property
+    def why(self) -> str:
+        """Why the configuration's kind has its target."""
+        return self.wants[""][1]
 
     @property
     def kind(self) -> MemberKind | None:
@@ -361,10 +376,7 @@ class WarmPool:
     async def maintain(self) -> None:
         """Drop members that died or aged; start new ones up to the target (backing
         off after failures), remove idle ones above it (oldest first); write the status."""
-        targets = self.targets()
-        self.want = sum(n for label, (n, _) in targets.items() if label in self.kinds)
-        self.why = targets[""][1]
-        self.wants = targets
+        self.wants = targets = self.targets()
         running = await self._running_ids()
         now = self.clock()
         # the ready list may change while this awaits (a start takes a member):
@@ -415,7 +427,6 @@ class WarmPool:
     async def _add(self, label: str = "") -> None:
         kind, slot = self.kinds.get(label), self._slot
         assert kind is not None and slot is not None
-        self.starting += 1
         self.starting_of[label] = self.starting_of.get(label, 0) + 1
         name = member_name(self.prefix)
         member = Member(name, "", self.base / name, kind.key, label=label)
@@ -446,7 +457,6 @@ class WarmPool:
             )
             await self.discard(member)
         finally:
-            self.starting -= 1
             self.starting_of[label] -= 1
 
     async def _wait_ready(self, member: Member, timeout: float = 180) -> None:

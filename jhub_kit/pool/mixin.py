@@ -24,6 +24,7 @@ from ..quota.policy import Quota, build_quota, parse_partial
 from . import members as pool_mod
 from . import schedule as pool_schedule
 from .members import Attachment, Member, MemberKind, WarmPool
+from .schedule import Window
 
 if TYPE_CHECKING:
     from dockerspawner import DockerSpawner as _Base
@@ -204,23 +205,26 @@ class PoolMixin(_Base):
             lock = registry.shared("pool-start-lock", self.config, asyncio.Lock)
             async with lock:
                 if not pool.kinds and not pool.closed:
-                    kinds, sizes = await self._member_kinds()
+                    kinds, sizes = await self._member_kinds(pool.windows)
                     if not kinds:
                         return None
                     pool.start(kinds, self.start_gate().background_slot, sizes)
         return pool if pool.kinds else None
 
-    async def _member_kinds(self) -> tuple[dict[str, MemberKind], dict[str, int]]:
+    async def _member_kinds(
+        self, windows: list[Window]
+    ) -> tuple[dict[str, MemberKind], dict[str, int]]:
         """The kinds of members the pool keeps: the configuration's (""), and one per
-        profile with a ``pool_size`` or named by a ``pool_schedule`` entry; and those
-        profiles' own sizes. Read when the pool starts (with the hub)."""
+        profile with a ``pool_size`` or named by one of the class times ``windows``;
+        and those profiles' own sizes. Read when the pool starts (with the hub)."""
         kinds: dict[str, MemberKind] = {}
-        kind = await self._stand_in().member_kind()
+        stand_in = self._stand_in()
+        kind = await stand_in.member_kind()
         if kind is not None:
             kinds[""] = kind
-        named = {w.profile for w in pool_schedule.parse_schedule(self.pool_schedule)} - {""}
+        named = {w.profile for w in windows} - {""}
         try:
-            profiles = {p.slug: p for p in await self._stand_in().load_profiles()}
+            profiles = {p.slug: p for p in await stand_in.load_profiles()}
         except Exception as e:  # said at each start too; the configuration's kind goes on
             self.log.error("Warm pool: the profiles are not read, none pooled: %s", e)
             profiles = {}
@@ -234,8 +238,7 @@ class PoolMixin(_Base):
         for slug, profile in profiles.items():
             if not profile.pool_size and slug not in named:
                 continue
-            stand_in = self._stand_in(profile)
-            kind = await stand_in.member_kind()
+            kind = await self._stand_in(profile).member_kind()
             if kind is None:
                 self.log.warning("Warm pool: the profile %r is not pooled (said above)", slug)
                 continue
@@ -318,15 +321,15 @@ class PoolMixin(_Base):
         if self.network_name == "host":
             self.port = random_port()
         described = await self.describe(home_target=self._home_target_if_any())
-        # the members of this start's profile, else the configuration's; else any kind
-        # whose servers are this one's (another profile with the same image and settings)
-        slug = self.profile.slug if self.profile is not None else ""
-        kind = pool.kinds.get(slug) or pool.kinds.get("") or next(iter(pool.kinds.values()))
-        why = spec.pool_refusals(described, kind.fixed)
-        fits = why and not spec.poolable(described)  # only its fixed part differs
-        other = pool.kind_for(spec.pool_key(described)) if fits else None
-        if other is not None:
-            kind, why = other, []
+        # members of any kind whose servers are this one's (its profile's, the
+        # configuration's, or another profile's with the same image and settings);
+        # else the log says how it differs from its profile's (or the configuration's)
+        kind = None if spec.poolable(described) else pool.kind_for(spec.pool_key(described))
+        why: list[str] = []
+        if kind is None:
+            slug = self.profile.slug if self.profile is not None else ""
+            closest = pool.kinds.get(slug) or pool.kind or next(iter(pool.kinds.values()))
+            why = spec.pool_refusals(described, closest.fixed) or ["no kind of member fits"]
         if self.quota.mem_limit is None:
             why.append("the quota has no memory limit (a running container's cannot be lifted)")
         if why:
@@ -335,6 +338,7 @@ class PoolMixin(_Base):
             )
             metrics.count_cold("no_memory_limit" if self.quota.mem_limit is None else "differs")
             return None
+        assert kind is not None  # no kind: a reason above
         member = pool.take(kind.key)
         if member is None:
             metrics.count_cold("empty")

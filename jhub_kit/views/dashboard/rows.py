@@ -182,7 +182,7 @@ def _row(
     server = (model.get("servers") or {}).get(server_name) or {}
     kit = (server.get("state") or {}).get("jhub_kit") or {}
     q = quota.get(name) or _state_quota(kit)
-    if server_name and kit.get("quota"):  # a named server runs with its own (profile's)
+    if server_name:  # a named server runs with its own quota (its profile's)
         q = {**q, **_state_quota(kit)}
     reading = live.get(key, {})
     used = reading.get("memory_used")

@@ -8,6 +8,19 @@
   let ascending = true;
   let data = null;
 
+  // a polyline through "x,y" points; a single point (a first reading) gets a stub
+  // ``stub`` wide to its left, so it shows
+  function polyline(pts, cls, stub) {
+    if (pts.length === 1) {
+      const [x, y] = pts[0].split(",").map(Number);
+      pts = [`${Math.max(0, x - stub).toFixed(1)},${y.toFixed(1)}`, pts[0]];
+    }
+    const p = document.createElementNS(SVG, "polyline");
+    p.setAttribute("points", pts.join(" "));
+    p.setAttribute("class", cls);
+    return p;
+  }
+
   // a polyline of values (nulls skipped) scaled into w x h; max: the top of the scale
   function line(values, w, h, max, cls) {
     const pts = [];
@@ -18,14 +31,7 @@
       const y = h - 1 - (max > 0 ? (v / max) * (h - 2) : 0);
       pts.push(`${x.toFixed(1)},${y.toFixed(1)}`);
     });
-    if (pts.length === 1) {  // one reading (its first minute): a short stub, not nothing
-      const [x, y] = pts[0].split(",").map(Number);
-      pts.unshift(`${Math.max(0, x - 3).toFixed(1)},${y.toFixed(1)}`);
-    }
-    const p = document.createElementNS(SVG, "polyline");
-    p.setAttribute("points", pts.join(" "));
-    p.setAttribute("class", cls);
-    return p;
+    return polyline(pts, cls, 3);  // one reading: its first minute
   }
 
   // a row's last hour: memory (of its limit, or its peak) and CPU (of 100% a core)
@@ -64,14 +70,7 @@
         const x = w - (r[0] / span) * w, y = h - 1 - (r[k] / top) * (h - 2);
         return `${x.toFixed(1)},${y.toFixed(1)}`;
       });
-      if (pts.length === 1) {  // the first reading: a stub one bucket (1 min) wide
-        const [x, y] = pts[0].split(",").map(Number);
-        pts.unshift(`${Math.max(0, x - w / 240).toFixed(1)},${y.toFixed(1)}`);
-      }
-      const p = document.createElementNS(SVG, "polyline");
-      p.setAttribute("points", pts.join(" "));
-      p.setAttribute("class", cls);
-      svg.appendChild(p);
+      svg.appendChild(polyline(pts, cls, w / 240));  // one reading: a bucket (1 min) wide
     }
     const last = series.length ? series[series.length - 1] : [0, 0, 0];
     svg.setAttribute("role", "img");
