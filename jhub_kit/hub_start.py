@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import registry
+from . import offloop, registry
 
 
 async def on_hub_start(app: Any) -> None:
@@ -39,8 +39,8 @@ async def on_hub_start(app: Any) -> None:
     if path:
         stand_in = spawner_class(config=app.config, user=StandInUser(), hub=app.hub)
         auth = getattr(app, "authenticator", None)
-        settings = await asyncio.to_thread(dashboard.settings_of, stand_in, auth)
-        await asyncio.to_thread(dashboard.write, path, settings)
+        settings = await offloop.run_io(dashboard.settings_of, stand_in, auth)
+        await offloop.run_io(dashboard.write, path, settings)
         task = asyncio.get_running_loop().create_task(
             dashboard.keep_written(stand_in, path, settings, authenticator=auth)
         )

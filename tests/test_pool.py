@@ -375,3 +375,39 @@ async def test_members_per_profile_and_a_class_time_naming_one(
         )
         for name in ("pa", "pb"):
             await stop_server(app, name)
+
+
+async def test_a_pooled_rush_of_20_holds_the_hub_loop_for_nothing_of_the_kit(
+    docker_client, test_image, chp, mount_area, fresh_pools, docker_debug
+):
+    """20 students at once from a full pool, loop-mounted homes, the stall watcher on
+    at 20 ms: every start is pooled and records its phases; no stall of the hub's
+    event loop of 20 ms or more is the kit's (its engine calls, file writes, mounts
+    and cgroup reads run on its own threads). JupyterHub's own stalls are printed."""
+    from jhub_kit.spawners import loop_health
+
+    c = pool_config(test_image, mount_area, size=20)
+    c.QuotaDockerSpawner.loop_stall_log = 0.02
+    c.QuotaDockerSpawner.pool_lag_budget = 0  # the kit's own work, not paced
+    names = [f"rush{i}" for i in range(20)]
+    async with running_hub(c) as app:
+        for name in names:
+            ensure_user(app, name)
+        pool = app.users[names[0]].spawner.warm_pool()
+        await until(lambda: len(pool.ready) == 20, 600, what="20 members ready")
+        health = loop_health.of_this_loop()
+        assert health.running and health._watcher is not None and health._watcher.is_alive()
+        health.stalls.clear()
+        await asyncio.gather(*(start_server(app, n) for n in names))
+        assert pool.assigned_total == 20
+        phases = [app.users[n].spawner.start_phases for n in names]
+        assert all(
+            set(p) >= {"admission", "take", "home", "mounts", "limits", "hand_over", "answering"}
+            for p in phases
+        ), phases
+        stalls = list(health.stalls)
+        for s in stalls[:10]:
+            print("stall:", s.describe())
+        kit = [s for s in stalls if s.owner == "jhub_kit"]
+        assert not kit, "\n\n".join(f"{s.describe()}\n  " + "\n  ".join(s.stack) for s in kit)
+        await asyncio.gather(*(stop_server(app, n) for n in names))

@@ -120,7 +120,7 @@ async def test_a_start_takes_a_member_while_maintenance_awaits_the_engine(tmp_pa
     engine.slow.add("remove_container")
     maintenance = asyncio.create_task(pool.maintain())
     await asyncio.to_thread(engine.entered.wait, 10)  # removing "a", in the engine's thread
-    taken = pool.take("k1")  # a student's start, meanwhile
+    taken = await pool.take("k1")  # a student's start, meanwhile
     engine.release.set()
     await maintenance  # no ValueError: "b" left the list while maintenance awaited
     assert taken is b and (b.dir / pool_mod.ASSIGNED).exists()
@@ -158,7 +158,7 @@ async def test_a_member_whose_marker_cannot_be_written_is_removed_not_leaked(tmp
     broken = add_ready(pool, engine, "broken")
     good = add_ready(pool, engine, "good")
     (broken.dir / pool_mod.ASSIGNED).mkdir()  # writing the marker fails
-    assert pool.take("k1") is good
+    assert await pool.take("k1") is good
     await asyncio.gather(*pool._adding)
     assert broken.id in engine.removed and pool.ready == []
 
@@ -167,7 +167,7 @@ async def test_take_gives_only_members_of_the_key(tmp_path):
     engine = FakeEngine()
     pool = make_pool(tmp_path, engine)
     add_ready(pool, engine, "a", key="other")
-    assert pool.take("k1") is None and len(pool.ready) == 1
+    assert await pool.take("k1") is None and len(pool.ready) == 1
 
 
 async def test_a_student_never_waits_behind_a_fill():
@@ -216,7 +216,7 @@ async def test_close_removes_the_unassigned_members_only(tmp_path):
     engine = FakeEngine()
     pool = make_pool(tmp_path, engine)
     a, b = add_ready(pool, engine, "a"), add_ready(pool, engine, "b")
-    given = pool.take("k1")
+    given = await pool.take("k1")
     await pool.close()
     assert engine.removed == [b.id] and given is a and a.id in engine.running
     assert not b.dir.exists()
@@ -271,11 +271,11 @@ async def test_kinds_per_profile_are_filled_taken_and_trimmed_apart(tmp_path):
     status = pool.status()
     assert status["target"] == 4 and status["kinds"]["r-course"]["ready"] == 3
     assert status["kinds"][""] == {"ready": 1, "starting": 0, "target": 1, "why": "pool_size"}
-    taken = pool.take("r")
+    taken = await pool.take("r")
     assert taken.label == "r-course" and taken.key == "r"
     assert pool.kind_for("r") is pool.kinds["r-course"] and pool.kind_for("julia") is None
     # the class time ends: the profile falls back to its own pool_size (1)
     pool.windows = []
     await tick()
     assert sorted(m.label for m in pool.ready) == ["", "r-course"]
-    assert pool.take("py").label == "" and pool.take("py") is None
+    assert (await pool.take("py")).label == "" and await pool.take("py") is None

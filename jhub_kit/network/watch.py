@@ -25,6 +25,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from .. import offloop
 from . import firewall
 
 log = logging.getLogger("jhub_kit.network.watch")
@@ -92,11 +93,11 @@ class Watcher:
         import docker.errors
 
         changes = []
-        networks = await asyncio.to_thread(self.client.networks)
+        networks = await offloop.run_io(self.client.networks)
         removed = await firewall.prune(live_bridges(networks))
         changes += [f"removed {chain} (its network is gone)" for chain in removed]
         try:
-            info = await asyncio.to_thread(self.client.inspect_network, self.network)
+            info = await offloop.run_io(self.client.inspect_network, self.network)
         except docker.errors.NotFound:
             if self.applied is not None:
                 changes.append(f"network {self.network!r} is gone; waiting for it to return")

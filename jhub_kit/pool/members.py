@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import offloop
 from ..provision import commands, paths
 from ..provision.mounts import mount_table, mounted_at
 from ..quota import docker_limits
@@ -360,7 +361,7 @@ class WarmPool:
         await commands.run("mount", "--make-private", str(staging))
 
     async def _docker(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(getattr(self.client, method), *args, **kwargs)
+        return await offloop.run_engine(getattr(self.client, method), *args, **kwargs)
 
     async def _remove_leftovers(self) -> None:
         """Unassigned members of an earlier hub: removed (nothing stale is handed out)."""
@@ -405,7 +406,7 @@ class WarmPool:
                 self.ready.remove(m)
                 self.log.info("Warm pool: removing %s, above the target (%s)", m.name, why)
                 await self.discard(m)
-        self._write_status()
+        await self._write_status()
 
     async def _running_ids(self) -> set[str] | None:
         """The running members' container ids, in one call to the engine."""
@@ -418,9 +419,10 @@ class WarmPool:
             return None
         return {c["Id"] for c in found}
 
-    def _write_status(self) -> None:
+    async def _write_status(self) -> None:
+        status = self.status()
         try:
-            schedule.write_status(self.base, self.status())
+            await offloop.run_io(schedule.write_status, self.base, status)
         except OSError as e:
             self.log.warning("Warm pool: cannot write %s: %s", schedule.STATUS_FILE, e)
 
@@ -432,10 +434,7 @@ class WarmPool:
         member = Member(name, "", self.base / name, kind.key, label=label)
         try:
             async with slot():  # only when no student wants a place in the start queue
-                member.channel.mkdir(parents=True, mode=0o755)
-                os.mkfifo(member.channel / WAKE, 0o644)  # the launcher sleeps on it
-                for s in kind.slots:
-                    (member.dir / s).mkdir(mode=0o755)
+                await offloop.run_io(_make_member_dir, member, kind.slots)
                 member.id = await kind.create(name, member.dir)
                 await self._wait_ready(member)
             member.created = self.clock()
@@ -479,18 +478,20 @@ class WarmPool:
 
     # -- assignment ------------------------------------------------------------
 
-    def take(self, key: str) -> Member | None:
-        """A ready member of ``key`` for one student, never to be given again; None if none."""
+    async def take(self, key: str) -> Member | None:
+        """A ready member of ``key`` for one student, never to be given again; None if none.
+        (A member leaves the ready list before anything is awaited: no other start
+        or the maintenance can see it again.)"""
         now = self.clock()
         for m in list(self.ready):
-            if m.key != key:
+            if m.key != key or m not in self.ready:
                 continue
             self.ready.remove(m)
             if stale(m.created, now, self.max_age):
                 self._discard_later(m)
                 continue
             try:
-                (m.dir / ASSIGNED).write_text("")
+                await offloop.run_io((m.dir / ASSIGNED).write_text, "")
             except OSError as e:  # not marked: it could be taken for a leftover; not used
                 self.log.warning("Warm pool: cannot mark %s as given out: %s", m.name, e)
                 self._discard_later(m)
@@ -516,42 +517,51 @@ class WarmPool:
         for a in mounts:
             slot, _, rel = a.path.partition("/")
             root = str(member.dir / slot)
-            with paths.dir_in(root, rel, uid=uid, gid=gid) as target:
-                fd = (paths.fd_of(target),)
-                if not a.read_only:
-                    await commands.run(
-                        "mount", "--no-canonicalize", "--bind", a.source, target, pass_fds=fd
-                    )
-                    continue
-                stage = self.base / STAGING / f"{member.name}-{secrets.token_hex(3)}"
-                stage.mkdir(mode=0o700)
-                try:
-                    await commands.run("mount", "--bind", a.source, str(stage))
-                    await commands.run("mount", "-o", "remount,bind,ro", str(stage))
-                    await commands.run(
-                        "mount", "--no-canonicalize", "--move", str(stage), target, pass_fds=fd
-                    )
-                finally:
-                    if mounted_at(stage) is not None:
-                        await commands.run("umount", "--lazy", str(stage), check=False)
-                    with contextlib.suppress(OSError):
-                        stage.rmdir()
+            # opened (and made) on a file thread: in a loaded home's filesystem this
+            # held the hub's event loop for up to 100 ms
+            fd = await offloop.run_io(paths.open_dir, root, rel, uid=uid, gid=gid)
+            try:
+                await self._attach_one(member, a, fd)
+            finally:
+                os.close(fd)
 
-    def hand_over(self, member: Member, identity: dict[str, Any], uid: int, gid: int) -> None:
-        """Write the identity where only this member reads it (atomically)."""
+    async def _attach_one(self, member: Member, a: Attachment, fd: int) -> None:
+        target = f"/proc/self/fd/{fd}"
+        if not a.read_only:
+            await commands.run(
+                "mount", "--no-canonicalize", "--bind", a.source, target, pass_fds=(fd,)
+            )
+            return
+        stage = self.base / STAGING / f"{member.name}-{secrets.token_hex(3)}"
+        await offloop.run_io(stage.mkdir, mode=0o700)
+        try:
+            await commands.run("mount", "--bind", a.source, str(stage))
+            await commands.run("mount", "-o", "remount,bind,ro", str(stage))
+            await commands.run(
+                "mount", "--no-canonicalize", "--move", str(stage), target, pass_fds=(fd,)
+            )
+        finally:
+            if await offloop.run_io(mounted_at, stage) is not None:
+                await commands.run("umount", "--lazy", str(stage), check=False)
+            with contextlib.suppress(OSError):
+                await offloop.run_io(stage.rmdir)
+
+    async def hand_over(self, member: Member, identity: dict[str, Any], uid: int, gid: int) -> None:
+        """Write the identity where only this member reads it (atomically), then wake it."""
+        await offloop.run_io(self._write_identity, member, json.dumps(identity), uid, gid)
+
+    @staticmethod
+    def _write_identity(member: Member, text: str, uid: int, gid: int) -> None:
         schedule.atomic_write(
-            member.channel / "identity.json",
-            json.dumps(identity),
-            0o400,
-            owner=(uid, gid),
-            tmp_dir=member.dir,
+            member.channel / "identity.json", text, 0o400, owner=(uid, gid), tmp_dir=member.dir
         )
         wake(member.channel / WAKE)
 
-    def forget_identity(self, member_dir: Path) -> None:
+    @staticmethod
+    async def forget_identity(member_dir: Path) -> None:
         """The token leaves the channel once the server has read it and answers."""
         with contextlib.suppress(FileNotFoundError):
-            (member_dir / "channel" / "identity.json").unlink()
+            await offloop.run_io((member_dir / "channel" / "identity.json").unlink)
 
     async def release(self, name: str) -> None:
         await self.release_dir(self.base, name, self.log)
@@ -563,23 +573,15 @@ class WarmPool:
         d = base / name
         prefix = os.path.realpath(d) + "/"
         for entry in sorted(
-            (e for e in mount_table() if e.mountpoint.startswith(prefix)),
+            (e for e in await offloop.run_io(mount_table) if e.mountpoint.startswith(prefix)),
             key=lambda e: e.mountpoint.count("/"),
             reverse=True,
         ):
             await commands.run("umount", "--lazy", entry.mountpoint, check=False)
-        if any(e.mountpoint.startswith(prefix) for e in mount_table()):
+        if any(e.mountpoint.startswith(prefix) for e in await offloop.run_io(mount_table)):
             log.error("Warm pool: something under %s is still mounted; left in place", d)
             return
-        for p in (d / "channel" / "identity.json", d / "channel" / WAKE, d / ASSIGNED):
-            with contextlib.suppress(OSError):
-                p.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            for sub in sorted(d.iterdir(), reverse=True):
-                with contextlib.suppress(OSError):
-                    sub.rmdir()
-        with contextlib.suppress(OSError):
-            d.rmdir()
+        await offloop.run_io(_remove_member_dir, d)
 
     def status(self) -> dict[str, Any]:
         now = self.clock()
@@ -612,3 +614,24 @@ class WarmPool:
             "updated": time.time(),
             "pid": os.getpid(),
         }
+
+
+def _make_member_dir(member: Member, slots: Sequence[str]) -> None:
+    """A new member's directory: its channel with the wake FIFO, its mount slots."""
+    member.channel.mkdir(parents=True, mode=0o755)
+    os.mkfifo(member.channel / WAKE, 0o644)  # the launcher sleeps on it
+    for s in slots:
+        (member.dir / s).mkdir(mode=0o755)
+
+
+def _remove_member_dir(d: Path) -> None:
+    """rmdir a member's directory and its empty slots (never a file of a home)."""
+    for p in (d / "channel" / "identity.json", d / "channel" / WAKE, d / ASSIGNED):
+        with contextlib.suppress(OSError):
+            p.unlink()
+    with contextlib.suppress(FileNotFoundError):
+        for sub in sorted(d.iterdir(), reverse=True):
+            with contextlib.suppress(OSError):
+                sub.rmdir()
+    with contextlib.suppress(OSError):
+        d.rmdir()

@@ -13,6 +13,7 @@ running container cannot take; otherwise it starts cold and the log says why.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from traitlets import Float, Int, List, TraitError, Unicode, validate
 
 from .. import metrics, registry, spec
 from ..quota.policy import Quota, build_quota, parse_partial
+from ..spawners import loop_health as loop_mod
 from . import members as pool_mod
 from . import schedule as pool_schedule
 from .members import Attachment, Member, MemberKind, WarmPool
@@ -164,6 +166,53 @@ class PoolMixin(_Base):
         """,
     ).tag(config=True)
 
+    pool_lag_budget = Float(
+        0.1,
+        min=0,
+        help="""Seconds the hub's event loop may run late while pooled starts are
+        handed over. While its lag (measured every 20 ms, the largest of the last
+        half second) is over this, pooled starts wait, one at a time, and each
+        waiting student's progress says why: in a class's rush the hub keeps
+        answering everyone's pages and API calls, at the cost of a slower last
+        start. 0: no pacing. Example: ``c.QuotaDockerSpawner.pool_lag_budget = 0.25``.
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
+    pool_lag_max_wait = Float(
+        20,
+        min=0,
+        help="""Most seconds a pooled start waits for the hub's event loop to catch up
+        (``pool_lag_budget``); after that it starts anyway. Example: ``10``.
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
+    loop_stall_log = Float(
+        0,
+        min=0,
+        help="""Log what held the hub's event loop whenever it is held this many
+        seconds or more: a thread samples the hub's Python stack during the stall
+        and the warning names the kit's, JupyterHub's or another frame. For
+        finding what makes a hub slow; costs a thread waking every 4 ms. 0: off.
+        Example: ``c.QuotaDockerSpawner.loop_stall_log = 0.1``.
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
+    start_phases: dict[str, float]
+    """Seconds in each phase of the last start from the pool (admission, take,
+    home, mounts, limits, network, hand-over, answering), for the log and benchmarks."""
+
+    def loop_health(self) -> loop_mod.LoopHealth:
+        """This hub's event loop's lag sampler (started with the pool)."""
+        health = loop_mod.of_this_loop(log=self.log)
+        health.start(self.loop_stall_log)
+        return health
+
     @property
     def pool_on(self) -> bool:
         return self.pool_size > 0 or bool(self.pool_schedule)
@@ -201,6 +250,7 @@ class PoolMixin(_Base):
         pool = self.warm_pool()
         if pool is None or pool.closed:
             return None
+        self.loop_health()
         if not pool.kinds:
             lock = registry.shared("pool-start-lock", self.config, asyncio.Lock)
             async with lock:
@@ -339,11 +389,17 @@ class PoolMixin(_Base):
             metrics.count_cold("no_memory_limit" if self.quota.mem_limit is None else "differs")
             return None
         assert kind is not None  # no kind: a reason above
-        member = pool.take(kind.key)
+        t0 = time.monotonic()
+        waited = await self.loop_health().admit(
+            self.pool_lag_budget, self.pool_lag_max_wait, self._held_back
+        )
+        self.start_phases = {"admission": waited}
+        member = await pool.take(kind.key)
         if member is None:
             metrics.count_cold("empty")
             return None
         try:
+            self._phase("take", t0 + waited)
             started = await asyncio.wait_for(
                 self._start_from_pool(pool, member), self.startup_timeout
             )
@@ -359,12 +415,27 @@ class PoolMixin(_Base):
             self.pool_member = ""
             return None
 
+    def _held_back(self, lag: float) -> None:
+        self._emit(
+            9,
+            f"The hub is busy starting the class's servers (it answers {lag * 1000:.0f} ms "
+            "late); yours is waiting in the warm pool and starts in a moment",
+        )
+
+    def _phase(self, name: str, since: float) -> float:
+        """Record phase ``name`` as the time since ``since``; returns now."""
+        now = time.monotonic()
+        self.start_phases[name] = now - since
+        return now
+
     async def _start_from_pool(self, pool: WarmPool, member: Member) -> tuple[str, int]:
         """Give ``member`` to this user: limits, home and volumes, then the identity."""
         assert self.quota is not None
+        t = time.monotonic()
         self.pool_member = member.name
         self._emit(10, "A server is waiting for you in the warm pool")
         await self._provision_home()
+        t = self._phase("home", t)
         described = await self.describe()
         await self.prepare_mounts(described)
         uid, gid = self.home_owner()
@@ -373,22 +444,33 @@ class PoolMixin(_Base):
             for p in spec.mount_plan(described)
         ]
         await pool.attach(member, attachments, uid, gid)
+        t = self._phase("mounts", t)
         body = pool_mod.update_body(self.quota, described.host_config.get("cpu_period") or 100_000)
         await asyncio.wrap_future(
             self.executor.submit(pool_mod.engine_update, self.client, member.id, body)
         )
+        t = self._phase("limits", t)
         self.object_id, self.object_name = member.id, member.name
         await self.prepare_network()
         described = await self.describe()  # the Hub URL worked out for this network
         ip, port = await self.get_ip_and_port()
+        t = self._phase("network", t)
         identity = {"env": described.env, "args": described.args}
-        pool.hand_over(member, identity, uid, gid)
+        await pool.hand_over(member, identity, uid, gid)
         self._emit(70, "Your server from the warm pool is starting")
         if self.post_start_cmd:
             await self.post_start_exec()
+        t = self._phase("hand_over", t)
         await self._wait_until_answering(ip, port)
-        pool.forget_identity(member.dir)
+        t = self._phase("answering", t)
+        await pool.forget_identity(member.dir)
         self._emit(90, "Server is answering (it came from the warm pool)")
+        self.log.info(
+            "%s: from the warm pool in %.2f s (%s)",
+            self._log_name,
+            sum(self.start_phases.values()),
+            ", ".join(f"{k} {v:.2f}" for k, v in self.start_phases.items()),
+        )
         return ip, port
 
     async def release_pool_member(self, member: str) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from traitlets import Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .. import offloop
 from ..names import safe_name
 from ..quota.policy import Quota
 from . import commands
@@ -272,7 +273,7 @@ class HomeProvisioner(LoggingConfigurable):
 
     async def _get(self, username: str) -> dict[str, Any] | None:
         try:
-            return await asyncio.to_thread(self.state.get, username)
+            return await offloop.run_io(self.state.get, username)
         except StateError as e:
             raise HomeUnavailable(str(e)) from None
 
@@ -296,7 +297,7 @@ class HomeProvisioner(LoggingConfigurable):
         instead of making an empty one, unless ``recreate`` (what ``restore`` does).
         """
         async with self._lock(username), self._failures("provision", username) as undo:
-            await asyncio.to_thread(self._ensure_base)
+            await offloop.run_io(self._ensure_base)
             record, new = await self._record(username)
             # a record still marked "creating": our own first provision was cut short
             undo.new_home = not new and bool(record.get("creating"))
@@ -308,17 +309,15 @@ class HomeProvisioner(LoggingConfigurable):
                 # recorded before anything is made: a first provision cut short (kill -9)
                 # leaves a record saying the half-made home is ours to finish
                 record["creating"] = True
-                await asyncio.to_thread(self.state.put, username, record)
+                await offloop.run_io(self.state.put, username, record)
                 # a failed first provision (rolled back) leaves no record; what a failed
                 # rollback left behind is then refused as not ours, never formatted
-                undo.push(
-                    "forget the record", lambda: asyncio.to_thread(self.state.remove, username)
-                )
+                undo.push("forget the record", lambda: offloop.run_io(self.state.remove, username))
             before = dict(record)
             mount = await self._provision(username, record, quota, undo)
             record.pop("creating", None)
             if record != before:  # the name is pinned from the first provision on
-                await asyncio.to_thread(self.state.put, username, record)
+                await offloop.run_io(self.state.put, username, record)
             return mount
 
     def _unavailable(self, username: str, record: dict[str, Any], missing: str) -> str:
@@ -347,7 +346,7 @@ class HomeProvisioner(LoggingConfigurable):
         """Every user the state lists."""
         async with self._failures("list", "every user"):
             try:
-                return sorted(await asyncio.to_thread(self.state.read))
+                return sorted(await offloop.run_io(self.state.read))
             except StateError as e:
                 raise HomeUnavailable(str(e)) from None
 
@@ -376,7 +375,7 @@ class HomeProvisioner(LoggingConfigurable):
                     f"{username}'s home is there, not missing; nothing reset. To archive and "
                     f"remove it use `jhub-kit users remove {username}`"
                 )
-            retired = await asyncio.to_thread(self.state.retire, username, "reset: home missing")
+            retired = await offloop.run_io(self.state.retire, username, "reset: home missing")
             assert retired is not None
             return retired
 
@@ -415,7 +414,7 @@ class HomeProvisioner(LoggingConfigurable):
         home = await self.home_path(username)
         record = await self._get(username)
         async with self._failures("back up", username):
-            await asyncio.to_thread(_archive, home, Path(dest), self.owner_of(username, record))
+            await offloop.run_io(_archive, home, Path(dest), self.owner_of(username, record))
         return Path(dest)
 
     async def restore(
@@ -435,7 +434,7 @@ class HomeProvisioner(LoggingConfigurable):
         home = await self.home_path(username, recreate=True)
         async with self._failures("restore", username):
             owner = self.owner_of(username, record)
-            await asyncio.to_thread(_unpack, Path(archive), home, owner, force)
+            await offloop.run_io(_unpack, Path(archive), home, owner, force)
         return home
 
     async def usage(self, username: str) -> Usage | None:
@@ -456,9 +455,9 @@ class HomeProvisioner(LoggingConfigurable):
             archive = (
                 Path(archive_dir) / f"{record['name']}-{time.strftime('%Y%m%dT%H%M%S')}.tar.gz"
             )
-            await asyncio.to_thread(_archive, home, archive, self.owner_of(username, record))
+            await offloop.run_io(_archive, home, archive, self.owner_of(username, record))
             await self._destroy(record)
-            await asyncio.to_thread(self.state.remove, username)
+            await offloop.run_io(self.state.remove, username)
             return archive
 
     def owner_of(self, username: str, record: dict[str, Any] | None) -> tuple[int, int]:
@@ -493,14 +492,14 @@ class HomeProvisioner(LoggingConfigurable):
     async def _missing(self, record: dict[str, Any]) -> str | None:
         """What of a listed home is gone (e.g. ``"image file /x.img is missing"``), or None."""
         home = self.under(record["name"])
-        if not await asyncio.to_thread(os.path.lexists, home):
+        if not await offloop.run_io(os.path.lexists, home):
             return f"its directory {home} is missing"
         return None
 
     async def _usage(self, record: dict[str, Any]) -> Usage | None:
         """Bytes used and the limit; None when it cannot be told now."""
         home = await self._home_path(record)
-        st = await asyncio.to_thread(os.statvfs, home)
+        st = await offloop.run_io(os.statvfs, home)
         return Usage((st.f_blocks - st.f_bfree) * st.f_frsize, st.f_blocks * st.f_frsize)
 
     async def _home_path(self, record: dict[str, Any]) -> Path:
@@ -508,7 +507,7 @@ class HomeProvisioner(LoggingConfigurable):
 
     async def _destroy(self, record: dict[str, Any]) -> None:
         home = await self._home_path(record)
-        await asyncio.to_thread(shutil.rmtree, home)
+        await offloop.run_io(shutil.rmtree, home)
 
 
 def as_owner(owner: tuple[int, int], fn: Callable[..., None], *args: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import CaselessStrEnum, List, Unicode
 
+from .. import offloop
 from .base import HomeProvisioner, ProvisionError, Usage
 from .commands import CommandError
 from .mounts import loop_devices, loop_shortage, mounted_at
@@ -70,7 +70,7 @@ class FilesystemProvisioner(HomeProvisioner):
         except CommandError as e:
             shortage = None
             if loop:
-                shortage = loop_shortage(await asyncio.to_thread(loop_devices), str(e))
+                shortage = loop_shortage(await offloop.run_io(loop_devices), str(e))
             if shortage:
                 # the host's fault, not the home's: refused as it is, nothing formatted
                 raise ProvisionError(f"cannot mount {device}: {shortage}") from None
@@ -80,10 +80,10 @@ class FilesystemProvisioner(HomeProvisioner):
         await self.run("umount", "--", str(mountpoint))
 
     async def is_mounted(self, mountpoint: Path) -> bool:
-        return await asyncio.to_thread(mounted_at, mountpoint) is not None
+        return await offloop.run_io(mounted_at, mountpoint) is not None
 
     async def mounted_source(self, mountpoint: Path) -> str | None:
-        entry = await asyncio.to_thread(mounted_at, mountpoint)
+        entry = await offloop.run_io(mounted_at, mountpoint)
         return entry.source if entry else None
 
     async def own_root(self, mountpoint: Path) -> None:
@@ -96,7 +96,7 @@ class FilesystemProvisioner(HomeProvisioner):
             if st.st_mode & 0o7777 != self.mode:
                 os.chmod(mountpoint, self.mode)
 
-        await asyncio.to_thread(fix)
+        await offloop.run_io(fix)
 
     async def grow_fs(self, device: str, mountpoint: Path) -> None:
         """Grow the mounted filesystem to fill its (already larger) device."""

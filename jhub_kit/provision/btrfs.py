@@ -7,7 +7,6 @@ limit fails with "Disk quota exceeded". The pool is a block device
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import Unicode
 
+from .. import offloop
 from ..quota.policy import Quota, format_size
 from .base import HomeMount, HomeUnavailable, ProvisionError, Undo, Usage
 from .blockfs import FilesystemProvisioner
@@ -61,7 +61,7 @@ class BtrfsProvisioner(FilesystemProvisioner):
     async def ensure_pool(self, *, create: bool = True) -> Path:
         """Mount the pool (made first if ``create`` and it does not exist)."""
         pool = self.pool()
-        await asyncio.to_thread(self.ensure_dir, pool, mode=0o711)
+        await offloop.run_io(self.ensure_dir, pool, mode=0o711)
         if not await self.is_mounted(pool):
             if self.pool_device:
                 device: str | Path = self.pool_device
@@ -69,12 +69,12 @@ class BtrfsProvisioner(FilesystemProvisioner):
             else:
                 device = self.pool_image()
                 loop = True
-                if not await asyncio.to_thread(os.path.lexists, device) and not create:
+                if not await offloop.run_io(os.path.lexists, device) and not create:
                     raise HomeUnavailable(
                         f"the btrfs pool image {device} that holds every home is missing; "
                         "nothing was created. Restore it (or mount its disk) and try again"
                     )
-                await asyncio.to_thread(_create_sparse, device, int(self.pool_size))
+                await offloop.run_io(_create_sparse, device, int(self.pool_size))
             fs = await self.fs_type(device)
             if fs is None:
                 if not create:
@@ -93,13 +93,13 @@ class BtrfsProvisioner(FilesystemProvisioner):
     async def _pool_may_be_created(self) -> bool:
         """Only while no home was ever finished on it (first provisions still running
         or cut short do not count): a pool that held homes is never made again."""
-        users = await asyncio.to_thread(self.state.read)
+        users = await offloop.run_io(self.state.read)
         return all(r.get("creating") for r in users.values())
 
     async def _missing(self, record: dict[str, Any]) -> str | None:
         await self.ensure_pool(create=False)
         home = self.under(POOL_DIR, record["name"])
-        if not await asyncio.to_thread(os.path.lexists, home):
+        if not await offloop.run_io(os.path.lexists, home):
             return f"its subvolume {home} is missing"
         return None
 
@@ -109,14 +109,14 @@ class BtrfsProvisioner(FilesystemProvisioner):
         size = int(quota.disk_limit or self.default_size)
         await self.ensure_pool(create=await self._pool_may_be_created())
         home = self.under(POOL_DIR, record["name"])
-        if not await asyncio.to_thread(os.path.lexists, home):
+        if not await offloop.run_io(os.path.lexists, home):
             await self.run("btrfs", "subvolume", "create", str(home))
             undo.push(
                 f"delete subvolume {home}",
                 lambda: self.run("btrfs", "subvolume", "delete", str(home)),
             )
         else:
-            await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid))
+            await offloop.run_io(self.ensure_dir, home, owner=(self.uid, self.gid))
         await self.own_root(home)
         old = self.record_size(record)
         if size < old:

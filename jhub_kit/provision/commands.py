@@ -1,20 +1,23 @@
 """The only place jhub_kit runs programs: small async wrappers, argument lists only.
 
-Modelled on systemdspawner's ``systemd.py``: plain async functions over
-:func:`asyncio.create_subprocess_exec`. No shell ever sees a username.
-Every call has a timeout; a command that overruns is killed.
+Modelled on systemdspawner's ``systemd.py``: plain async functions, argument
+lists only. No shell ever sees a username. Every call has a timeout; a command
+that overruns is killed. A program is started and waited for on one of the
+kit's threads (:mod:`jhub_kit.offloop`): asyncio's own subprocess support forks
+and waits for the exec in the event loop, which held the hub's loop for up to
+60 ms per command in a class's rush.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shlex
+import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from jupyterhub.utils import AnyTimeoutError
+from .. import offloop
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,34 @@ class Result:
 Runner = Callable[..., Awaitable[Result]]
 
 
+def _run_blocking(
+    argv: Sequence[str],
+    timeout: float,
+    env: Mapping[str, str],
+    input: str | None,
+    pass_fds: tuple[int, ...],
+) -> tuple[int, bytes, bytes]:
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            pass_fds=pass_fds,
+        )
+    except FileNotFoundError:
+        raise CommandError(argv, f"failed: {argv[0]} is not installed") from None
+    with proc:
+        try:
+            out, err = proc.communicate(None if input is None else input.encode(), timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise CommandError(argv, f"timed out after {timeout:g} s") from None
+    return proc.returncode, out, err
+
+
 async def run(
     *argv: str,
     timeout: float = DEFAULT_TIMEOUT,
@@ -56,26 +87,13 @@ async def run(
         raise TypeError(f"argv must be strings: {argv!r}")
     full_env = {**os.environ, "LC_ALL": "C", **(env or {})}
     log.debug("running %s", shlex.join(argv))
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=full_env,
-            pass_fds=tuple(pass_fds),
-        )
-    except FileNotFoundError:
-        raise CommandError(argv, f"failed: {argv[0]} is not installed") from None
-    try:
-        data = None if input is None else input.encode()
-        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
-    except AnyTimeoutError:  # asyncio's, a separate class before Python 3.11
-        proc.kill()
-        await proc.wait()
-        raise CommandError(argv, f"timed out after {timeout:g} s") from None
+    # on one of the kit's threads: starting a process (fork and exec, with the
+    # parent waiting for the exec) would otherwise hold the hub's event loop
+    returncode, out, err = await offloop.run_io(
+        _run_blocking, argv, timeout, full_env, input, tuple(pass_fds)
+    )
     result = Result(
-        list(argv), proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+        list(argv), returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
     )
     if check and result.returncode != 0:
         detail = result.stderr.strip() or result.stdout.strip() or "no output"

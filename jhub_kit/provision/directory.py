@@ -9,6 +9,7 @@ from typing import Any
 
 from traitlets import Int
 
+from .. import offloop
 from ..quota.policy import Quota
 from .base import HomeMount, HomeProvisioner, Undo, Usage, dir_size
 
@@ -39,10 +40,8 @@ class DirectoryProvisioner(HomeProvisioner):
         self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
     ) -> HomeMount:
         home = self.under(record["name"])
-        if await asyncio.to_thread(
-            self.ensure_dir, home, owner=(self.uid, self.gid), mode=self.mode
-        ):
-            undo.push(f"rmdir {home}", lambda: asyncio.to_thread(os.rmdir, home))
+        if await offloop.run_io(self.ensure_dir, home, owner=(self.uid, self.gid), mode=self.mode):
+            undo.push(f"rmdir {home}", lambda: offloop.run_io(os.rmdir, home))
         if quota.disk_limit is not None and not record.get("warned_no_limit"):
             self.log.warning(
                 "%s: disk_limit %s is not enforced by the directory provisioner; "

@@ -12,7 +12,6 @@ network, and the server image. No size limit.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import docker.utils
 from traitlets import Any as AnyTrait
 from traitlets import Unicode, default
 
+from .. import offloop
 from ..quota.policy import Quota
 from .base import HomeMount, HomeProvisioner, ProvisionError, Undo, Usage
 
@@ -67,14 +67,14 @@ class DockerVolumeProvisioner(HomeProvisioner):
     ) -> HomeMount:
         name = record.get("volume") or self.volume_prefix + record["name"]
         if not await self._volume_exists(name):
-            await asyncio.to_thread(
+            await offloop.run_io(
                 self.docker_client.create_volume,
                 name=name,
                 labels={LABEL: "true", f"{LABEL}.user": username},
             )
             undo.push(
                 f"remove volume {name}",
-                lambda: asyncio.to_thread(self.docker_client.remove_volume, name),
+                lambda: offloop.run_io(self.docker_client.remove_volume, name),
             )
             await self._give_to_user(name)
         record["volume"] = name
@@ -94,7 +94,7 @@ class DockerVolumeProvisioner(HomeProvisioner):
 
     async def _volume_exists(self, name: str) -> bool:
         try:
-            await asyncio.to_thread(self.docker_client.inspect_volume, name)
+            await offloop.run_io(self.docker_client.inspect_volume, name)
         except docker.errors.NotFound:
             return False
         return True
@@ -106,7 +106,7 @@ class DockerVolumeProvisioner(HomeProvisioner):
         return None
 
     async def _usage(self, record: dict[str, Any]) -> Usage:
-        df = await asyncio.to_thread(self.docker_client.df)
+        df = await offloop.run_io(self.docker_client.df)
         for v in df.get("Volumes") or []:
             if v.get("Name") == record.get("volume"):
                 size = (v.get("UsageData") or {}).get("Size", -1)
@@ -114,11 +114,11 @@ class DockerVolumeProvisioner(HomeProvisioner):
         return Usage(0, None)
 
     async def _home_path(self, record: dict[str, Any]) -> Path:
-        info = await asyncio.to_thread(self.docker_client.inspect_volume, record["volume"])
+        info = await offloop.run_io(self.docker_client.inspect_volume, record["volume"])
         return Path(info["Mountpoint"])
 
     async def _destroy(self, record: dict[str, Any]) -> None:
-        await asyncio.to_thread(self.docker_client.remove_volume, record["volume"])
+        await offloop.run_io(self.docker_client.remove_volume, record["volume"])
 
 
 async def give_volume_to(
@@ -127,11 +127,11 @@ async def give_volume_to(
     """Give a new, empty volume's top directory to ``uid:gid`` with ``mode``: directly
     where the hub sees the volume's directory (the hub on the Docker host, as root),
     else in a short-lived container of ``image`` with only CAP_CHOWN and no network."""
-    info = await asyncio.to_thread(api.inspect_volume, name)
+    info = await offloop.run_io(api.inspect_volume, name)
     top = Path(info.get("Mountpoint") or "/nonexistent")
-    if await asyncio.to_thread(_is_local_empty_dir, top):
+    if await offloop.run_io(_is_local_empty_dir, top):
         try:
-            await asyncio.to_thread(_chown_top, top, uid, gid, mode)
+            await offloop.run_io(_chown_top, top, uid, gid, mode)
             return
         except PermissionError:  # a hub on the host, but not root: the container can
             pass
@@ -140,7 +140,7 @@ async def give_volume_to(
             f"cannot give the new volume {name} to uid {uid}: the hub cannot see its "
             "directory and no image is known; set c.DockerVolumeProvisioner.owner_image"
         )
-    await asyncio.to_thread(_chown_in_container, api, name, image, uid, gid, mode, timeout)
+    await offloop.run_io(_chown_in_container, api, name, image, uid, gid, mode, timeout)
 
 
 def _chown_in_container(

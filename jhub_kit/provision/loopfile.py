@@ -8,12 +8,12 @@ After a reboot, the next spawn finds the mount missing and mounts it again.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
+from .. import offloop
 from ..quota.policy import Quota, format_size
 from . import commands
 from .base import HomeMount, HomeUnavailable, ProvisionError, Undo
@@ -30,7 +30,7 @@ class LoopfileProvisioner(FilesystemProvisioner):
 
     async def _missing(self, record: dict[str, Any]) -> str | None:
         image = self.image_path(record)
-        if not await asyncio.to_thread(os.path.lexists, image):
+        if not await offloop.run_io(os.path.lexists, image):
             return f"its image file {image} is missing"
         return None
 
@@ -40,10 +40,10 @@ class LoopfileProvisioner(FilesystemProvisioner):
         size = int(quota.disk_limit or self.default_size)
         image = self.image_path(record)
         home = self.under(record["name"])
-        await asyncio.to_thread(self.ensure_dir, image.parent, mode=0o700)
-        created_image = await asyncio.to_thread(_create_sparse, image, size)
+        await offloop.run_io(self.ensure_dir, image.parent, mode=0o700)
+        created_image = await offloop.run_io(_create_sparse, image, size)
         if created_image:
-            undo.push(f"remove {image}", lambda: asyncio.to_thread(image.unlink, True))
+            undo.push(f"remove {image}", lambda: offloop.run_io(image.unlink, True))
         fs = await self.fs_type(image)
         if fs is None:
             if not created_image and not undo.new_home:
@@ -57,8 +57,8 @@ class LoopfileProvisioner(FilesystemProvisioner):
                 f"{image} holds {fs}, not {self.filesystem}; set "
                 f"c.LoopfileProvisioner.filesystem = {fs!r} or migrate the home"
             )
-        if await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755):
-            undo.push(f"rmdir {home}", lambda: asyncio.to_thread(os.rmdir, home))
+        if await offloop.run_io(self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755):
+            undo.push(f"rmdir {home}", lambda: offloop.run_io(os.rmdir, home))
         if not await self.is_mounted(home):
             if not created_image:
                 self.log.info("%s: mounting %s again (after a reboot?)", username, image)
@@ -81,7 +81,7 @@ class LoopfileProvisioner(FilesystemProvisioner):
     async def _grow(
         self, username: str, record: dict[str, Any], image: Path, home: Path, size: int
     ) -> None:
-        current = (await asyncio.to_thread(os.stat, image)).st_size
+        current = (await offloop.run_io(os.stat, image)).st_size
         if size < current:
             if size < self.record_size(record):
                 self.log.warning(
@@ -99,7 +99,7 @@ class LoopfileProvisioner(FilesystemProvisioner):
         self.log.info(
             "%s: growing home %s -> %s", username, format_size(current), format_size(size)
         )
-        await asyncio.to_thread(os.truncate, image, size)
+        await offloop.run_io(os.truncate, image, size)
         await self.run("losetup", "--set-capacity", device)
         try:
             await self.grow_fs(device, home)
@@ -127,8 +127,8 @@ class LoopfileProvisioner(FilesystemProvisioner):
         home = self.under(record["name"])
         if await self.is_mounted(home):
             await self.umount(home)
-        await asyncio.to_thread(os.rmdir, home)
-        await asyncio.to_thread(self.image_path(record).unlink)
+        await offloop.run_io(os.rmdir, home)
+        await offloop.run_io(self.image_path(record).unlink)
 
 
 def _create_sparse(path: Path, size: int) -> bool:

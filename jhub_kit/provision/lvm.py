@@ -9,13 +9,13 @@ activates and mounts a volume that a reboot left unmounted), and growth is
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
 
 from traitlets import Bool, Unicode
 
+from .. import offloop
 from ..quota.policy import Quota, format_size
 from .base import HomeMount, HomeUnavailable, ProvisionError, Undo
 from .blockfs import FilesystemProvisioner
@@ -99,8 +99,8 @@ class LvmProvisioner(FilesystemProvisioner):
             await self.mkfs(device)
         elif fs != self.filesystem:
             raise ProvisionError(f"{device} holds {fs}, not {self.filesystem}")
-        if await asyncio.to_thread(self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755):
-            undo.push(f"rmdir {home}", lambda: asyncio.to_thread(os.rmdir, home))
+        if await offloop.run_io(self.ensure_dir, home, owner=(self.uid, self.gid), mode=0o755):
+            undo.push(f"rmdir {home}", lambda: offloop.run_io(os.rmdir, home))
         if not await self.is_mounted(home):
             await self.mount(device, home)
             undo.push(f"umount {home}", lambda: self.umount(home))
@@ -160,4 +160,4 @@ class LvmProvisioner(FilesystemProvisioner):
         if await self.is_mounted(home):
             await self.umount(home)
         await self.lvm("lvremove", "--yes", f"{self.volume_group}/{self.lv_name(record)}")
-        await asyncio.to_thread(os.rmdir, home)
+        await offloop.run_io(os.rmdir, home)

@@ -19,7 +19,6 @@ that account (the record's uid and path must still be the account's), under
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import re
@@ -28,6 +27,7 @@ from typing import Any
 
 from traitlets import Int, List, Unicode, default
 
+from .. import offloop
 from ..quota.policy import Quota
 from .base import HomeMount, HomeProvisioner, ProvisionError, Undo
 
@@ -99,7 +99,7 @@ class SystemUserProvisioner(HomeProvisioner):
                 "'_' and '-', at most 32, not starting with a digit or '-')"
             )
         try:
-            entry = await asyncio.to_thread(pwd.getpwnam, username)
+            entry = await offloop.run_io(pwd.getpwnam, username)
         except KeyError:
             entry = None
         if entry is None:
@@ -110,7 +110,7 @@ class SystemUserProvisioner(HomeProvisioner):
                 f"userdel {username}",
                 lambda: self.run("userdel", "--remove", "--", username),
             )
-            entry = await asyncio.to_thread(pwd.getpwnam, username)
+            entry = await offloop.run_io(pwd.getpwnam, username)
             if not self.login_account(entry.pw_uid):  # useradd's range is not the kit's
                 raise ProvisionError(
                     f"useradd gave {username} uid {entry.pw_uid}, outside the login range "
@@ -170,10 +170,10 @@ class SystemUserProvisioner(HomeProvisioner):
     async def _missing(self, record: dict[str, Any]) -> str | None:
         if record.get("user"):
             try:
-                await asyncio.to_thread(pwd.getpwnam, record["user"])
+                await offloop.run_io(pwd.getpwnam, record["user"])
             except KeyError:
                 return f"its account {record['user']!r} is missing"
-        if not await asyncio.to_thread(os.path.isdir, record["home"]):
+        if not await offloop.run_io(os.path.isdir, record["home"]):
             return f"its home directory {record['home']} is missing"
         return None
 

@@ -8,7 +8,6 @@ resolved at every spawn by :meth:`QuotaConfigMixin.resolve_quota`.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from jupyterhub.utils import maybe_future
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
-from .. import metrics, registry
+from .. import metrics, offloop, registry
 from ..compat import SpawnException
 from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
@@ -316,7 +315,7 @@ class QuotaConfigMixin(_Base):
             # parse off the event loop, and only when the file changed
             file_policy = pf.cached()
             if file_policy is None:
-                file_policy = await asyncio.to_thread(pf.load)
+                file_policy = await offloop.run_io(pf.load)
         return self._policy(raw, file_policy).resolve(
             self.user.name,
             self.user_groups(),

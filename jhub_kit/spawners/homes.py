@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import docker.errors
 from traitlets import Bool, Float, Instance, Unicode, Union
 
-from .. import metrics, registry
+from .. import metrics, offloop, registry
 from ..compat import SpawnException
 from ..provision import (
     HomeMount,
@@ -217,7 +217,7 @@ class HomesMixin(_Base):
             if m.home or m.kind == "tmpfs":
                 continue
             if m.kind == "bind" and not m.read_only:
-                await asyncio.to_thread(self._check_writable, m, uid, gid)
+                await offloop.run_io(self._check_writable, m, uid, gid)
             if described.home_target is None or not inside(m.target, described.home_target):
                 continue
             if m.named_volume:
@@ -225,7 +225,7 @@ class HomesMixin(_Base):
             if home_dir is not None:
                 rel = posixpath.relpath(posixpath.normpath(m.target), described.home_target)
                 try:
-                    await asyncio.to_thread(paths.make_dirs, home_dir, rel, uid=uid, gid=gid)
+                    await offloop.run_io(paths.make_dirs, home_dir, rel, uid=uid, gid=gid)
                 except ProvisionError as e:
                     raise SpawnException(
                         e.user_message,
@@ -242,7 +242,7 @@ class HomesMixin(_Base):
             return self.home_mount.source
         info = await self.docker("inspect_volume", self.home_mount.source)
         top = str(info.get("Mountpoint") or "")
-        is_dir = await asyncio.to_thread(os.path.isdir, top) if top else False
+        is_dir = await offloop.run_io(os.path.isdir, top) if top else False
         return top if is_dir else None
 
     async def _ensure_volume(self, name: str, uid: int, gid: int) -> None:

@@ -9,14 +9,13 @@ choosing, the ceiling) is :mod:`jhub_kit.quota.profiles`.
 
 from __future__ import annotations
 
-import asyncio
 import html
 from typing import TYPE_CHECKING, Any
 
 from jupyterhub.utils import maybe_future
 from traitlets import Dict, List, TraitError, default, validate
 
-from .. import metrics
+from .. import metrics, offloop
 from ..compat import SpawnException
 from ..quota.policy import Partial, QuotaError, parse_partial
 from ..quota.profiles import (
@@ -148,7 +147,7 @@ class ProfileMixin(_Base):
         if pf is None:
             return None
         try:
-            found: QuotaPolicy | None = pf.cached() or await asyncio.to_thread(pf.load)
+            found: QuotaPolicy | None = pf.cached() or await offloop.run_io(pf.load)
         except QuotaError as e:
             self.log.error("The quota policy file's profiles are not read: %s", e)
             return None

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ... import offloop
 from ...quota.policy import QuotaError, QuotaPolicy
 from ...quota.policy_file import _format_for, parse_policy_text
 
@@ -144,9 +145,9 @@ async def keep_written(
     while True:
         await asyncio.sleep(interval)
         try:
-            settings = await asyncio.to_thread(settings_of, spawner, authenticator)
+            settings = await offloop.run_io(settings_of, spawner, authenticator)
             if settings != last:
-                await asyncio.to_thread(write, path, settings)
+                await offloop.run_io(write, path, settings)
                 last = settings
         except Exception as e:  # the dashboard keeps the last file
             log.warning("Could not write the dashboard's settings to %s: %s", path, e)
