@@ -72,17 +72,24 @@ def admin_headers(app: Any) -> dict[str, str]:
     return app._benchmark_headers
 
 
-async def spawn_and_wait(app: Any, name: str, timeout: float = 1200.0) -> float | None:
-    """Seconds from the spawn request to the server being ready, or None if it failed."""
+async def spawn_and_wait(
+    app: Any, name: str, timeout: float = 1200.0, marks: dict[str, float] | None = None
+) -> float | None:
+    """Seconds from the spawn request to the server being ready, or None if it failed.
+    ``marks`` gets the monotonic times of the request and of ready."""
     url = url_path_join(public_url(app), "hub/api/users", name, "server")
     headers = admin_headers(app)
     t0 = time.monotonic()
+    if marks is not None:
+        marks["requested"] = t0
     r = await in_client_thread(requests.post, url, headers=headers, timeout=timeout)
     if r.status_code not in (201, 202):
         return None
     user = app.users[name]
     while time.monotonic() - t0 < timeout:
         if user.running and not user.spawner.pending:
+            if marks is not None:
+                marks["ready"] = time.monotonic()
             return time.monotonic() - t0
         if not user.spawner.pending and not user.running:
             return None
@@ -133,7 +140,11 @@ def unmount_below(path: str) -> None:
 
 
 async def timed_rush(
-    app: Any, names: list[str], before_stop: Any = None, sample_every: float = 0.1
+    app: Any,
+    names: list[str],
+    before_stop: Any = None,
+    sample_every: float = 0.1,
+    marks: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Spawn ``names`` at once, sampling the hub API meanwhile; then stop them.
     ``before_stop()`` may add figures while the servers still run. ``hub_cpu_s``:
@@ -145,11 +156,15 @@ async def timed_rush(
         sample_latency(app, stop, latencies, every=sample_every, when=sent)
     )
     t0, cpu0 = time.monotonic(), time.process_time()
-    times = await asyncio.gather(*(spawn_and_wait(app, name) for name in names))
+    marks = {} if marks is None else marks
+    for name in names:
+        marks[name] = {}
+    times = await asyncio.gather(*(spawn_and_wait(app, n, marks=marks[n]) for n in names))
     wall, hub_cpu = time.monotonic() - t0, time.process_time() - cpu0
     stop.set()
     await sampler
     extra = before_stop() if before_stop else {}
+    extra["t0"] = t0
     await stop_all(app, names)
     ok = [t for t in times if t is not None]
     return {
@@ -163,6 +178,10 @@ async def timed_rush(
             (round(w - t0, 2), round(ms)) for w, ms in zip(sent, latencies, strict=True) if ms > 100
         ],
         "hub_cpu_s": hub_cpu,
+        # every answer: seconds into the rush, milliseconds
+        "api_series": [
+            (round(w - t0, 3), round(ms, 1)) for w, ms in zip(sent, latencies, strict=True)
+        ],
         **extra,
     }
 

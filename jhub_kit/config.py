@@ -22,6 +22,8 @@ from typing import Any
 from traitlets import Bool, CaselessStrEnum, Int, Unicode, default
 from traitlets.config import Config, Configurable
 
+from . import hubdb
+
 AUTHENTICATORS = {
     "native": "jhub_kit.auth.native.UserlistNativeAuthenticator",
     "github": "jhub_kit.auth.oauth.UserlistGitHubOAuthenticator",
@@ -166,6 +168,18 @@ class JhubKit(Configurable):
         """,
     ).tag(config=True)
 
+    sqlite_wal = Bool(
+        True,
+        help="""Run the hub's SQLite database in write-ahead-log mode with
+        ``synchronous=NORMAL`` (:mod:`jhub_kit.hubdb`): JupyterHub's commits, several
+        per server start and all in its event loop, stop waiting for the disk. Set
+        only when ``db_url`` is a SQLite file and ``c.JupyterHub.db_kwargs`` is not
+        set. Example: ``c.JhubKit.sqlite_wal = False`` (the database on NFS).
+
+        .. versionadded:: 0.4
+        """,
+    ).tag(config=True)
+
     idle_timeout = Int(
         3600,
         help="""Stop servers idle for this many seconds (jupyterhub-idle-culler as a
@@ -214,6 +228,8 @@ def configure(c: Config) -> JhubKit:
     setdefault(c, JupyterHub, "authenticator_class", AUTHENTICATORS[kit.authenticator])
     db = os.path.join(kit.data_dir, "jupyterhub.sqlite")
     setdefault(c, JupyterHub, "db_url", f"sqlite:///{db}")
+    if kit.sqlite_wal and hubdb.is_sqlite_file(str(c.JupyterHub.db_url)):
+        setdefault(c, JupyterHub, "db_kwargs", hubdb.db_kwargs())
     secret = os.path.join(kit.data_dir, "jupyterhub_cookie_secret")
     setdefault(c, JupyterHub, "cookie_secret_file", secret)
     if kit.network_name != "host" or kit.engine == "swarm":

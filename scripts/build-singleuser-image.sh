@@ -75,7 +75,10 @@ chroot "$root" useradd --uid 1000 --gid 100 --create-home --shell /bin/bash jovy
 # keep the image small: apt lists, docs and caches are not needed at run time
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/usr/share/doc/* \
     "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/root/.cache
-find "$root/opt/venv" -name __pycache__ -prune -exec rm -rf {} + 2>/dev/null || true
+# bytecode compiled once here, as pip and every published image do: without it
+# each server (and each warm-pool member) compiled jupyter_server, JupyterLab and
+# tornado from source at every start (a pool member's imports: 7.4 CPU-s, 3.8 with it)
+chroot "$root" /opt/venv/bin/python -m compileall -q -j 0 /opt/venv/lib >/dev/null
 
 log "docker import $tag"
 tar -C "$root" --numeric-owner -c . | docker import \

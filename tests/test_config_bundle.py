@@ -301,3 +301,38 @@ def test_check_says_a_section_for_the_other_spawner_is_ignored(tmp_path):
         )
         for w in warnings
     ), warnings
+
+
+def test_the_hubs_sqlite_runs_in_wal_mode_unless_told_otherwise(tmp_path):
+    """The bundle's SQLite database: WAL and synchronous=NORMAL on every connection
+    JupyterHub's engine makes; not for another database, not over the admin's own
+    db_kwargs, not when turned off."""
+    import sqlalchemy
+
+    from jhub_kit import hubdb
+
+    c = bundle(tmp_path)
+    configure(c)
+    kwargs = dict(c.JupyterHub.db_kwargs)
+    assert kwargs["connect_args"]["check_same_thread"] is False  # JupyterHub's own, kept
+    engine = sqlalchemy.create_engine(c.JupyterHub.db_url, **kwargs)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()
+    plain = sqlalchemy.create_engine(c.JupyterHub.db_url)  # the mode is the file's
+    with plain.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    plain.dispose()
+
+    for off in (
+        bundle(tmp_path, sqlite_wal=False),
+        Config({"JupyterHub": {"db_url": "postgresql://hub@db/jupyterhub"}}),
+        Config({"JupyterHub": {"db_kwargs": {"pool_recycle": 60}}}),
+    ):
+        off.JhubKit.data_dir = str(tmp_path / "data")
+        configure(off)
+        assert off.JupyterHub.get("db_kwargs", {}).get("connect_args") is None
+    assert hubdb.is_sqlite_file("sqlite:///x.sqlite") and not hubdb.is_sqlite_file(
+        "sqlite:///:memory:"
+    )

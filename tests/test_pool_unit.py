@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from jhub_kit.pool.members import PoolError, member_name, stale, update_body
@@ -90,3 +92,44 @@ def test_the_launcher_sleeps_on_the_fifo_and_the_hub_wakes_it(tmp_path):
     fifo.unlink()
     assert launcher.wait(str(channel), str(fifo))["env"] == {"A": "2"}
     members.wake(fifo)  # no FIFO, no reader: nothing raised
+
+
+def test_the_launcher_reads_entry_points_once_and_puts_the_real_function_back():
+    import importlib.metadata as md
+
+    from jhub_kit.pool import launcher
+
+    real = md.entry_points
+    want = sorted(ep.name for ep in real(group="console_scripts"))
+    put_back = launcher.read_entry_points_once()
+    try:
+        assert md.entry_points is not real
+        assert sorted(ep.name for ep in md.entry_points(group="console_scripts")) == want
+        assert "pytest" in [ep.name for ep in md.entry_points(group="console_scripts")]
+        assert md.entry_points(group="no-such-group-here") == real(group="no-such-group-here")
+    finally:
+        put_back()
+    assert md.entry_points is real
+
+
+def test_the_launcher_adds_the_students_user_site_that_appeared_with_the_home(
+    tmp_path, monkeypatch
+):
+    """A member started before the home was mounted: Python left ~/.local out of
+    sys.path; after the hand-over it is in, as for a cold start (only if it exists)."""
+    import site
+    import sys
+
+    from jhub_kit.pool import launcher
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(site, "ENABLE_USER_SITE", True)
+    monkeypatch.setattr(site, "USER_BASE", site.USER_BASE)
+    monkeypatch.setattr(site, "USER_SITE", site.USER_SITE)
+    monkeypatch.setenv("PYTHONUSERBASE", str(tmp_path / ".local"))
+    assert launcher.user_site_again() is False  # no ~/.local: nothing added
+    user_site = site.getusersitepackages()
+    os.makedirs(user_site)
+    assert launcher.user_site_again() is True
+    assert user_site in sys.path and user_site.startswith(str(tmp_path))
+    assert launcher.user_site_again() is False  # once

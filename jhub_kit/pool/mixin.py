@@ -207,6 +207,9 @@ class PoolMixin(_Base):
     """Seconds in each phase of the last start from the pool (admission, take,
     home, mounts, limits, network, hand-over, answering), for the log and benchmarks."""
 
+    start_marks: dict[str, float]
+    """When the last start from the pool began and ended (the monotonic clock)."""
+
     def loop_health(self) -> loop_mod.LoopHealth:
         """This hub's event loop's lag sampler (started with the pool)."""
         health = loop_mod.of_this_loop(log=self.log)
@@ -364,6 +367,7 @@ class PoolMixin(_Base):
 
     async def try_pool(self) -> tuple[str, int] | None:
         """Start from a member if one fits this user's server; None: start cold."""
+        self.start_marks = {"began": time.monotonic()}
         pool = await self.running_pool()
         if pool is None or not pool.kinds:
             return None
@@ -404,6 +408,7 @@ class PoolMixin(_Base):
                 self._start_from_pool(pool, member), self.startup_timeout
             )
             metrics.POOL_GIVEN.inc()
+            self.start_marks["ended"] = time.monotonic()
             return started
         except Exception as e:  # a member that fails is removed; the start goes cold
             metrics.count_cold("member_failed")

@@ -23,7 +23,6 @@ import collections
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,7 @@ OWNERS = (
 )
 
 Frame = tuple[str, int, str]  # file, line, function
+_THIS_FILE = "/jhub_kit/spawners/loop_health.py"
 
 
 def owner(filename: str) -> str | None:
@@ -53,8 +53,12 @@ def owner(filename: str) -> str | None:
 def decisive(frames: Sequence[Frame]) -> tuple[str, Frame | None]:
     """Who held the loop in a stack, innermost frame first: the owner of the
     innermost frame that has one (a library called by JupyterHub is
-    JupyterHub's time; by the kit, the kit's), with that frame."""
+    JupyterHub's time; by the kit, the kit's), with that frame. This module's
+    own frames (the timing wrapper around every callback) are the instrument,
+    not an owner."""
     for f in frames:
+        if f[0].endswith(_THIS_FILE):
+            continue
         who = owner(f[0])
         if who is not None:
             return who, f
@@ -204,7 +208,7 @@ class LoopHealth:
             frame = sys._current_frames().get(loop_thread)
             if frame is None or _STARTED.get(loop_thread) != started:
                 continue
-            frames = [(f.filename, f.lineno or 0, f.name) for f in _stack(frame)]
+            frames = _stack(frame)
             del frame
             key = decisive(frames)
             with self._lock:
@@ -251,9 +255,15 @@ class LoopHealth:
             )
 
 
-def _stack(frame: Any) -> list[Any]:
-    """A thread's Python stack as FrameSummary objects, innermost first."""
-    return list(reversed(traceback.extract_stack(frame)))
+def _stack(frame: Any, limit: int = 60) -> list[Frame]:
+    """A thread's Python stack, innermost first (no source lines read: the
+    sampling thread holds the GIL while it walks)."""
+    frames: list[Frame] = []
+    while frame is not None and len(frames) < limit:
+        code = frame.f_code
+        frames.append((code.co_filename, frame.f_lineno or 0, code.co_name))
+        frame = frame.f_back
+    return frames
 
 
 def _suspended_frames(handle: Any) -> list[Frame]:
