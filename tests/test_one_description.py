@@ -316,9 +316,13 @@ def _server_app(logs: str) -> str:
     return "unknown"
 
 
+async def _no_member(key: str) -> None:
+    return None
+
+
 def hold_members(pool) -> None:
     """The pool gives no member (it keeps them) until :func:`give_back`: a cold start."""
-    pool.take = lambda key: None
+    pool.take = _no_member
 
 
 def give_back(pool) -> None:

@@ -27,7 +27,11 @@ async def test_a_cold_and_a_pooled_spawn(docker_client, test_image, chp, mount_a
         while len(pool.ready) < 1:
             assert time.monotonic() < deadline, "no member became ready"
             await asyncio.sleep(0.2)
-        pool.take = lambda key: None  # the pool keeps its member: a cold start
+
+        async def no_member(key):
+            return None
+
+        pool.take = no_member  # the pool keeps its member: a cold start
         await start_server(app, "cold")
         assert app.users["cold"].spawner.pool_member == ""
         assert (await server_get(app, "cold")).status_code == 200
