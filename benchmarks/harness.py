@@ -4,9 +4,11 @@ and honest statistics (every figure says how many samples it has)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,27 @@ from jupyterhub.tests.utils import auth_header, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config import Config
 
-from jhub_kit.testing import ensure_user, in_client_thread, running_hub  # noqa: F401
+from jhub_kit.testing import ensure_user, running_hub  # noqa: F401
+
+# The benchmark's HTTP clients block a thread each until the hub answers (a spawn
+# request up to slow_spawn_timeout): a thread per request of a rush of 100, and
+# the latency sampler on threads of its own, or the sampler's requests would wait
+# for the spawn requests' threads and be counted as the hub's slowness.
+REQUEST_THREADS = ThreadPoolExecutor(256, thread_name_prefix="bench-request")
+SAMPLER_THREADS = ThreadPoolExecutor(4, thread_name_prefix="bench-sampler")
+
+
+async def in_client_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A blocking HTTP call on one of the rush's request threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(REQUEST_THREADS, functools.partial(fn, *args, **kwargs))
+
+
+async def in_sampler_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A blocking HTTP call of the latency sampler's, never queued behind the rush."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(SAMPLER_THREADS, functools.partial(fn, *args, **kwargs))
+
 
 # MockHub scans every user's activity every 2 s (for JupyterHub's own tests); a
 # real hub does it every 300 s (JupyterHub.last_activity_interval's default).
@@ -123,7 +145,7 @@ async def sample_latency(
     deadline = time.monotonic() + 1800
     while not stop.is_set() and time.monotonic() < deadline:
         sent, t0 = time.monotonic(), time.perf_counter()
-        await in_client_thread(session.get, url, headers=headers, timeout=30)
+        await in_sampler_thread(session.get, url, headers=headers, timeout=30)
         out.append((time.perf_counter() - t0) * 1000)
         if when is not None:
             when.append(sent)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from harness import (
     CORES,
@@ -236,7 +238,6 @@ async def measure(label, make, sizes, repeat, pool_dir, docker_client, board_on=
 def fill_cost(app) -> dict:
     """What the ready members cost: CPU-seconds each spent getting ready (median)
     and their memory now (median, MB), from their cgroups."""
-    from pathlib import Path
 
     pool = app.users["filler"].spawner.warm_pool()
     cpu = [cpu_seconds_of(m.id) for m in pool.ready]
@@ -313,14 +314,20 @@ def main() -> None:
     parser.add_argument(
         "--no-dashboard", action="store_true", help="no class dashboard open in the rushes"
     )
+    parser.add_argument("--plot-from", help="only plot a results file written earlier")
     args = parser.parse_args()
+    if args.plot:
+        args.plot = os.path.abspath(args.plot)  # the runs work in a temporary directory
+    if args.plot_from:
+        import json
+
+        plot(json.loads(Path(args.plot_from).read_text())["results"], args.plot)
+        return
     import docker
 
     client = docker.from_env()
     results = {}
     with tempfile.TemporaryDirectory(prefix="jhub-kit-bench-") as tmp:
-        import os
-
         os.chdir(tmp)
         pool_dir = os.path.join(tmp, "pool")
         makers = {
@@ -410,9 +417,10 @@ def main() -> None:
                 f"    {row['total_s']:>6.2f} s in {row['count']:>3} x (max {row['max_ms']} ms) "
                 f"{row['owner']}: {row['where'].split('site-packages/')[-1]}"
             )
+    path = write_results("pool", {"args": vars(args), "results": results})
     if args.plot:
         plot(results, args.plot)
-    write_results("pool", {"args": vars(args), "results": results})
+        print(f"(again from the results: benchmarks/pool.py --plot-from {path} --plot PNG)")
 
 
 if __name__ == "__main__":

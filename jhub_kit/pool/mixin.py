@@ -196,7 +196,7 @@ class PoolMixin(_Base):
         help="""Log what held the hub's event loop whenever it is held this many
         seconds or more: a thread samples the hub's Python stack during the stall
         and the warning names the kit's, JupyterHub's or another frame. For
-        finding what makes a hub slow; costs a thread waking every 4 ms. 0: off.
+        finding what makes a hub slow; costs a thread waking every 2 ms. 0: off.
         Example: ``c.QuotaDockerSpawner.loop_stall_log = 0.1``.
 
         .. versionadded:: 0.4
@@ -394,9 +394,11 @@ class PoolMixin(_Base):
             return None
         assert kind is not None  # no kind: a reason above
         t0 = time.monotonic()
-        waited = await self.loop_health().admit(
-            self.pool_lag_budget, self.pool_lag_max_wait, self._held_back
-        )
+        waited = 0.0
+        if any(m.key == kind.key for m in pool.ready):  # else cold at once: nothing to pace
+            waited = await self.loop_health().admit(
+                self.pool_lag_budget, self.pool_lag_max_wait, self._held_back
+            )
         self.start_phases = {"admission": waited}
         member = await pool.take(kind.key)
         if member is None:
