@@ -172,9 +172,10 @@ class JhubKit(Configurable):
         True,
         help="""Run the hub's SQLite database in write-ahead-log mode with
         ``synchronous=NORMAL`` (:mod:`jhub_kit.hubdb`): JupyterHub's commits, several
-        per server start and all in its event loop, stop waiting for the disk. Set
-        only when ``db_url`` is a SQLite file and ``c.JupyterHub.db_kwargs`` is not
-        set. Example: ``c.JhubKit.sqlite_wal = False`` (the database on NFS).
+        per server start and all in its event loop, stop waiting for the disk.
+        Applies to the SQLite file of ``db_url`` as the bundle sets it or as it is
+        set before the bundle; any other database is left alone. Example:
+        ``c.JhubKit.sqlite_wal = False`` (the database on NFS).
 
         .. versionadded:: 0.4
         """,
@@ -228,8 +229,8 @@ def configure(c: Config) -> JhubKit:
     setdefault(c, JupyterHub, "authenticator_class", AUTHENTICATORS[kit.authenticator])
     db = os.path.join(kit.data_dir, "jupyterhub.sqlite")
     setdefault(c, JupyterHub, "db_url", f"sqlite:///{db}")
-    if kit.sqlite_wal and hubdb.is_sqlite_file(str(c.JupyterHub.db_url)):
-        setdefault(c, JupyterHub, "db_kwargs", hubdb.db_kwargs())
+    if kit.sqlite_wal:
+        hubdb.enable(str(c.JupyterHub.db_url))  # this file only: a later db_url is left alone
     secret = os.path.join(kit.data_dir, "jupyterhub_cookie_secret")
     setdefault(c, JupyterHub, "cookie_secret_file", secret)
     if kit.network_name != "host" or kit.engine == "swarm":

@@ -56,6 +56,8 @@ async def on_hub_stop(app: Any) -> None:
         for task in tasks:
             task.cancel()
     await close_pools(app.config)
+    for health in registry.forget("loop-health"):  # the lag sampler and stall watch
+        health.stop()
 
 
 def _is_the_hub_process() -> bool:

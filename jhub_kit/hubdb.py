@@ -9,19 +9,25 @@ WAL mode with ``synchronous=NORMAL`` a commit appends to the log and flushes
 only at checkpoints; a power cut may lose the last commits (never corrupt the
 database), which the hub rebuilds from the running containers anyway.
 
-Set through JupyterHub's own ``db_kwargs`` (a connection factory that sqlite3
-calls for each connection), nothing patched:
-``c.JupyterHub.db_kwargs = jhub_kit.hubdb.db_kwargs()``; the bundle
-(:func:`jhub_kit.config.configure`) does it for its SQLite database unless
-``c.JhubKit.sqlite_wal = False`` or ``db_kwargs`` is set already.
+The bundle (:func:`jhub_kit.config.configure`) calls :func:`enable` for its
+database unless ``c.JhubKit.sqlite_wal = False``: every connection any engine
+of the hub's process makes to that file gets the two pragmas (an SQLAlchemy
+``connect`` listener, as JupyterHub's own ``foreign_keys`` one), so a
+``db_url`` changed later (``jupyterhub --db=postgresql://...``) is simply left
+alone. In a config of your own: ``c.JupyterHub.db_kwargs =
+jhub_kit.hubdb.db_kwargs()`` with a SQLite ``db_url`` does the same through
+JupyterHub's ``db_kwargs``.
 
 WAL keeps two files beside the database (``-wal``, ``-shm``): back them up
-together, or with ``sqlite3 jupyterhub.sqlite .backup copy.sqlite``; WAL does
-not work on a network filesystem (keep the database on a local disk).
+together, or with ``sqlite3 jupyterhub.sqlite .backup copy.sqlite``
+(JupyterHub's ``upgrade-db`` copies the main file only: stop the hub cleanly
+first, which checkpoints the log into it); WAL does not work on a network
+filesystem (keep the database on a local disk).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from typing import Any
 
@@ -41,6 +47,46 @@ def db_kwargs() -> dict[str, Any]:
     return {"connect_args": {"check_same_thread": False, "factory": ClassroomConnection}}
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite ``url`` (None: in memory, or not SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:
+        return None
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return u.database
+
+
 def is_sqlite_file(url: str) -> bool:
     """A SQLite database in a file (not ``:memory:``, not another database)."""
-    return url.startswith("sqlite") and not url.endswith(":memory:")
+    return sqlite_path(url) is not None
+
+
+_FILES: set[str] = set()
+
+
+def enable(db_url: str) -> bool:
+    """WAL and ``synchronous=NORMAL`` for every connection this process makes to the
+    SQLite file of ``db_url``; False (nothing done) for any other database."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    path = sqlite_path(db_url)
+    if path is None:
+        return False
+    _FILES.add(os.path.realpath(path))
+    if not event.contains(Engine, "connect", _on_connect):
+        event.listen(Engine, "connect", _on_connect)
+    return True
+
+
+def _on_connect(dbapi_con: Any, record: Any) -> None:
+    if not _FILES or not isinstance(dbapi_con, sqlite3.Connection):
+        return
+    row = dbapi_con.execute("PRAGMA database_list").fetchone()  # (seq, name, file)
+    if row and row[2] and os.path.realpath(row[2]) in _FILES:
+        dbapi_con.execute("PRAGMA journal_mode=WAL")
+        dbapi_con.execute("PRAGMA synchronous=NORMAL")

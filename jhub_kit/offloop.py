@@ -1,12 +1,14 @@
 """The kit's threads for work that would hold the hub's event loop: file writes,
 directory and mount-table reads, cgroup reads, the warm pool's engine calls.
 
-Two process-wide executors, sized for a class rather than the event loop's
+Three process-wide executors, sized for a class rather than the event loop's
 default executor (``min(32, cores + 4)`` threads shared with everything else in
 the hub): :func:`run_io` for files (many short calls, 16 threads: a class's
-hand-overs at once), :func:`run_engine` for the pool's Docker calls while it
-fills (4 threads: filling is background work and must leave the engine to the
-students' starts, which use the spawner's own ``docker_threads``).
+hand-overs at once), :func:`run_command` for programs (16 threads, so a slow
+``mkfs`` never holds up a hand-over's file writes), :func:`run_engine` for the
+pool's Docker calls while it fills (4 threads: filling is background work and
+must leave the engine to the students' starts, which use the spawner's own
+``docker_threads``).
 """
 
 from __future__ import annotations
@@ -20,26 +22,45 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 IO_THREADS = 16
+COMMAND_THREADS = 16
 ENGINE_THREADS = 4
+SIZES = {"io": IO_THREADS, "commands": COMMAND_THREADS, "engine": ENGINE_THREADS}
 
 _EXECUTORS: dict[str, ThreadPoolExecutor] = {}
 
 
 def executor(kind: str) -> ThreadPoolExecutor:
-    """The process's ``"io"`` or ``"engine"`` executor (made at first use)."""
+    """The process's ``"io"``, ``"commands"`` or ``"engine"`` executor (made at first use)."""
     if kind not in _EXECUTORS:
-        size = IO_THREADS if kind == "io" else ENGINE_THREADS
-        _EXECUTORS[kind] = ThreadPoolExecutor(size, thread_name_prefix=f"jhub-kit-{kind}")
+        _EXECUTORS[kind] = ThreadPoolExecutor(SIZES[kind], thread_name_prefix=f"jhub-kit-{kind}")
     return _EXECUTORS[kind]
+
+
+async def _to_the_end(kind: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn`` on a ``kind`` thread. Cancelled, this still waits for the thread to
+    finish before the cancellation goes on: a thread cannot be stopped, and the
+    caller's files and descriptors (a mount point passed as ``/proc/self/fd/N``)
+    must stay valid until it is done with them."""
+    loop = asyncio.get_running_loop()
+    fut = loop.run_in_executor(executor(kind), functools.partial(fn, *args, **kwargs))
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        await asyncio.wait([fut])
+        raise
 
 
 async def run_io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` on a file thread."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor("io"), functools.partial(fn, *args, **kwargs))
+    return await _to_the_end("io", fn, *args, **kwargs)
+
+
+async def run_command(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` on a thread for programs (which may run for minutes:
+    ``mkfs``, ``e2fsck``), apart from the quick file work."""
+    return await _to_the_end("commands", fn, *args, **kwargs)
 
 
 async def run_engine(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` on an engine thread (the pool's fill)."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor("engine"), functools.partial(fn, *args, **kwargs))
+    return await _to_the_end("engine", fn, *args, **kwargs)

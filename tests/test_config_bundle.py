@@ -303,36 +303,41 @@ def test_check_says_a_section_for_the_other_spawner_is_ignored(tmp_path):
     ), warnings
 
 
-def test_the_hubs_sqlite_runs_in_wal_mode_unless_told_otherwise(tmp_path):
-    """The bundle's SQLite database: WAL and synchronous=NORMAL on every connection
-    JupyterHub's engine makes; not for another database, not over the admin's own
-    db_kwargs, not when turned off."""
+def test_the_hubs_sqlite_runs_in_wal_mode_unless_told_otherwise(tmp_path, monkeypatch):
+    """The bundle's SQLite file: WAL and synchronous=NORMAL on every connection an
+    engine makes to it (JupyterHub's own, with its own connect arguments); another
+    SQLite file, another database, or the setting off: left alone. A db_url changed
+    after the bundle (``jupyterhub --db=...``) gets nothing it cannot take."""
     import sqlalchemy
 
     from jhub_kit import hubdb
 
+    monkeypatch.setattr(hubdb, "_FILES", set())
+
+    def modes(url: str) -> tuple[str, int]:
+        engine = sqlalchemy.create_engine(url, connect_args={"check_same_thread": False})
+        with engine.connect() as conn:
+            got = (
+                conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
+                conn.exec_driver_sql("PRAGMA synchronous").scalar(),
+            )
+        engine.dispose()
+        return got
+
+    off = bundle(tmp_path / "off", sqlite_wal=False)
+    configure(off)
+    assert modes(off.JupyterHub.db_url) == ("delete", 2)  # SQLite's defaults: FULL
+
     c = bundle(tmp_path)
     configure(c)
-    kwargs = dict(c.JupyterHub.db_kwargs)
-    assert kwargs["connect_args"]["check_same_thread"] is False  # JupyterHub's own, kept
-    engine = sqlalchemy.create_engine(c.JupyterHub.db_url, **kwargs)
+    assert "db_kwargs" not in c.JupyterHub  # nothing a later db_url could choke on
+    assert modes(c.JupyterHub.db_url) == ("wal", 1)  # NORMAL
+    other = f"sqlite:///{tmp_path}/other.sqlite"
+    assert modes(other) == ("delete", 2)
+    for url in ("postgresql://hub@db/jupyterhub", "sqlite:///:memory:", "sqlite://"):
+        assert hubdb.enable(url) is False
+    # the explicit form, for a config of one's own
+    engine = sqlalchemy.create_engine(other, **hubdb.db_kwargs())
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     engine.dispose()
-    plain = sqlalchemy.create_engine(c.JupyterHub.db_url)  # the mode is the file's
-    with plain.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    plain.dispose()
-
-    for off in (
-        bundle(tmp_path, sqlite_wal=False),
-        Config({"JupyterHub": {"db_url": "postgresql://hub@db/jupyterhub"}}),
-        Config({"JupyterHub": {"db_kwargs": {"pool_recycle": 60}}}),
-    ):
-        off.JhubKit.data_dir = str(tmp_path / "data")
-        configure(off)
-        assert off.JupyterHub.get("db_kwargs", {}).get("connect_args") is None
-    assert hubdb.is_sqlite_file("sqlite:///x.sqlite") and not hubdb.is_sqlite_file(
-        "sqlite:///:memory:"
-    )

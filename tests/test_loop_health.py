@@ -131,3 +131,38 @@ async def test_a_stall_is_caught_and_attributed_to_the_code_that_held_the_loop()
 
 async def test_one_per_loop():
     assert lh.of_this_loop() is lh.of_this_loop()
+
+
+async def test_stopped_and_started_again_it_samples_and_watches_again():
+    h = lh.LoopHealth(interval=0.01)
+    h.start(stall_threshold=0.05)
+    first = h._watcher
+    h.stop()
+    assert not h.running and h._watcher is None and not first.is_alive()
+    h.start(stall_threshold=0.05)
+    await asyncio.sleep(0.03)
+    hold_the_loop(0.1)
+    await asyncio.sleep(0.05)
+    h.stop()
+    assert h.stalls and h.stalls[0].owner == "tests"
+
+
+async def test_a_cancelled_thread_call_returns_only_when_the_thread_is_done():
+    """A descriptor passed to a program must stay open until the program is done:
+    cancelling the caller waits for the thread before the cancellation goes on."""
+    import threading
+
+    from jhub_kit import offloop
+
+    done = threading.Event()
+
+    def slow() -> None:
+        time.sleep(0.3)
+        done.set()
+
+    task = asyncio.create_task(offloop.run_io(slow))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert done.is_set()

@@ -164,14 +164,19 @@ def user_site_again() -> bool:
     return True
 
 
-def read_entry_points_once(keep: float = 120.0) -> Callable[[], None]:
+#: seconds after the hand-over that entry points are answered from the reading
+KEEP_ENTRY_POINTS = 120.0
+
+
+def read_entry_points_once() -> Callable[[], None]:
     """``importlib.metadata.entry_points()`` reads every installed distribution's
     ``entry_points.txt`` at each call; a server start calls it several times
     (jupyter_server's extensions, jupyter-lsp's language servers: a quarter of a
     pooled start's CPU in the test image). The image cannot change while a member
     waits, so they are read once, before the wait, and the start's calls are
-    answered from that reading, for ``keep`` seconds after the hand-over (then the
-    real function is back). Returns what puts the real one back."""
+    answered from that reading, for ``KEEP_ENTRY_POINTS`` seconds after the
+    hand-over (then the real function is back; a module that imported the function
+    itself in that time keeps the reading). Returns what puts the real one back."""
     import importlib.metadata as md
 
     real = md.entry_points
@@ -219,7 +224,7 @@ def main() -> None:
     if user_site_again() and put_back is not None:
         put_back()  # the student's own packages count: read them as a cold start does
     elif put_back is not None:
-        timer = threading.Timer(120.0, put_back)
+        timer = threading.Timer(KEEP_ENTRY_POINTS, put_back)
         timer.daemon = True
         timer.start()
     sys.argv = ["jupyterhub-singleuser", *identity["args"]]

@@ -488,20 +488,23 @@ class WarmPool:
                 continue
             self.ready.remove(m)
             if stale(m.created, now, self.max_age):
-                self._discard_later(m)
+                self.discard_later(m)
                 continue
             try:
                 await offloop.run_io((m.dir / ASSIGNED).write_text, "")
             except OSError as e:  # not marked: it could be taken for a leftover; not used
                 self.log.warning("Warm pool: cannot mark %s as given out: %s", m.name, e)
-                self._discard_later(m)
+                self.discard_later(m)
                 continue
+            except BaseException:  # cancelled (the hub stops): out of the list, not lost
+                self.discard_later(m)
+                raise
             self.assigned_total += 1
             self.last_taken = now
             return m
         return None
 
-    def _discard_later(self, member: Member) -> None:
+    def discard_later(self, member: Member) -> None:
         task = asyncio.get_running_loop().create_task(self.discard(member))
         self._adding.add(task)
         task.add_done_callback(self._adding.discard)

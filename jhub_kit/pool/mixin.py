@@ -394,18 +394,21 @@ class PoolMixin(_Base):
             return None
         assert kind is not None  # no kind: a reason above
         t0 = time.monotonic()
-        waited = 0.0
-        if any(m.key == kind.key for m in pool.ready):  # else cold at once: nothing to pace
-            waited = await self.loop_health().admit(
-                self.pool_lag_budget, self.pool_lag_max_wait, self._held_back
-            )
-        self.start_phases = {"admission": waited}
-        member = await pool.take(kind.key)
+        self.start_phases = {}
+        member = await pool.take(kind.key)  # kept for this start while it is paced
         if member is None:
             metrics.count_cold("empty")
             return None
+        self._phase("take", t0)
         try:
-            self._phase("take", t0 + waited)
+            waited = await self.loop_health().admit(
+                self.pool_lag_budget, self.pool_lag_max_wait, self._held_back
+            )
+        except BaseException:  # cancelled while paced: the member is nobody's
+            pool.discard_later(member)
+            raise
+        self.start_phases["admission"] = waited
+        try:
             started = await asyncio.wait_for(
                 self._start_from_pool(pool, member), self.startup_timeout
             )

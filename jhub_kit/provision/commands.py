@@ -10,6 +10,7 @@ and waits for the exec in the event loop, which held the hub's loop for up to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -67,7 +68,9 @@ def _run_blocking(
             out, err = proc.communicate(None if input is None else input.encode(), timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            # its output pipes may be held by a grandchild: do not wait for them long
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=5)
             raise CommandError(argv, f"timed out after {timeout:g} s") from None
     return proc.returncode, out, err
 
@@ -89,7 +92,7 @@ async def run(
     log.debug("running %s", shlex.join(argv))
     # on one of the kit's threads: starting a process (fork and exec, with the
     # parent waiting for the exec) would otherwise hold the hub's event loop
-    returncode, out, err = await offloop.run_io(
+    returncode, out, err = await offloop.run_command(
         _run_blocking, argv, timeout, full_env, input, tuple(pass_fds)
     )
     result = Result(

@@ -152,19 +152,26 @@ class LoopHealth:
             _time_callbacks(self)
             self._watcher = threading.Thread(
                 target=self._watch,
-                args=(loop_thread, stall_threshold),
+                args=(loop_thread, stall_threshold, self._stop),
                 name="jhub-kit-loop-watch",
                 daemon=True,
             )
             self._watcher.start()
 
     def stop(self) -> None:
+        """Stop sampling and watching (a later :meth:`start` begins again)."""
         if self._task is not None:
             self._task.cancel()
+            self._task = None
         self._stop.set()
         for tid, health in list(_WATCHED.items()):
             if health is self:
                 del _WATCHED[tid]
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=1)
+        self._watcher, self._stop = None, threading.Event()
+        with self._lock:
+            self._pending.clear()
 
     async def _sample(self) -> None:
         while True:
@@ -190,18 +197,29 @@ class LoopHealth:
             return 0.0
         t0 = self.clock()
         waiting(self.lag())  # held back: by the lag, or behind a start that is
-        async with self._gate:
+        gate = self._gate
+        await gate.acquire()
+        held = False
+        try:
             while self.lag() > budget and self.clock() - t0 < max_wait:
+                held = True
                 await asyncio.sleep(self.interval)
+        except BaseException:
+            gate.release()
+            raise
+        if held:  # the next start waits until this one's work shows in the lag
+            asyncio.get_running_loop().call_later(2 * self.interval, gate.release)
+        else:
+            gate.release()
         return self.clock() - t0
 
     # -- stalls: one callback at a time ------------------------------------------
 
-    def _watch(self, loop_thread: int, threshold: float) -> None:
+    def _watch(self, loop_thread: int, threshold: float, stop: threading.Event) -> None:
         """Sample the loop thread's stack while its running callback has run for a
         quarter of the threshold (the samples are kept under the callback's start
-        until :meth:`_callback_done` decides)."""
-        while not self._stop.wait(0.002):
+        until :meth:`_callback_done` decides), until ``stop``."""
+        while not stop.wait(0.002):
             started = _STARTED.get(loop_thread)
             if started is None or self.clock() - started < threshold / 4:
                 continue
