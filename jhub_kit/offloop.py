@@ -14,7 +14,9 @@ must leave the engine to the students' starts, which use the spawner's own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -30,10 +32,26 @@ _EXECUTORS: dict[str, ThreadPoolExecutor] = {}
 
 
 def executor(kind: str) -> ThreadPoolExecutor:
-    """The process's ``"io"``, ``"commands"`` or ``"engine"`` executor (made at first use)."""
+    """The process's ``"io"``, ``"commands"`` or ``"engine"`` executor (made at first
+    use, its threads started at once from a thread of its own: a ThreadPoolExecutor
+    starts a thread inside ``submit`` and waits for it to run, which in a rush held
+    the hub's loop for tens of milliseconds)."""
     if kind not in _EXECUTORS:
-        _EXECUTORS[kind] = ThreadPoolExecutor(SIZES[kind], thread_name_prefix=f"jhub-kit-{kind}")
+        ex = ThreadPoolExecutor(SIZES[kind], thread_name_prefix=f"jhub-kit-{kind}")
+        _EXECUTORS[kind] = ex
+        threading.Thread(
+            target=_start_threads, args=(ex, SIZES[kind]), name="jhub-kit-warm", daemon=True
+        ).start()
     return _EXECUTORS[kind]
+
+
+def _start_threads(ex: ThreadPoolExecutor, n: int) -> None:
+    """Make ``ex`` start all its ``n`` threads: ``n`` tasks that wait for each other."""
+    barrier = threading.Barrier(n + 1)
+    for _ in range(n):
+        ex.submit(barrier.wait, 10)
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait(10)
 
 
 async def _to_the_end(kind: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

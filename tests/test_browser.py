@@ -328,11 +328,21 @@ async def test_dashboard_for_the_teacher_403_for_a_student(browser, app_env, sho
     assert await ann.locator("td[data-key='server']").inner_text() == "running"
     assert await ann.locator("td[data-key='memory']").inner_text() == "500M"
     assert await ann.locator("td[data-key='disk_limit']").inner_text() == "40M"
-    # sort by memory used, largest first: ann's running server tops the list
+    # sort by memory used, largest first: running servers (ann's; the teacher's, if
+    # the login started it) before every user without one
     await teacher.click("th[data-key='memory_used']")
     await teacher.click("th[data-key='memory_used']")
-    first = teacher.locator("#class tbody tr").first
-    assert await first.get_attribute("data-user") == "ann"
+    rows = teacher.locator("#class tbody tr")
+    order = [
+        (
+            await rows.nth(i).get_attribute("data-user"),
+            await rows.nth(i).locator("td[data-key='server']").inner_text(),
+        )
+        for i in range(await rows.count())
+    ]
+    idle = [i for i, (_, state) in enumerate(order) if state != "running"]
+    assert order[0][1] == "running", order
+    assert [u for u, _ in order].index("ann") < min(idle, default=len(order)), order
     await shots(teacher, "dashboard")
     async with teacher.expect_download() as dl:
         await teacher.click("#csv")
