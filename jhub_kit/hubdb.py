@@ -32,13 +32,17 @@ import sqlite3
 from typing import Any
 
 
+def _for_a_class(con: sqlite3.Connection) -> None:
+    con.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
+    con.execute("PRAGMA synchronous=NORMAL")  # per connection
+
+
 class ClassroomConnection(sqlite3.Connection):
     """A connection that puts its database in WAL mode with ``synchronous=NORMAL``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
-        self.execute("PRAGMA synchronous=NORMAL")  # per connection
+        _for_a_class(self)
 
 
 def db_kwargs() -> dict[str, Any]:
@@ -58,11 +62,6 @@ def sqlite_path(url: str) -> str | None:
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return u.database
-
-
-def is_sqlite_file(url: str) -> bool:
-    """A SQLite database in a file (not ``:memory:``, not another database)."""
-    return sqlite_path(url) is not None
 
 
 _FILES: set[str] = set()
@@ -88,5 +87,4 @@ def _on_connect(dbapi_con: Any, record: Any) -> None:
         return
     row = dbapi_con.execute("PRAGMA database_list").fetchone()  # (seq, name, file)
     if row and row[2] and os.path.realpath(row[2]) in _FILES:
-        dbapi_con.execute("PRAGMA journal_mode=WAL")
-        dbapi_con.execute("PRAGMA synchronous=NORMAL")
+        _for_a_class(dbapi_con)
