@@ -97,6 +97,10 @@ async def test_warm_pool(docker_client, test_image, chp, mount_area, fresh_pools
         assert f"assigned; limits now: memory.max={400 * M} pids.max=300" in logs, logs
         assert (await server_get(app, "pa")).status_code == 200
         print(f"start from the pool: {took:.2f} s to ready")
+        # what the launcher did ahead was done, and the server's start used it
+        logs = api.logs(member.id).decode()
+        assert "not done ahead" not in logs and "not preloaded" not in logs, logs
+        assert "a TLS context built ahead was taken" in logs, logs
         # the token has left the channel; the home is the student's, with its hard limit
         assert not (member.channel / "identity.json").exists()
         code, out = await container_exec(

@@ -133,3 +133,43 @@ def test_the_launcher_adds_the_students_user_site_that_appeared_with_the_home(
     assert launcher.user_site_again() is True
     assert user_site in sys.path and user_site.startswith(str(tmp_path))
     assert launcher.user_site_again() is False  # once
+
+
+def test_the_launcher_hands_a_tls_context_built_ahead_once_for_the_same_arguments(
+    tmp_path, monkeypatch, capsys
+):
+    """The CA bundle's context is built while the member waits; the server's first
+    identical call gets it (a fresh object nobody else holds); other arguments, a
+    second call, or an SSLKEYLOGFILE the student's environment set get the real
+    function's context, and the real function is back once it is taken."""
+    import ssl
+
+    import certifi
+
+    from jhub_kit.pool import launcher
+
+    real = ssl.create_default_context
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
+    ahead = launcher.tls_contexts_ahead()
+    try:
+        built = next(iter(ahead.ready.values()))
+        assert ssl.create_default_context is not real
+        assert built.verify_mode == ssl.CERT_REQUIRED and built.get_ca_certs()
+        # other arguments: the real function, the one built ahead stays
+        plain = ssl.create_default_context()
+        assert plain is not built and ahead.ready
+        # the same arguments but a key log file asked for since: not this one
+        monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys"))
+        assert ssl.create_default_context(cafile=certifi.where()) is not built
+        monkeypatch.delenv("SSLKEYLOGFILE")
+        assert ssl.create_default_context(cafile=certifi.where()) is built
+        assert "a TLS context built ahead was taken" in capsys.readouterr().out
+        assert ssl.create_default_context is real  # all taken: the real one is back
+        assert ssl.create_default_context(cafile=certifi.where()) is not built
+    finally:
+        ahead.put_back()
+    assert ssl.create_default_context is real
+    # not taken in time: put back, nothing kept
+    ahead = launcher.tls_contexts_ahead()
+    ahead.put_back()
+    assert ssl.create_default_context is real and not ahead.ready

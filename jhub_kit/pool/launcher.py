@@ -90,6 +90,76 @@ def preload() -> None:
         try_import(name)
 
 
+def warm_event_schemas() -> None:
+    """Register jupyter_server's event schemas once in a throwaway logger: each
+    registration validates its schema with jsonschema's format checkers, whose
+    regular expressions (the IRI grammar among them) are compiled at first use and
+    then kept by ``re``; the start's own registration then finds them compiled
+    (about a quarter of what the server's start compiles, in the test image)."""
+    from jupyter_events import EventLogger
+    from jupyter_server.serverapp import DEFAULT_EVENTS_SCHEMA_PATH
+
+    logger = EventLogger()
+    for path in sorted(DEFAULT_EVENTS_SCHEMA_PATH.rglob("*.yaml")):
+        logger.register_event_schema(path)
+
+
+class TLSContextsAhead:
+    """TLS client contexts built before the wait, each handed out once.
+
+    ``ssl.create_default_context(cafile=certifi.where())`` reads and parses
+    every certificate of the CA bundle (in the test image 40% of a pooled
+    server's CPU after the hand-over: JupyterLab's extension manager makes an
+    HTTPS client at start). The launcher builds that context while the member
+    waits; the first call after the hand-over with exactly the same arguments
+    and the same ``SSLKEYLOGFILE`` gets it, a fresh context nobody else holds,
+    as if built then. Every other call, and every call once it is taken or
+    ``put_back`` has run, is the real function's."""
+
+    def __init__(self) -> None:
+        import ssl
+
+        self.ssl = ssl
+        self.real = ssl.create_default_context
+        self.ready: dict[tuple, Any] = {}
+
+    def build(self, **params: Any) -> None:
+        self.ready[self.key(params)] = self.real(**params)
+
+    def key(self, params: dict[str, Any]) -> tuple:
+        purpose = params.get("purpose", self.ssl.Purpose.SERVER_AUTH)
+        where = tuple(params.get(name) for name in ("cafile", "capath", "cadata"))
+        return (purpose, *where, os.environ.get("SSLKEYLOGFILE"))
+
+    def create_default_context(self, *args: Any, **params: Any) -> Any:
+        if not args:
+            context = self.ready.pop(self.key(params), None)
+            if not self.ready:
+                self.put_back()
+            if context is not None:
+                print("[jhub-kit pool] a TLS context built ahead was taken", flush=True)
+                return context
+        return self.real(*args, **params)
+
+    def install(self) -> None:
+        if self.ready:
+            self.ssl.create_default_context = self.create_default_context
+
+    def put_back(self) -> None:
+        self.ready.clear()
+        self.ssl.create_default_context = self.real
+
+
+def tls_contexts_ahead() -> TLSContextsAhead:
+    """The CA bundle's context (certifi's, what httpx asks for) built ahead."""
+    ahead = TLSContextsAhead()
+    import certifi
+
+    ahead.build(cafile=certifi.where())
+    ahead.install()
+    return ahead
+
+
 def read_identity(path: str) -> dict | None:
     try:
         with open(path) as f:
@@ -164,8 +234,8 @@ def user_site_again() -> bool:
     return True
 
 
-#: seconds after the hand-over that entry points are answered from the reading
-KEEP_ENTRY_POINTS = 120.0
+#: seconds after the hand-over that what was done ahead (entry points, TLS contexts) is kept
+KEEP_AHEAD = 120.0
 
 
 def read_entry_points_once() -> Callable[[], None]:
@@ -174,7 +244,7 @@ def read_entry_points_once() -> Callable[[], None]:
     (jupyter_server's extensions, jupyter-lsp's language servers: a quarter of a
     pooled start's CPU in the test image). The image cannot change while a member
     waits, so they are read once, before the wait, and the start's calls are
-    answered from that reading, for ``KEEP_ENTRY_POINTS`` seconds after the
+    answered from that reading, for ``KEEP_AHEAD`` seconds after the
     hand-over (then the real function is back; a module that imported the function
     itself in that time keeps the reading). Returns what puts the real one back."""
     import importlib.metadata as md
@@ -196,14 +266,21 @@ def read_entry_points_once() -> Callable[[], None]:
     return put_back
 
 
+def ahead(what: str, work: Callable[[], Any]) -> Any:
+    """Work done before the wait is an optimisation, never a reason to fail."""
+    try:
+        return work()
+    except Exception as e:
+        print(f"[jhub-kit pool] {what} not done ahead: {e}", flush=True)
+        return None
+
+
 def main() -> None:
     t0 = time.monotonic()
     preload()
-    put_back: Callable[[], None] | None = None
-    try:
-        put_back = read_entry_points_once()
-    except Exception as e:  # the reading is an optimisation, never a reason to fail
-        print(f"[jhub-kit pool] entry points not read ahead: {e}", flush=True)
+    put_back: Callable[[], None] | None = ahead("entry points", read_entry_points_once)
+    ahead("event schemas", warm_event_schemas)
+    tls = ahead("TLS contexts", tls_contexts_ahead)
     print(f"[jhub-kit pool] ready: {time.monotonic() - t0:.2f} s of imports", flush=True)
     identity = wait()
     print(
@@ -224,7 +301,11 @@ def main() -> None:
     if user_site_again() and put_back is not None:
         put_back()  # the student's own packages count: read them as a cold start does
     elif put_back is not None:
-        timer = threading.Timer(KEEP_ENTRY_POINTS, put_back)
+        timer = threading.Timer(KEEP_AHEAD, put_back)
+        timer.daemon = True
+        timer.start()
+    if tls is not None:  # a context not taken in the server's start is not kept
+        timer = threading.Timer(KEEP_AHEAD, tls.put_back)
         timer.daemon = True
         timer.start()
     sys.argv = ["jupyterhub-singleuser", *identity["args"]]
