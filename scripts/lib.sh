@@ -21,7 +21,8 @@ dockerd, and run 'JHUB_KIT_NO_ROOT=1 $0' (tests that need root are then skipped)
     fi
 }
 
-# Debian packages the rig needs, as "command:package" pairs.
+# Debian packages the rig needs, as "command:package" pairs; a command that starts
+# with / is a path (a glob), for programs that are not on PATH.
 KIT_APT_NEEDS=(
     "dockerd:docker.io"
     "debootstrap:debootstrap"
@@ -35,22 +36,45 @@ KIT_APT_NEEDS=(
     "openssl:openssl"                 # the test's certificate
     "iptables-restore:iptables"       # network isolation
     "docker-registry:docker-registry" # the swarm rig's registry
+    # a throwaway server for the hub on PostgreSQL (tests/pgrig.py); pg_lsclusters
+    # and psql alone do not tell: they come with the client packages too
+    "/usr/lib/postgresql/*/bin/initdb:postgresql"
 )
+
+kit_has() {
+    case $1 in
+        /*) compgen -G "$1" >/dev/null ;;
+        *) command -v "$1" >/dev/null 2>&1 ;;
+    esac
+}
 
 ensure_system_packages() {
     local missing=() pair
     for pair in "${KIT_APT_NEEDS[@]}"; do
-        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+        kit_has "${pair%%:*}" || missing+=("${pair#*:}")
     done
     python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
     [ ${#missing[@]} -eq 0 ] && return 0
     [ -n "${JHUB_KIT_NO_ROOT:-}" ] && die "missing packages: ${missing[*]} (install them, then rerun)"
     say "installing Debian packages: ${missing[*]}"
     mkdir -p "$KIT_LOGS"
-    {
+    # No system service from these packages: the suite starts what it needs itself
+    # (dockerd, nginx, docker-registry and PostgreSQL on its own ports and sockets),
+    # and postgresql's postinst would start the "main" cluster it creates on 5432.
+    # A policy-rc.d that says 101 ("not allowed") keeps invoke-rc.d and
+    # deb-systemd-invoke from starting anything during this install; it is removed
+    # afterwards (an interrupted install too), and one that is already there is kept.
+    local policy=/usr/sbin/policy-rc.d
+    (
+        if [ ! -e "$policy" ]; then
+            trap 'rm -f "$policy"' EXIT
+            trap 'exit 130' INT TERM HUP
+            printf '#!/bin/sh\n# scripts/lib.sh, during its apt-get install\nexit 101\n' >"$policy"
+            chmod 755 "$policy"
+        fi
         apt-get update -q &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-    } >"$KIT_LOGS/apt.log" 2>&1 || { tail -30 "$KIT_LOGS/apt.log" >&2; die "apt-get failed (log: $KIT_LOGS/apt.log)"; }
+    ) >"$KIT_LOGS/apt.log" 2>&1 || { tail -30 "$KIT_LOGS/apt.log" >&2; die "apt-get failed (log: $KIT_LOGS/apt.log)"; }
 }
 
 ensure_venv() {
