@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import statistics
 import time
@@ -169,7 +170,8 @@ async def timed_rush(
     marks: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Spawn ``names`` at once, sampling the hub API meanwhile; then stop them.
-    ``before_stop()`` may add figures while the servers still run. ``hub_cpu_s``:
+    ``before_stop()`` (a function or a coroutine function) may add figures while
+    the servers still run. ``hub_cpu_s``:
     the CPU this process (the hub, and the benchmark's client threads) used."""
     for name in names:
         ensure_user(app, name)
@@ -186,6 +188,8 @@ async def timed_rush(
     stop.set()
     await sampler
     extra = before_stop() if before_stop else {}
+    if inspect.isawaitable(extra):
+        extra = await extra
     extra["t0"] = t0
     await stop_all(app, names)
     ok = [t for t in times if t is not None]

@@ -207,13 +207,14 @@ async def measure(label, make, sizes, repeat, pool_dir, docker_client, board_on=
                 loop_health.of_this_loop().stalls.clear()
                 await asyncio.sleep(3)  # the dashboard open before the bell
 
-            def while_running(names=names, marks=marks):
+            async def while_running(names=names, marks=marks):
                 if not pooled:
                     return {}
                 return {
                     "phases": phases_of(app, names, marks),
                     "loop_lag_ms": lag_series(min(m["requested"] for m in marks.values())),
                     "stalls": stalls_by_place(),
+                    "activity": await activity_costs(app, names),
                 }
 
             # sampled often: a pooled rush is short, and p99 needs 100 samples
@@ -233,6 +234,45 @@ async def measure(label, make, sizes, repeat, pool_dir, docker_client, board_on=
                 )
         remove_leftovers(docker_client)
     return out
+
+
+async def activity_costs(app, names, repeat: int = 3) -> dict:
+    """What JupyterHub's activity bookkeeping costs with these servers running: its
+    scan of the proxy's routes (``last_activity_interval``, every 300 s by
+    default), timed on the hub's loop, and one server's activity report (what
+    each server posts every ``JUPYTERHUB_ACTIVITY_INTERVAL``, 300 s by default),
+    timed through the proxy."""
+    import requests
+    from harness import admin_headers, in_client_thread, public_url
+    from jupyterhub.utils import url_path_join
+
+    from jhub_kit.spawners import loop_health
+
+    stalls = loop_health.of_this_loop().stalls
+    scan, held = [], []
+    for _ in range(repeat):
+        seen = {id(st) for st in stalls}  # kept longest first: find the new ones
+        t0 = time.perf_counter()
+        await app.update_last_activity()
+        scan.append((time.perf_counter() - t0) * 1000)
+        # the longest callback of the scan (the loop's watch keeps those of STALL or more)
+        new = [st.seconds * 1000 for st in stalls if id(st) not in seen]
+        held.append(max(new, default=0.0))
+    report = []
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for name in names[: 3 * repeat]:
+        url = url_path_join(public_url(app), "hub/api/users", name, "activity")
+        body = {"last_activity": now, "servers": {"": {"last_activity": now}}}
+        t0 = time.perf_counter()
+        r = await in_client_thread(requests.post, url, json=body, headers=admin_headers(app))
+        if r.status_code < 300:
+            report.append((time.perf_counter() - t0) * 1000)
+    return {
+        "servers": len(names),
+        "scan_ms": stat(scan),
+        "scan_held_loop_ms": stat(held),
+        "report_ms": stat(report),
+    }
 
 
 def fill_cost(app) -> dict:
@@ -411,6 +451,14 @@ def main() -> None:
             f"  dashboard: {describe(r.get('dashboard_ms', {}), spec='{:.0f}')} ms, "
             f"{r.get('dashboard_failed', 0)} failed"
         )
+        act = r.get("activity")
+        if act:
+            print(
+                f"  activity with {act['servers']} servers: the hub's scan "
+                f"{describe(act['scan_ms'], spec='{:.0f}')} ms (holding the loop "
+                f"{describe(act['scan_held_loop_ms'], spec='{:.0f}')} ms), one server's report "
+                f"{describe(act['report_ms'], spec='{:.0f}')} ms"
+            )
         print(f"  who held the hub's loop (callbacks >= {STALL * 1000:.0f} ms):")
         for row in r["stalls"][:8]:
             print(

@@ -200,6 +200,29 @@ async def test_a_student_never_waits_behind_a_fill():
     assert order == ["s1 in", "fill in", "s2 in", "fill out"]
 
 
+async def test_a_fill_takes_a_freed_place_at_once_not_at_its_next_look():
+    """Filling a class's pool keeps both cores busy: a fill waiting for a place is
+    woken when the last student's start leaves or another fill finishes, not at
+    its next look (5 s here), and as many as there are places."""
+    gate = StartGate(2, 10)
+    entered: dict[int, float] = {}
+
+    async def fill(i):
+        async with gate.background_slot(poll=5):
+            entered[i] = time.monotonic()
+            await asyncio.sleep(0.1)
+
+    async with gate.slot():
+        fills = [asyncio.create_task(fill(i)) for i in range(3)]
+        await asyncio.sleep(0.05)
+        assert entered == {}  # a student holds a place
+        t0 = time.monotonic()
+    await asyncio.sleep(0.02)
+    assert sorted(entered) == [0, 1]  # both places at once, in arrival order
+    await asyncio.gather(*fills)
+    assert entered[2] - t0 < 0.5  # when a fill finished (0.1 s), long before 5 s
+
+
 def test_a_fill_request_is_held_to_the_cap():
     import datetime as dt
 

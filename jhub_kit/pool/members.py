@@ -458,16 +458,24 @@ class WarmPool:
         finally:
             self.starting_of[label] -= 1
 
-    async def _wait_ready(self, member: Member, timeout: float = 180) -> None:
+    async def _wait_ready(
+        self, member: Member, timeout: float = 180, look: float = 0.1, inspect: float = 1.0
+    ) -> None:
+        """Until the launcher says it is ready: its log looked at every ``look``
+        seconds (the place it holds is the fill's, and a late look leaves a core
+        idle), whether it still runs every ``inspect`` seconds."""
         deadline = time.monotonic() + timeout
+        inspected = time.monotonic()
         while time.monotonic() < deadline:
             logs = (await self._docker("logs", member.id, tail=20)).decode(errors="replace")
             if READY_LINE in logs:
                 return
-            state = (await self._docker("inspect_container", member.id))["State"]
-            if not state["Running"]:
-                raise PoolError(f"the launcher exited: {logs[-500:]}")
-            await asyncio.sleep(0.5)
+            if time.monotonic() - inspected >= inspect:
+                inspected = time.monotonic()
+                state = (await self._docker("inspect_container", member.id))["State"]
+                if not state["Running"]:
+                    raise PoolError(f"the launcher exited: {logs[-500:]}")
+            await asyncio.sleep(look)
         raise PoolError(f"the launcher was not ready within {timeout:g} s")
 
     async def discard(self, member: Member) -> None:

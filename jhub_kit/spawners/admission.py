@@ -49,6 +49,7 @@ class StartGate:
         self._next_key = 0
         #: background work in flight (filling the warm pool): never in a student's way
         self.background = 0
+        self._background_waiters: deque[asyncio.Future[None]] = deque()
 
     def describe_holders(self, now: float) -> str:
         held = sorted(self.holders.values(), key=lambda h: h[1])
@@ -75,6 +76,17 @@ class StartGate:
                 fut.set_result(None)  # hand our slot straight to the next in line
                 return
         self.active -= 1
+        self._wake_background()
+
+    def _wake_background(self) -> None:
+        """Wake as many background waiters as may take a place now (each looks
+        again when it runs: a student who came first keeps the gate)."""
+        free = self.limit - self.background if self.idle else 0
+        while free > 0 and self._background_waiters:
+            fut = self._background_waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                free -= 1
 
     @contextlib.asynccontextmanager
     async def slot(
@@ -141,10 +153,22 @@ class StartGate:
         while no start holds or waits for a slot, at most ``limit`` at once, and not
         counted against the starts' slots: a student who arrives meanwhile is let in
         at once, never queued behind it."""
+        loop = asyncio.get_running_loop()
         while not self.idle or self.background >= self.limit:
-            await asyncio.sleep(poll)
+            # woken when the last start leaves or a background place frees (the
+            # fill of a class keeps both cores busy); ``poll`` is only a backstop
+            fut: asyncio.Future[None] = loop.create_future()
+            self._background_waiters.append(fut)
+            try:
+                await asyncio.wait([fut], timeout=poll)
+            finally:
+                if not fut.done():
+                    fut.cancel()
+                with contextlib.suppress(ValueError):
+                    self._background_waiters.remove(fut)
         self.background += 1
         try:
             yield
         finally:
             self.background -= 1
+            self._wake_background()
