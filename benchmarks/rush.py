@@ -136,8 +136,14 @@ async def rush(app, label, n):
 
 
 def remove_leftovers(docker_client):
+    import contextlib
+
+    import docker
+
     for c in docker_client.containers.list(all=True, filters={"name": PREFIX}):
-        c.remove(force=True)
+        # removed meanwhile (a stopped server of ``remove=True``, the pool's clean-up)
+        with contextlib.suppress(docker.errors.NotFound):
+            c.remove(force=True)
 
 
 def rotated(labels, k):
