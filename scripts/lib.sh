@@ -64,7 +64,8 @@ ensure_system_packages() {
     # A policy-rc.d that says 101 ("not allowed") keeps invoke-rc.d and
     # deb-systemd-invoke from starting anything during this install; it is removed
     # afterwards (an interrupted install too), and one that is already there is kept.
-    local policy=/usr/sbin/policy-rc.d
+    local policy=/usr/sbin/policy-rc.d started
+    started=$(date +%s)
     (
         if [ ! -e "$policy" ]; then
             trap 'rm -f "$policy"' EXIT
@@ -75,6 +76,26 @@ ensure_system_packages() {
         apt-get update -q &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
     ) >"$KIT_LOGS/apt.log" 2>&1 || { tail -30 "$KIT_LOGS/apt.log" >&2; die "apt-get failed (log: $KIT_LOGS/apt.log)"; }
+    case " ${missing[*]} " in
+        *" postgresql "*) drop_new_main_clusters "$started" >>"$KIT_LOGS/apt.log" 2>&1 || true ;;
+    esac
+}
+
+# postgresql's postinst also creates a "main" cluster (port 5432) and enables its
+# service, which would start at the next boot: the tests run their own servers
+# (tests/pgrig.py), so a main cluster made by the install above is dropped. Only
+# one whose directory is newer than the install's start: never an older one.
+drop_new_main_clusters() {
+    local since=$1 ver name rest dir
+    command -v pg_lsclusters >/dev/null 2>&1 || return 0
+    while read -r ver name rest; do
+        [ "$name" = main ] || continue
+        dir=/var/lib/postgresql/$ver/main
+        if [ -d "$dir" ] && [ "$(stat -c %Y "$dir")" -ge "$since" ]; then
+            echo "dropping the main cluster $ver the install created (the tests run their own)"
+            pg_dropcluster --stop "$ver" main
+        fi
+    done < <(pg_lsclusters -h)
 }
 
 ensure_venv() {

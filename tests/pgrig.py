@@ -15,6 +15,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -46,7 +47,11 @@ class PgServer:
             except KeyError:
                 self.user = "nobody"
             pw = pwd.getpwnam(self.user)
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            try:
+                os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            except OSError:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise
 
     @property
     def url(self) -> str:
@@ -96,9 +101,37 @@ class PgServer:
     def stop(self) -> None:
         """Stop the server if it runs (a failed stop raises and keeps the directory,
         its log with it), then remove the directory."""
-        if (self.data / "postmaster.pid").exists():
-            self._as_server_user(
-                str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
-                "-t", "60", "stop",
-            )  # fmt: skip
+        pid_file = self.data / "postmaster.pid"
+        if pid_file.exists():
+            try:
+                self._as_server_user(
+                    str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
+                    "-t", "60", "stop",
+                )  # fmt: skip
+            except Exception:
+                self._kill(pid_file)  # never a server left running past the test
+                raise
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    @staticmethod
+    def _kill(pid_file: Path) -> None:
+        """The postmaster by its pid file: SIGQUIT (PostgreSQL's immediate
+        shutdown), then SIGKILL if it is still there after 10 s."""
+        import signal
+
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        for sig, wait in ((signal.SIGQUIT, 10.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.1)

@@ -220,7 +220,7 @@ async def test_a_fill_takes_a_freed_place_at_once_not_at_its_next_look():
     await asyncio.sleep(0.02)
     assert sorted(entered) == [0, 1]  # both places at once, in arrival order
     await asyncio.gather(*fills)
-    assert entered[2] - t0 < 0.5  # when a fill finished (0.1 s), long before 5 s
+    assert entered[2] - t0 < 2.0  # when a fill finished (0.1 s), long before 5 s
 
 
 def test_a_fill_request_is_held_to_the_cap():

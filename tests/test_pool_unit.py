@@ -158,6 +158,9 @@ def test_the_launcher_hands_a_tls_context_built_ahead_once_for_the_same_argument
         # other arguments: the real function, the one built ahead stays
         plain = ssl.create_default_context()
         assert plain is not built and ahead.ready
+        with pytest.raises(TypeError, match="unexpected keyword"):  # as the real one says
+            ssl.create_default_context(cafile=certifi.where(), bogus=1)
+        assert ahead.ready
         # the same arguments but a key log file asked for since: not this one
         monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys"))
         assert ssl.create_default_context(cafile=certifi.where()) is not built
@@ -173,3 +176,12 @@ def test_the_launcher_hands_a_tls_context_built_ahead_once_for_the_same_argument
     ahead = launcher.tls_contexts_ahead()
     ahead.put_back()
     assert ssl.create_default_context is real and not ahead.ready
+    # someone else's function put in ssl's place meanwhile is left there
+    ahead = launcher.tls_contexts_ahead()
+    try:
+        ssl.create_default_context = theirs = lambda **kw: real(**kw)
+        ahead.put_back()
+        assert ssl.create_default_context is theirs
+        assert ahead.create_default_context(cafile=certifi.where()) is not built
+    finally:
+        ssl.create_default_context = real

@@ -116,12 +116,18 @@ class TLSContextsAhead:
     as if built then. Every other call, and every call once it is taken or
     ``put_back`` has run, is the real function's."""
 
+    #: the arguments of ``ssl.create_default_context``; a call with any other is
+    #: the real function's business (its TypeError included)
+    PARAMS = frozenset({"purpose", "cafile", "capath", "cadata"})
+
     def __init__(self) -> None:
         import ssl
 
         self.ssl = ssl
         self.real = ssl.create_default_context
         self.ready: dict[tuple, Any] = {}
+        self.installed: Any = None  # the very function object put in ssl's place
+        self.done = False
 
     def build(self, **params: Any) -> None:
         self.ready[self.key(params)] = self.real(**params)
@@ -129,11 +135,16 @@ class TLSContextsAhead:
     def key(self, params: dict[str, Any]) -> tuple:
         purpose = params.get("purpose", self.ssl.Purpose.SERVER_AUTH)
         where = tuple(params.get(name) for name in ("cafile", "capath", "cadata"))
-        return (purpose, *where, os.environ.get("SSLKEYLOGFILE"))
+        # the context class too: a library that replaces it (truststore) after the
+        # hand-over gets a context of its own class from the real function
+        return (purpose, *where, os.environ.get("SSLKEYLOGFILE"), self.ssl.SSLContext)
 
     def create_default_context(self, *args: Any, **params: Any) -> Any:
-        if not args:
-            context = self.ready.pop(self.key(params), None)
+        if not self.done and not args and set(params) <= self.PARAMS:
+            try:
+                context = self.ready.pop(self.key(params), None)
+            except TypeError:  # an unhashable cadata (a bytearray): not ours
+                context = None
             if not self.ready:
                 self.put_back()
             if context is not None:
@@ -143,11 +154,18 @@ class TLSContextsAhead:
 
     def install(self) -> None:
         if self.ready:
-            self.ssl.create_default_context = self.create_default_context
+            self.installed = self.create_default_context  # one bound-method object
+            self.ssl.create_default_context = self.installed
 
     def put_back(self) -> None:
+        """Once: nothing kept, and the real function back, unless someone has put
+        their own in ssl's place since (theirs is left alone)."""
+        if self.done:
+            return
+        self.done = True
         self.ready.clear()
-        self.ssl.create_default_context = self.real
+        if self.installed is not None and self.ssl.create_default_context is self.installed:
+            self.ssl.create_default_context = self.real
 
 
 def tls_contexts_ahead() -> TLSContextsAhead:
@@ -260,7 +278,8 @@ def read_entry_points_once() -> Callable[[], None]:
         return everything.select(**params)
 
     def put_back() -> None:
-        md.entry_points = real
+        if md.entry_points is from_the_reading:  # not someone else's since
+            md.entry_points = real
 
     md.entry_points = from_the_reading
     return put_back

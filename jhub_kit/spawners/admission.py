@@ -64,6 +64,7 @@ class StartGate:
             if not fut.done():
                 self.active += 1
                 fut.set_result(None)
+        self._wake_background()
 
     @property
     def queued(self) -> int:
@@ -161,6 +162,10 @@ class StartGate:
             self._background_waiters.append(fut)
             try:
                 await asyncio.wait([fut], timeout=poll)
+            except BaseException:
+                if fut.done() and not fut.cancelled():
+                    self._wake_background()  # woken, then cancelled: pass the wake on
+                raise
             finally:
                 if not fut.done():
                     fut.cancel()
