@@ -15,6 +15,7 @@ environment variables of jupyterhub-deploy-docker (``DOCKER_NOTEBOOK_IMAGE``,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 from typing import Any
@@ -144,8 +145,10 @@ class JhubKit(Configurable):
     dashboard_settings = Unicode(
         help="""The file the hub writes for the class dashboard (the quota policy,
         nothing secret; rewritten while the hub runs). Default:
-        ``/run/jhub-kit/class-dashboard.json`` for a hub running as root, else
-        ``<data_dir>/class-dashboard.json``. Example: ``"/run/jhub-kit/board.json"``.
+        ``/run/jhub-kit/class-dashboard-<12 hex digits>.json`` for a hub running as
+        root (the digits from the hub's ``data_dir``, so two hubs on one host each
+        have their own), else ``<data_dir>/class-dashboard.json``.
+        Example: ``"/run/jhub-kit/board.json"``.
 
         .. versionadded:: 0.4
         """,
@@ -154,7 +157,8 @@ class JhubKit(Configurable):
     @default("dashboard_settings")
     def _dashboard_settings_default(self) -> str:
         if os.geteuid() == 0:
-            return "/run/jhub-kit/class-dashboard.json"
+            digest = hashlib.sha256(os.path.abspath(self.data_dir).encode()).hexdigest()
+            return f"/run/jhub-kit/class-dashboard-{digest[:12]}.json"
         return os.path.join(self.data_dir, "class-dashboard.json")
 
     dashboard_user = Unicode(

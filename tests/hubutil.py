@@ -185,12 +185,12 @@ c.JhubKit.userlist = {userlist!r}
 c.JhubKit.image = {image!r}
 c.JhubKit.network_name = {net!r}
 c.JhubKit.idle_timeout = {idle}
+c.JhubKit.dashboard_settings = "/run/jhub-kit/{prefix}-class-dashboard.json"
 jhub_kit.configure(c)
 c.QuotaDockerSpawner.prefix = {prefix!r}
 c.QuotaDockerSpawner.pull_policy = "never"
 c.QuotaDockerSpawner.home_provisioner = "loopfile"
 c.HomeProvisioner.base_dir = {homes!r}
-c.JhubKit.dashboard_settings = "/run/jhub-kit/{prefix}-class-dashboard.json"
 """
 
 

@@ -341,3 +341,21 @@ def test_the_hubs_sqlite_runs_in_wal_mode_unless_told_otherwise(tmp_path, monkey
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+def test_two_hubs_on_one_host_never_share_the_dashboards_settings_file(tmp_path, monkeypatch):
+    """As root the settings file lives in /run/jhub-kit (readable by the dashboard's
+    unprivileged user); its default name comes from the hub's data_dir, so a second
+    hub (another course) on the same host writes a file of its own."""
+    from jhub_kit.config import JhubKit
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    one = JhubKit(data_dir=str(tmp_path / "course-a")).dashboard_settings
+    two = JhubKit(data_dir=str(tmp_path / "course-b")).dashboard_settings
+    again = JhubKit(data_dir=str(tmp_path / "course-a")).dashboard_settings
+    assert one.startswith("/run/jhub-kit/class-dashboard-") and one.endswith(".json")
+    assert one != two and one == again
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert JhubKit(data_dir=str(tmp_path / "x")).dashboard_settings == str(
+        tmp_path / "x" / "class-dashboard.json"
+    )
