@@ -47,10 +47,10 @@ class Hub:
 
     def __init__(self, tmp: Path, image: str, prefix: str, config: str):
         self.tmp, self.token = tmp, secrets.token_hex(16)
-        self.port = random_port()
+        self.port, self.hub_port = random_port(), random_port()
         text = BASE_CONFIG.format(
             port=self.port,
-            hub_port=random_port(),
+            hub_port=self.hub_port,
             api_port=random_port(),
             tmp=tmp,
             token=self.token,
@@ -103,6 +103,25 @@ class Hub:
         if pid_file.exists():
             with contextlib.suppress(ValueError, ProcessLookupError):
                 os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        self.kill_orphaned_services()
+
+    def kill_orphaned_services(self) -> None:
+        """The hub's managed services (the idle culler...) run in sessions of their
+        own; a hub that did not stop them (killed, or too slow to stop) leaves them
+        running: end every process of this host (not a container's: a user's server
+        outlives a hub restart) whose environment names this hub's API."""
+        marker = f"JUPYTERHUB_API_URL=http://127.0.0.1:{self.hub_port}/".encode()
+        ours = os.readlink("/proc/self/ns/mnt")
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{pid}/ns/mnt") != ours:
+                    continue  # in a container
+                environ = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+            if marker in environ and int(pid) != os.getpid():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
 
     def users(self) -> dict[str, dict]:
         return {u["name"]: u for u in self.s.get(self.api + "/users", timeout=30).json()}
