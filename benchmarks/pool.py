@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
@@ -249,26 +250,22 @@ async def activity_costs(app, names, repeat: int = 3) -> dict:
     from jhub_kit.spawners import loop_health
 
     stalls = loop_health.of_this_loop().stalls
-    scan, held = [], []
-    for _ in range(repeat):
-        seen = {id(st) for st in stalls}  # kept longest first: find the new ones
+
+    async def one_scan(autoflush: bool) -> tuple[float, float]:
+        """Its wall time and its longest callback (the loop's watch keeps those of
+        STALL or more, longest first: the new ones are found by identity), ms."""
+        seen = {id(st) for st in stalls}
         t0 = time.perf_counter()
-        await app.update_last_activity()
-        scan.append((time.perf_counter() - t0) * 1000)
-        # the longest callback of the scan (the loop's watch keeps those of STALL or more)
-        new = [st.seconds * 1000 for st in stalls if id(st) not in seen]
-        held.append(max(new, default=0.0))
+        with contextlib.nullcontext() if autoflush else app.db.no_autoflush:
+            await app.update_last_activity()
+        wall = (time.perf_counter() - t0) * 1000
+        return wall, max((st.seconds * 1000 for st in stalls if id(st) not in seen), default=0.0)
+
+    scans = [await one_scan(autoflush=True) for _ in range(repeat)]
     # JupyterHub's scan looks up each route's user with its own query, and each
     # query first flushes the previous route's change (SQLAlchemy's autoflush):
     # the same scan with autoflush off, one flush at its commit (a proposal, measured)
-    unflushed = []
-    for _ in range(repeat):
-        seen = {id(st) for st in stalls}
-        with app.db.no_autoflush:
-            await app.update_last_activity()
-        unflushed.append(
-            max((st.seconds * 1000 for st in stalls if id(st) not in seen), default=0.0)
-        )
+    unflushed = [await one_scan(autoflush=False) for _ in range(repeat)]
     report = []
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for name in names[: 3 * repeat]:
@@ -280,9 +277,9 @@ async def activity_costs(app, names, repeat: int = 3) -> dict:
             report.append((time.perf_counter() - t0) * 1000)
     return {
         "servers": len(names),
-        "scan_ms": stat(scan),
-        "scan_held_loop_ms": stat(held),
-        "scan_no_autoflush_held_loop_ms": stat(unflushed),
+        "scan_ms": stat([wall for wall, _ in scans]),
+        "scan_held_loop_ms": stat([held for _, held in scans]),
+        "scan_no_autoflush_held_loop_ms": stat([held for _, held in unflushed]),
         "report_ms": stat(report),
     }
 

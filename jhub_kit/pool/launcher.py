@@ -285,6 +285,13 @@ def read_entry_points_once() -> Callable[[], None]:
     return put_back
 
 
+def keep_for_a_while(put_back: Callable[[], None]) -> None:
+    """What was done ahead is kept ``KEEP_AHEAD`` seconds after the hand-over."""
+    timer = threading.Timer(KEEP_AHEAD, put_back)
+    timer.daemon = True
+    timer.start()
+
+
 def ahead(what: str, work: Callable[[], Any]) -> Any:
     """Work done before the wait is an optimisation, never a reason to fail."""
     try:
@@ -320,13 +327,9 @@ def main() -> None:
     if user_site_again() and put_back is not None:
         put_back()  # the student's own packages count: read them as a cold start does
     elif put_back is not None:
-        timer = threading.Timer(KEEP_AHEAD, put_back)
-        timer.daemon = True
-        timer.start()
+        keep_for_a_while(put_back)
     if tls is not None:  # a context not taken in the server's start is not kept
-        timer = threading.Timer(KEEP_AHEAD, tls.put_back)
-        timer.daemon = True
-        timer.start()
+        keep_for_a_while(tls.put_back)
     sys.argv = ["jupyterhub-singleuser", *identity["args"]]
     from jupyterhub.singleuser import main as singleuser
 
