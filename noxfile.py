@@ -9,7 +9,7 @@
 - ``lowest``: the lowest version of every dependency pyproject.toml allows, with
   the pure tests and a real spawn;
 
-The test command runs them all (``tests/test_matrix.py``); alone:
+The test command runs them all (``tests/system/test_matrix.py``); alone:
 ``nox -s pure spawn`` (the interpreters must be on PATH: ``scripts/lib.sh``
 adds pyenv's). Virtualenvs are kept in ``$JHUB_KIT_CACHE/nox``.
 """
@@ -27,12 +27,9 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.envdir = os.path.join(os.environ.get("JHUB_KIT_CACHE", "/var/cache/jhub-kit"), "nox")
 nox.options.error_on_missing_interpreters = True
 
-#: what the pure run leaves to the main suite (tools, not Python versions)
-NOT_PER_PYTHON = [
-    *("--deselect", "tests/test_lint.py"),
-    *("--deselect", "tests/test_docs.py"),
-    *("--deselect", "tests/test_release.py::test_release_builds_and_checks"),
-]
+#: the tests that need no service: the unit tier (the repository's checks, lint,
+#: docs and the release build, are the main suite's, not per Python)
+UNIT = ["tests/unit"]
 
 
 def _install(session: nox.Session, *extra: str) -> None:
@@ -48,9 +45,7 @@ def pure(session: nox.Session) -> None:
         "-q",
         "-p",
         "no:cacheprovider",
-        "-m",
-        "not docker and not hub and not root",
-        *NOT_PER_PYTHON,
+        *UNIT,
         *session.posargs,
     )
 
@@ -59,7 +54,7 @@ def pure(session: nox.Session) -> None:
 def spawn(session: nox.Session) -> None:
     """A real hub's cold and pooled spawn (the engine, the proxy and root needed)."""
     _install(session)
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_spawn_smoke.py")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/integration/test_spawn_smoke.py")
 
 
 #: the newest JupyterHub 5 release (pyproject.toml: jupyterhub>=5.4,<7)
@@ -67,11 +62,11 @@ JUPYTERHUB_5 = "jupyterhub==5.4.3"
 
 #: on a real hub, what a JupyterHub version must keep working
 HUB_TESTS = [
-    "tests/test_spawn_smoke.py",
-    "tests/test_spawner_lifecycle.py",
-    "tests/test_userlist_hub.py",
-    "tests/test_native_hub.py",
-    "tests/test_class_views_hub.py",
+    "tests/integration/test_spawn_smoke.py",
+    "tests/integration/test_spawner_lifecycle.py",
+    "tests/integration/test_userlist_hub.py",
+    "tests/integration/test_native_hub.py",
+    "tests/integration/test_class_views_hub.py",
 ]
 
 #: the lowest version of each direct dependency that pyproject.toml allows
@@ -97,9 +92,7 @@ def jupyterhub5(session: nox.Session) -> None:
         "-q",
         "-p",
         "no:cacheprovider",
-        "-m",
-        "not docker and not hub and not root",
-        *NOT_PER_PYTHON,
+        *UNIT,
     )
     session.run("pytest", "-q", "-p", "no:cacheprovider", *HUB_TESTS)
 
@@ -113,8 +106,6 @@ def lowest(session: nox.Session) -> None:
         "-q",
         "-p",
         "no:cacheprovider",
-        "-m",
-        "not docker and not hub and not root",
-        *NOT_PER_PYTHON,
+        *UNIT,
     )
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_spawn_smoke.py")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/integration/test_spawn_smoke.py")

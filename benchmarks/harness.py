@@ -8,6 +8,7 @@ import functools
 import inspect
 import os
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +20,9 @@ from jupyterhub.tests.utils import auth_header, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config import Config
 
-from jhub_kit.testing import ensure_user, running_hub  # noqa: F401
+# the tests' in-process hub harness (tests/support/kit_testing.py), not part of the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from kit_testing import ensure_user, running_hub  # noqa: F401
 
 # The benchmark's HTTP clients block a thread each until the hub answers (a spawn
 # request up to slow_spawn_timeout): a thread per request of a rush of 100, and

@@ -199,7 +199,7 @@ class Day:
 
 
 async def run_day(args, tmp: Path, client) -> dict:
-    from jhub_kit.testing import restart_dockerd
+    from kit_testing import restart_dockerd
 
     data, homes = tmp / "data", tmp / "homes"
     names = [f"student{i:02d}" for i in range(args.students)]

@@ -4,7 +4,7 @@ one host, in one run.
     sudo ./scripts/test.sh --co -q >/dev/null   # once: engine, proxy, image, venv
     sudo .venv/bin/python benchmarks/swarm.py [--nodes 3] [--rush 40] [--repeat 5]
 
-The swarm is the test rig (tests/swarmrig.py): dockerd nodes in network
+The swarm is the test rig (tests/support/swarmrig.py): dockerd nodes in network
 namespaces of this machine, the hub in the root namespace at 10.213.0.1. Both
 spawners: the same image, memory limit (300M), host networking, no homes, their
 default start queues (one host: the hub's cores; the swarm: its nodes' cores).
@@ -44,7 +44,7 @@ from harness import (
     write_results,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from swarmrig import HUB_ADDRESS, Swarm
 
 

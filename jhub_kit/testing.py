@@ -1,144 +1,28 @@
-"""Run a real JupyterHub in-process for tests and benchmarks of the kit.
+"""Deprecated: the kit's test harness is no longer part of the installed package.
 
-JupyterHub's own MockHub (``jupyterhub.tests.mocking``) with the few fixes a
-suite that starts many hubs in one process needs: a proxy pid file and cookie
-secret per hub, a stop that does not cancel every task on the loop, and HTTP
-clients on their own threads (a spawn request blocks for up to
-``slow_spawn_timeout``). Used by the kit's tests and ``benchmarks/``; useful
-for testing a config of your own the same way.
+.. deprecated:: 0.4
+   The in-process hub harness moved to the kit's test suite
+   (``tests/support/kit_testing.py`` in the source tree): copy it into your own tests.
+   Importing ``jhub_kit.testing`` warns, and works only where that file is importable
+   as ``kit_testing``; it will be removed in 0.5.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import os
-import signal
-import subprocess
-import tempfile
-import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
+import warnings
 
-from traitlets.config import Config
+warnings.warn(
+    "jhub_kit.testing is deprecated since 0.4 and will be removed in 0.5: the test "
+    "harness moved to the kit's tests (tests/support/kit_testing.py); copy it into your "
+    "own tests and import it from there",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-# Blocking HTTP clients run here, not on the default executor that the hub in
-# this process also uses: a spawn request blocks for up to slow_spawn_timeout.
-CLIENT_THREADS = ThreadPoolExecutor(64, thread_name_prefix="test-client")
-
-
-async def in_client_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(CLIENT_THREADS, functools.partial(fn, *args, **kwargs))
-
-
-@contextlib.asynccontextmanager
-async def running_hub(config: Config, *, restart: bool = False) -> AsyncIterator[Any]:
-    """A started MockHub for ``config``; stopped (its servers too, unless
-    ``c.JupyterHub.cleanup_servers = False``) on exit. ``restart=True`` keeps the
-    users, groups and server state already in the database (MockHub clears them),
-    like a real hub started again on the same ``db_url``."""
-    # MockHub keeps the proxy's pid file in the working directory, and a hub that
-    # finds one stops that proxy: give each hub its own, so parallel runs never collide
-    run_dir = tempfile.mkdtemp(prefix="jhub-kit-hub-")
-    config.ConfigurableHTTPProxy.pid_file = f"{run_dir}/proxy.pid"
-    if "cookie_secret_file" not in config.JupyterHub:  # never in the checkout
-        config.JupyterHub.cookie_secret_file = f"{run_dir}/jupyterhub_cookie_secret"
-    from jupyterhub.tests.mocking import MockHub
-
-    hub_class = _restarted_hub_class() if restart else MockHub
-    app = hub_class.instance(config=config)
-    try:
-        await app.initialize([])
-        await app.start()
-        from .hub_start import on_hub_start
-
-        await on_hub_start(app)  # what the kit does in the `jupyterhub` process
-        yield app
-    finally:
-        hub_class.clear_instance()
-        await stop_hub(app)
-
-
-async def stop_hub(app: Any) -> None:
-    """MockHub.stop() without JupyterHub's shutdown_cancel_tasks, which cancels
-    every task on the loop, including the next test's hub."""
-    if app._stop_called:
-        return
-    app._stop_called = True
-    await app.cleanup()
-    from .hub_start import on_hub_stop
-
-    await on_hub_stop(app)  # what the hub's shutdown does to the kit's pool and tasks
-    app._atexit_ran = True
-    if app.http_server:
-        app.http_server.stop()
-    if app.metrics_collector:
-        app.metrics_collector.stop()
-    for pc in app._periodic_callbacks.values():
-        pc.stop()
-    app.db_file.close()
-
-
-def ensure_user(app: Any, name: str, groups: tuple[str, ...] = (), admin: bool = False):
-    """Create ``name`` in the hub DB (and its groups) and return the hub's User."""
-    from jupyterhub import orm
-    from jupyterhub.tests.utils import add_user
-
-    user = add_user(app.db, app, name=name, admin=admin)
-    orm_user = user.orm_user
-    for gname in groups:
-        group = orm.Group.find(app.db, gname)
-        if group is None:
-            group = orm.Group(name=gname)
-            app.db.add(group)
-        if orm_user not in group.users:
-            group.users.append(orm_user)
-    app.db.commit()
-    return user
-
-
-def _restarted_hub_class() -> Any:
-    from jupyterhub.tests.mocking import MockHub
-
-    class RestartedHub(MockHub):
-        test_clean_db = False
-
-    return RestartedHub
-
-
-LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
-STATE = Path(os.environ.get("JHUB_KIT_STATE", "/var/lib/jhub-kit-dev"))
-
-
-def restart_dockerd(client: Any) -> None:
-    """Stop the running dockerd (SIGTERM, as systemd does) and start it again with the
-    same command line, logging to a file; the test command's pid file follows it."""
-    pid = int(Path("/var/run/docker.pid").read_text())
-    argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while Path(f"/proc/{pid}").exists():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"dockerd (pid {pid}) did not stop within 60 s")
-        time.sleep(0.2)
-    LOGS.mkdir(parents=True, exist_ok=True)
-    with open(LOGS / "dockerd.log", "ab") as log:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
-    pidfile = STATE / "dockerd.pid"
-    if pidfile.exists():  # scripts/lib.sh started the old one: it stops this one at the end
-        pidfile.write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.ping()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not answer within 60 s (log: {LOGS})") from None
-            time.sleep(0.3)
+try:
+    from kit_testing import ensure_user, running_hub, stop_hub  # noqa: F401
+except ImportError as e:
+    raise ImportError(
+        "jhub_kit.testing moved out of the package in 0.4: copy tests/support/kit_testing.py "
+        "from the jhub_kit source into your tests and import running_hub from it"
+    ) from e

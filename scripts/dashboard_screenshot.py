@@ -1,6 +1,6 @@
 """Take the docs' screenshot of the class dashboard with real history.
 
-Runs the course of tests/test_browser_course.py (the bundle's bridge network,
+Runs the course of tests/system/test_browser_course.py (the bundle's bridge network,
 loopfile homes, profiles, named servers) on the real engine for MINUTES minutes:
 a few students' servers run a notebook-like load that grows and frees memory and
 uses CPU in bursts, the teacher runs a named server, and the dashboard records
@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 import docker  # noqa: E402
 from hubutil import ensure_user, own_network, running_hub, start_server  # noqa: E402

@@ -36,7 +36,7 @@ KIT_APT_NEEDS=(
     "openssl:openssl"                 # the test's certificate
     "iptables-restore:iptables"       # network isolation
     "docker-registry:docker-registry" # the swarm rig's registry
-    # a throwaway server for the hub on PostgreSQL (tests/pgrig.py); pg_lsclusters
+    # a throwaway server for the hub on PostgreSQL (tests/support/pgrig.py); pg_lsclusters
     # and psql alone do not tell: they come with the client packages too
     "/usr/lib/postgresql/*/bin/initdb:postgresql"
 )
@@ -83,7 +83,7 @@ ensure_system_packages() {
 
 # postgresql's postinst also creates a "main" cluster (port 5432) and enables its
 # service, which would start at the next boot: the tests run their own servers
-# (tests/pgrig.py), so a main cluster made by the install above is dropped. Only
+# (tests/support/pgrig.py), so a main cluster made by the install above is dropped. Only
 # one whose directory is newer than the install's start: never an older one.
 drop_new_main_clusters() {
     local since=$1 ver name rest dir
@@ -205,7 +205,7 @@ ensure_browser() {
 }
 
 # DockerSpawner's own tests, from the sdist of the installed version (its wheel has
-# none): tests/test_conformance.py runs them with the kit in DockerSpawner's place
+# none): tests/system/test_conformance.py runs them with the kit in DockerSpawner's place
 ensure_upstream_tests() {
     local version cache="${JHUB_KIT_CACHE:-/var/cache/jhub-kit}"
     version=$(python -c 'import dockerspawner; print(dockerspawner.__version__)')

@@ -1,7 +1,20 @@
 """Shared fixtures. Pure tests need none of this; markers keep them service-free.
 
-Markers: ``docker`` (real engine + test image), ``hub`` (real JupyterHub and
-configurable-http-proxy), ``root`` (loop devices, mounts). Pure tests run first.
+The suite comes in tiers, one folder each, and every test is marked with its tier:
+
+- ``tests/unit`` (marker ``unit``): no service, no root; the whole tier in under two
+  minutes (``pytest tests/unit``);
+- ``tests/integration`` (``integration``): a real Docker engine, JupyterHub and
+  configurable-http-proxy, loop devices and mounts, and the repository's own checks
+  (lint, docs, the release build);
+- ``tests/system`` (``system``): a qemu guest (``vm``), a swarm of engines
+  (``swarm``), Compose with nginx (``compose``), Chromium (``browser``), the version
+  matrix (``matrix``) and DockerSpawner's own tests (``conformance``).
+
+What a test needs is marked too: ``docker`` (real engine + test image), ``hub``
+(real JupyterHub and configurable-http-proxy), ``root`` (loop devices, mounts).
+The harness the tests share is in ``tests/support`` (on ``sys.path`` through
+pyproject.toml's ``pythonpath``). Pure tests run first.
 """
 
 from __future__ import annotations
@@ -17,14 +30,14 @@ import pytest
 # Set by scripts/test.sh: a missing service is then a failure, never a skip.
 REQUIRE_SERVICES = os.environ.get("JHUB_KIT_REQUIRE_SERVICES") == "1"
 #: names of the suite's containers, networks, volumes; another run beside this one
-#: (the version matrix's sessions, tests/test_matrix.py) uses its own
+#: (the version matrix's sessions, tests/system/test_matrix.py) uses its own
 TEST_PREFIX = os.environ.get("JHUB_KIT_TEST_PREFIX", "jhubkit-test")
 _STARTED = time.time()
 
 
 def pytest_collection_finish(session):
     """The version matrix starts in the background as soon as it is known to run."""
-    if any(item.nodeid.startswith("tests/test_matrix.py") for item in session.items):
+    if any(item.nodeid.startswith("tests/system/test_matrix.py") for item in session.items):
         import matrix_runner
 
         matrix_runner.start()
@@ -36,8 +49,18 @@ def pytest_sessionfinish(session, exitstatus):
     matrix_runner.stop()
 
 
+#: a test's tier is the folder it is in
+TIERS = ("unit", "integration", "system")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Pure tests first, then hub/docker/root ones (stable within each group)."""
+    """Each test gets its tier's marker; pure tests first, then hub/docker/root ones
+    (stable within each group)."""
+    for item in items:
+        parts = item.nodeid.split("/")
+        tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else None
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
     def rank(item):
         return 1 if any(item.get_closest_marker(m) for m in ("docker", "hub", "root")) else 0
@@ -169,7 +192,7 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     """Where the time went, per test file; DockerSpawner's own tests, stock and with
-    the kit (tests/test_conformance.py), as their own group; and where the browser
+    the kit (tests/system/test_conformance.py), as their own group; and where the browser
     tests' screenshots are."""
     from pathlib import Path
 

@@ -1,12 +1,12 @@
 """Every DockerSpawner internal the kit relies on, in one place.
 
 The kit describes a server itself (:mod:`jhub_kit.spec`, which merges options
-exactly as DockerSpawner 14's ``create_object`` does: ``tests/test_spec.py``
+exactly as DockerSpawner 14's ``create_object`` does: ``tests/unit/test_spec.py``
 compares the two), evaluating ``extra_create_kwargs`` and ``extra_host_config``
 the way DockerSpawner does, with its private helpers. SwarmSpawner's service is
 made from the same description (:func:`jhub_kit.spec.service_kwargs`, compared
 with SwarmSpawner's own in the tests). If a new DockerSpawner renames any of
-these, ``tests/test_adapter.py`` fails before a user meets it; pyproject.toml
+these, ``tests/unit/test_adapter.py`` fails before a user meets it; pyproject.toml
 pins the supported range.
 """
 

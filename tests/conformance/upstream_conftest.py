@@ -1,6 +1,6 @@
 """Fixtures for DockerSpawner's own test modules (its PyPI sdist ships them
 without their conftest), written for the kit's conformance run
-(tests/test_conformance.py), which copies this file beside them.
+(tests/system/test_conformance.py), which copies this file beside them.
 
 ``JHUB_KIT_CONFORMANCE=kit`` puts the kit's classes where the modules import
 DockerSpawner's: QuotaDockerSpawner for DockerSpawner, QuotaSwarmSpawner for
@@ -67,7 +67,7 @@ def _config(spawner_class):
 
 @contextlib.asynccontextmanager
 async def _hub(config):
-    from jhub_kit.testing import running_hub
+    from kit_testing import running_hub
 
     async with running_hub(config) as app:
         yield app

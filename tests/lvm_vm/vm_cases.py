@@ -1,5 +1,5 @@
 """LVM homes for real: these cases run INSIDE the test VM (a Debian guest with its own
-kernel, device-mapper and lvm2, booted under qemu by tests/test_lvm_vm.py), as root,
+kernel, device-mapper and lvm2, booted under qemu by tests/system/test_lvm_vm.py), as root,
 through the kit's LvmProvisioner, never a shell re-implementation.
 
 Disks: /dev/vdc is the volume group's physical volume, /dev/vdd holds base_dir (the

@@ -18,7 +18,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 
-DEMO = Path(__file__).parent.parent / "scripts" / "demo_config.py"
+DEMO = Path(__file__).parents[2] / "scripts" / "demo_config.py"
 NET = f"{TEST_PREFIX}-demo"
 STUDENTS, TEACHERS = "students-pass-1234", "teachers-need-32-characters-5678"
 

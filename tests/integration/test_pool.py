@@ -328,7 +328,7 @@ async def test_members_per_profile_and_a_class_time_naming_one(
     a pool_schedule entry naming it): a student who picks it gets one of them, with
     that image and the profile's limits; a student of the configuration's profile
     gets the configuration's; each kind refills apart. (The cold path as the oracle
-    for a profile's pooled server: tests/test_one_description.py.)"""
+    for a profile's pooled server: tests/integration/test_one_description.py.)"""
     other = "jhubkit-test-other:latest"
     docker_client.images.get(test_image).tag("jhubkit-test-other", "latest")
     c = pool_config(test_image, mount_area, size=1)

@@ -27,7 +27,7 @@ from hubutil import own_network
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: the previous release: 0.3.0 (the warm pool), the last commit before 0.4's work
 PREVIOUS = "ee6c948"
 PREFIX = f"{TEST_PREFIX}-upg"

@@ -1,4 +1,4 @@
-"""QuotaSwarmSpawner on a real swarm (tests/swarmrig.py): engines in network
+"""QuotaSwarmSpawner on a real swarm (tests/support/swarmrig.py): engines in network
 namespaces, the hub and proxy in the root namespace. The quota vocabulary of one
 host, applied to the service's task on the node; a task no node can take fails at
 once with the scheduler's reason; a server answers through the proxy."""
@@ -377,7 +377,7 @@ async def test_example_swarm_config_spawns_on_a_worker(
     from jhub_kit import registry
 
     registry.forget("provisioner")
-    example = Path(__file__).resolve().parent.parent / "example_config"
+    example = Path(__file__).resolve().parents[2] / "example_config"
     monkeypatch.setenv("DOCKER_NOTEBOOK_IMAGE", swarm.image_ref)  # from the rig's registry
     monkeypatch.setenv("JHUB_KIT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("JHUB_KIT_HUB_ADDRESS", HUB_ADDRESS)
@@ -477,7 +477,7 @@ SWARM_NODE = {
 
 
 async def test_attack_rows_on_a_swarm_node(swarm, test_image, chp, tmp_path, capsys, caplog):
-    """The attack suite (tests/attackrig.py) from a student's server on a swarm node.
+    """The attack suite (tests/support/attackrig.py) from a student's server on a swarm node.
     Measured and written in docs/reference/security.md: a swarm node in host network
     mode has no per-server firewall, and no-new-privileges needs Engine API 1.44."""
     from jupyterhub.utils import random_port

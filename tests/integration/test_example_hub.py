@@ -13,7 +13,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 pytestmark = [pytest.mark.docker]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "example_config"
 M = 1024**2
 

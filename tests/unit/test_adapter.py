@@ -20,7 +20,7 @@ def test_private_names_exist():
 
 
 def test_create_object_is_the_one_spec_mirrors():
-    """jhub_kit.spec.make_spec mirrors this code (tests/test_spec.py compares the
+    """jhub_kit.spec.make_spec mirrors this code (tests/unit/test_spec.py compares the
     results); a DockerSpawner that builds its container another way fails here first."""
     src = inspect.getsource(DockerSpawner.create_object)
     for line in (
@@ -57,7 +57,7 @@ def test_supported_range_is_pinned():
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    deps = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+    deps = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"][
         "dependencies"
     ]
     pin = next(d for d in deps if d.startswith("dockerspawner"))

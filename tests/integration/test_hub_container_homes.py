@@ -1,5 +1,5 @@
 """Which homes work with the hub in a container (docs/reference/homes.md, "Where the
-hub runs"): docker-volume homes do (tests/test_compose_deploy.py); a loop-mounted
+hub runs"): docker-volume homes do (tests/system/test_compose_deploy.py); a loop-mounted
 home from an unprivileged hub container is refused with what to change, and leaves
 nothing behind."""
 

@@ -1,6 +1,6 @@
 """QuotaDockerSpawner in DockerSpawner's place (pure, no engine): DockerSpawner's
 contract where its own tests check it, and the kit's deliberate differences, each
-tested here (docs/reference/dropin.md; tests/test_conformance.py runs
+tested here (docs/reference/dropin.md; tests/system/test_conformance.py runs
 DockerSpawner's own suite against the kit)."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from jupyterhub.tests.utils import api_request, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config import Config
 
-from jhub_kit.testing import (  # noqa: F401 - re-exported for the tests
+from kit_testing import (  # noqa: F401 - re-exported for the tests
     CLIENT_THREADS,
     ensure_user,
     in_client_thread,

@@ -17,7 +17,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "example_config"
 CACHE = Path(os.environ.get("JHUB_KIT_CACHE", "/var/cache/jhub-kit"))
 

@@ -33,7 +33,7 @@ from test_browser import MS, Shots, chromium_path, wait_for_lab  # noqa: F401 - 
 
 from jhub_kit.network import firewall
 
-pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.compose]
 
 PROJECT = f"{TEST_PREFIX}-compose"
 NET = f"{TEST_PREFIX}-compose-net"
@@ -65,7 +65,7 @@ c.JupyterHub.load_roles = [{{
 
 RIG_CONFIG = """
 
-# --- test rig (tests/test_compose_deploy.py): names the suite cleans up, the local image
+# --- test rig (tests/system/test_compose_deploy.py): names the suite cleans up, the local image
 c.QuotaDockerSpawner.prefix = {prefix!r}
 c.QuotaDockerSpawner.pull_policy = "never"
 c.DockerVolumeProvisioner.volume_prefix = {home_prefix!r}
@@ -357,7 +357,7 @@ def isolation_probe(docker_client) -> dict:
 
 
 def attack_rows(docker_client, hosts: dict) -> dict:
-    """The attack suite's rows (tests/attackrig.py) from student1's server, with the
+    """The attack suite's rows (tests/support/attackrig.py) from student1's server, with the
     teacher's server as the other student's."""
     net = docker_client.networks.get(NET)
     gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from jhub_kit import metrics
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_config"
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_config"
 
 
 def sample(name: str, **labels: str) -> float | None:

@@ -2,7 +2,7 @@
 the student's quota and last stop reason on the hub's pages, the class dashboard
 (a hub-managed service behind JupyterHub OAuth) for the teacher with the same
 numbers as ``jhub-kit quota report``, and 403 for a student. Real engine, hub,
-proxy, loopfile homes and the dashboard process. (tests/test_browser.py shows
+proxy, loopfile homes and the dashboard process. (tests/system/test_browser.py shows
 the same in Chromium.)"""
 
 from __future__ import annotations

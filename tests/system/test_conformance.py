@@ -31,9 +31,9 @@ import pytest
 from conftest import REQUIRE_SERVICES
 from jupyterhub.utils import random_port
 
-pytestmark = [pytest.mark.docker, pytest.mark.hub]
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.conformance]
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
 SUMMARY = LOGS / "conformance-summary.txt"
 OVERLAY = "dockerspawner-test-overlay"
@@ -43,7 +43,7 @@ DELIBERATE: dict[str, str] = {
     "test_deprecations.py::test_deprecated_config": (
         "the deprecation warning names the class that reads the setting "
         "(QuotaDockerSpawner.image_whitelist), where the test expects DockerSpawner's name; "
-        "the old name still applies (tests/test_dropin.py)"
+        "the old name still applies (tests/unit/test_dropin.py)"
     ),
 }
 
@@ -108,7 +108,7 @@ def start_upstream(tests: Path, mode: str, settings: dict, tmp: Path) -> tuple[A
         "JHUB_KIT_CONFORMANCE": mode,
         "JHUB_KIT_CONFORMANCE_SETTINGS": json.dumps(settings),
         "JHUB_KIT_CONFORMANCE_DELIBERATE": json.dumps(DELIBERATE),
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(HERE / "support"), os.environ.get("PYTHONPATH", "")]),
     }
     log = open(LOGS / f"conformance-{mode}.log", "w")  # noqa: SIM115 - the run's own file
     proc = subprocess.Popen(

@@ -2,7 +2,7 @@
 300M with no swap, servers on a bridge network, the idle culler with a short timeout
 culling an idle server and leaving an active one, a class imported from CSV, the
 quota report. Real engine, hub, proxy and culler. (Seed 003's LVM homes need a
-kernel with device-mapper: tests/test_lvm_vm.py runs them in a VM.)"""
+kernel with device-mapper: tests/system/test_lvm_vm.py runs them in a VM.)"""
 
 from __future__ import annotations
 

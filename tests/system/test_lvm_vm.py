@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from conftest import REQUIRE_SERVICES
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.vm]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CASES_FILE = ROOT / "tests" / "lvm_vm" / "vm_cases.py"
 PHASES = ("first", "reboot")
 BOOT_TIMEOUT = 900  # s, per boot, under software emulation

@@ -1,7 +1,7 @@
 """The version matrix in the suite: noxfile.py's sessions, each in a virtualenv of
 its own Python (pyenv's 3.10 to 3.13) or of JupyterHub 5, or of the lowest
 versions the kit claims. They run in the background from the suite's start
-(tests/matrix_runner.py); here each session's result is read."""
+(tests/support/matrix_runner.py); here each session's result is read."""
 
 from __future__ import annotations
 

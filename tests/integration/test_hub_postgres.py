@@ -4,7 +4,7 @@ bundle, so the bundle's SQLite WAL listener (``c.JhubKit.sqlite_wal``, on) must
 leave it alone. A student logs in, their server starts on the real engine and
 answers through the hub's OAuth, the hub is restarted on the same database and
 finds the running server again, the server stops; the rows are in PostgreSQL and
-no SQLite file was made. The server: tests/pgrig.py (Debian's binaries, a unix
+no SQLite file was made. The server: tests/support/pgrig.py (Debian's binaries, a unix
 socket only), the driver psycopg2 (``jhub_kit[postgres]``)."""
 
 from __future__ import annotations

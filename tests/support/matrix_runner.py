@@ -1,7 +1,7 @@
 """The version matrix (noxfile.py) beside the suite: started in the background when
-the suite collects tests/test_matrix.py, so its other Pythons and JupyterHub 5
+the suite collects tests/system/test_matrix.py, so its other Pythons and JupyterHub 5
 run while the suite's own tests do (the machine's two cores are mostly waiting
-on containers); tests/test_matrix.py waits for it and reads each session's
+on containers); tests/system/test_matrix.py waits for it and reads each session's
 result. Its containers, networks and files carry a prefix of their own, so the
 suite's clean-ups never touch them. Stopped at the end of the suite if it still
 runs; its output goes to a log file, never to the terminal."""
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
 LOG = LOGS / "nox.log"
 PREFIX = "jhubkit-nox"

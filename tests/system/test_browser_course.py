@@ -29,7 +29,7 @@ from test_browser import (  # noqa: F401 - fixtures are found by name
     wait_for_lab,
 )
 
-pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
 
 USERLIST = "teacher admin group:teachers\nann\nbob\ndan\ncarl\n"
 

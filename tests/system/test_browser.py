@@ -31,7 +31,7 @@ from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config.loader import PyFileConfigLoader
 
-pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
 
 NET = f"{TEST_PREFIX}-browser"
 SHOTS = Path(os.environ.get("JHUB_KIT_SCREENSHOTS", "/var/log/jhub-kit/screenshots"))

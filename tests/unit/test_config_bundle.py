@@ -16,7 +16,7 @@ from jhub_kit.config_check import check_config
 from jhub_kit.views.dashboard import SERVICE_SCOPES
 from jhub_kit.views.student import template_var
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "example_config"
 TUTORIALS = ROOT / "docs" / "tutorials" / "configs"
 
