@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import TEST_PREFIX, remove_test_containers
 from hubutil import container_exec, ensure_user, kit_config, running_hub, start_server, stop_server
+from kit_testing import restart_dockerd
 
 from jhub_kit.provision.mounts import mounted_at
-from kit_testing import restart_dockerd
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 

@@ -17,8 +17,6 @@ from conftest import TEST_PREFIX
 from jupyterhub.tests.mocking import MockHub
 from jupyterhub.tests.utils import api_request, public_url
 from jupyterhub.utils import url_path_join
-from traitlets.config import Config
-
 from kit_testing import (  # noqa: F401 - re-exported for the tests
     CLIENT_THREADS,
     ensure_user,
@@ -26,6 +24,7 @@ from kit_testing import (  # noqa: F401 - re-exported for the tests
     running_hub,
     stop_hub,
 )
+from traitlets.config import Config
 
 #: run in a server as ``python3 -c PROBE '{"name": [host, port], ...}'``: prints
 #: {"name": "open" | "refused" | "timed out" | "error N"}
