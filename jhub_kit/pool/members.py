@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import offloop
+from .. import files, offloop
 from ..provision import commands, paths
 from ..provision.mounts import mount_table, mounted_at
 from ..quota import docker_limits
@@ -563,7 +563,7 @@ class WarmPool:
 
     @staticmethod
     def _write_identity(member: Member, text: str, uid: int, gid: int) -> None:
-        schedule.atomic_write(
+        files.atomic_write(
             member.channel / "identity.json", text, 0o400, owner=(uid, gid), tmp_dir=member.dir
         )
         wake(member.channel / WAKE)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..provision import HomeMount, Usage
 from ..quota.policy import Quota
-from ..views.student import student_view
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
@@ -171,9 +170,17 @@ class KitStateMixin(_Base):
             self.log.warning("Could not save the state of %s: %s", self.user.name, e)
             db.rollback()
 
-    def student_view(self) -> dict[str, Any]:
-        """What the hub's pages show this user (see :mod:`jhub_kit.views.student`)."""
+    def view_inputs(self) -> dict[str, Any]:
+        """What the hub's pages show this user is made of: the quota, the home's use,
+        the last stop and the running server's profile, as the keyword arguments of
+        :func:`jhub_kit.views.student.student_view` (the view, a layer above, makes
+        the page's rows from them)."""
         quota = self.quota or self.resolve_quota_now()
         label = getattr(self, "profile_label", None) or {}
         shown = label.get("name", "") if self.running_record() else ""
-        return student_view(quota, self.home_usage, self.last_event, shown)
+        return {
+            "quota": quota,
+            "usage": self.home_usage,
+            "last_event": self.last_event,
+            "profile": shown,
+        }

@@ -65,14 +65,20 @@ def student_view(
     return {"rows": rows, "last_event": (last_event or {}).get("text")}
 
 
+def view_of(spawner: Any) -> dict[str, Any] | None:
+    """A kit spawner's view (:func:`student_view` of what it holds), or None for
+    another spawner."""
+    inputs = getattr(spawner, "view_inputs", None)
+    return None if inputs is None else student_view(**inputs())
+
+
 def template_var(user: Any) -> dict[str, Any] | None:
     """``template_vars`` callable: the logged-in user's view, or None (no kit spawner)."""
     spawner = getattr(user, "spawner", None) if user is not None else None
-    view = getattr(spawner, "student_view", None)
-    if view is None:
+    if getattr(spawner, "view_inputs", None) is None:
         return None
     try:
-        result: dict[str, Any] = view()
+        result: dict[str, Any] = view_of(spawner) or {}
         servers = servers_of(user)
         if len(servers) > 1 or any(s["name"] for s in servers):
             result["servers"] = servers  # named servers: list them all

@@ -27,6 +27,7 @@ from swarmrig import HUB_ADDRESS, SUBNET, Swarm
 from traitlets.config import Config
 
 from jhub_kit.compat import admin_message
+from jhub_kit.views.student import view_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.swarm]
 
@@ -435,7 +436,7 @@ async def test_swarm_servers_in_the_views_like_one_hosts(swarm, test_image, chp)
             }
             [row] = rows.class_rows([model], {}, {"viewed": kit["live"]})
             assert row["memory"] == "300M" and row["memory_used"].endswith("M"), row
-            view = spawner.student_view()
+            view = view_of(spawner)
             assert {"label": "Memory", "value": "300M"} in view["rows"]
         finally:
             await stop_server(app, "viewed")
@@ -445,7 +446,7 @@ async def test_swarm_servers_in_the_views_like_one_hosts(swarm, test_image, chp)
         app.users["hungry"].spawner.cmd = ["python3", "-c", "x = bytearray(2 * 1024**3)"]
         failure = await failed_spawn(app, "hungry")
         assert "ran out of memory (limit 300M)" in admin_message(failure), admin_message(failure)
-        assert "ran out of memory" in app.users["hungry"].spawner.student_view()["last_event"]
+        assert "ran out of memory" in view_of(app.users["hungry"].spawner)["last_event"]
 
 
 def node_exec(node, container_id: str) -> attackrig.Exec:

@@ -96,7 +96,7 @@ def policy_of(settings: dict[str, Any]) -> QuotaPolicy | None:
 
 def write(path: str, settings: dict[str, Any]) -> None:
     """Write the file whole or not at all, readable by anyone (nothing secret in it)."""
-    from ...pool.schedule import atomic_write
+    from ...files import atomic_write
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
