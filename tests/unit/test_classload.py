@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from classload import arrivals, parse_events  # noqa: E402
+from classload import arrivals, parse_events
 
 
 @pytest.mark.parametrize("pattern", ["once", "uniform", "bell"])
@@ -45,4 +45,3 @@ def test_progress_events_are_read_across_chunk_boundaries():
         {"progress": 100, "ready": True, "url": "/user/a/"},
     ]
     assert rest == b""
-
