@@ -14,6 +14,9 @@ from urllib.parse import quote
 
 import requests
 
+#: what asks the hub for a paginated list (JupyterHub 2.0 and later)
+PAGINATED = {"Accept": "application/jupyterhub-pagination+json"}
+
 
 class HubAPIError(RuntimeError):
     """A request failed; the message says which and why. ``status`` is the HTTP
@@ -104,15 +107,40 @@ class HubAPI:
             raise
 
     def users(self) -> list[dict[str, Any]]:
-        """Every user, page by page (the hub returns at most 200 at a time)."""
+        """Every user, following JupyterHub's pagination (as ``jupyterhub_idle_culler``
+        does): asked for ``application/jupyterhub-pagination+json``, the hub answers
+        ``{"items": [...], "_pagination": {"next": {"offset", "limit", "url"} | null}}``
+        and pages at most ``c.JupyterHub.api_page_max_limit`` users at a time. A hub
+        before 2.0 answers with the whole list.
+
+        The next page is asked for with ``next``'s offset and limit on this client's
+        own URL: ``next.url`` is the hub's idea of its address (behind a proxy, maybe
+        not one this host reaches), and the token goes nowhere else."""
         out: list[dict[str, Any]] = []
+        params = {"offset": 0, "limit": 200}  # the hub gives at most its max limit
         while True:
-            page = self.request("GET", "/users", params={"offset": len(out), "limit": 200})
-            if not isinstance(page, list):
-                raise HubAPIError("GET /users: expected a list of users", 200)
-            out.extend(page)
-            if len(page) < 200:
+            page = self.request("GET", "/users", params=params, headers=PAGINATED)
+            if isinstance(page, list):  # no pagination: every user at once
+                return out + page
+            try:
+                items, following = page["items"], page["_pagination"]["next"]
+                if not isinstance(items, list):
+                    raise TypeError
+                if following:
+                    offset, limit = int(following["offset"]), int(following["limit"])
+            except (TypeError, KeyError, ValueError):
+                raise HubAPIError(
+                    "GET /users: expected a list of users, or a page of them", 200
+                ) from None
+            out.extend(items)
+            if not following:
                 return out
+            if offset <= params["offset"] or limit <= 0:
+                raise HubAPIError(
+                    f"GET /users: the hub's next page ({offset=}, {limit=}) does not move on",
+                    200,
+                )
+            params = {"offset": offset, "limit": limit}
 
     def create_users(self, names: list[str], admin: bool) -> list[str]:
         """Create users (those that exist are skipped); returns the names created."""

@@ -17,7 +17,10 @@ from ..hubapi import HubAPIError
 from ..provision import ProvisionError
 from ..provision.systemuser import existing_accounts
 from .common import config_option, connect, hub_options, load_config
-from .csvimport import CsvError, Row, parse_csv
+from .csvimport import SEPARATORS, CsvError, Row, parse_csv
+
+#: ``--delimiter`` choices: the separators, a tab as ``tab``
+DELIMITERS = {("tab" if d == "\t" else d): d for d in SEPARATORS}
 
 
 def _add_to_userlist(path: str, rows: list[Row]) -> int:
@@ -113,6 +116,19 @@ def _makes_accounts(config_file: str) -> bool:
 @click.option(
     "--dry-run", is_flag=True, help="Validate and show what would be done; change nothing."
 )
+@click.option(
+    "--ascii-names",
+    is_flag=True,
+    help="Derive ASCII usernames from the name column, transliterated "
+    "('Łukasz Żółć' -> lukasz.zolc, '김민수' -> gimminsu), and accept only ASCII "
+    "usernames. Default: names in any script, as JupyterHub stores them "
+    "('山田 太郎' -> 山田.太郎).",
+)
+@click.option(
+    "--delimiter",
+    type=click.Choice(list(DELIMITERS)),
+    help="The CSV's separator. Default: detected (',' ';' tab or '|').",
+)
 @config_option("optional")
 def import_cmd(
     csv_file: str,
@@ -122,15 +138,27 @@ def import_cmd(
     native_db_url: str | None,
     credentials: str | None,
     dry_run: bool,
+    ascii_names: bool,
+    delimiter: str | None,
     config_file: str | None,
 ) -> None:
     """Create the users of CSV_FILE in the hub, with their groups (and passwords).
+
+    Columns: username (or name, to derive one from), email, admin, groups, quota;
+    separated by ',', ';', tabs or '|'. A username derived from a name keeps its
+    script, lowercased with '.' for spaces (unless --ascii-names); two rows that
+    would get the same username are refused.
 
     Every row is checked first; if any is bad, nothing is created. Rerunning
     after a partial failure creates only what is missing.
     """
     try:
-        parsed = parse_csv(Path(csv_file).read_bytes(), source=csv_file)
+        parsed = parse_csv(
+            Path(csv_file).read_bytes(),
+            source=csv_file,
+            ascii_names=ascii_names,
+            delimiter=DELIMITERS[delimiter] if delimiter else None,
+        )
     except CsvError as e:
         click.echo(str(e), err=True)
         sys.exit(1)

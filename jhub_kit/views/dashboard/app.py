@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
 import os
 import secrets
+import signal
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
@@ -29,6 +33,43 @@ from . import rows, settings
 
 log = logging.getLogger("jhub_kit.views.dashboard")
 PAGE = Path(__file__).with_name("templates") / "index.html"
+T = TypeVar("T")
+#: the signals that stop the service: the hub sends SIGINT, then SIGTERM
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: how long a stop waits for open requests to finish, in seconds
+STOP_GRACE = 1.0
+
+
+async def _on_daemon_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` on a daemon thread of its own: a stop never waits for a request to
+    the hub in flight (an executor's threads are joined at exit, for up to the
+    request's timeout)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def finish(result: T) -> None:
+        if not done.done():
+            done.set_result(result)
+
+    def fail(error: Exception) -> None:
+        if not done.done():
+            done.set_exception(error)
+
+    def run() -> None:
+        try:
+            result = fn()
+        except Exception as e:
+            _call_soon(loop, fail, e)
+        else:
+            _call_soon(loop, finish, result)
+
+    threading.Thread(target=run, name="dashboard-hub-api", daemon=True).start()
+    return await done
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[Any], None], arg: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: the service stopped
+        loop.call_soon_threadsafe(fn, arg)
 
 
 class Collector:
@@ -80,7 +121,7 @@ class Collector:
         return out
 
     async def refresh(self) -> None:
-        users = await asyncio.to_thread(self.api.users)
+        users = await _on_daemon_thread(self.api.users)
         quota = await asyncio.to_thread(self.quota_rows, users)
         live = await asyncio.to_thread(self._read_containers, users)
         now = time.time()
@@ -250,6 +291,10 @@ PRELOAD = (
 
 
 def main(argv: list[str] | None = None) -> None:
+    # the hub stops its services with SIGINT, then SIGTERM: SIGINT is handled even
+    # when inherited as ignored (a hub started with `jupyterhub &`); :func:`serve`
+    # handles both once its loop runs
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ap = argparse.ArgumentParser(prog="python -m jhub_kit.views.dashboard", description=__doc__)
     ap.add_argument(
         "--settings",
@@ -276,13 +321,41 @@ def main(argv: list[str] | None = None) -> None:
     if args.user and os.geteuid() == 0:
         drop_privileges(args.user)
 
-    async def serve() -> None:
-        app = make_app(collector, prefix)
-        HTTPServer(app, xheaders=True).listen(url.port or 80, url.hostname or "127.0.0.1")
-        log.info("Class dashboard at %s, serving %s", url.geturl(), prefix)
-        await collector.run()
+    with contextlib.suppress(KeyboardInterrupt):  # a SIGINT before the loop ran
+        asyncio.run(serve(collector, prefix, url.port or 80, url.hostname or "127.0.0.1"))
+    log.info("Class dashboard stopped")
 
+
+async def serve(collector: Collector, prefix: str, port: int, address: str) -> None:
+    """Serve until SIGINT or SIGTERM, then stop listening, stop collecting and close
+    the open connections (waiting :data:`STOP_GRACE` s at most)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def stopping(sig: signal.Signals) -> None:
+        log.info("Received %s, stopping", sig.name)
+        stop.set()
+
+    for sig in STOP_SIGNALS:  # as JupyterHub's own init_signal does
+        loop.add_signal_handler(sig, stopping, sig)
+    server = HTTPServer(make_app(collector, prefix), xheaders=True)
+    server.listen(port, address)
+    log.info("Class dashboard at http://%s:%d, serving %s", address, port, prefix)
+    collecting = asyncio.create_task(collector.run())
+    stopped = asyncio.create_task(stop.wait())
     try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT
-        log.info("Class dashboard stopped")
+        await asyncio.wait([collecting, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.stop()
+        for task in (collecting, stopped):
+            task.cancel()
+        await asyncio.wait([collecting, stopped])
+        try:
+            await asyncio.wait_for(server.close_all_connections(), STOP_GRACE)
+        except asyncio.TimeoutError:
+            log.warning("Closed with requests still open after %.1f s", STOP_GRACE)
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+    error = None if collecting.cancelled() else collecting.exception()
+    if error is not None:
+        raise error
