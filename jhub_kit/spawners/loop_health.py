@@ -7,13 +7,24 @@ request arriving then would have waited). Pooled starts are admitted only while
 the recent lag is within a budget (:meth:`LoopHealth.admit`), so a class's rush
 cannot freeze the hub for everyone else.
 
-Optionally each callback the loop runs is timed and a thread samples the loop
-thread's Python stack while a long one runs; a callback over a threshold is a
-*stall*, attributed to the innermost frame of the kit, JupyterHub or a test
-(:func:`decisive`): the code that held the loop, not the library it called.
+Optionally a watchdog thread (started with the sampler, stopped with it) wakes
+four times per threshold, and while the sampler's tick is overdue it takes the
+loop thread's Python stack (:func:`sys._current_frames`), as sampling profilers
+do. A tick that comes ``threshold`` seconds or more late closes a *stall*,
+attributed to the innermost frame of the kit, JupyterHub or a test
+(:func:`decisive`) seen most often in its samples: the code that held the loop,
+not the library it called. Nothing of asyncio is replaced or wrapped.
 
-Pure parts (:func:`decisive`, :meth:`LoopHealth.record`, :meth:`LoopHealth.lag`)
-take the clock's readings as arguments and are table-tested.
+What a sample can and cannot say: it names the frame running when it was taken,
+which may be later than the start of the stall (the first sample comes a quarter
+of the threshold after the tick was due); a stall made of many short callbacks
+in a row is one stall, named by the frame sampled most; a loop thread sampled in
+its selector's wait (not run by the OS, or waiting for the GIL) is ``"waiting"``;
+C code that keeps the GIL cannot be sampled until it lets go; and a stall's
+length is how late the tick ran, up to ``interval`` shorter than the hold itself.
+
+Pure parts (:func:`decisive`, :func:`stall_of`, :meth:`LoopHealth.record`,
+:meth:`LoopHealth.lag`) take the clock's readings as arguments and are table-tested.
 """
 
 from __future__ import annotations
@@ -39,7 +50,13 @@ OWNERS = (
 )
 
 Frame = tuple[str, int, str]  # file, line, function
+Key = tuple[str, Frame | None]  # who, and the decisive frame (None: nobody's)
+#: counted by the watchdog for a tick during which the loop was not running at all
+STOPPED: Key = ("stopped", None)
 _THIS_FILE = "/jhub_kit/spawners/loop_health.py"
+_SELECTORS = "/selectors.py"  # the stdlib's: where an idle loop waits for events
+#: the watchdog never wakes more often than this (seconds), whatever the threshold
+MIN_WAKE = 0.002
 
 
 def owner(filename: str) -> str | None:
@@ -50,12 +67,15 @@ def owner(filename: str) -> str | None:
     return None
 
 
-def decisive(frames: Sequence[Frame]) -> tuple[str, Frame | None]:
+def decisive(frames: Sequence[Frame]) -> Key:
     """Who held the loop in a stack, innermost frame first: the owner of the
     innermost frame that has one (a library called by JupyterHub is
     JupyterHub's time; by the kit, the kit's), with that frame. This module's
-    own frames (the timing wrapper around every callback) are the instrument,
-    not an owner."""
+    own frames (the lag sampler's step) are the instrument, not an owner. A
+    stack that ends in the selector's wait is nobody's: the loop thread was
+    waiting for the OS or for the GIL, running no one's code (``"waiting"``)."""
+    if frames and frames[0][0].endswith(_SELECTORS):
+        return "waiting", None
     for f in frames:
         if f[0].endswith(_THIS_FILE):
             continue
@@ -67,22 +87,36 @@ def decisive(frames: Sequence[Frame]) -> tuple[str, Frame | None]:
 
 @dataclass
 class Stall:
-    """One callback of the loop ran ``seconds``; ``owner`` and ``where`` from the
-    stack samples taken meanwhile (the most frequent decisive frame), or, for a
-    callback too short to be sampled, from where its task is suspended after it."""
+    """The loop's tick came ``seconds`` late. ``owner`` and ``where``: the decisive
+    frame seen in most of the ``taken`` stack samples (``samples`` of them);
+    ``"other"`` and ``"?"`` if none was taken. ``cpu``: the loop thread's CPU
+    time from the tick before to this one."""
 
     seconds: float
     owner: str
     where: str
     samples: int
     stack: list[str] = field(default_factory=list)
-    cpu: float = 0.0  # of the loop thread during the callback
+    cpu: float = 0.0
+    taken: int = 0
 
     def describe(self) -> str:
         return (
             f"{self.seconds * 1000:.0f} ms ({self.cpu * 1000:.0f} ms of CPU) in {self.owner} "
-            f"({self.where}, {self.samples} samples)"
+            f"({self.where}, {self.samples} of {self.taken} samples)"
         )
+
+
+def stall_of(
+    seconds: float, cpu: float, counts: collections.Counter[Key], stacks: dict[Key, list[str]]
+) -> Stall:
+    """A stall from the samples taken during it: ``counts`` of each decisive frame,
+    ``stacks`` one stack (innermost first) for each."""
+    if not counts:
+        return Stall(seconds, "other", "?", 0, [], cpu=cpu, taken=0)
+    (who, where), n = counts.most_common(1)[0]
+    place = "?" if where is None else _line(where)
+    return Stall(seconds, who, place, n, stacks.get((who, where), []), cpu, sum(counts.values()))
 
 
 @dataclass
@@ -101,13 +135,14 @@ class LoopHealth:
     last_tick: float = 0.0
     last_lag: float = 0.0
     log: Any = None
+    threshold: float = 0.0
     _task: asyncio.Task[None] | None = None
     _gate: asyncio.Lock | None = None
     _watcher: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    threshold: float = 0.0
-    _pending: dict[float, tuple[collections.Counter[Any], dict[Any, list[str]]]] = field(
+    # stack samples by the tick they follow: (decisive frame counts, a stack of each)
+    _pending: dict[float, tuple[collections.Counter[Key], dict[Key, list[str]]]] = field(
         default_factory=dict
     )
 
@@ -134,51 +169,99 @@ class LoopHealth:
         """``(time, lag)`` samples from ``since`` (the monotonic clock)."""
         return [(t, lag) for t, lag in self.samples if t >= since]
 
-    # -- the sampler -----------------------------------------------------------
+    # -- the sampler and the watchdog ------------------------------------------
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def watching(self) -> bool:
+        """A watchdog thread is sampling stalls."""
+        return self._watcher is not None and self._watcher.is_alive()
+
     def start(self, stall_threshold: float = 0.0) -> None:
-        """Sample the running loop (once); with ``stall_threshold`` > 0, also watch it
-        for stalls that long from a thread."""
+        """Sample the running loop (once); with ``stall_threshold`` > 0, also start a
+        watchdog thread that names what holds it that long. Call from the loop."""
+        loop = asyncio.get_running_loop()
         if not self.running:
             self.last_tick = self.clock()
-            self._task = asyncio.get_running_loop().create_task(self._sample())
+            self._task = loop.create_task(self._sample())
         if stall_threshold > 0 and self._watcher is None:
-            loop_thread = threading.get_ident()
             self.threshold = stall_threshold
-            _time_callbacks(self)
             self._watcher = threading.Thread(
                 target=self._watch,
-                args=(loop_thread, stall_threshold, self._stop),
+                args=(loop, threading.get_ident(), stall_threshold, self._stop),
                 name="jhub-kit-loop-watch",
                 daemon=True,
             )
             self._watcher.start()
 
     def stop(self) -> None:
-        """Stop sampling and watching (a later :meth:`start` begins again)."""
+        """Stop sampling and watching; the watchdog thread has ended when this
+        returns (a later :meth:`start` begins again)."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
         self._stop.set()
-        for tid, health in list(_WATCHED.items()):
-            if health is self:
-                del _WATCHED[tid]
-        if self._watcher is not None and self._watcher is not threading.current_thread():
-            self._watcher.join(timeout=1)
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(timeout=5)
         self._watcher, self._stop = None, threading.Event()
+        self.threshold = 0.0
         with self._lock:
             self._pending.clear()
 
     async def _sample(self) -> None:
+        cpu = time.thread_time()
         while True:
             asked = self.clock()
             await asyncio.sleep(self.interval)
-            now = self.clock()
-            self.record(now, max(0.0, now - asked - self.interval))
+            now, cpu_now = self.clock(), time.thread_time()
+            lag = max(0.0, now - asked - self.interval)
+            before = self.last_tick
+            self.record(now, lag)
+            if self.threshold > 0:
+                self._close(before, lag, cpu_now - cpu)
+            cpu = cpu_now
+
+    def _close(self, tick: float, lag: float, cpu: float) -> None:
+        """In the loop thread: the tick after ``tick`` came ``lag`` seconds late,
+        with ``cpu`` seconds of the loop thread's CPU since; a stall if that is the
+        threshold or more, named by the samples taken meanwhile."""
+        with self._lock:
+            counts, stacks = self._pending.pop(tick, (collections.Counter(), {}))
+            for old in [t for t in self._pending if t < tick]:
+                del self._pending[old]
+        if lag >= self.threshold and not counts[STOPPED]:  # a stopped loop: nobody held it
+            self._keep(stall_of(lag, cpu, counts, stacks))
+
+    def _watch(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        loop_thread: int,
+        threshold: float,
+        stop: threading.Event,
+    ) -> None:
+        """The watchdog thread: wake every quarter of ``threshold`` (asleep in
+        between, without the GIL); while the sampler's tick is overdue by that
+        much, sample the loop thread's stack under the tick it follows; until
+        ``stop`` or the loop is closed."""
+        every = max(threshold / 4, MIN_WAKE)
+        while not stop.wait(every) and not loop.is_closed():
+            tick = self.last_tick
+            if self.clock() - tick - self.interval < every:
+                continue
+            frame = sys._current_frames().get(loop_thread) if loop.is_running() else None
+            frames = [] if frame is None else _stack(frame)
+            del frame
+            if self.last_tick != tick:  # the loop ticked meanwhile: not this hold's
+                continue
+            key = decisive(frames) if frames else STOPPED
+            with self._lock:
+                counts, stacks = self._pending.setdefault(tick, (collections.Counter(), {}))
+                counts[key] += 1
+                stacks.setdefault(key, [_line(f) for f in frames[:25]])
 
     # -- admission -------------------------------------------------------------
 
@@ -213,52 +296,7 @@ class LoopHealth:
             gate.release()
         return self.clock() - t0
 
-    # -- stalls: one callback at a time ------------------------------------------
-
-    def _watch(self, loop_thread: int, threshold: float, stop: threading.Event) -> None:
-        """Sample the loop thread's stack while its running callback has run for a
-        quarter of the threshold (the samples are kept under the callback's start
-        until :meth:`_callback_done` decides), until ``stop``."""
-        while not stop.wait(0.002):
-            started = _STARTED.get(loop_thread)
-            if started is None or self.clock() - started < threshold / 4:
-                continue
-            frame = sys._current_frames().get(loop_thread)
-            if frame is None or _STARTED.get(loop_thread) != started:
-                continue
-            frames = _stack(frame)
-            del frame
-            key = decisive(frames)
-            with self._lock:
-                counts, stacks = self._pending.setdefault(started, (collections.Counter(), {}))
-                counts[key] += 1
-                stacks.setdefault(key, [f"{f[0]}:{f[1]} {f[2]}" for f in frames[:25]])
-
-    def _callback_done(self, started: float, seconds: float, cpu: float, handle: Any) -> None:
-        """In the loop thread: a callback that started at ``started`` ran ``seconds``."""
-        with self._lock:
-            counts, stacks = self._pending.pop(started, (collections.Counter(), {}))
-            for old in [t for t in self._pending if t < started]:
-                del self._pending[old]
-        if seconds < self.threshold:
-            return
-        if counts:
-            (who, where), n = counts.most_common(1)[0]
-            stack = stacks[(who, where)]
-        else:  # too short to be sampled: where its task is suspended now
-            frames = _suspended_frames(handle)
-            who, where = decisive(frames)
-            n, stack = 0, [f"{f[0]}:{f[1]} {f[2]}" for f in frames[:25]]
-        self._keep(
-            Stall(
-                seconds,
-                who,
-                "?" if where is None else f"{where[0]}:{where[1]} {where[2]}",
-                n,
-                stack,
-                cpu=cpu,
-            )
-        )
+    # -- stalls ----------------------------------------------------------------
 
     def _keep(self, stall: Stall) -> None:
         with self._lock:
@@ -273,70 +311,19 @@ class LoopHealth:
             )
 
 
+def _line(f: Frame) -> str:
+    return f"{f[0]}:{f[1]} {f[2]}"
+
+
 def _stack(frame: Any, limit: int = 60) -> list[Frame]:
     """A thread's Python stack, innermost first (no source lines read: the
-    sampling thread holds the GIL while it walks)."""
+    watchdog holds the GIL while it walks)."""
     frames: list[Frame] = []
     while frame is not None and len(frames) < limit:
         code = frame.f_code
         frames.append((code.co_filename, frame.f_lineno or 0, code.co_name))
         frame = frame.f_back
     return frames
-
-
-def _suspended_frames(handle: Any) -> list[Frame]:
-    """Innermost first: where the task whose step ``handle`` ran is suspended now
-    (its coroutines' chain), or the callback's own function."""
-    cb = getattr(handle, "_callback", None)
-    task = getattr(cb, "__self__", None)
-    frames: list[Frame] = []
-    if isinstance(task, asyncio.Task):
-        coro: Any = task.get_coro()
-        while coro is not None:
-            f = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-            if f is not None:
-                frames.append((f.f_code.co_filename, f.f_lineno or 0, f.f_code.co_name))
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        return list(reversed(frames))
-    code = getattr(cb, "__code__", None) or getattr(getattr(cb, "__func__", None), "__code__", None)
-    if code is not None:
-        frames.append((code.co_filename, code.co_firstlineno, code.co_name))
-    return frames
-
-
-# While a loop is watched, each of its callbacks is timed: asyncio's Handle._run
-# (pure Python; a task's step is a handle too) is wrapped, once per process, to
-# note when the running callback started, per thread. Threads of unwatched loops
-# pay one dictionary lookup per callback.
-_STARTED: dict[int, float] = {}
-_WATCHED: dict[int, LoopHealth] = {}
-_ORIGINAL_RUN: Callable[[Any], None] | None = None
-
-
-def _timed_run(handle: Any) -> None:
-    assert _ORIGINAL_RUN is not None
-    tid = threading.get_ident()
-    health = _WATCHED.get(tid)
-    if health is None:
-        _ORIGINAL_RUN(handle)
-        return
-    started, cpu0 = time.monotonic(), time.thread_time()
-    _STARTED[tid] = started
-    try:
-        _ORIGINAL_RUN(handle)
-    finally:
-        _STARTED.pop(tid, None)
-        seconds = time.monotonic() - started
-        if seconds >= health.threshold / 4:
-            health._callback_done(started, seconds, time.thread_time() - cpu0, handle)
-
-
-def _time_callbacks(health: LoopHealth) -> None:
-    global _ORIGINAL_RUN
-    if _ORIGINAL_RUN is None:
-        _ORIGINAL_RUN = asyncio.events.Handle._run
-        asyncio.events.Handle._run = _timed_run  # type: ignore[method-assign,assignment]
-    _WATCHED[threading.get_ident()] = health
 
 
 def of_this_loop(interval: float = 0.02, log: Any = None) -> LoopHealth:
