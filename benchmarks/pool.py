@@ -49,8 +49,11 @@ def pool_config(
     lag_budget: float = 0.1,
     sqlite_wal: bool = False,
     stall_log: float = 0.05,
+    lab_extension_manager: str | None = None,
 ):
     c = kit_config("/nonexistent", with_homes=False)
+    if lab_extension_manager:  # what the bundle sets: "readonly"
+        c.QuotaDockerSpawner.lab_extension_manager = lab_extension_manager
     if sqlite_wal:  # what the bundle sets (jhub_kit.hubdb)
         from jhub_kit import hubdb
 
@@ -115,7 +118,7 @@ async def poll_dashboard(app, stop: asyncio.Event, out: list[float], every: floa
 
 def lag_series(t0: float) -> list[tuple[float, float]]:
     """The hub loop's lag (seconds into the rush, ms) from 2 s before ``t0``."""
-    from jhub_kit.spawners import loop_health
+    from jhub_kit.loop import health as loop_health
 
     h = loop_health.of_this_loop()
     return [(round(t - t0, 3), round(lag * 1000, 1)) for t, lag in h.series(since=t0 - 2)]
@@ -123,7 +126,7 @@ def lag_series(t0: float) -> list[tuple[float, float]]:
 
 def stalls_by_place(limit: int = 12) -> list[dict]:
     """The hub loop's callbacks of STALL or more, grouped by the frame that held it."""
-    from jhub_kit.spawners import loop_health
+    from jhub_kit.loop import health as loop_health
 
     groups: dict[tuple[str, str], list] = {}
     for st in loop_health.of_this_loop().stalls:
@@ -203,7 +206,7 @@ async def measure(label, make, sizes, repeat, pool_dir, docker_client, board_on=
                 else None
             )
             if pooled:
-                from jhub_kit.spawners import loop_health
+                from jhub_kit.loop import health as loop_health
 
                 loop_health.of_this_loop().stalls.clear()
                 await asyncio.sleep(3)  # the dashboard open before the bell
@@ -247,7 +250,7 @@ async def activity_costs(app, names, repeat: int = 3) -> dict:
     from harness import admin_headers, in_client_thread, public_url
     from jupyterhub.utils import url_path_join
 
-    from jhub_kit.spawners import loop_health
+    from jhub_kit.loop import health as loop_health
 
     stalls = loop_health.of_this_loop().stalls
 
@@ -364,6 +367,9 @@ def main() -> None:
         "--no-dashboard", action="store_true", help="no class dashboard open in the rushes"
     )
     parser.add_argument("--plot-from", help="only plot a results file written earlier")
+    parser.add_argument(
+        "--lab-extension-manager", help="the pool's servers' lab_extension_manager (readonly)"
+    )
     args = parser.parse_args()
     if args.plot:
         args.plot = os.path.abspath(args.plot)  # the runs work in a temporary directory
@@ -389,6 +395,7 @@ def main() -> None:
                 lag_budget=args.lag_budget,
                 sqlite_wal=args.sqlite_wal,
                 stall_log=args.stall_log,
+                lab_extension_manager=args.lab_extension_manager,
             ),
         }
         try:

@@ -7,7 +7,7 @@ Three spawners, on the same machine, image and memory limit (300M), host network
   - stock: DockerSpawner 14 (the minimal host-network subclass) at its defaults
     (start_timeout 60 s, http_timeout 30 s);
   - stock-patient: the same, as patient as the kit (start_timeout and
-    http_timeout = the kit's queue_timeout + startup_timeout = 1020 s);
+    http_timeout = the kit's queue_timeout + start_after_queue_timeout = 1020 s);
   - kit: QuotaDockerSpawner with a new 10 GiB loopfile home per user, its defaults.
 Each measurement runs the three in turn, the order rotated from one measurement
 to the next, each with a fresh hub. Measured:
@@ -50,7 +50,7 @@ from harness import (
 )
 from jupyterhub.utils import random_port
 
-KIT_PATIENCE = 900 + 120  # the kit's default queue_timeout + startup_timeout
+KIT_PATIENCE = 900 + 120  # the kit's default queue_timeout + start_after_queue_timeout
 
 
 class HostNetworkDockerSpawner(DockerSpawner):

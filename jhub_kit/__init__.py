@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-try:  # written by the build (hatch-vcs: the git tag)
-    from ._version import __version__
-except ImportError:  # a checkout used without installing it
-    __version__ = "0+unknown"
+from ._version import __version__
 
 __all__ = ["QuotaDockerSpawner", "QuotaSwarmSpawner", "__version__", "configure"]
 

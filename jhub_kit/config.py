@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import sys
+import warnings
 from typing import Any
 
 from traitlets import Bool, CaselessStrEnum, Int, Unicode, default
 from traitlets.config import Config, Configurable
 
 from . import hubdb
+from .deprecation import RenamedTraits
 
 AUTHENTICATORS = {
     "native": "jhub_kit.auth.native.UserlistNativeAuthenticator",
@@ -38,8 +41,17 @@ AUTHENTICATORS = {
 IDLE_CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 
-class JhubKit(Configurable):
+#: what replaced the class dashboard's reading of the hub's config file (0.4)
+CONFIG_FILE_GONE = (
+    "the class dashboard no longer runs the hub's config file, the hub writes what it "
+    "needs to JhubKit.dashboard_settings"
+)
+
+
+class JhubKit(RenamedTraits, Configurable):
     """Choices that shape the bundle. Every other value is a normal trait of its class."""
+
+    renamed_traits = {"config_file": (None, "0.4", CONFIG_FILE_GONE)}
 
     authenticator = CaselessStrEnum(
         list(AUTHENTICATORS),
@@ -135,11 +147,6 @@ class JhubKit(Configurable):
         help="""Loopback port the dashboard service listens on (the proxy sends
         ``/services/class-dashboard/`` there); 0: a free one, picked when the config
         loads. Example: ``10101``.""",
-    ).tag(config=True)
-
-    config_file = Unicode(
-        help="""Ignored since 0.4: the dashboard no longer reads the hub's config file;
-        the hub hands it what it needs (:attr:`dashboard_settings`).""",
     ).tag(config=True)
 
     dashboard_settings = Unicode(
@@ -264,6 +271,9 @@ def configure(c: Config) -> JhubKit:
         "mem_limit": "2G",
         "cpu_limit": 1.0,
         "pids_limit": 1024,
+        # a class's servers show the image's JupyterLab extensions and install none
+        # (every student the same lab); no HTTPS client for PyPI built at each start
+        "lab_extension_manager": "readonly",
         # a Docker volume lives on one engine; a swarm's homes are in a shared base_dir
         "home_provisioner": "directory" if kit.engine == "swarm" else "docker-volume",
     }.items():
@@ -317,12 +327,26 @@ def add_dashboard(
     *,
     settings: str = "",
     user: str = "nobody",
+    config_file: str | None = None,
 ) -> None:
     """Add the class dashboard service and its roles (:mod:`jhub_kit.views.dashboard`);
     :func:`configure` calls it. ``group``'s members may open it besides admins; the
     hub writes ``settings`` for it (the quota policy, :mod:`jhub_kit.views.dashboard.settings`);
-    started by a hub running as root, it becomes ``user``. Idempotent."""
+    started by a hub running as root, it becomes ``user``. Idempotent.
+
+    .. deprecated:: 0.4
+       ``config_file`` (0.3's ``add_dashboard(c, config_file=__file__)``) is ignored,
+       with a warning: the dashboard no longer runs the hub's config file.
+    """
     from jupyterhub.utils import random_port
+
+    if config_file is not None:
+        message = (
+            f"add_dashboard(config_file=...) is ignored since jhub_kit 0.4: {CONFIG_FILE_GONE}; "
+            "remove the keyword"
+        )
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        logging.getLogger("jhub_kit").warning(message)
 
     from .views.dashboard import SERVICE_NAME, SERVICE_SCOPES
     from .views.dashboard import settings as board

@@ -48,8 +48,11 @@ def configured_spawner(config: Config, username: str = "config-check", groups: A
 
 
 async def quota_for(config: Config, username: str, groups: Any = ()) -> Quota:
-    """The quota ``username`` (in ``groups``) gets at their next spawn."""
-    quota: Quota = await configured_spawner(config, username, groups).resolve_quota()
+    """The quota ``username`` (in ``groups``) gets at their next spawn: JupyterHub's
+    ``group_overrides`` applied first, as the hub does before a start."""
+    sp = configured_spawner(config, username, groups)
+    await sp.apply_group_overrides()
+    quota: Quota = await sp.resolve_quota()
     return quota
 
 

@@ -14,6 +14,7 @@ from ..pool import schedule
 from .common import config_option, load_config
 
 DEFAULT_POOL_DIR = "/run/jhub-kit/pool"
+DEFAULT_FILL_MAX = 100  # QuotaDockerSpawner.pool_fill_max's default
 STALE_AFTER = 30.0  # the hub writes its status every 2 s
 
 
@@ -48,7 +49,8 @@ def _pool_dir(pool_dir: str | None, config_file: str | None) -> Path:
 def _no_pool(base: Path) -> click.ClickException:
     return click.ClickException(
         f"No warm pool in {base}: the hub has not started one there. Set "
-        "c.QuotaDockerSpawner.pool_size or pool_schedule, and run this on the hub's host "
+        "c.QuotaDockerSpawner.pool_size, pool_schedule or a profile's pool_size, and run "
+        "this on the hub's host "
         "(with --pool-dir or -f if the config sets pool_dir)."
     )
 
@@ -140,9 +142,31 @@ def fill_cmd(
     if request is None:
         click.echo("Fill request withdrawn: the pool goes back to pool_size and the schedule.")
         return
-    click.echo(f"Asked the hub to keep {size} servers warm until {_when(request.until)}.")
+    until = _when(request.until)
+    cap, where = _fill_cap(base, config_file)
+    if cap and size > cap:
+        click.echo(
+            f"Asked the hub to keep {size} servers warm until {until}, but it keeps at most "
+            f"{cap} ({where}): the request is capped, {cap} servers will be warm."
+        )
+        size = cap
+    else:
+        click.echo(f"Asked the hub to keep {size} servers warm until {until}.")
     if wait:
         _wait_for(base, size, timeout)
+
+
+def _fill_cap(base: Path, config_file: str | None) -> tuple[int, str]:
+    """The most a fill request gets (0: no cap) and where that was read: the running
+    hub's status, else the config file, else the option's default."""
+    status = schedule.read_status(base)
+    if status is not None and isinstance(status.get("fill_max"), int):
+        return status["fill_max"], "the hub's pool_fill_max"
+    if config_file:
+        section = load_config(config_file).get("QuotaDockerSpawner", {})
+        if "pool_fill_max" in section:
+            return int(section["pool_fill_max"]), "pool_fill_max in the config"
+    return DEFAULT_FILL_MAX, "the default pool_fill_max"
 
 
 def _wait_for(base: Path, size: int, timeout: int) -> None:

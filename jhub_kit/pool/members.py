@@ -610,7 +610,7 @@ class WarmPool:
                 {"name": m.name, "key": m.key, "profile": m.label, "age_s": round(now - m.created)}
                 for m in self.ready
             ],
-            # each profile kind apart ("" the configuration's), when there are several
+            # each kind apart ("" the configuration's), unless it is the only one
             "kinds": {
                 label: {
                     "ready": len(self.ready_of(label)),
@@ -620,7 +620,7 @@ class WarmPool:
                 }
                 for label in sorted(self.kinds)
             }
-            if len(self.kinds) > 1
+            if set(self.kinds) - {""}
             else {},
             "updated": time.time(),
             "pid": os.getpid(),

@@ -21,8 +21,8 @@ from jupyterhub.utils import random_port
 from traitlets import Float, Int, List, TraitError, Unicode, validate
 
 from .. import metrics, registry, spec
-from ..quota.policy import Quota, build_quota, parse_partial
-from ..spawners import loop_health as loop_mod
+from ..loop import health as loop_mod
+from ..quota.policy import Quota, QuotaError, build_quota, parse_partial
 from . import members as pool_mod
 from . import schedule as pool_schedule
 from .members import Attachment, Member, MemberKind, WarmPool
@@ -31,8 +31,8 @@ from .schedule import Window
 if TYPE_CHECKING:
     from dockerspawner import DockerSpawner as _Base
 
+    from ..loop.admission import StartGate
     from ..provision import HomeProvisioner
-    from ..spawners.admission import StartGate
     from ..spec import Mountpoint, ServerSpec
 else:
     from traitlets.config import LoggingConfigurable as _Base
@@ -63,7 +63,7 @@ class PoolMixin(_Base):
         profile: Any
         pool_member: str
         home_provisioner: Any
-        startup_timeout: float
+        start_after_queue_timeout: float
         _log_name: str
 
         async def describe(
@@ -84,6 +84,8 @@ class PoolMixin(_Base):
         async def _wait_until_answering(self, ip: str, port: int) -> None: ...
         def default_object_name(self) -> str: ...
         async def load_profiles(self) -> list[Any]: ...
+        def profiles(self, policy: Any = None) -> list[Any]: ...
+        def _policy_file_obj(self) -> Any: ...
         def set_profile(self, chosen: Any) -> None: ...
 
     pool_size = Int(
@@ -195,13 +197,21 @@ class PoolMixin(_Base):
     loop_stall_log = Float(
         0,
         min=0,
-        help="""Log what held the hub's event loop whenever it is held this many
-        seconds or more: a thread samples the hub's Python stack during the stall
-        and the warning names the kit's, JupyterHub's or another frame. For
-        finding what makes a hub slow; costs a thread waking every 2 ms. 0: off.
-        Example: ``c.QuotaDockerSpawner.loop_stall_log = 0.1``.
+        help="""Log what held the hub's event loop whenever its 20 ms tick runs this
+        many seconds or more late. A watchdog thread (started with the warm pool
+        when the hub starts, ended when it stops) wakes four times per threshold
+        (at most every 2 ms); while the tick is overdue it samples the loop
+        thread's Python stack, and the warning names the kit's, JupyterHub's or
+        another frame seen in most samples. A sample names what was running
+        when it was taken, which may be later than the start of the stall; a
+        stall is measured as how late the tick ran, up to 20 ms less than the
+        hold. Nothing of asyncio is replaced. For finding what makes a hub slow.
+        0: off. Example: ``c.QuotaDockerSpawner.loop_stall_log = 0.1``.
 
         .. versionadded:: 0.4
+
+        .. versionchanged:: 0.5
+           Sampled by a watchdog thread; asyncio's callbacks are no longer wrapped.
         """,
     ).tag(config=True)
 
@@ -220,7 +230,21 @@ class PoolMixin(_Base):
 
     @property
     def pool_on(self) -> bool:
-        return self.pool_size > 0 or bool(self.pool_schedule)
+        """Whether the hub keeps a pool: ``pool_size``, ``pool_schedule``, or a
+        profile's own ``pool_size`` (``profile_list``'s, or the policy file's as last
+        read: :func:`wake_pool` reads the file itself)."""
+        return self.pool_size > 0 or bool(self.pool_schedule) or self._profile_pools()
+
+    def _profile_pools(self, profiles: list[Any] | None = None) -> bool:
+        """Whether a profile has a ``pool_size`` of its own (of ``profiles``, else the
+        configured ones; profiles that do not parse have none: said at each start)."""
+        if profiles is None:
+            try:
+                pf = self._policy_file_obj()
+                profiles = self.profiles(None if pf is None else pf.cached())
+            except (QuotaError, TraitError):
+                return False
+        return any(p.pool_size for p in profiles)
 
     @property
     def is_stand_in(self) -> bool:
@@ -229,7 +253,13 @@ class PoolMixin(_Base):
     def warm_pool(self) -> WarmPool | None:
         """This hub's pool (one per hub, shared by every user's spawner); None if off."""
         if not self.pool_on:
-            return None
+            # a pool started for the policy file's profiles (the file since edited)
+            started = [p for p in registry.all_of("pool", self.config) if p.prefix == self.prefix]
+            return started[0] if started else None
+        return self._make_pool()
+
+    def _make_pool(self) -> WarmPool:
+        """This hub's pool, made the first time."""
         pool: WarmPool = registry.shared(
             "pool",
             self.config,
@@ -249,10 +279,11 @@ class PoolMixin(_Base):
         metrics.watch_pool(lambda: len(pool.ready))
         return pool
 
-    async def running_pool(self) -> WarmPool | None:
+    async def running_pool(self, wanted: bool = False) -> WarmPool | None:
         """:meth:`warm_pool`, filling (started once per hub from the configuration,
-        by a stand-in spawner); None if off or its servers cannot be pooled."""
-        pool = self.warm_pool()
+        by a stand-in spawner); None if off or its servers cannot be pooled.
+        ``wanted``: the caller found a pool asked for (the policy file's profiles)."""
+        pool = self._make_pool() if wanted else self.warm_pool()
         if pool is None or pool.closed:
             return None
         self.loop_health()
@@ -412,7 +443,7 @@ class PoolMixin(_Base):
         self.start_phases["admission"] = waited
         try:
             started = await asyncio.wait_for(
-                self._start_from_pool(pool, member), self.startup_timeout
+                self._start_from_pool(pool, member), self.start_after_queue_timeout
             )
             metrics.POOL_GIVEN.inc()
             self.start_marks["ended"] = time.monotonic()
@@ -498,13 +529,20 @@ class PoolMixin(_Base):
 async def wake_pool(app: Any) -> None:
     """Start the warm pool of a hub that serves, before anyone logs in (with or
     without users in its database): a stand-in spawner made from the hub's
-    configuration starts it, if ``pool_size`` or ``pool_schedule`` asks for one."""
+    configuration starts it, if ``pool_size``, ``pool_schedule`` or a profile's own
+    ``pool_size`` (``profile_list``'s or the policy file's) asks for one."""
     spawner_class = getattr(app, "spawner_class", None)
     if not (isinstance(spawner_class, type) and issubclass(spawner_class, PoolMixin)):
         return
     stand_in = spawner_class(config=app.config, user=StandInUser(), hub=app.hub)
-    if stand_in.pool_on:
-        await stand_in.running_pool()
+    wanted = stand_in.pool_on
+    if not wanted:
+        try:
+            wanted = stand_in._profile_pools(await stand_in.load_profiles())
+        except (QuotaError, TraitError) as e:  # said again at each start; no pool to fill
+            stand_in.log.error("Warm pool: the profiles are not read, none pooled: %s", e)
+    if wanted:
+        await stand_in.running_pool(wanted=True)
 
 
 async def close_pools(config: Any = None) -> None:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+import sys
 from collections.abc import Awaitable, Callable
 from importlib import import_module
+from importlib.metadata import entry_points
 from typing import Any
 
 from traitlets.config import Config
 
 from .base import HomeMount, HomeProvisioner, HomeUnavailable, ProvisionError, Usage
 
-#: Short names for ``c.QuotaDockerSpawner.home_provisioner``.
+log = logging.getLogger(__name__)
+
+#: The entry-point group that names home provisioners: a distribution registers
+#: ``name = "module:Class"`` there, and ``home_provisioner = "name"`` finds it
+#: (as JupyterHub's ``jupyterhub.spawners`` group does for ``spawner_class``).
+ENTRY_POINT_GROUP = "jhub_kit.home_provisioners"
+
+#: The kit's own provisioners, exactly as pyproject.toml registers them in
+#: :data:`ENTRY_POINT_GROUP` (a unit test holds the two equal). Kept here as well so
+#: the short names work from a checkout whose metadata predates them (an editable
+#: install not reinstalled since, a source tree on ``PYTHONPATH``): a name the kit
+#: ships never depends on how it was installed. Another distribution cannot take
+#: one of these names over.
 BACKENDS = {
     "directory": "jhub_kit.provision.directory:DirectoryProvisioner",
     "loopfile": "jhub_kit.provision.loopfile:LoopfileProvisioner",
@@ -21,21 +37,89 @@ BACKENDS = {
 }
 
 
-def provisioner_class(name: str) -> type[HomeProvisioner]:
-    """The class for a short name (``"loopfile"``) or a ``module:Class`` / ``module.Class`` path."""
-    target = BACKENDS.get(name, name)
+def _scan() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The short names and their ``module:Class``, and the names that several
+    distributions register (each with who registers what). Read once per
+    ``sys.path`` (reading every installed distribution's metadata takes about 10 ms,
+    and a start asks for its provisioner's class)."""
+    return _scan_path(tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=8)
+def _scan_path(path: tuple[str, ...]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    # ``path`` is only the cache's key: entry_points() reads sys.path itself
+    found = dict(BACKENDS)
+    targets: dict[str, dict[str, str]] = {}  # name: {module:Class: distribution}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        name, dist = ep.name.lower(), ep.dist.name if ep.dist else "?"
+        if name in BACKENDS:
+            if ep.value != BACKENDS[name] and (dist, name) not in _WARNED:
+                _WARNED.add((dist, name))
+                log.warning(
+                    "%s registers home provisioner %r as %s; the name is the kit's own "
+                    "(%s) and keeps it: name the class path to use the other one",
+                    dist,
+                    name,
+                    ep.value,
+                    BACKENDS[name],
+                )
+            continue
+        found.setdefault(name, ep.value)
+        targets.setdefault(name, {})[ep.value] = dist
+    clashes = {
+        name: [f"{dist} ({value})" for value, dist in these.items()]
+        for name, these in targets.items()
+        if len(these) > 1
+    }
+    return found, clashes
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def registered() -> dict[str, str]:
+    """Every short name and its ``module:Class``: the kit's own (:data:`BACKENDS`)
+    and each one an installed distribution registers in :data:`ENTRY_POINT_GROUP`
+    (names are case-insensitive, as JupyterHub's). Nothing is imported."""
+    return _scan()[0]
+
+
+def _load(target: str, asked: str) -> type[HomeProvisioner]:
     if ":" in target:
         module, cls = target.split(":", 1)
     else:
         module, _, cls = target.rpartition(".")
-    if not module:
-        raise ValueError(
-            f"unknown home provisioner {name!r}; use one of {', '.join(BACKENDS)} or a class path"
-        )
-    klass: Any = getattr(import_module(module), cls)
+    klass: Any = import_module(module)
+    for part in cls.split("."):
+        klass = getattr(klass, part, None)
+        if klass is None:
+            raise ValueError(f"home provisioner {asked!r}: {module} has no {cls}")
     if not (isinstance(klass, type) and issubclass(klass, HomeProvisioner)):
-        raise ValueError(f"{name!r} is not a HomeProvisioner")
+        raise ValueError(f"home provisioner {asked!r} ({target}) is not a HomeProvisioner")
     return klass
+
+
+def provisioner_class(name: str) -> type[HomeProvisioner]:
+    """The class for a short name (``"loopfile"``, or one another distribution
+    registers in :data:`ENTRY_POINT_GROUP`) or a ``module:Class`` / ``module.Class``
+    path. An unknown name is a ValueError that lists the names there are; so is a
+    name two distributions register for different classes (neither is guessed)."""
+    names, clashes = _scan()
+    key = name.lower()
+    if key in clashes:
+        raise ValueError(
+            f"home provisioner {name!r} is registered by {' and by '.join(clashes[key])}; "
+            "name the class path instead"
+        )
+    target = names.get(key)
+    if target is None:
+        if "." not in name and ":" not in name:
+            raise ValueError(
+                f"unknown home provisioner {name!r}; use one of {', '.join(sorted(names))}, "
+                "or a class path such as 'mypackage.homes:MyProvisioner'"
+            )
+        target = name
+    return _load(target, name)
 
 
 def make_provisioner(
@@ -95,6 +179,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BACKENDS",
+    "ENTRY_POINT_GROUP",
     "HomeMount",
     "HomeProvisioner",
     "HomeUnavailable",
@@ -103,4 +188,5 @@ __all__ = [
     "make_provisioner",
     "pre_spawn_hook",
     "provisioner_class",
+    "registered",
 ]

@@ -15,6 +15,7 @@ from jupyterhub.traitlets import ByteSpecification
 from traitlets import Unicode
 
 from .. import offloop
+from ..deprecation import RenamedTraits
 from ..quota.policy import Quota, format_size
 from .base import HomeMount, HomeUnavailable, ProvisionError, Undo, Usage
 from .blockfs import FilesystemProvisioner
@@ -33,23 +34,32 @@ def parse_qgroup_show(text: str) -> tuple[int, int | None] | None:
     return None
 
 
-class BtrfsProvisioner(FilesystemProvisioner):
+class BtrfsProvisioner(RenamedTraits, FilesystemProvisioner):
     """Homes are subvolumes of the pool mounted at ``base_dir/.pool``."""
 
     backend = "btrfs"
+    renamed_traits = {"pool_size": ("pool_image_size", "0.5")}
 
     pool_device = Unicode(
         "",
         help="""A block device holding (or to hold) the btrfs pool, e.g. ``"/dev/sdb"``.
 
         Empty (the default): a sparse image file ``base_dir/.btrfs-pool.img`` of
-        ``pool_size``. An existing filesystem is never reformatted.
+        :attr:`pool_image_size`. An existing filesystem is never reformatted.
         """,
     ).tag(config=True)
 
-    pool_size = ByteSpecification(
+    pool_image_size = ByteSpecification(
         "100G",
-        help='Size of the pool image file (sparse). Example: ``"500G"``.',
+        help="""Size of the sparse image file ``base_dir/.btrfs-pool.img`` that holds
+        every home, when there is no :attr:`pool_device` (the homes' own sizes are
+        :attr:`default_size` and the quotas' ``disk_limit``). Read when the image is
+        made; an existing image keeps its size. Example: ``"500G"``.
+
+        .. versionadded:: 0.5
+           Named ``pool_size`` before 0.5 (the warm pool's ``pool_size`` counts
+           servers), which still works with a warning.
+        """,
     ).tag(config=True)
 
     def pool(self) -> Path:
@@ -74,7 +84,7 @@ class BtrfsProvisioner(FilesystemProvisioner):
                         f"the btrfs pool image {device} that holds every home is missing; "
                         "nothing was created. Restore it (or mount its disk) and try again"
                     )
-                await offloop.run_io(_create_sparse, device, int(self.pool_size))
+                await offloop.run_io(_create_sparse, device, int(self.pool_image_size))
             fs = await self.fs_type(device)
             if fs is None:
                 if not create:

@@ -1,10 +1,12 @@
 """A user's budget across their servers (named servers): how many may run at once and
 how much memory and CPU they may have together. Pure: :func:`budget_refusal` says,
-in words for the student, why one more server does not fit, or None."""
+in words for the student, why one more server does not fit, or None; a
+:class:`BudgetLedger` checks and reserves in one step, so starts that arrive at the
+same moment are admitted one after the other, never all against the same count."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from .policy import Quota, format_size
 
@@ -46,3 +48,66 @@ def budget_refusal(quota: Quota, running: Sequence[Quota]) -> str | None:
                 "server or pick a smaller profile."
             )
     return None
+
+
+class BudgetLedger:
+    """The servers admitted against each user's budget, from the check until they stop
+    (or their start fails): the check and the reservation are one step.
+
+    A server is named by a ``key`` (its server name); each reservation gets a ticket,
+    and only the holder of the ticket releases it, so a refused or late cleanup never
+    frees another start's place. Not thread-safe: one event loop calls it, and
+    :meth:`admit` does not wait, so nothing runs between the check and the reservation.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, dict[Hashable, tuple[int, Quota]]] = {}
+        self._tickets = 0
+
+    def held(self, user: str) -> dict[Hashable, Quota]:
+        """The user's admitted servers (starting or running) and the quota of each."""
+        return {key: quota for key, (_, quota) in self._held.get(user, {}).items()}
+
+    def admit(
+        self,
+        user: str,
+        key: Hashable,
+        quota: Quota,
+        unreserved: Mapping[Hashable, Quota] | None = None,
+    ) -> tuple[int | None, str | None]:
+        """Check that a server ``key`` with ``quota`` fits beside the user's admitted
+        servers and ``unreserved`` ones (running without a reservation, e.g. started
+        before the hub restarted; a key held here is counted once), and if it does,
+        reserve its place. Returns ``(ticket, None)`` or ``(None, why)``. A server
+        never counts against itself: ``key``'s own earlier reservation is replaced."""
+        mine = self._held.get(user, {})
+        others: dict[Hashable, Quota] = dict(unreserved or {})
+        others.update({k: q for k, (_, q) in mine.items()})
+        others.pop(key, None)
+        why = budget_refusal(quota, list(others.values()))
+        if why is not None:
+            return None, why
+        self._tickets += 1
+        self._held.setdefault(user, {})[key] = (self._tickets, quota)
+        return self._tickets, None
+
+    def release(self, user: str, key: Hashable, ticket: int | None) -> bool:
+        """Free ``key``'s place if ``ticket`` still holds it; whether it did."""
+        mine = self._held.get(user, {})
+        if ticket is None or key not in mine or mine[key][0] != ticket:
+            return False
+        del mine[key]
+        if not mine:
+            self._held.pop(user, None)
+        return True
+
+    def keep_only(self, user: str, alive: set[Hashable]) -> list[Hashable]:
+        """Drop the user's reservations whose server is gone (not in ``alive``: it
+        stopped without a cleanup); the keys dropped."""
+        mine = self._held.get(user, {})
+        gone = [k for k in mine if k not in alive]
+        for k in gone:
+            del mine[k]
+        if not mine:
+            self._held.pop(user, None)
+        return gone

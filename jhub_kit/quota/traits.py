@@ -20,6 +20,7 @@ from .. import metrics, offloop, registry
 from ..compat import SpawnException
 from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
+from .user_options import RequestRefused, bound_requests, requested
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
@@ -106,7 +107,9 @@ class QuotaConfigMixin(_Base):
     max_servers = _resource_trait(
         Int(),
         """The most servers a user may run at once, counting named servers (and the
-        ones starting). A start beyond it is refused in words (HTTP 400). Usually set
+        ones starting; starts that arrive together are admitted one after the other,
+        so exactly this many get in). A start beyond it is refused in words (HTTP
+        400). Usually set
         per group. Example: ``c.QuotaDockerSpawner.quota_groups = {"students":
         {"max_servers": 2}}``.
 
@@ -168,6 +171,9 @@ class QuotaConfigMixin(_Base):
         name, value = proposal.trait.name, proposal.value
         if self._kit_resolving:  # the kit shows the resolved quota: not configuration
             return value
+        # anything else that sets the trait changes this spawner's default (layer 1 of
+        # resolve_quota): the config, then group_overrides, apply_user_options and
+        # pre_spawn_hook, which JupyterHub runs on this spawner (new at each start)
         self.__dict__.setdefault("_kit_configured", {})[name] = value
         if not callable(value):
             return value
@@ -307,7 +313,19 @@ class QuotaConfigMixin(_Base):
         return sorted(g if isinstance(g, str) else g.name for g in groups)
 
     async def resolve_quota(self) -> Quota:
-        """Resolve this user's quota now: defaults < groups < user (< file entries)."""
+        """Resolve this user's quota now. Each layer wins over the ones before it,
+        key by key (docs/reference/quotas.md, "With JupyterHub's group_overrides"):
+
+        1. the resource traits as they read now: the configuration, changed by what
+           JupyterHub ran on this spawner before ``start``, in its order and the last
+           one winning: ``group_overrides`` (JupyterHub >= 5.1), ``apply_user_options``,
+           ``pre_spawn_hook`` (each sets the trait; :meth:`_kit_limit_value` keeps it);
+        2. the policy file's ``defaults``;
+        3. ``quota_groups`` with the file's ``groups`` (the most generous among the
+           user's groups), so a ``quota_groups`` entry wins over a group override;
+        4. ``quota_users`` with the file's ``users``;
+        5. the chosen profile's keys; then ``user_options`` may only lower a limit.
+        """
         raw = {key: await maybe_future(v) for key, v in self._called_defaults().items()}
         pf = self._policy_file_obj()
         file_policy = None
@@ -316,30 +334,41 @@ class QuotaConfigMixin(_Base):
             file_policy = pf.cached()
             if file_policy is None:
                 file_policy = await offloop.run_io(pf.load)
-        return self._policy(raw, file_policy).resolve(
-            self.user.name,
-            self.user_groups(),
-            extra=self.profile_layer(),
-            lower_only=self._user_option_limits(),
-        )
+        policy = self._policy(raw, file_policy)
+        name, groups, profile = self.user.name, self.user_groups(), self.profile_layer()
+        quota = policy.resolve(name, groups, extra=profile)
+        if not requested(self.user_options):
+            return quota
+        lowered = self._user_option_limits(quota)
+        try:
+            return policy.resolve(name, groups, extra=profile, lower_only=lowered)
+        except QuotaError as e:  # e.g. a memory limit asked below the guarantee
+            raise SpawnException(
+                f"Your resource request cannot be applied: {e}.",
+                reason="user_options",
+                status_code=400,
+            ) from None
 
     def profile_layer(self) -> Partial:
         """The quota keys of the server's profile, above the user's own entry (none
         here; :class:`~jhub_kit.spawners.profiles.ProfileMixin` has profiles)."""
         return {}
 
-    def _user_option_limits(self) -> Partial:
-        """Limits a user asked for in user_options: they may only *lower* the quota."""
-        options = (self.user_options or {}).items()
-        asked = {k: v for k, v in options if k in RESOURCES and k not in PLACEMENT}
-        if not asked:
-            return {}
+    def request_ceiling(self) -> Partial:
+        """The most a student's ``user_options`` may ask for, beside their quota (none
+        here; :class:`~jhub_kit.spawners.profiles.ProfileMixin` has the profile ceiling)."""
+        return {}
+
+    def _user_option_limits(self, quota: Quota) -> Partial:
+        """The limits a student asked for in ``user_options``: within ``quota`` (what
+        the administrator gave them for this start) and the ceiling, or HTTP 400 in
+        words naming the key, the value and the most allowed; never applied above it."""
         try:
-            return parse_partial(asked, where="user_options")
+            return bound_requests(self.user_options, quota, self.request_ceiling())
         except QuotaError as e:
-            raise SpawnException(
-                f"Invalid resource request: {e}", reason="user_options", status_code=400
-            ) from None
+            self.log.warning("Resource request of %s refused: %s", self.user.name, e)
+            message = str(e) if isinstance(e, RequestRefused) else f"Invalid resource request: {e}"
+            raise SpawnException(message, reason="user_options", status_code=400) from None
 
     # -- environment ---------------------------------------------------------
 

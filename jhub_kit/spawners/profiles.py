@@ -27,6 +27,7 @@ from ..quota.profiles import (
     user_ceiling,
     visible,
 )
+from ..quota.user_options import KIT_KEYS
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
@@ -180,6 +181,10 @@ class ProfileMixin(_Base):
         """The chosen profile's quota keys: the highest layer of the user's quota."""
         return dict(self.profile.quota) if self.profile is not None else {}
 
+    def request_ceiling(self) -> Partial:
+        """The profile ceiling bounds what a student asks for in ``user_options`` too."""
+        return self.ceiling()
+
     # -- the spawn page -------------------------------------------------------------
 
     @default("options_form")
@@ -234,11 +239,14 @@ class ProfileMixin(_Base):
     @default("apply_user_options")
     def _kit_apply_user_options(self) -> Any:
         """JupyterHub (5.3+) warns of user_options no hook applies; ``profile`` is the
-        kit's (applied before the pre-spawn hook) and ``image`` DockerSpawner's
-        (``allowed_images``): only other keys are warned of, as JupyterHub would."""
+        kit's (applied before the pre-spawn hook), ``image`` DockerSpawner's
+        (``allowed_images``) and the quota keys the kit's (bounded as the quota
+        resolves, :mod:`jhub_kit.quota.user_options`): only other keys are warned
+        of, as JupyterHub would."""
+        handled = {"profile", "image", *KIT_KEYS}
 
         def apply(spawner: Any, user_options: dict[str, Any]) -> None:
-            rest = [k for k in user_options or {} if k not in ("profile", "image")]
+            rest = [k for k in user_options or {} if k not in handled]
             if rest:
                 spawner.log.warning(
                     "Received unhandled user_options for %s: %s",

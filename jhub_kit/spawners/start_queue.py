@@ -4,7 +4,7 @@ refused in plain words; and the progress messages a start emits.
 
 Shared by :class:`~jhub_kit.QuotaDockerSpawner` (one host: the default is the
 hub's cores) and :class:`~jhub_kit.QuotaSwarmSpawner` (the default is the
-swarm's cores). The queue itself is :class:`jhub_kit.spawners.admission.StartGate`.
+swarm's cores). The queue itself is :class:`jhub_kit.loop.admission.StartGate`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from traitlets import Float, Int, default
 
 from .. import metrics, registry
 from ..compat import SpawnException
-from .admission import QueueFull, QueueTimeout, StartGate, default_limit
+from ..deprecation import RenamedTraits
+from ..loop.admission import QueueFull, QueueTimeout, StartGate, default_limit
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
@@ -30,8 +31,10 @@ else:
 T = TypeVar("T")
 
 
-class StartQueueMixin(_Base):
+class StartQueueMixin(RenamedTraits, _Base):
     """Admission control and progress messages for a spawner's starts."""
+
+    renamed_traits = {"startup_timeout": ("start_after_queue_timeout", "0.5")}
 
     concurrent_starts = Int(
         help="""Most server starts in flight at once; the rest wait in arrival order.
@@ -76,12 +79,16 @@ class StartQueueMixin(_Base):
         hub_cfg = self.config.get("JupyterHub", {})
         return int(hub_cfg.get("concurrent_spawn_limit", 100))
 
-    startup_timeout = Float(
+    start_after_queue_timeout = Float(
         120,
-        help="""Seconds a start may take once it leaves the queue (provisioning,
-        container, server answering). Example: ``300`` for large images.
+        help="""Seconds a start may take once it has left the start queue: the home,
+        the container (or the warm pool's hand-over) and the server answering HTTP.
+        The wait in line is :attr:`queue_timeout`; JupyterHub's ``start_timeout``
+        covers both. Example: ``c.QuotaDockerSpawner.start_after_queue_timeout = 300``
+        for large images.
 
-        .. versionadded:: 0.1
+        .. versionadded:: 0.5
+           Named ``startup_timeout`` (since 0.1), which still works with a warning.
         """,
     ).tag(config=True)
 
@@ -90,7 +97,7 @@ class StartQueueMixin(_Base):
         help="""Seconds a start may wait in line; then it fails with a "the hub is
         busy, try again" message. Enforced by the queue itself, whatever
         ``start_timeout`` is. JupyterHub's ``start_timeout`` (the whole start,
-        queue included) defaults to ``queue_timeout + startup_timeout`` for this
+        queue included) defaults to ``queue_timeout + start_after_queue_timeout`` for this
         spawner; set lower, it cuts both short (a warning says so). Example: ``600``.
 
         .. versionadded:: 0.1
@@ -99,14 +106,15 @@ class StartQueueMixin(_Base):
 
     @default("start_timeout")
     def _start_timeout_default(self) -> int:
-        return int(self.queue_timeout + self.startup_timeout)
+        return int(self.queue_timeout + self.start_after_queue_timeout)
 
     def _warn_short_start_timeout(self) -> None:
-        budget = self.queue_timeout + self.startup_timeout
+        budget = self.queue_timeout + self.start_after_queue_timeout
         if self.start_timeout < budget and not getattr(type(self), "_warned_timeout", False):
             type(self)._warned_timeout = True
             self.log.warning(
-                "c.Spawner.start_timeout = %s is below queue_timeout + startup_timeout = %g: "
+                "c.Spawner.start_timeout = %s is below queue_timeout + start_after_queue_timeout "
+                "= %g: "
                 "JupyterHub will give up on a start before the kit's own limits do",
                 self.start_timeout,
                 budget,
@@ -127,7 +135,7 @@ class StartQueueMixin(_Base):
 
     async def admitted(self, body: Callable[[], Awaitable[T]]) -> T:
         """Run ``body`` (the start proper) in a slot of :meth:`start_gate`, within
-        ``startup_timeout``; a full or slow queue fails the spawn in plain words."""
+        ``start_after_queue_timeout``; a full or slow queue fails the spawn in plain words."""
         cls = type(self).__name__
         self._warn_short_start_timeout()
         asked = time.monotonic()
@@ -137,7 +145,7 @@ class StartQueueMixin(_Base):
             ):
                 self.queue_ahead = None
                 metrics.START_QUEUE_WAIT.observe(time.monotonic() - asked)
-                return await asyncio.wait_for(body(), self.startup_timeout)
+                return await asyncio.wait_for(body(), self.start_after_queue_timeout)
         except QueueTimeout as e:
             metrics.count_refusal("queue_timeout")
             self.queue_ahead = None
@@ -168,12 +176,12 @@ class StartQueueMixin(_Base):
             ) from None
         except AnyTimeoutError:
             raise SpawnException(
-                f"Your server did not start within {self.startup_timeout:g} seconds.",
+                f"Your server did not start within {self.start_after_queue_timeout:g} seconds.",
                 reason="startup_timeout",
                 status_code=500,
                 log_message=(
-                    f"{self._log_name} not ready {self.startup_timeout:g} s after its start "
-                    f"began (c.{cls}.startup_timeout)"
+                    f"{self._log_name} not ready {self.start_after_queue_timeout:g} s after it "
+                    f"left the start queue (c.{cls}.start_after_queue_timeout)"
                 ),
             ) from None
 

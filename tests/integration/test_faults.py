@@ -183,7 +183,7 @@ async def test_full_disk_rolls_back_and_says_so(mount_area):
 
 async def test_btrfs_pool_image_missing_is_refused(mount_area):
     base = mount_area / "homes"
-    p = BtrfsProvisioner(base_dir=str(base), pool_size="300M")
+    p = BtrfsProvisioner(base_dir=str(base), pool_image_size="300M")
     await p.provision("hal", Q)
     run("umount", str(p.pool()))
     p.pool_image().rename(mount_area / "pool-away.img")

@@ -134,7 +134,7 @@ async def test_image_that_starts_as_root_gets_just_the_caps_it_needs(
         assert out.split()[1] == "0000000000000000", out
         await stop_server(app, "ria")
     # with no capability at all, such an image cannot start: the "auto" set is what it needs
-    c = kit_config(root_start_image, mem_limit="300M", cap_add=[], startup_timeout=20)
+    c = kit_config(root_start_image, mem_limit="300M", cap_add=[], start_after_queue_timeout=20)
     async with running_hub(c) as app:
         ensure_user(app, "rib")
         failure = await failed_spawn(app, "rib")

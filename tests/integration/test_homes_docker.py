@@ -23,7 +23,7 @@ def config(image, homes, backend="loopfile", policy=None, **extra):
     c = kit_config(image, home_provisioner=backend, disk_limit="40M", **extra)
     c.HomeProvisioner.base_dir = str(homes)  # applies to every backend
     if backend == "btrfs":
-        c.BtrfsProvisioner.pool_size = "2G"
+        c.BtrfsProvisioner.pool_image_size = "2G"
     if policy:
         c.QuotaDockerSpawner.quota_policy_file = str(policy)
     return c

@@ -90,6 +90,28 @@ async def test_profiles_form_refusals_and_starts(docker_client, test_image):
                 all=True, filters={"name": f"{TEST_PREFIX}-{who}"}
             )
 
+        # user_options may lower, never raise (issue 37): a guarantee nobody set, or a
+        # limit above the profile's, is a 400 in words and nothing starts
+        for options, words in (
+            (
+                {"profile": "python", "mem_guarantee": "250M", "cpu_guarantee": 2},
+                "You asked for a memory guarantee (mem_guarantee = 250M), but none is set",
+            ),
+            (
+                {"profile": "python", "mem_limit": "400M"},
+                "You asked for mem_limit = 400M, above the most you may have (300M)",
+            ),
+        ):
+            r = await spawn_request(app, "ann", json=options)
+            assert r.status_code == 400, (r.status_code, r.text)
+            assert r.json()["message"].startswith(words), r.text
+            while app.users["ann"].spawner.pending:
+                await asyncio.sleep(0.1)
+            assert not app.users["ann"].running
+            assert not docker_client.containers.list(
+                all=True, filters={"name": f"{TEST_PREFIX}-ann"}
+            )
+
         # a teacher's profile within the teachers' ceiling
         await start_with(app, "tom", {"profile": "project"})
         info = docker_client.api.inspect_container(f"{TEST_PREFIX}-tom")

@@ -155,7 +155,7 @@ async def test_concurrent_provisions_of_one_user_make_one_home(base):
 
 
 async def test_btrfs_qgroup_limit_and_grow(base):
-    p = make("btrfs", base, pool_size="2G")
+    p = make("btrfs", base, pool_image_size="2G")
     m = await p.provision("gina", Quota(disk_limit=50 * M))
     assert mounted_at(base / ".pool").fstype == "btrfs"
     st = os.stat(m.source)

@@ -122,10 +122,12 @@ async def test_queue_timeout_holds_even_with_an_explicit_start_timeout(
         assert gate.active == 0 and gate.queued == 0
 
 
-async def test_startup_timeout_fails_the_start_and_frees_the_slot(
+async def test_start_after_queue_timeout_fails_the_start_and_frees_the_slot(
     docker_client, test_image, chp, docker_debug
 ):
-    config = kit_config(test_image, mem_limit="300M", concurrent_starts=1, startup_timeout=0.5)
+    config = kit_config(
+        test_image, mem_limit="300M", concurrent_starts=1, start_after_queue_timeout=0.5
+    )
     async with running_hub(config) as app:
         ensure_user(app, "slow")
         spawner = app.users["slow"].spawner

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from jhub_kit.spawners.admission import QueueFull, QueueTimeout, StartGate, default_limit
+from jhub_kit.loop.admission import QueueFull, QueueTimeout, StartGate, default_limit
 
 
 async def test_limit_fifo_order_and_positions():

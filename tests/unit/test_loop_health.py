@@ -1,4 +1,4 @@
-"""The hub's event-loop lag and stall attribution (jhub_kit.spawners.loop_health):
+"""The hub's event-loop lag and stall attribution (jhub_kit.loop.health):
 pure parts with a table and a fake clock; the sampler, admission and the stall
 watchdog on a real event loop held by a test's callbacks, with asyncio checked
 unchanged before, during and after."""
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from jhub_kit.spawners import loop_health as lh
+from jhub_kit.loop import health as lh
 
 STDLIB = ("/usr/lib/python3.11/json/encoder.py", 200, "encode")
 SQLA = ("/venv/lib/site-packages/sqlalchemy/orm/session.py", 10, "commit")
@@ -37,7 +37,7 @@ SELECT = ("/usr/lib/python3.11/selectors.py", 468, "select")
         # in the selector's wait: the loop thread waited for the OS or the GIL
         ([SELECT, ("/usr/lib/python3.11/asyncio/base_events.py", 1, "_run_once"), HUB], "waiting"),
         # the lag sampler's own step is the instrument, not the kit
-        ([("/venv/jhub_kit/spawners/loop_health.py", 210, "_sample"), ASYNCIO], "other"),
+        ([("/venv/jhub_kit/loop/health.py", 210, "_sample"), ASYNCIO], "other"),
     ],
 )
 def test_the_innermost_owned_frame_decides(frames, who):
@@ -367,7 +367,7 @@ def test_a_loop_that_was_not_running_was_held_by_nobody():
 
 def test_importing_it_starts_nothing():
     code = (
-        "import threading, jhub_kit.spawners.loop_health, jhub_kit.pool.mixin;"
+        "import threading, jhub_kit.loop.health, jhub_kit.pool.mixin;"
         "print(threading.active_count())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

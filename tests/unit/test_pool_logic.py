@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from jhub_kit.loop.admission import StartGate
 from jhub_kit.pool import members as pool_mod
 from jhub_kit.pool import schedule
 from jhub_kit.pool.members import Member, MemberKind, WarmPool
-from jhub_kit.spawners.admission import StartGate
 
 
 class FakeEngine:

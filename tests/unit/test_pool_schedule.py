@@ -157,7 +157,8 @@ def test_status_of_a_hub_that_stopped_keeping_it_fails(tmp_path):
 
 def test_no_pool_says_what_to_set(tmp_path):
     r = CliRunner().invoke(main, ["pool", "status", "--pool-dir", str(tmp_path / "none")])
-    assert r.exit_code == 1 and "c.QuotaDockerSpawner.pool_size or pool_schedule" in r.output
+    assert r.exit_code == 1
+    assert "c.QuotaDockerSpawner.pool_size, pool_schedule or a profile's pool_size" in r.output
     r = CliRunner().invoke(main, ["pool", "fill", "3", "--pool-dir", str(tmp_path / "none")])
     assert r.exit_code == 1 and "No warm pool" in r.output
 
@@ -178,6 +179,35 @@ def test_fill_writes_a_request_the_hub_reads(tmp_path):
     assert ps.read_request(tmp_path) == request  # a refused command changes nothing
     r = CliRunner().invoke(main, ["pool", "fill", "0", "--pool-dir", str(tmp_path)])
     assert r.exit_code == 0 and "withdrawn" in r.output and ps.read_request(tmp_path) is None
+
+
+def test_fill_above_the_cap_says_it_is_capped_and_to_what(tmp_path):
+    """Issue 37: ``pool fill 100000`` said "Asked the hub to keep 100000 servers warm"
+    while the hub holds a request to pool_fill_max. The cap is read from the hub's
+    status, else the config, else the default; a request within it is not capped."""
+    run = CliRunner().invoke
+    _status(tmp_path, fill_max=40)
+    r = run(main, ["pool", "fill", "100000", "--pool-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Asked the hub to keep 100000 servers warm until ")
+    assert "but it keeps at most 40 (the hub's pool_fill_max)" in r.output
+    assert "the request is capped, 40 servers will be warm" in r.output
+    assert ps.read_request(tmp_path).size == 100000  # the hub applies the cap it has
+    r = run(main, ["pool", "fill", "40", "--pool-dir", str(tmp_path)])
+    assert "capped" not in r.output and "keep 40 servers warm until" in r.output
+    # no status (the hub has not written one yet): the config's, else the default
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    cfg = tmp_path / "jupyterhub_config.py"
+    cfg.write_text(f"c.QuotaDockerSpawner.pool_dir = {str(bare)!r}\n")
+    r = run(main, ["pool", "fill", "100000", "-f", str(cfg)])
+    assert "at most 100 (the default pool_fill_max)" in r.output, r.output
+    cfg.write_text(cfg.read_text() + "c.QuotaDockerSpawner.pool_fill_max = 150\n")
+    r = run(main, ["pool", "fill", "100000", "-f", str(cfg)])
+    assert "at most 150 (pool_fill_max in the config)" in r.output, r.output
+    cfg.write_text(cfg.read_text() + "c.QuotaDockerSpawner.pool_fill_max = 0\n")  # no cap
+    r = run(main, ["pool", "fill", "100000", "-f", str(cfg)])
+    assert "capped" not in r.output and "keep 100000 servers warm" in r.output
 
 
 def test_pool_dir_from_the_config_file(tmp_path):

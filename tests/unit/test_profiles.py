@@ -375,3 +375,34 @@ async def test_the_profile_option_is_not_warned_of_as_unhandled(caplog):
     assert "unhandled" not in caplog.text
     await s._run_apply_user_options({"profile": "python", "gpu": "yes"})
     assert "Received unhandled user_options" in caplog.text and ": gpu" in caplog.text
+
+
+@pytest.mark.parametrize("cls", [QuotaDockerSpawner, QuotaSwarmSpawner])
+async def test_quota_keys_are_not_warned_of_as_unhandled(caplog, cls):
+    """Issue 37: ``mem_limit`` in user_options was logged as unhandled, though the kit
+    bounds and applies it; so is every quota key (and the budget keys it refuses)."""
+    from jhub_kit.quota.user_options import KIT_KEYS
+
+    s = spawner(cls)
+    asked = dict.fromkeys(KIT_KEYS, "1")
+    assert {"mem_limit", "cpu_limit", "mem_guarantee", "max_servers"} <= set(asked)
+    with caplog.at_level("WARNING"):
+        await s._run_apply_user_options({**asked, "profile": "python"})
+    assert "unhandled" not in caplog.text
+    await s._run_apply_user_options({"mem_limit": "1G", "node_labels": {}})
+    assert "Received unhandled user_options" in caplog.text
+    assert caplog.text.rstrip().endswith(": node_labels")
+
+
+def test_a_profiles_own_pool_size_turns_the_pool_on(tmp_path):
+    """Issue 37: a profile's ``pool_size`` alone (no top-level pool_size or schedule)
+    started no pool. It does, from ``profile_list`` or the policy file's profiles."""
+    plain = [{"display_name": "Python", "slug": "python"}]
+    assert not QuotaDockerSpawner(profile_list=plain).pool_on
+    pooled = [*plain, {"display_name": "R", "slug": "r", "pool_size": 1}]
+    assert QuotaDockerSpawner(profile_list=pooled).pool_on
+    policy = tmp_path / "quotas.toml"
+    policy.write_text('[[profiles]]\ndisplay_name = "R"\nslug = "r"\npool_size = 2\n')
+    s = QuotaDockerSpawner(profile_list=plain, quota_policy_file=str(policy))
+    s.profiles(s._policy_file_obj().load())  # the hub's start reads the file (wake_pool)
+    assert s.pool_on

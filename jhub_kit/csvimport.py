@@ -1,0 +1,11 @@
+"""Moved in 0.4 to :mod:`jhub_kit.cli.csvimport`
+(the CSV import of a class); 0.3's docs named this path.
+
+.. deprecated:: 0.4
+   Importing ``jhub_kit.csvimport`` warns and hands out the names of
+   :mod:`jhub_kit.cli.csvimport`.
+"""
+
+from .deprecation import moved_module
+
+__getattr__, __dir__, __all__ = moved_module(__name__, "jhub_kit.cli.csvimport", "0.4")

@@ -1,0 +1,11 @@
+"""Moved in 0.4 to :mod:`jhub_kit.spawners.swarm`
+(QuotaSwarmSpawner); 0.3's docs named this path.
+
+.. deprecated:: 0.4
+   Importing ``jhub_kit.swarm_spawner`` warns and hands out the names of
+   :mod:`jhub_kit.spawners.swarm`.
+"""
+
+from .deprecation import moved_module
+
+__getattr__, __dir__, __all__ = moved_module(__name__, "jhub_kit.spawners.swarm", "0.4")
