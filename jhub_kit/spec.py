@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -115,6 +116,61 @@ class SpecInputs:
     home: dict[str, Any] | None = None
     internal_ssl: bool = False
     post_start_cmd: str | bool = False
+    #: JupyterLab's extension manager (``LabApp.extension_manager``), or None: the
+    #: image's and the server's own configuration decide
+    lab_extension_manager: str | None = None
+    #: the home was measured full before the start (:attr:`jhub_kit.provision.Usage.full`):
+    #: ``"space"`` or ``"files"``; "" when it was not (:func:`home_full_parts`)
+    home_full: str = ""
+
+
+#: the option that names JupyterLab's extension manager (jupyterlab 4's ``LabApp``)
+LAB_EXTENSION_MANAGER = "--LabApp.extension_manager"
+
+
+def server_args(i: SpecInputs) -> list[str]:
+    """The server's arguments: the kit's own options first, then the spawner's
+    (``get_args``: its ``args`` last, so an admin's own option wins)."""
+    kit = []
+    if i.lab_extension_manager is not None:
+        kit.append(f"{LAB_EXTENSION_MANAGER}={i.lab_extension_manager}")
+    return [*kit, *i.args]
+
+
+# -- a home with no room left ------------------------------------------------------
+
+#: where every server keeps its runtime files (its own record, kernels' connection
+#: files, the cookie secret): in the container, not in the home, where a full home
+#: stops the server before it answers (jupyter_core's ``JUPYTER_RUNTIME_DIR``)
+RUNTIME_DIR = "/tmp/jupyter-runtime"
+#: the kit's static pages for students, and where a server sees them (read-only)
+NOTICES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notices")
+NOTICES_PATH = "/opt/jhub-kit/notices"
+#: the page a server whose home is full opens on (under the server's ``static/``)
+HOME_FULL_PAGE = "jhub-kit-home-full.html"
+
+
+def kit_env(i: SpecInputs) -> dict[str, str]:
+    """The kit's environment for every server (the spawner's own wins)."""
+    return {"JUPYTER_RUNTIME_DIR": RUNTIME_DIR}
+
+
+def home_full_parts(i: SpecInputs) -> tuple[list[str], list[dict[str, Any]]]:
+    """What a server whose home is full gets (nothing when it is not): arguments
+    that open it on the kit's notice (served by the server itself, from
+    :data:`NOTICES_PATH`), delete files at once instead of moving them to the
+    trash (which needs room in the home), folders with their content; and the
+    read-only mount of the notices. Last of the arguments: the notice wins
+    over any ``default_url``."""
+    if not i.home_full:
+        return [], []
+    args = [
+        f"--ServerApp.extra_static_paths={NOTICES_PATH}",
+        f"--ServerApp.default_url=/static/{HOME_FULL_PAGE}",
+        "--FileContentsManager.delete_to_trash=False",
+        "--FileContentsManager.always_delete_dir=True",
+    ]
+    return args, [_bind(NOTICES_PATH, NOTICES_DIR, read_only=True)]
 
 
 @dataclass
@@ -159,10 +215,12 @@ class ServerSpec:
 def make_spec(i: SpecInputs) -> ServerSpec:
     """The description DockerSpawner's ``create_object`` would build from ``i``, with
     the kit's secure defaults, limits and home (see the module's docstring)."""
-    command = list(i.command) + list(i.args)
+    full_args, full_mounts = home_full_parts(i)
+    args = [*server_args(i), *full_args]
+    command = list(i.command) + args
     create: dict[str, Any] = {
         "image": i.image,
-        "environment": dict(i.env),
+        "environment": {**kit_env(i), **i.env},
         "volumes": sorted(b["bind"] for b in i.volume_binds.values()),
         "name": i.name,
         "command": command,
@@ -188,11 +246,13 @@ def make_spec(i: SpecInputs) -> ServerSpec:
     host_config["auto_remove"] = False
     if i.home is not None:
         host_config["mounts"] = [*(host_config.get("mounts") or []), dict(i.home)]
+    if full_mounts:
+        host_config["mounts"] = [*(host_config.get("mounts") or []), *full_mounts]
     return ServerSpec(
         create=create,
         host_config=host_config,
         command=list(i.command),
-        args=list(i.args),
+        args=args,
         network_name=i.network_name,
         remove=i.remove,
         internal_ssl=i.internal_ssl,
@@ -254,8 +314,13 @@ def inside(path: str, parent: str) -> bool:
 def slots(mounts: Iterable[Mountpoint]) -> tuple[str, ...]:
     """The targets a pool member must have a slot at: every mount's target that
     lies inside no other mount's (nested ones are mounted inside their parent)."""
-    targets = sorted({m.target for m in mounts if m.kind != "tmpfs"})
+    targets = sorted({m.target for m in mounts if m.kind != "tmpfs" and not _members_own(m)})
     return tuple(t for t in targets if not any(inside(t, o) for o in targets))
+
+
+def _members_own(m: Mountpoint) -> bool:
+    """A mount every pool member has already (:func:`member_kwargs`): no slot for it."""
+    return m.target == NOTICES_PATH and m.source == NOTICES_DIR and m.read_only
 
 
 def fixed_part(spec: ServerSpec) -> dict[str, Any]:
@@ -363,7 +428,8 @@ def member_kwargs(
     the configuration alone): its fixed part as is, the launcher as its command,
     no environment, ``limits`` (nobody's quota), and in place of every mount a slot:
     an empty directory of the member's, bound with ``rslave`` propagation, where a
-    start mounts the student's home and volumes (:func:`mount_plan`)."""
+    start mounts the student's home and volumes (:func:`mount_plan`); and the kit's
+    notices (:data:`NOTICES_PATH`), read-only."""
     create = {k: copy.deepcopy(v) for k, v in spec.create.items() if k not in _APPLIED_CREATE}
     if spec.network_name == "host":
         create.pop("ports", None)
@@ -384,6 +450,9 @@ def member_kwargs(
     mounts: list[dict[str, Any]] = [
         _bind(LAUNCHER_PATH, launcher, read_only=True),
         _bind(CHANNEL_PATH, posixpath.join(member_dir, "channel"), read_only=True),
+        # the kit's notices (read-only, the same for everyone): a member can then
+        # start a server whose home is full (home_full_parts) as a cold start would
+        _bind(NOTICES_PATH, NOTICES_DIR, read_only=True),
     ]
     for index, target in enumerate(slots(spec.mounts)):
         slot = posixpath.join(member_dir, slot_dir(index))
@@ -414,7 +483,7 @@ def mount_plan(spec: ServerSpec) -> list[PlannedMount]:
     targets = slots(spec.mounts)
     plan = []
     for m in sorted(
-        (m for m in spec.mounts if m.kind != "tmpfs"),
+        (m for m in spec.mounts if m.kind != "tmpfs" and not _members_own(m)),
         key=lambda m: (posixpath.normpath(m.target).count("/"), m.target),
     ):
         t = posixpath.normpath(m.target)

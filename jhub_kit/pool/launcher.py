@@ -5,7 +5,11 @@ imports the single-user server's modules ahead of time (most of a start's CPU),
 then waits, holding nothing of anyone, until the hub writes the identity of the
 student it is given to (``identity.json`` in a directory only this container
 has, read-only, written by root on the host), then starts
-``jupyterhub-singleuser`` in-process with that environment and those arguments.
+``jupyterhub-singleuser`` in-process with that environment and those arguments,
+as its script does. What it does ahead changes nothing the server sees: it
+replaces no function of any library and configures nothing; a student's
+environment that an interpreter reads only when it starts (``PYTHONPATH``, a
+``HOME`` with another ``~/.local``...) gets the server's own program instead.
 
 Standard library only, and no import of jhub_kit: the image has neither.
 """
@@ -17,8 +21,8 @@ import importlib
 import json
 import os
 import select
+import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -59,20 +63,39 @@ def enabled_server_extensions() -> list[str]:
     return [name for name, on in manager.get_jpserver_extensions().items() if on]
 
 
+#: what ``jupyterhub.singleuser`` imports, outside its own package. The package
+#: itself is left to the start: it chooses its application from the environment
+#: when it is imported (``JUPYTERHUB_SINGLEUSER_APP``, ``_EXTENSION``), and that
+#: environment is the student's, which comes with the identity.
+SINGLEUSER_DEPENDENCIES = (
+    "jupyterhub._version",
+    "jupyterhub.httpclient",
+    "jupyterhub.log",
+    "jupyterhub.services.auth",
+    "jupyterhub.utils",
+    "jupyter_server.auth",
+    "jupyter_server.auth.logout",
+    "jupyter_server.extension.application",
+    "unittest.mock",
+)
+
+
 def preload() -> None:
     """Import what a start would import: the server, its handlers, its extensions.
 
     In the test image this moved a start's CPU after assignment from about
     0.52 to 0.18 CPU-s: the server, JupyterLab and the single-user extension
     alone left the handler modules, the extensions' own modules and their late
-    imports (IPython, httpx's transport) to the start.
+    imports (IPython, httpx's transport) to the start. Only imports: nothing here
+    is configured or called with anything the start would see.
     """
     import jupyter_server.serverapp as serverapp
-    import jupyterhub.singleuser  # noqa: F401
 
     with contextlib.suppress(ImportError):  # a server without JupyterLab
         import jupyterlab.labapp  # noqa: F401
 
+    for name in SINGLEUSER_DEPENDENCIES:
+        try_import(name)
     for modules in getattr(serverapp, "JUPYTER_SERVICE_HANDLERS", {}).values():
         for name in modules or ():
             try_import(name)
@@ -80,6 +103,8 @@ def preload() -> None:
         from jupyter_server.extension.manager import ExtensionPackage
 
         for name in enabled_server_extensions():
+            if name.split(".")[0] == "jupyterhub":  # jupyterhub.singleuser: see above
+                continue
             try:
                 ExtensionPackage(name=name, enabled=True)  # imports its points' apps
             except Exception as e:
@@ -91,91 +116,26 @@ def preload() -> None:
 
 
 def warm_event_schemas() -> None:
-    """Register jupyter_server's event schemas once in a throwaway logger: each
-    registration validates its schema with jsonschema's format checkers, whose
-    regular expressions (the IRI grammar among them) are compiled at first use and
-    then kept by ``re``; the start's own registration then finds them compiled
-    (about a quarter of what the server's start compiles, in the test image)."""
-    from jupyter_events import EventLogger
+    """Validate jupyter_server's event schemas once, in no logger and no registry:
+    each validation runs jsonschema's format checkers, whose regular expressions
+    (the IRI grammar among them) are compiled at first use and then kept by
+    ``re``; the start's own registration then finds them compiled (about a quarter
+    of what the server's start compiles, in the test image)."""
+    from jupyter_events.schema import EventSchema
     from jupyter_server.serverapp import DEFAULT_EVENTS_SCHEMA_PATH
 
-    logger = EventLogger()
     for path in sorted(DEFAULT_EVENTS_SCHEMA_PATH.rglob("*.yaml")):
-        logger.register_event_schema(path)
+        EventSchema(path)
 
 
-class TLSContextsAhead:
-    """TLS client contexts built before the wait, each handed out once.
+def read_entry_points() -> None:
+    """Read the installed distributions' entry points once: ``importlib.metadata``
+    keeps each path's directory listing (its own cache, checked against the
+    directory's modification time at every call), so the start's calls skip the
+    listing; what they return is read at each call, as in a cold start."""
+    import importlib.metadata
 
-    ``ssl.create_default_context(cafile=certifi.where())`` reads and parses
-    every certificate of the CA bundle (in the test image 40% of a pooled
-    server's CPU after the hand-over: JupyterLab's extension manager makes an
-    HTTPS client at start). The launcher builds that context while the member
-    waits; the first call after the hand-over with exactly the same arguments
-    and the same ``SSLKEYLOGFILE`` gets it, a fresh context nobody else holds,
-    as if built then. Every other call, and every call once it is taken or
-    ``put_back`` has run, is the real function's."""
-
-    #: the arguments of ``ssl.create_default_context``; a call with any other is
-    #: the real function's business (its TypeError included)
-    PARAMS = frozenset({"purpose", "cafile", "capath", "cadata"})
-
-    def __init__(self) -> None:
-        import ssl
-
-        self.ssl = ssl
-        self.real = ssl.create_default_context
-        self.ready: dict[tuple, Any] = {}
-        self.installed: Any = None  # the very function object put in ssl's place
-        self.done = False
-
-    def build(self, **params: Any) -> None:
-        self.ready[self.key(params)] = self.real(**params)
-
-    def key(self, params: dict[str, Any]) -> tuple:
-        purpose = params.get("purpose", self.ssl.Purpose.SERVER_AUTH)
-        where = tuple(params.get(name) for name in ("cafile", "capath", "cadata"))
-        # the context class too: a library that replaces it (truststore) after the
-        # hand-over gets a context of its own class from the real function
-        return (purpose, *where, os.environ.get("SSLKEYLOGFILE"), self.ssl.SSLContext)
-
-    def create_default_context(self, *args: Any, **params: Any) -> Any:
-        if not self.done and not args and set(params) <= self.PARAMS:
-            try:
-                context = self.ready.pop(self.key(params), None)
-            except TypeError:  # an unhashable cadata (a bytearray): not ours
-                context = None
-            if not self.ready:
-                self.put_back()
-            if context is not None:
-                print("[jhub-kit pool] a TLS context built ahead was taken", flush=True)
-                return context
-        return self.real(*args, **params)
-
-    def install(self) -> None:
-        if self.ready:
-            self.installed = self.create_default_context  # one bound-method object
-            self.ssl.create_default_context = self.installed
-
-    def put_back(self) -> None:
-        """Once: nothing kept, and the real function back, unless someone has put
-        their own in ssl's place since (theirs is left alone)."""
-        if self.done:
-            return
-        self.done = True
-        self.ready.clear()
-        if self.installed is not None and self.ssl.create_default_context is self.installed:
-            self.ssl.create_default_context = self.real
-
-
-def tls_contexts_ahead() -> TLSContextsAhead:
-    """The CA bundle's context (certifi's, what httpx asks for) built ahead."""
-    ahead = TLSContextsAhead()
-    import certifi
-
-    ahead.build(cafile=certifi.where())
-    ahead.install()
-    return ahead
+    importlib.metadata.entry_points()
 
 
 def read_identity(path: str) -> dict | None:
@@ -221,30 +181,75 @@ def cgroup(name: str, v1: str) -> str:
     return "unknown"
 
 
-#: what jupyterhub.singleuser reads when it is imported, to choose the server it runs
-APP_CHOICE = ("JUPYTERHUB_SINGLEUSER_APP", "JUPYTERHUB_SINGLEUSER_EXTENSION")
+#: environment variables the interpreter reads only when it starts (``python3
+#: --help-env``): a launcher that started before the student's environment came
+#: cannot honour them in-process
+INTERPRETER_ENV = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "PYTHONNOUSERSITE",
+    "PYTHONSAFEPATH",
+    "PYTHONPLATLIBDIR",
+    "PYTHONSTARTUP",
+    "PYTHONOPTIMIZE",
+    "PYTHONDEBUG",
+    "PYTHONINSPECT",
+    "PYTHONUNBUFFERED",
+    "PYTHONVERBOSE",
+    "PYTHONCASEOK",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
+    "PYTHONHASHSEED",
+    "PYTHONINTMAXSTRDIGITS",
+    "PYTHONIOENCODING",
+    "PYTHONNODEBUGRANGES",
+    "PYTHONWARNINGS",
+    "PYTHONFAULTHANDLER",
+    "PYTHONTRACEMALLOC",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONASYNCIODEBUG",
+    "PYTHONMALLOC",
+    "PYTHONMALLOCSTATS",
+    "PYTHONLEGACYWINDOWSFSENCODING",
+    "PYTHONUTF8",
+    "PYTHONCOERCECLOCALE",
+    "PYTHONBREAKPOINT",
+    "PYTHONDEVMODE",
+    "PYTHONWARNDEFAULTENCODING",
+    "PYTHONEXECUTABLE",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+)
 
 
-def choose_app_again() -> None:
-    """jupyterhub.singleuser chose its application from the environment when the
-    launcher preloaded it, before the student's environment arrived. If that
-    environment chooses (``JUPYTERHUB_SINGLEUSER_APP`` or ``_EXTENSION``), forget
-    the choice so the import below makes it again; the preloaded modules stay."""
-    if any(os.environ.get(name) for name in APP_CHOICE):
-        for name in ("jupyterhub.singleuser", "jupyterhub.singleuser.app"):
-            sys.modules.pop(name, None)
+def started_otherwise(env: dict[str, str]) -> list[str]:
+    """What in ``env`` (the student's environment) an interpreter started now would
+    take differently from this one, which started before it came: the variables
+    read at start, and the user base (``~/.local``, from ``HOME``)."""
+    import site
+
+    # the image's own variables are this interpreter's too: only what env changes counts
+    why = [name for name in INTERPRETER_ENV if name in env and env[name] != os.environ.get(name)]
+    home = env.get("HOME")
+    base = os.path.normpath(os.path.join(home or "", ".local"))
+    keeps_base = "PYTHONUSERBASE" in env or base == os.path.normpath(site.getuserbase())
+    if home and site.ENABLE_USER_SITE and not keeps_base:
+        why.append("HOME (the user base)")
+    return why
 
 
 def user_site_again() -> bool:
     """The student's ``~/.local`` packages, as a cold start would see them: Python
     adds the user site to ``sys.path`` only if it exists when the interpreter
-    starts, and the member started before the student's home was mounted. True if
-    it was added."""
+    starts, and the member started before the student's home was mounted over the
+    same path (:func:`started_otherwise` made sure it is the same). True if it was
+    added."""
     import site
 
     if not site.ENABLE_USER_SITE:
         return False
-    site.USER_BASE = site.USER_SITE = None  # worked out again from HOME / PYTHONUSERBASE
     user_site = site.getusersitepackages()
     if not os.path.isdir(user_site) or user_site in sys.path:
         return False
@@ -252,44 +257,25 @@ def user_site_again() -> bool:
     return True
 
 
-#: seconds after the hand-over that what was done ahead (entry points, TLS contexts) is kept
-KEEP_AHEAD = 120.0
+#: the program a cold start runs (the command the launcher stands in for)
+SERVER = "jupyterhub-singleuser"
 
 
-def read_entry_points_once() -> Callable[[], None]:
-    """``importlib.metadata.entry_points()`` reads every installed distribution's
-    ``entry_points.txt`` at each call; a server start calls it several times
-    (jupyter_server's extensions, jupyter-lsp's language servers: a quarter of a
-    pooled start's CPU in the test image). The image cannot change while a member
-    waits, so they are read once, before the wait, and the start's calls are
-    answered from that reading, for ``KEEP_AHEAD`` seconds after the
-    hand-over (then the real function is back; a module that imported the function
-    itself in that time keeps the reading). Returns what puts the real one back."""
-    import importlib.metadata as md
-
-    real = md.entry_points
-    everything = real()
-    if not hasattr(everything, "select"):  # Python < 3.10: a plain dict, left alone
-        return lambda: None
-
-    def from_the_reading(**params: Any) -> Any:
-        if not params:
-            return everything
-        return everything.select(**params)
-
-    def put_back() -> None:
-        if md.entry_points is from_the_reading:  # not someone else's since
-            md.entry_points = real
-
-    md.entry_points = from_the_reading
-    return put_back
+def start_cold(args: list[str]) -> None:
+    """Replace this process with the server's own program, as a cold start runs it
+    (in this container, with its limits and mounts): for a student's environment
+    this interpreter cannot take in-process."""
+    os.execvp(SERVER, [SERVER, *args])
 
 
-def keep_for_a_while(put_back: Callable[[], None]) -> None:
-    """What was done ahead is kept ``KEEP_AHEAD`` seconds after the hand-over."""
-    timer = threading.Timer(KEEP_AHEAD, put_back)
-    timer.daemon = True
-    timer.start()
+def start(args: list[str]) -> None:
+    """Start the server as its ``jupyterhub-singleuser`` script does, in-process: the
+    module ``jupyterhub.singleuser`` is imported here for the first time, so it
+    chooses its application from the student's environment, as in a cold start."""
+    sys.argv = [shutil.which(SERVER) or SERVER, *args]  # the program's argument vector
+    from jupyterhub.singleuser import main as singleuser
+
+    sys.exit(singleuser())
 
 
 def ahead(what: str, work: Callable[[], Any]) -> Any:
@@ -304,9 +290,8 @@ def ahead(what: str, work: Callable[[], Any]) -> Any:
 def main() -> None:
     t0 = time.monotonic()
     preload()
-    put_back: Callable[[], None] | None = ahead("entry points", read_entry_points_once)
+    ahead("entry points", read_entry_points)
     ahead("event schemas", warm_event_schemas)
-    tls = ahead("TLS contexts", tls_contexts_ahead)
     print(f"[jhub-kit pool] ready: {time.monotonic() - t0:.2f} s of imports", flush=True)
     identity = wait()
     print(
@@ -316,24 +301,20 @@ def main() -> None:
         + cgroup("pids.max", "pids/pids.max"),
         flush=True,
     )
-    os.environ.update(identity["env"])
+    env, args = dict(identity["env"]), list(identity["args"])
+    otherwise = started_otherwise(env)
+    os.environ.update(env)
     # the working directory was a slot when the launcher started; the student's home
     # (or volume) is mounted over it now: enter it again by its path
     try:
         os.chdir(identity.get("cwd") or os.getcwd())
     except OSError:
         os.chdir(os.environ.get("HOME") or "/")
-    choose_app_again()
-    if user_site_again() and put_back is not None:
-        put_back()  # the student's own packages count: read them as a cold start does
-    elif put_back is not None:
-        keep_for_a_while(put_back)
-    if tls is not None:  # a context not taken in the server's start is not kept
-        keep_for_a_while(tls.put_back)
-    sys.argv = ["jupyterhub-singleuser", *identity["args"]]
-    from jupyterhub.singleuser import main as singleuser
-
-    sys.exit(singleuser())
+    if otherwise:
+        print(f"[jhub-kit pool] a cold start here, for {', '.join(otherwise)}", flush=True)
+        start_cold(args)
+    user_site_again()
+    start(args)
 
 
 if __name__ == "__main__":

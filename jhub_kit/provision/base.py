@@ -119,12 +119,33 @@ class HomeMount:
     type: str = "bind"
 
 
+#: a home with less than this many bytes free to its owner is full (:attr:`Usage.full`)
+FULL_BYTES = 1024**2
+#: a home with fewer free inodes than this is full: no file or folder can be made
+FULL_FILES = 16
+
+
 @dataclass(frozen=True)
 class Usage:
     used: int
     limit: int | None
     #: the measure stopped early (a home of too many files): ``used`` is a lower bound
     partial: bool = False
+    #: bytes the home's owner can still write, and files (inodes) they can still
+    #: make, where the filesystem tells (statvfs' ``f_bavail``, ``f_favail``)
+    free: int | None = None
+    files_free: int | None = None
+
+    @property
+    def full(self) -> str:
+        """Why nothing more fits in the home ("" when it is not full): ``"space"``
+        (under :data:`FULL_BYTES` free: ext4 keeps blocks of its own, so a home
+        is full before ``used`` reaches ``limit``) or ``"files"`` (no inode left)."""
+        if self.free is not None and self.free < FULL_BYTES:
+            return "space"
+        if self.files_free is not None and self.files_free < FULL_FILES:
+            return "files"
+        return ""
 
 
 class HomeProvisioner(LoggingConfigurable):
@@ -500,7 +521,12 @@ class HomeProvisioner(LoggingConfigurable):
         """Bytes used and the limit; None when it cannot be told now."""
         home = await self._home_path(record)
         st = await offloop.run_io(os.statvfs, home)
-        return Usage((st.f_blocks - st.f_bfree) * st.f_frsize, st.f_blocks * st.f_frsize)
+        return Usage(
+            (st.f_blocks - st.f_bfree) * st.f_frsize,
+            st.f_blocks * st.f_frsize,
+            free=st.f_bavail * st.f_frsize,
+            files_free=st.f_favail if st.f_files else None,  # 0 inodes: none counted (btrfs)
+        )
 
     async def _home_path(self, record: dict[str, Any]) -> Path:
         return self.under(record["name"])

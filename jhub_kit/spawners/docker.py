@@ -33,6 +33,7 @@ from .adapter import DockerSpawnerAdapter
 from .budget import BudgetMixin
 from .homes import HomesMixin
 from .profiles import ProfileMixin
+from .singleuser import SingleUserOptionsMixin
 from .start_queue import StartQueueMixin
 from .state import KitStateMixin
 
@@ -41,6 +42,7 @@ class QuotaDockerSpawner(
     ProfileMixin,
     BudgetMixin,
     QuotaConfigMixin,
+    SingleUserOptionsMixin,
     KitStateMixin,
     PoolMixin,
     NetworkMixin,
@@ -144,6 +146,8 @@ class QuotaDockerSpawner(
             home=home,
             internal_ssl=bool(self.internal_ssl),
             post_start_cmd=self.post_start_cmd,
+            lab_extension_manager=self.lab_extension_manager,
+            home_full=self.home_full_now(),
         )
         return make_spec(inputs)
 

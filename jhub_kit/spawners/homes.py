@@ -60,14 +60,20 @@ class HomesMixin(_Base):
         default_value=None,
         help="""Makes each user's home before their container is created.
 
-        A name (``"directory"``, ``"loopfile"``, ``"btrfs"``, ``"lvm"``,
-        ``"docker-volume"``), a ``module:Class`` path, or an instance. The home is
-        mounted at :attr:`home_target`; its size comes from the quota's
-        ``disk_limit``. Configure the backend through its own class, e.g.
+        A short name, a ``module:Class`` (or ``module.Class``) path of a
+        :class:`~jhub_kit.provision.HomeProvisioner` subclass, or an instance. The
+        kit's names: ``"directory"``, ``"loopfile"``, ``"btrfs"``, ``"lvm"``,
+        ``"docker-volume"``, ``"system-user"``; another package adds its own in the
+        ``jhub_kit.home_provisioners`` entry-point group (an unknown name is refused
+        with the list of the installed ones). The home is mounted at
+        :attr:`home_target`; its size comes from the quota's ``disk_limit``.
+        Configure the backend through its own class, e.g.
         ``c.LoopfileProvisioner.base_dir = "/srv/jupyterhub/homes"``.
         Example: ``c.QuotaDockerSpawner.home_provisioner = "loopfile"``.
 
         .. versionadded:: 0.1
+        .. versionchanged:: 0.5
+           Short names come from the ``jhub_kit.home_provisioners`` entry points.
         """,
     ).tag(config=True)
 
@@ -138,9 +144,38 @@ class HomesMixin(_Base):
                 status_code=500,
                 log_message=f"Home of {self.home_key()} not provisioned: {e}",
             ) from None
-        usage = await prov.usage(self.home_key())
+        usage = self.home_usage = await prov.usage(self.home_key())
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
         self._emit(40, f"Home ready ({size})")
+        if usage is not None and usage.full:
+            what = "space" if usage.full == "space" else "inode"
+            self.log.warning("Home of %s is full (no %s left) at its start", self.home_key(), what)
+            self._emit(45, "Your home folder is full: delete files to make room")
+
+    home_full_notice = Bool(
+        True,
+        help="""Open a server whose home is full on a notice that says so and how to
+        make room, and delete files at once instead of moving them to the trash
+        (which needs room), while the home is full. The home is measured before
+        each start; full is less than 1 MiB free, or no inode left. The notice is
+        a page of the kit's (``jhub_kit/notices``), mounted read-only at
+        ``/opt/jhub-kit/notices`` and served by the student's own server. Turn it off
+        where the engine's host cannot see the kit's installed files at the same
+        path (a hub in a container); the server then still starts, as every server's
+        runtime files are kept outside the home.
+        Example: ``c.QuotaDockerSpawner.home_full_notice = False``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
+    def home_full_now(self) -> str:
+        """Why this server's home has no room left, as last measured (``"space"``,
+        ``"files"``), or "" (room left, not measured, or the notice is off)."""
+        usage = self.home_usage
+        if not self.home_full_notice or self.home_mount is None or usage is None:
+            return ""
+        return usage.full
 
     usage_interval = Float(
         60,

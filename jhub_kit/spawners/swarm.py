@@ -72,6 +72,7 @@ from .adapter import SwarmSpawnerAdapter
 from .budget import BudgetMixin
 from .homes import HomesMixin
 from .profiles import ProfileMixin
+from .singleuser import SingleUserOptionsMixin
 from .start_queue import StartQueueMixin
 from .state import KitStateMixin
 
@@ -99,6 +100,7 @@ class QuotaSwarmSpawner(
     ProfileMixin,
     BudgetMixin,
     QuotaConfigMixin,
+    SingleUserOptionsMixin,
     KitStateMixin,
     HomesMixin,
     StartQueueMixin,
@@ -258,6 +260,7 @@ class QuotaSwarmSpawner(
             home=home,
             internal_ssl=bool(self.internal_ssl),
             security=await self.security_host_config(),
+            lab_extension_manager=self.lab_extension_manager,
         )
         return make_spec(inputs)
 

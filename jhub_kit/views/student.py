@@ -55,10 +55,18 @@ def student_view(
         at_least = "at least " if usage.partial else ""
         value = f"{at_least}{approx_size(usage.used)} used of {format_size(limit)}"
         pct = min(100, round(100 * usage.used / capacity)) if capacity else None
+        if usage.full == "space":
+            pct = 100  # what the student can write: ext4 keeps blocks of its own
         if pct is not None:
             value += f" ({pct}%)"
-            if pct >= 90:  # ext4 refuses writes before every block is used
-                value += ": nearly full, writes may fail; delete files to make room"
+        if usage.full:
+            room = "no space" if usage.full == "space" else "no more files (too many files)"
+            value += (
+                f": full, {room} left: nothing can be saved. Delete files to make room; "
+                "your teacher can raise the limit"
+            )
+        elif pct is not None and pct >= 90:  # ext4 refuses writes before every block is used
+            value += ": nearly full, writes may fail; delete files to make room"
         rows.append({"label": "Home", "value": value, "percent": pct})
     elif limit:
         rows.append({"label": "Home", "value": f"{format_size(limit)} (use shown while running)"})

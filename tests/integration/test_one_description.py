@@ -33,7 +33,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 NET = f"{TEST_PREFIX}-onenet"
 #: mounts every container has, or the pool's own: not the server's description
 SYSTEM_MOUNTS = ("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
-KIT_MOUNTS = ("/run/jhub-kit-pool", "/opt/jhub-kit/launcher.py")
+#: (the kit's notices: in every member, in a cold server only while its home is full)
+KIT_MOUNTS = ("/run/jhub-kit-pool", "/opt/jhub-kit/launcher.py", "/opt/jhub-kit/notices")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Case:
     extra: Any = None  # more config
     server_app: str = "extension"
     members: int = 1  # ready before the starts (a profile's kind adds its own)
+    kernelspecs: tuple[str, ...] = ()  # the server lists these (and is asked which it lists)
 
 
 def _hook_extra_hosts_for_teacher(spawner):
@@ -187,6 +189,28 @@ CASES = {
         options={"profile": "other"},
         members=2,
     ),
+    # the student's ~/.local (here a read-only folder mounted there) holds a package
+    # with an entry point and a kernel that needs it: the server process itself finds
+    # the entry point (importlib.metadata.entry_points, at the request) and lists the
+    # kernel, right after the hand-over as after a cold start; and JupyterLab's
+    # extension manager is the one the class asks for, on both paths
+    "entry-point-in-user-site": Case(
+        spawner={
+            "home_provisioner": "directory",
+            "volumes": {"USER_LOCAL": {"bind": "/home/jovyan/.local", "mode": "ro"}},
+            "lab_extension_manager": "readonly",
+        },
+        kernelspecs=("kit-course",),
+    ),
+}
+
+#: the entry point of the package in the student's ~/.local, and the kernel naming it
+PROVISIONER = "kit-course-provisioner"
+KERNEL = {
+    "argv": ["python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    "display_name": "Course kernel",
+    "language": "python",
+    "metadata": {"kernel_provisioner": {"provisioner_name": PROVISIONER}},
 }
 
 
@@ -235,6 +259,20 @@ async def run_in(docker_client, cid: str, script: str, user: str = "") -> str:
     return r.output.decode("utf-8", "replace")
 
 
+async def kernelspec_names(app, sp) -> list[str]:
+    """The kernels the server lists: jupyter_client drops a kernel whose provisioner
+    is no entry point the server's process finds (``importlib.metadata``)."""
+    import requests
+
+    token = sp.user.new_api_token()
+    url = url_path_join(public_url(app, sp.user), sp.name, "api/kernelspecs")
+    r = await in_client_thread(
+        requests.get, url, headers={"Authorization": f"token {token}"}, timeout=60
+    )
+    assert r.status_code == 200, r.text
+    return sorted(r.json()["kernelspecs"])
+
+
 async def kernel_env_names(app, sp, docker_client) -> list[str]:
     """The environment a notebook kernel gets from the server (what the student sees)."""
     import requests
@@ -280,10 +318,11 @@ def _limit(value: Any) -> Any:
     return 0 if value in (None, -1) else value  # unlimited, whichever way it is said
 
 
-async def observe(app, sp, docker_client) -> dict[str, Any]:
+async def observe(app, sp, docker_client, case: Case) -> dict[str, Any]:
     info = docker_client.api.inspect_container(sp.object_id)
     hc, cfg = info["HostConfig"], info["Config"]
     mountinfo = await run_in(docker_client, sp.object_id, "cat /proc/self/mountinfo")
+    logs = docker_client.api.logs(sp.object_id).decode(errors="replace")
     return {
         "image": cfg["Image"],
         "limits": {f: _limit(hc.get(f)) for f in INSPECT_FIELDS},
@@ -303,7 +342,9 @@ async def observe(app, sp, docker_client) -> dict[str, Any]:
         "mounts": visible_mounts(mountinfo),
         "env": await kernel_env_names(app, sp, docker_client),
         "uid": (await run_in(docker_client, sp.object_id, "id -u")).strip(),
-        "server app": _server_app(docker_client.api.logs(sp.object_id).decode(errors="replace")),
+        "server app": _server_app(logs),
+        "lab extension manager": _extension_manager(logs),
+        "kernelspecs": await kernelspec_names(app, sp) if case.kernelspecs else None,
     }
 
 
@@ -314,6 +355,14 @@ def _server_app(logs: str) -> str:
     if "single-user server version" in logs or "jupyterhub-singleuser server version" in logs:
         return "subclass app"
     return "unknown"
+
+
+def _extension_manager(logs: str) -> str:
+    """JupyterLab's extension manager, as its start line names it."""
+    import re
+
+    found = re.findall(r"Extension Manager is '([^']*)'", logs)
+    return found[-1] if found else "none"
 
 
 async def _no_member(key: str) -> None:
@@ -355,6 +404,35 @@ def course(tmp_path):
 
 
 @pytest.fixture
+def user_local(tmp_path, docker_client, test_image):
+    """A ~/.local as ``pip install --user`` leaves it: a package (its dist-info, with
+    an entry point for jupyter_client's provisioners) and a kernel that uses it."""
+    d = tmp_path / "user-local"
+    where = (
+        "import sysconfig; "
+        "print(sysconfig.get_path('purelib', 'posix_user', vars={'userbase': ''}))"
+    )
+    relative = docker_client.containers.run(
+        test_image, ["python3", "-c", where], entrypoint=[], remove=True
+    )
+    site_dir = d / relative.decode().strip().lstrip("/")  # lib/python3.X/site-packages
+    dist = site_dir / "kit_course_tools-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: kit-course-tools\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        f"[jupyter_client.kernel_provisioners]\n"
+        f"{PROVISIONER} = jupyter_client.provisioning:LocalProvisioner\n"
+    )
+    kernel = d / "share" / "jupyter" / "kernels" / "kit-course"
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps(KERNEL))
+    for path in [d, *d.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    os.chmod(tmp_path, 0o755)
+    return d
+
+
+@pytest.fixture
 def bridge(name, docker_client):
     """The case's own bridge network, if it runs on one (made and removed outside the
     test's event loop: removing it also removes the kit's rules for it)."""
@@ -374,6 +452,7 @@ async def test_cold_and_pooled_are_one_server(
     chp,
     mount_area,
     course,
+    user_local,
     bridge,
     caplog,
     docker_debug,
@@ -384,6 +463,7 @@ async def test_cold_and_pooled_are_one_server(
         .replace("TEST_IMAGE", test_image)
         .replace("OTHER_IMAGE", f"{TEST_PREFIX}-other:latest")
         .replace("COURSE", str(course))
+        .replace("USER_LOCAL", str(user_local))
         .replace("STACKS_IMAGE", stacks_image)
     )
     if name in ("allowed-images", "profile-image", "profile-image-pooled"):
@@ -420,8 +500,11 @@ async def _run(app, case: Case, docker_client, course, caplog) -> None:
     hold_members(pool)
     sp = await start(app, case)
     assert sp.pool_member == ""
-    cold = await observe(app, sp, docker_client)
+    cold = await observe(app, sp, docker_client, case)
     assert cold["server app"] == case.server_app, cold
+    assert set(case.kernelspecs) <= set(cold["kernelspecs"] or ()), cold["kernelspecs"]
+    manager = case.spawner.get("lab_extension_manager", "pypi")  # else JupyterLab's default
+    assert cold["lab extension manager"] == manager, cold
     for i, where in enumerate(case.writable):
         out = await run_in(
             docker_client, sp.object_id, f"echo cold > {where}/from-cold-{i} && echo ok"
@@ -445,7 +528,7 @@ async def _run(app, case: Case, docker_client, course, caplog) -> None:
             if "starting cold" in r.getMessage() or "Warm pool off" in r.getMessage()
         )
         assert case.declined_for in said or (pool_off and pool.kind is None), said
-        again = await observe(app, sp, docker_client)
+        again = await observe(app, sp, docker_client, case)
         assert again == cold
         if case.user == "teacher":  # the next student's pooled server has none of it
             await stop(app, case)
@@ -457,7 +540,7 @@ async def _run(app, case: Case, docker_client, course, caplog) -> None:
             await stop(app, student)
         return
     assert sp.pool_member, "this start should have come from the pool"
-    pooled = await observe(app, sp, docker_client)
+    pooled = await observe(app, sp, docker_client, case)
     assert pooled == cold
     for i, where in enumerate(case.writable):
         out = await run_in(docker_client, sp.object_id, f"cat {where}/from-cold-{i}")

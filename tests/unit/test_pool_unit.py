@@ -94,94 +94,142 @@ def test_the_launcher_sleeps_on_the_fifo_and_the_hub_wakes_it(tmp_path):
     members.wake(fifo)  # no FIFO, no reader: nothing raised
 
 
-def test_the_launcher_reads_entry_points_once_and_puts_the_real_function_back():
-    import importlib.metadata as md
-
-    from jhub_kit.pool import launcher
-
-    real = md.entry_points
-    want = sorted(ep.name for ep in real(group="console_scripts"))
-    put_back = launcher.read_entry_points_once()
-    try:
-        assert md.entry_points is not real
-        assert sorted(ep.name for ep in md.entry_points(group="console_scripts")) == want
-        assert "pytest" in [ep.name for ep in md.entry_points(group="console_scripts")]
-        assert md.entry_points(group="no-such-group-here") == real(group="no-such-group-here")
-    finally:
-        put_back()
-    assert md.entry_points is real
-
-
 def test_the_launcher_adds_the_students_user_site_that_appeared_with_the_home(
     tmp_path, monkeypatch
 ):
-    """A member started before the home was mounted: Python left ~/.local out of
-    sys.path; after the hand-over it is in, as for a cold start (only if it exists)."""
+    """A member started before the home was mounted over the same path: Python left
+    ~/.local out of sys.path; after the hand-over it is in, as for a cold start
+    (only if it exists), with no change to what ``site`` worked out at start."""
     import site
     import sys
+    import sysconfig
 
     from jhub_kit.pool import launcher
 
+    base = str(tmp_path / ".local")
+    user_site = sysconfig.get_path("purelib", f"{os.name}_user", vars={"userbase": base})
     monkeypatch.setattr(sys, "path", list(sys.path))
+    # what the member's interpreter worked out when it started, HOME being tmp_path
     monkeypatch.setattr(site, "ENABLE_USER_SITE", True)
-    monkeypatch.setattr(site, "USER_BASE", site.USER_BASE)
-    monkeypatch.setattr(site, "USER_SITE", site.USER_SITE)
-    monkeypatch.setenv("PYTHONUSERBASE", str(tmp_path / ".local"))
+    monkeypatch.setattr(site, "USER_BASE", base)
+    monkeypatch.setattr(site, "USER_SITE", user_site)
     assert launcher.user_site_again() is False  # no ~/.local: nothing added
-    user_site = site.getusersitepackages()
     os.makedirs(user_site)
     assert launcher.user_site_again() is True
-    assert user_site in sys.path and user_site.startswith(str(tmp_path))
+    assert user_site in sys.path
+    assert (base, user_site) == (site.USER_BASE, site.USER_SITE)  # site left alone
     assert launcher.user_site_again() is False  # once
 
 
-def test_the_launcher_hands_a_tls_context_built_ahead_once_for_the_same_arguments(
-    tmp_path, monkeypatch, capsys
-):
-    """The CA bundle's context is built while the member waits; the server's first
-    identical call gets it (a fresh object nobody else holds); other arguments, a
-    second call, or an SSLKEYLOGFILE the student's environment set get the real
-    function's context, and the real function is back once it is taken."""
-    import ssl
-
-    import certifi
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({"JUPYTERHUB_API_TOKEN": "t", "PATH": "/x"}, [], id="server-env"),
+        pytest.param({"PYTHONPATH": "/srv/course"}, ["PYTHONPATH"], id="pythonpath"),
+        pytest.param({"PYTHONPATH": "/image/lib"}, [], id="pythonpath-as-image"),
+        pytest.param({"LANG": "de_DE.UTF-8"}, ["LANG"], id="locale"),
+        pytest.param({"HOME": "/home/jovyan"}, [], id="same-home"),
+        pytest.param({"HOME": "/home/jovyan/"}, [], id="same-home-slash"),
+        pytest.param({"HOME": "/home/alice"}, ["HOME (the user base)"], id="other-home"),
+        pytest.param(
+            {"HOME": "/home/alice", "PYTHONUSERBASE": "/home/jovyan/.local"},
+            ["PYTHONUSERBASE"],
+            id="userbase",
+        ),
+    ],
+)
+def test_the_launcher_knows_what_only_a_fresh_interpreter_would_take(monkeypatch, env, expected):
+    """The student's environment comes after the member's interpreter started: a
+    variable read only at start that it changes, or another user base, makes a
+    cold start in the member (the image's own variables are the member's too)."""
+    import site
 
     from jhub_kit.pool import launcher
 
-    real = ssl.create_default_context
-    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
-    ahead = launcher.tls_contexts_ahead()
-    try:
-        built = next(iter(ahead.ready.values()))
-        assert ssl.create_default_context is not real
-        assert built.verify_mode == ssl.CERT_REQUIRED and built.get_ca_certs()
-        # other arguments: the real function, the one built ahead stays
-        plain = ssl.create_default_context()
-        assert plain is not built and ahead.ready
-        with pytest.raises(TypeError, match="unexpected keyword"):  # as the real one says
-            ssl.create_default_context(cafile=certifi.where(), bogus=1)
-        assert ahead.ready
-        # the same arguments but a key log file asked for since: not this one
-        monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys"))
-        assert ssl.create_default_context(cafile=certifi.where()) is not built
-        monkeypatch.delenv("SSLKEYLOGFILE")
-        assert ssl.create_default_context(cafile=certifi.where()) is built
-        assert "a TLS context built ahead was taken" in capsys.readouterr().out
-        assert ssl.create_default_context is real  # all taken: the real one is back
-        assert ssl.create_default_context(cafile=certifi.where()) is not built
-    finally:
-        ahead.put_back()
-    assert ssl.create_default_context is real
-    # not taken in time: put back, nothing kept
-    ahead = launcher.tls_contexts_ahead()
-    ahead.put_back()
-    assert ssl.create_default_context is real and not ahead.ready
-    # someone else's function put in ssl's place meanwhile is left there
-    ahead = launcher.tls_contexts_ahead()
-    try:
-        ssl.create_default_context = theirs = lambda **kw: real(**kw)
-        ahead.put_back()
-        assert ssl.create_default_context is theirs
-        assert ahead.create_default_context(cafile=certifi.where()) is not built
-    finally:
-        ssl.create_default_context = real
+    for name in launcher.INTERPRETER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", "/home/jovyan")
+    monkeypatch.setenv("PYTHONPATH", "/image/lib")  # the image's ENV
+    monkeypatch.setattr(site, "ENABLE_USER_SITE", True)
+    monkeypatch.setattr(site, "USER_BASE", "/home/jovyan/.local")
+    assert launcher.started_otherwise(env) == expected
+
+
+#: attributes of an imported module the package may assign: (file, what)
+ASSIGNED_ON_PURPOSE = {
+    # the argument vector of the program the launcher starts in-process, as the
+    # interpreter sets it for a script (jupyterhub.singleuser.app's main reads it)
+    ("pool/launcher.py", "sys.argv"),
+}
+
+
+def assigned_to_imports(source: str) -> list[str]:
+    """Every assignment (``=``, ``+=``, ``setattr``) in ``source`` to an attribute of
+    an imported name (a module, or a class or function of another package)."""
+    import ast
+
+    tree = ast.parse(source)
+    imported = {
+        alias.asname or alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    targets: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            targets += [t for target in node.targets for t in getattr(target, "elts", [target])]
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets.append(node.target)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setattr" and node.args:
+            targets.append(ast.Attribute(node.args[0], "<setattr>", ast.Store()))
+    found = []
+    for target in targets:
+        base = target
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        if target is not base and isinstance(base, ast.Name) and base.id in imported:
+            found.append(ast.unparse(target))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import ssl\nssl.create_default_context = f", ["ssl.create_default_context"]),
+        ("import importlib.metadata as md\nmd.entry_points = f", ["md.entry_points"]),
+        (
+            "import importlib.metadata\nimportlib.metadata.entry_points = f",
+            ["importlib.metadata.entry_points"],
+        ),
+        ("from importlib import metadata\nmetadata.entry_points = f", ["metadata.entry_points"]),
+        (
+            "import site\nsite.USER_BASE = site.USER_SITE = None",
+            ["site.USER_BASE", "site.USER_SITE"],
+        ),
+        ("import asyncio\nsetattr(asyncio, 'run', f)", ["asyncio.<setattr>"]),
+        ("from x import Cls\nCls.limit += 1", ["Cls.limit"]),
+        ("import os\nself.os = os\nobj = os.environ\nd = {}\nd.x = 1", []),
+    ],
+    ids=["ssl", "alias", "dotted", "from-module", "site-state", "setattr", "class", "own-objects"],
+)
+def test_assignments_to_imports_are_found(source, expected):
+    assert assigned_to_imports(source) == expected
+
+
+def test_the_package_changes_no_module_of_another_library():
+    """Nowhere in jhub_kit is an attribute of an imported module (or of another
+    package's class) assigned: no library's function is replaced at run time, not
+    even for a while (the pool's launcher once replaced ssl.create_default_context
+    and importlib.metadata.entry_points for two minutes after a hand-over)."""
+    import pathlib
+
+    import jhub_kit
+
+    root = pathlib.Path(jhub_kit.__file__).parent
+    found = {
+        (path.relative_to(root).as_posix(), what)
+        for path in sorted(root.rglob("*.py"))
+        for what in assigned_to_imports(path.read_text())
+    }
+    assert found == ASSIGNED_ON_PURPOSE

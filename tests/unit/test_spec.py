@@ -138,10 +138,12 @@ def kit_kwargs(s: DockerSpawner) -> dict:
 
 @pytest.mark.parametrize("case", list(OPTIONS))
 def test_make_spec_is_dockerspawners_create_object(case):
-    """Same options, same container: the kit's only change with no security or
-    limits given is auto_remove (the kit removes a dead container itself)."""
+    """Same options, same container: the kit's only changes with no security or
+    limits given are auto_remove (the kit removes a dead container itself) and the
+    runtime files' directory outside the home (a full home must not stop a start)."""
     stock, s = stock_kwargs(OPTIONS[case])
     kit = kit_kwargs(s)
+    assert kit["environment"].pop("JUPYTER_RUNTIME_DIR") == spec.RUNTIME_DIR
     stock_hc, kit_hc = stock.pop("host_config"), kit.pop("host_config")
     assert kit == stock
     assert stock_hc.pop("AutoRemove") is True and kit_hc.pop("AutoRemove", False) is False
@@ -231,6 +233,60 @@ def test_mount_plan_puts_nested_mounts_inside_their_slot_after_it():
         ("/home/jovyan/work", "slot-0/work"),
         ("/home/jovyan/work/deep", "slot-0/work/deep"),
     ]
+
+
+# -- JupyterLab's extension manager ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("manager", "args"),
+    [
+        pytest.param(None, ["--port=8888"], id="unset"),
+        pytest.param(
+            "readonly", ["--LabApp.extension_manager=readonly", "--port=8888"], id="readonly"
+        ),
+        pytest.param("pypi", ["--LabApp.extension_manager=pypi", "--port=8888"], id="pypi"),
+    ],
+)
+def test_the_description_carries_the_extension_manager_only_when_set(manager, args):
+    """The argument is in the description's arguments (what a pooled start hands
+    over) and in its command (what the cold path and a service run), before the
+    spawner's own arguments, so an ``--LabApp.extension_manager`` in ``args`` wins."""
+    described = make_spec(inputs(lab_extension_manager=manager))
+    assert described.args == args
+    assert described.create["command"] == ["jupyterhub-singleuser", *args]
+    service = spec.service_kwargs(
+        described,
+        name="jupyter-alice",
+        resources={},
+        constraints=[],
+        use_internal_ip=True,
+        port=8888,
+    )
+    assert service["task_template"]["ContainerSpec"]["Args"] == ["jupyterhub-singleuser", *args]
+
+
+def test_the_extension_manager_is_no_part_of_the_pools_key():
+    """A member is made from the configuration without arguments; the manager comes
+    with the identity, so a member fits a start with or without it."""
+    member = make_spec(inputs(env={}, args=[], name=""))
+    user = make_spec(inputs(lab_extension_manager="readonly"))
+    assert spec.pool_key(user) == spec.pool_key(member)
+    assert spec.pool_refusals(user, spec.fixed_part(member)) == []
+
+
+@pytest.mark.parametrize("value", ["", "read only", "readonly=1", "pypi\n"])
+def test_an_extension_manager_must_be_a_name(value):
+    from traitlets import TraitError
+
+    from jhub_kit.spawners.singleuser import SingleUserOptionsMixin
+
+    with pytest.raises(TraitError, match=r"SingleUserOptionsMixin\.lab_extension_manager"):
+        SingleUserOptionsMixin(lab_extension_manager=value)
+    assert SingleUserOptionsMixin().lab_extension_manager is None
+    assert SingleUserOptionsMixin(lab_extension_manager="readonly").lab_extension_manager == (
+        "readonly"
+    )
 
 
 # -- the pool's key and refusals ----------------------------------------------------
@@ -386,8 +442,9 @@ SWARM_OPTIONS = {
 
 @pytest.mark.parametrize("case", list(SWARM_OPTIONS))
 def test_service_kwargs_are_swarmspawners_create_object(case):
-    """Same options, same service, but for the kit's three changes: the quota's
-    resources, its placement constraints, and a task never restarted behind the hub."""
+    """Same options, same service, but for the kit's changes: the quota's
+    resources, its placement constraints, a task never restarted behind the hub,
+    and the runtime files' directory outside the home."""
     s = CapturingSwarmSpawner.make(**copy.deepcopy(SWARM_OPTIONS[case]))
     s.mem_limit = 2**30
     stock = asyncio.run(s.create_object())
@@ -422,6 +479,7 @@ def test_service_kwargs_are_swarmspawners_create_object(case):
     )
     stock_task, kit_task = stock.pop("task_template"), kit.pop("task_template")
     assert kit == stock
+    kit_task["ContainerSpec"]["Env"].remove(f"JUPYTER_RUNTIME_DIR={spec.RUNTIME_DIR}")
     assert kit_task.pop("RestartPolicy")["Condition"] == "none"
     assert kit_task["Resources"] == {"Limits": {"MemoryBytes": 2**30}}
     assert stock_task["Resources"]["Limits"]["MemoryBytes"] == 2**30
