@@ -190,7 +190,8 @@ CASES = {
         members=2,
     ),
     # the student's ~/.local (here a read-only folder mounted there) holds a package
-    # with an entry point and a kernel that needs it: the server process itself finds
+    # with an entry point and a kernel that needs it (an image whose Python reads the
+    # user site, as the Docker Stacks' conda does): the server process itself finds
     # the entry point (importlib.metadata.entry_points, at the request) and lists the
     # kernel, right after the hand-over as after a cold start; and JupyterLab's
     # extension manager is the one the class asks for, on both paths
@@ -199,6 +200,7 @@ CASES = {
             "home_provisioner": "directory",
             "volumes": {"USER_LOCAL": {"bind": "/home/jovyan/.local", "mode": "ro"}},
             "lab_extension_manager": "readonly",
+            "image": "USER_SITE_IMAGE",
         },
         kernelspecs=("kit-course",),
     ),
@@ -394,6 +396,24 @@ def stacks_image(docker_client, test_image):
     docker_client.images.remove(tag, force=True)
 
 
+@pytest.fixture(scope="module")
+def user_site_image(docker_client, test_image):
+    """The test image with a Python that reads ``~/.local`` (its venv made to include
+    the system's site-packages, which also enables the user site)."""
+    import io
+
+    tag = f"{TEST_PREFIX}-usersite:latest"
+    dockerfile = (
+        f"FROM {test_image}\nUSER root\n"
+        "RUN sed -i 's/^include-system-site-packages = false/include-system-site-packages"
+        " = true/' /opt/venv/pyvenv.cfg\n"
+        "USER 1000\n"
+    )
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
 @pytest.fixture
 def course(tmp_path):
     d = tmp_path / "course"
@@ -449,6 +469,7 @@ async def test_cold_and_pooled_are_one_server(
     docker_client,
     test_image,
     stacks_image,
+    user_site_image,
     chp,
     mount_area,
     course,
@@ -465,6 +486,7 @@ async def test_cold_and_pooled_are_one_server(
         .replace("COURSE", str(course))
         .replace("USER_LOCAL", str(user_local))
         .replace("STACKS_IMAGE", stacks_image)
+        .replace("USER_SITE_IMAGE", user_site_image)
     )
     if name in ("allowed-images", "profile-image", "profile-image-pooled"):
         docker_client.images.get(test_image).tag(f"{TEST_PREFIX}-other", "latest")
