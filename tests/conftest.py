@@ -53,6 +53,19 @@ def pytest_sessionfinish(session, exitstatus):
 TIERS = ("unit", "integration", "system")
 
 
+def pytest_configure(config):
+    """Test files are imported by their base name (no packages): two tiers with a
+    file of the same name would make one of them fail to import. Say which, first."""
+    from collections import Counter
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    names = Counter(p.name for tier in TIERS for p in (here / tier).glob("test_*.py"))
+    twice = sorted(name for name, n in names.items() if n > 1)
+    if twice:
+        raise pytest.UsageError(f"test files of the same name in two tiers: {', '.join(twice)}")
+
+
 def pytest_collection_modifyitems(config, items):
     """Each test gets its tier's marker; pure tests first, then hub/docker/root ones
     (stable within each group)."""
