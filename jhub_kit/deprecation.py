@@ -18,8 +18,8 @@ old one was ignored. Reading an old name that was never set gives the new one's 
 
 from __future__ import annotations
 
+import logging
 import warnings
-import weakref
 from importlib import import_module
 from types import ModuleType
 from typing import Any, ClassVar
@@ -29,8 +29,7 @@ from traitlets import HasTraits, observe
 from traitlets.config import Configurable
 from traitlets.log import get_logger
 
-#: (id of the config, class, old name) -> the config, for "once per config"
-_warned: dict[tuple[int, type, str], weakref.ref[Any]] = {}
+from . import registry
 
 
 def _entry(value: tuple[Any, ...]) -> tuple[str | None, str, str]:
@@ -66,11 +65,10 @@ def _first_time(obj: Any, old: str) -> bool:
     config = getattr(obj, "config", None)
     if config is None:
         return True
-    key = (id(config), type(obj), old)
-    seen = _warned.get(key)
-    if seen is not None and seen() is config:
+    warned: set[tuple[type, str]] = registry.shared("deprecation-warned", config, set)
+    if (type(obj), old) in warned:
         return False
-    _warned[key] = weakref.ref(config)
+    warned.add((type(obj), old))
     return True
 
 
@@ -157,12 +155,17 @@ def moved_module(old: str, new: str, version: str) -> tuple[Any, Any, list[str]]
 
         __getattr__, __dir__, __all__ = moved_module(__name__, "jhub_kit.auth.userlist", "0.4")
     """
-    warnings.warn(
+    message = (
         f"{old} moved to {new} in jhub_kit {version}: import {new} instead "
-        f"(the old path will be removed)",
+        f"(the old path will be removed)"
+    )
+    warnings.warn(
+        message,
         DeprecationWarning,
         stacklevel=3,  # the shim, then whoever imported it (importlib's frames are skipped)
     )
+    # Python hides a DeprecationWarning raised in a config file: the hub's log says it too
+    logging.getLogger("jhub_kit").warning(message)
     module = import_module(new)
 
     def __getattr__(name: str) -> Any:

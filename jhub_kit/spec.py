@@ -150,7 +150,7 @@ NOTICES_PATH = "/opt/jhub-kit/notices"
 HOME_FULL_PAGE = "jhub-kit-home-full.html"
 
 
-def kit_env(i: SpecInputs) -> dict[str, str]:
+def kit_env() -> dict[str, str]:
     """The kit's environment for every server (the spawner's own wins)."""
     return {"JUPYTER_RUNTIME_DIR": RUNTIME_DIR}
 
@@ -220,7 +220,7 @@ def make_spec(i: SpecInputs) -> ServerSpec:
     command = list(i.command) + args
     create: dict[str, Any] = {
         "image": i.image,
-        "environment": {**kit_env(i), **i.env},
+        "environment": {**kit_env(), **i.env},
         "volumes": sorted(b["bind"] for b in i.volume_binds.values()),
         "name": i.name,
         "command": command,

@@ -14,7 +14,6 @@ from ..pool import schedule
 from .common import config_option, load_config
 
 DEFAULT_POOL_DIR = "/run/jhub-kit/pool"
-DEFAULT_FILL_MAX = 100  # QuotaDockerSpawner.pool_fill_max's default
 STALE_AFTER = 30.0  # the hub writes its status every 2 s
 
 
@@ -166,7 +165,10 @@ def _fill_cap(base: Path, config_file: str | None) -> tuple[int, str]:
         section = load_config(config_file).get("QuotaDockerSpawner", {})
         if "pool_fill_max" in section:
             return int(section["pool_fill_max"]), "pool_fill_max in the config"
-    return DEFAULT_FILL_MAX, "the default pool_fill_max"
+    from ..pool.mixin import PoolMixin
+
+    default: int = PoolMixin.class_traits()["pool_fill_max"].default_value
+    return default, "the default pool_fill_max"
 
 
 def _wait_for(base: Path, size: int, timeout: int) -> None:

@@ -185,9 +185,18 @@ class LoopHealth:
         watchdog thread that names what holds it that long. Call from the loop."""
         loop = asyncio.get_running_loop()
         if not self.running:
+            if self._stop.is_set():  # the last sampler ended (a hub's shutdown)
+                self._stop = threading.Event()
             self.last_tick = self.clock()
             self._task = loop.create_task(self._sample())
-        if stall_threshold > 0 and self._watcher is None:
+            # the hub's shutdown cancels every task: the watchdog ends with the sampler
+            stop = self._stop
+
+            def sampler_ended(_task: asyncio.Task[None]) -> None:
+                stop.set()
+
+            self._task.add_done_callback(sampler_ended)
+        if stall_threshold > 0 and not self.watching:
             self.threshold = stall_threshold
             self._watcher = threading.Thread(
                 target=self._watch,
@@ -316,8 +325,9 @@ def _line(f: Frame) -> str:
 
 
 def _stack(frame: Any, limit: int = 60) -> list[Frame]:
-    """A thread's Python stack, innermost first (no source lines read: the
-    watchdog holds the GIL while it walks)."""
+    """A thread's Python stack, innermost first (no source lines read, to be quick:
+    the sampled thread may run on between two frames, so a sample can mix two
+    moments of its stack)."""
     frames: list[Frame] = []
     while frame is not None and len(frames) < limit:
         code = frame.f_code

@@ -240,21 +240,47 @@ def started_otherwise(env: dict[str, str]) -> list[str]:
     return why
 
 
-def user_site_again() -> bool:
+def top_level_names(directory: str) -> set[str]:
+    """The modules and packages a site directory provides, by their import names."""
+    names = set()
+    for entry in os.listdir(directory):
+        if entry.endswith((".dist-info", ".egg-info", ".pth")) or entry == "__pycache__":
+            continue
+        if entry.endswith((".py", ".so", ".pyd")):
+            names.add(entry.split(".", 1)[0])
+        elif entry.isidentifier() and os.path.isdir(os.path.join(directory, entry)):
+            names.add(entry)
+    return names
+
+
+def user_site_again() -> list[str]:
     """The student's ``~/.local`` packages, as a cold start would see them: Python
     adds the user site to ``sys.path`` only if it exists when the interpreter
     starts, and the member started before the student's home was mounted over the
-    same path (:func:`started_otherwise` made sure it is the same). True if it was
-    added."""
+    same path (:func:`started_otherwise` made sure it is the same). It goes where a
+    cold start puts it, before the image's site-packages.
+
+    Returns the modules of the user site that this interpreter already imported from
+    the image (a cold start would import the student's: this one cannot), in which
+    case nothing is added and the server must start afresh; else an empty list."""
     import site
 
     if not site.ENABLE_USER_SITE:
-        return False
+        return []
     user_site = site.getusersitepackages()
     if not os.path.isdir(user_site) or user_site in sys.path:
-        return False
-    site.addsitedir(user_site)
-    return True
+        return []
+    shadowed = sorted(name for name in top_level_names(user_site) if name in sys.modules)
+    if shadowed:
+        return shadowed
+    before = list(sys.path)
+    site.addsitedir(user_site)  # the user site and what its .pth files add, at the end
+    added = [p for p in sys.path if p not in before]
+    rest = [p for p in sys.path if p not in added]
+    image = set(site.getsitepackages())
+    at = next((i for i, p in enumerate(rest) if p in image), len(rest))
+    sys.path[:] = [*rest[:at], *added, *rest[at:]]
+    return []
 
 
 #: the program a cold start runs (the command the launcher stands in for)
@@ -310,10 +336,15 @@ def main() -> None:
         os.chdir(identity.get("cwd") or os.getcwd())
     except OSError:
         os.chdir(os.environ.get("HOME") or "/")
+    if "jupyterhub.singleuser" in sys.modules:  # an extension imported it ahead
+        otherwise.append("jupyterhub.singleuser, imported before the student's environment")
+    if not otherwise:
+        shadowed = user_site_again()
+        if shadowed:
+            otherwise.append(f"~/.local's {', '.join(shadowed)}, imported from the image")
     if otherwise:
         print(f"[jhub-kit pool] a cold start here, for {', '.join(otherwise)}", flush=True)
         start_cold(args)
-    user_site_again()
     start(args)
 
 

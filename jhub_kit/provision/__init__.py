@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,7 @@ from typing import Any
 
 from traitlets.config import Config
 
+from .. import registry
 from .base import HomeMount, HomeProvisioner, HomeUnavailable, ProvisionError, Usage
 
 log = logging.getLogger(__name__)
@@ -42,19 +42,20 @@ def _scan() -> tuple[dict[str, str], dict[str, list[str]]]:
     distributions register (each with who registers what). Read once per
     ``sys.path`` (reading every installed distribution's metadata takes about 10 ms,
     and a start asks for its provisioner's class)."""
-    return _scan_path(tuple(sys.path))
+    # sys.path is only the key: entry_points() reads sys.path itself
+    found: tuple[dict[str, str], dict[str, list[str]]] = registry.shared(
+        "home-provisioner-names", None, _read_entry_points, tuple(sys.path)
+    )
+    return found
 
 
-@functools.lru_cache(maxsize=8)
-def _scan_path(path: tuple[str, ...]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    # ``path`` is only the cache's key: entry_points() reads sys.path itself
+def _read_entry_points() -> tuple[dict[str, str], dict[str, list[str]]]:
     found = dict(BACKENDS)
     targets: dict[str, dict[str, str]] = {}  # name: {module:Class: distribution}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         name, dist = ep.name.lower(), ep.dist.name if ep.dist else "?"
         if name in BACKENDS:
-            if ep.value != BACKENDS[name] and (dist, name) not in _WARNED:
-                _WARNED.add((dist, name))
+            if ep.value != BACKENDS[name]:  # once: the reading is kept
                 log.warning(
                     "%s registers home provisioner %r as %s; the name is the kit's own "
                     "(%s) and keeps it: name the class path to use the other one",
@@ -74,14 +75,11 @@ def _scan_path(path: tuple[str, ...]) -> tuple[dict[str, str], dict[str, list[st
     return found, clashes
 
 
-_WARNED: set[tuple[str, str]] = set()
-
-
 def registered() -> dict[str, str]:
     """Every short name and its ``module:Class``: the kit's own (:data:`BACKENDS`)
     and each one an installed distribution registers in :data:`ENTRY_POINT_GROUP`
     (names are case-insensitive, as JupyterHub's). Nothing is imported."""
-    return _scan()[0]
+    return dict(_scan()[0])
 
 
 def _load(target: str, asked: str) -> type[HomeProvisioner]:

@@ -363,8 +363,9 @@ class QuotaConfigMixin(_Base):
         """The limits a student asked for in ``user_options``: within ``quota`` (what
         the administrator gave them for this start) and the ceiling, or HTTP 400 in
         words naming the key, the value and the most allowed; never applied above it."""
+        ceiling = self.request_ceiling()  # the admin's: a bad one is theirs to fix, not a 400
         try:
-            return bound_requests(self.user_options, quota, self.request_ceiling())
+            return bound_requests(self.user_options, quota, ceiling)
         except QuotaError as e:
             self.log.warning("Resource request of %s refused: %s", self.user.name, e)
             message = str(e) if isinstance(e, RequestRefused) else f"Invalid resource request: {e}"

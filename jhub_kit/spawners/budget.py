@@ -82,10 +82,16 @@ class BudgetMixin(_Base):
             found[key] = q if q is not None else Quota(mem_limit=0, cpu_limit=0.0)
         return found
 
+    def budget_quota(self) -> Quota | None:
+        """The quota this start was admitted with (the start runs with it, so the
+        ledger holds what the server gets), or None where no budget is configured."""
+        return self._budget_quota
+
     def release_budget(self) -> None:
         """Give this server's place in the user's budget back (it stopped, or its
         start failed); nothing if it holds none."""
         ticket, self._budget_ticket = self._budget_ticket, None
+        self._budget_quota = None
         if ticket is not None:
             self.budget_ledger().release(self.user.name, self.name, ticket)
 
@@ -93,7 +99,6 @@ class BudgetMixin(_Base):
         """Admit this start against the user's budget and hold its place, or refuse
         it with HTTP 400 naming how many servers the user really runs."""
         self.release_budget()  # an earlier start of this server that left one
-        self._budget_quota = None
         if not self._budget_configured():
             return
         quota = await self.resolve_quota_for_spawn()

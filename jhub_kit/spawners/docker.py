@@ -169,7 +169,8 @@ class QuotaDockerSpawner(
         self._progress_events: list[dict[str, Any]] = []
         self.oom_kills = 0
         self.forget_image()
-        self.quota = await self.resolve_quota_for_spawn()
+        # the quota the budget admitted this start with, else resolved now
+        self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
         self.show_quota(self.quota)
         self._emit(5, f"Quota: {self.quota.describe()}")
         self.pool_member = ""

@@ -159,7 +159,9 @@ class HomesMixin(_Base):
         (which needs room), while the home is full. The home is measured before
         each start; full is less than 1 MiB free, or no inode left. The notice is
         a page of the kit's (``jhub_kit/notices``), mounted read-only at
-        ``/opt/jhub-kit/notices`` and served by the student's own server. Turn it off
+        ``/opt/jhub-kit/notices`` and served by the student's own server
+        (QuotaDockerSpawner; QuotaSwarmSpawner keeps every server's runtime files out
+        of the home too, but opens no notice). Turn it off
         where the engine's host cannot see the kit's installed files at the same
         path (a hub in a container); the server then still starts, as every server's
         runtime files are kept outside the home.

@@ -194,7 +194,8 @@ class QuotaSwarmSpawner(
     async def start(self) -> Any:
         self._progress_events = []
         self.forget_image()
-        self.quota = await self.resolve_quota_for_spawn()
+        # the quota the budget admitted this start with, else resolved now
+        self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
         self.show_quota(self.quota)
         self.task_id = ""
         self.lost_reason = None

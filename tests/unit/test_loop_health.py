@@ -317,6 +317,25 @@ async def test_stopped_it_leaves_no_thread_and_started_again_it_watches_again(he
     assert_asyncio_untouched()
 
 
+async def test_the_watchdog_ends_with_the_sampler_as_at_a_hubs_shutdown(healths):
+    """JupyterHub's shutdown cancels every task on its loop (the sampler too) without
+    calling stop(): the watchdog thread ends with it, and a later start watches again."""
+    h = healths(interval=0.01)
+    h.start(stall_threshold=0.05)
+    first = h._watcher
+    h._task.cancel()  # what shutdown_cancel_tasks does
+    await asyncio.sleep(0.05)
+    first.join(timeout=2)
+    assert not first.is_alive() and not h.running and not watch_threads()
+    h.start(stall_threshold=0.05)
+    assert h.running and h.watching and len(watch_threads()) == 1
+    await asyncio.sleep(0.03)
+    hold_the_loop(0.15)
+    await asyncio.sleep(0.05)
+    h.stop()
+    assert [s.owner for s in h.stalls] == ["tests"] and not watch_threads()
+
+
 async def test_without_a_threshold_there_is_no_thread(healths):
     h = healths(interval=0.01)
     h.start()

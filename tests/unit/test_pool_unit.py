@@ -98,8 +98,10 @@ def test_the_launcher_adds_the_students_user_site_that_appeared_with_the_home(
     tmp_path, monkeypatch
 ):
     """A member started before the home was mounted over the same path: Python left
-    ~/.local out of sys.path; after the hand-over it is in, as for a cold start
-    (only if it exists), with no change to what ``site`` worked out at start."""
+    ~/.local out of sys.path; after the hand-over it is in, where a cold start puts
+    it (before the image's site-packages; only if it exists), with no change to what
+    ``site`` worked out at start. A module of ~/.local that the member already
+    imported from the image is named instead (the server must start afresh)."""
     import site
     import sys
     import sysconfig
@@ -113,12 +115,19 @@ def test_the_launcher_adds_the_students_user_site_that_appeared_with_the_home(
     monkeypatch.setattr(site, "ENABLE_USER_SITE", True)
     monkeypatch.setattr(site, "USER_BASE", base)
     monkeypatch.setattr(site, "USER_SITE", user_site)
-    assert launcher.user_site_again() is False  # no ~/.local: nothing added
+    assert launcher.user_site_again() == []  # no ~/.local: nothing added
     os.makedirs(user_site)
-    assert launcher.user_site_again() is True
+    with open(os.path.join(user_site, "json.py"), "w") as f:  # json: imported already
+        f.write("")
+    assert launcher.user_site_again() == ["json"] and user_site not in sys.path
+    os.remove(os.path.join(user_site, "json.py"))
+    os.makedirs(os.path.join(user_site, "studentpkg"))
+    assert launcher.user_site_again() == []
+    image = [i for i, p in enumerate(sys.path) if p in site.getsitepackages()]
     assert user_site in sys.path
+    assert not image or sys.path.index(user_site) < min(image)  # as a cold start has it
     assert (base, user_site) == (site.USER_BASE, site.USER_SITE)  # site left alone
-    assert launcher.user_site_again() is False  # once
+    assert launcher.user_site_again() == []  # once
 
 
 @pytest.mark.parametrize(
