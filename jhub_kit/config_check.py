@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 
 from traitlets.config import Config, Configurable
+
+from .standin import stand_in
 
 # classes whose config sections we know, by module
 _KNOWN = {
@@ -135,7 +136,7 @@ def check_config(c: Config) -> Report:
     if isinstance(spawner_cls, type) and issubclass(spawner_cls, QuotaDockerSpawner):
         try:
             # a stand-in user: the spawner reads config, nothing is started
-            sp = spawner_cls(config=c, user=SimpleNamespace(name="config-check", groups=[]))
+            sp = stand_in(spawner_cls, c, name="config-check")
         except Exception as e:
             report.errors.append(f"{spawner_cls.__name__}: {e}")
             return report
@@ -168,7 +169,7 @@ def _check_swarm_spawner(cls: type, c: Config, report: Report) -> None:
     from .quota.swarm_limits import not_enforced
 
     try:
-        sp = cls(config=c, user=SimpleNamespace(name="config-check", groups=[]))
+        sp = stand_in(cls, c, name="config-check")
     except Exception as e:
         report.errors.append(f"{cls.__name__}: {e}")
         return

@@ -27,7 +27,8 @@ from . import offloop, registry
 
 async def on_hub_start(app: Any) -> None:
     """The hub serves: fill its pool, hand the dashboard its settings."""
-    from .pool.mixin import StandInUser, wake_pool
+    from .pool.mixin import wake_pool
+    from .standin import stand_in as make_stand_in
     from .views.dashboard import SERVICE_NAME
     from .views.dashboard import settings as dashboard
 
@@ -37,7 +38,7 @@ async def on_hub_start(app: Any) -> None:
     await wake_pool(app)
     path = dashboard.path_in(list(getattr(app, "services", []) or []), SERVICE_NAME)
     if path:
-        stand_in = spawner_class(config=app.config, user=StandInUser(), hub=app.hub)
+        stand_in = make_stand_in(spawner_class, app.config, hub=app.hub)
         auth = getattr(app, "authenticator", None)
         settings = await offloop.run_io(dashboard.settings_of, stand_in, auth)
         await offloop.run_io(dashboard.write, path, settings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import entry_points
-from types import SimpleNamespace
 from typing import Any
 
 from traitlets import import_item
@@ -19,6 +18,7 @@ from .provision import HomeProvisioner, make_provisioner
 from .provision.dockervolume import DockerVolumeProvisioner
 from .quota.policy import Quota
 from .quota.traits import QuotaConfigMixin
+from .standin import stand_in
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,7 @@ def spawner_class(config: Config) -> type[QuotaConfigMixin]:
 def configured_spawner(config: Config, username: str = "config-check", groups: Any = ()) -> Any:
     """The configured kit spawner for a stand-in user (callable traits get it as
     their ``spawner`` argument); never started."""
-    user = SimpleNamespace(name=username, groups=[SimpleNamespace(name=g) for g in groups])
-    return spawner_class(config)(config=config, user=user)
+    return stand_in(spawner_class(config), config, name=username, groups=tuple(groups))
 
 
 async def quota_for(config: Config, username: str, groups: Any = ()) -> Quota:

@@ -23,6 +23,8 @@ from traitlets import Float, Int, List, TraitError, Unicode, validate
 from .. import metrics, registry, spec
 from ..loop import health as loop_mod
 from ..quota.policy import Quota, QuotaError, build_quota, parse_partial
+from ..standin import is_stand_in
+from ..standin import stand_in as make_stand_in
 from . import members as pool_mod
 from . import schedule as pool_schedule
 from .members import Attachment, Member, MemberKind, WarmPool
@@ -36,23 +38,6 @@ if TYPE_CHECKING:
     from ..spec import Mountpoint, ServerSpec
 else:
     from traitlets.config import LoggingConfigurable as _Base
-
-#: the name of the stand-in user whose (configuration-only) server members are
-STAND_IN_NAME = "jhub-kit-pool-member"
-
-
-class StandInUser:
-    """A user who is nobody: what the stand-in spawner renders templates and calls
-    callables with (no groups, no options, no database row)."""
-
-    name = STAND_IN_NAME
-    groups: list[Any] = []
-    admin = False
-    url = f"/user/{STAND_IN_NAME}/"
-    id = 0
-
-    def __init__(self) -> None:
-        self.spawners: dict[str, Any] = {}
 
 
 class PoolMixin(_Base):
@@ -248,7 +233,7 @@ class PoolMixin(_Base):
 
     @property
     def is_stand_in(self) -> bool:
-        return isinstance(self.user, StandInUser)
+        return is_stand_in(self.user)
 
     def warm_pool(self) -> WarmPool | None:
         """This hub's pool (one per hub, shared by every user's spawner); None if off."""
@@ -336,7 +321,7 @@ class PoolMixin(_Base):
         image and overrides of ``profile``, if given)."""
         if self.is_stand_in and profile is None:
             return self
-        stand_in = type(self)(config=self.config, user=StandInUser(), hub=self.hub)
+        stand_in = make_stand_in(type(self), self.config, hub=self.hub)
         if profile is not None:
             stand_in.set_profile(profile)
         return stand_in
@@ -534,7 +519,7 @@ async def wake_pool(app: Any) -> None:
     spawner_class = getattr(app, "spawner_class", None)
     if not (isinstance(spawner_class, type) and issubclass(spawner_class, PoolMixin)):
         return
-    stand_in = spawner_class(config=app.config, user=StandInUser(), hub=app.hub)
+    stand_in = make_stand_in(spawner_class, app.config, hub=app.hub)
     wanted = stand_in.pool_on
     if not wanted:
         try:

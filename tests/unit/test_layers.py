@@ -72,6 +72,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "jhub_kit.metrics",
             "jhub_kit.registry",
             "jhub_kit.files",
+            "jhub_kit.standin",
             "jhub_kit.deprecation",
             "jhub_kit.loop",
             "jhub_kit._version",
