@@ -20,10 +20,12 @@ pyproject.toml's ``pythonpath``). Pure tests run first.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -101,16 +103,26 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+#: held exclusively while a test restarts the engine (kit_testing.restart_dockerd), and
+#: shared by the version matrix's sessions beside the suite while they use it
+ENGINE_LOCK = Path(os.environ.get("JHUB_KIT_STATE", "/var/lib/jhub-kit-dev")) / "engine.lock"
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     import docker
 
-    try:
-        client = docker.from_env(version="auto", timeout=120)
-        client.ping()
-    except Exception as e:
-        _unavailable(f"no Docker engine answers ({e}); run scripts/test.sh")
-    return client
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("JHUB_KIT_ENGINE_SHARED") == "1":  # the matrix (matrix_runner)
+            ENGINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+            lock = stack.enter_context(open(ENGINE_LOCK, "a"))
+            fcntl.flock(lock, fcntl.LOCK_SH)  # waits while the engine restarts
+        try:
+            client = docker.from_env(version="auto", timeout=120)
+            client.ping()
+        except Exception as e:
+            _unavailable(f"no Docker engine answers ({e}); run scripts/test.sh")
+        yield client
 
 
 @pytest.fixture(scope="session")

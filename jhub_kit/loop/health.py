@@ -90,7 +90,10 @@ class Stall:
     """The loop's tick came ``seconds`` late. ``owner`` and ``where``: the decisive
     frame seen in most of the ``taken`` stack samples (``samples`` of them);
     ``"other"`` and ``"?"`` if none was taken. ``cpu``: the loop thread's CPU
-    time from the tick before to this one."""
+    time from the tick before to this one; ``owner_cpu``: the part of it spent up to
+    a sample that named the owner, since the sample before (the loop thread's own
+    CPU clock, read at each sample): time the thread waited, for the GIL or a core,
+    is nobody's."""
 
     seconds: float
     owner: str
@@ -99,24 +102,64 @@ class Stall:
     stack: list[str] = field(default_factory=list)
     cpu: float = 0.0
     taken: int = 0
+    owner_cpu: float = 0.0
 
     def describe(self) -> str:
         return (
             f"{self.seconds * 1000:.0f} ms ({self.cpu * 1000:.0f} ms of CPU) in {self.owner} "
-            f"({self.where}, {self.samples} of {self.taken} samples)"
+            f"({self.where}, {self.samples} of {self.taken} samples, "
+            f"{self.owner_cpu * 1000:.0f} ms of CPU in them)"
         )
 
 
 def stall_of(
-    seconds: float, cpu: float, counts: collections.Counter[Key], stacks: dict[Key, list[str]]
+    seconds: float,
+    cpu: float,
+    counts: collections.Counter[Key],
+    stacks: dict[Key, list[str]],
+    cpu_by: dict[Key, float] | None = None,
 ) -> Stall:
     """A stall from the samples taken during it: ``counts`` of each decisive frame,
-    ``stacks`` one stack (innermost first) for each."""
+    ``stacks`` one stack (innermost first) for each, ``cpu_by`` the loop thread's CPU
+    up to each frame's samples (None: not measured, all of ``cpu`` is the owner's)."""
     if not counts:
         return Stall(seconds, "other", "?", 0, [], cpu=cpu, taken=0)
     (who, where), n = counts.most_common(1)[0]
     place = "?" if where is None else _line(where)
-    return Stall(seconds, who, place, n, stacks.get((who, where), []), cpu, sum(counts.values()))
+    owner_cpu = cpu if cpu_by is None else cpu_by.get((who, where), 0.0)
+    return Stall(
+        seconds,
+        who,
+        place,
+        n,
+        stacks.get((who, where), []),
+        cpu,
+        sum(counts.values()),
+        owner_cpu,
+    )
+
+
+@dataclass
+class _Samples:
+    """The stack samples taken under one tick: how often each decisive frame was
+    seen, a stack of each, the loop thread's CPU up to each frame's samples, and the
+    thread's CPU clock at the last sample (or at the tick)."""
+
+    cpu_at: float | None
+    counts: collections.Counter[Key] = field(default_factory=collections.Counter)
+    stacks: dict[Key, list[str]] = field(default_factory=dict)
+    cpu_by: dict[Key, float] = field(default_factory=dict)
+
+
+def _thread_cpu_clock(thread_id: int) -> Callable[[], float] | None:
+    """The CPU clock of thread ``thread_id`` (a pthread id, as threading gives it),
+    or None where the platform has none."""
+    try:
+        clock_id = time.pthread_getcpuclockid(thread_id)
+        time.clock_gettime(clock_id)
+    except (AttributeError, OSError):
+        return None
+    return lambda: time.clock_gettime(clock_id)
 
 
 @dataclass
@@ -141,10 +184,10 @@ class LoopHealth:
     _watcher: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    # stack samples by the tick they follow: (decisive frame counts, a stack of each)
-    _pending: dict[float, tuple[collections.Counter[Key], dict[Key, list[str]]]] = field(
-        default_factory=dict
-    )
+    #: the loop thread's CPU clock at the last tick (the watchdog reads the same clock)
+    last_tick_cpu: float = 0.0
+    # stack samples by the tick they follow
+    _pending: dict[float, _Samples] = field(default_factory=dict)
 
     # -- pure ------------------------------------------------------------------
 
@@ -229,6 +272,7 @@ class LoopHealth:
             now, cpu_now = self.clock(), time.thread_time()
             lag = max(0.0, now - asked - self.interval)
             before = self.last_tick
+            self.last_tick_cpu = cpu_now  # before the tick: a watchdog that sees it sees this
             self.record(now, lag)
             if self.threshold > 0:
                 self._close(before, lag, cpu_now - cpu)
@@ -239,11 +283,12 @@ class LoopHealth:
         with ``cpu`` seconds of the loop thread's CPU since; a stall if that is the
         threshold or more, named by the samples taken meanwhile."""
         with self._lock:
-            counts, stacks = self._pending.pop(tick, (collections.Counter(), {}))
+            taken = self._pending.pop(tick, None) or _Samples(None)
             for old in [t for t in self._pending if t < tick]:
                 del self._pending[old]
-        if lag >= self.threshold and not counts[STOPPED]:  # a stopped loop: nobody held it
-            self._keep(stall_of(lag, cpu, counts, stacks))
+        if lag >= self.threshold and not taken.counts[STOPPED]:  # stopped: nobody held it
+            cpu_by = taken.cpu_by if taken.cpu_at is not None else None
+            self._keep(stall_of(lag, cpu, taken.counts, taken.stacks, cpu_by))
 
     def _watch(
         self,
@@ -257,20 +302,28 @@ class LoopHealth:
         much, sample the loop thread's stack under the tick it follows; until
         ``stop`` or the loop is closed."""
         every = max(threshold / 4, MIN_WAKE)
+        thread_cpu = _thread_cpu_clock(loop_thread)  # its time.thread_time(), from here
         while not stop.wait(every) and not loop.is_closed():
-            tick = self.last_tick
+            tick, tick_cpu = self.last_tick, self.last_tick_cpu
             if self.clock() - tick - self.interval < every:
                 continue
             frame = sys._current_frames().get(loop_thread) if loop.is_running() else None
             frames = [] if frame is None else _stack(frame)
             del frame
+            cpu_now = thread_cpu() if thread_cpu is not None else None
             if self.last_tick != tick:  # the loop ticked meanwhile: not this hold's
                 continue
             key = decisive(frames) if frames else STOPPED
             with self._lock:
-                counts, stacks = self._pending.setdefault(tick, (collections.Counter(), {}))
-                counts[key] += 1
-                stacks.setdefault(key, [_line(f) for f in frames[:25]])
+                taken = self._pending.setdefault(tick, _Samples(tick_cpu))
+                taken.counts[key] += 1
+                taken.stacks.setdefault(key, [_line(f) for f in frames[:25]])
+                if cpu_now is None or taken.cpu_at is None:
+                    taken.cpu_at = None  # not measured
+                else:  # the CPU since the last sample (or the tick) goes to this one's frame
+                    spent = max(0.0, cpu_now - taken.cpu_at)
+                    taken.cpu_by[key] = taken.cpu_by.get(key, 0.0) + spent
+                    taken.cpu_at = cpu_now
 
     # -- admission -------------------------------------------------------------
 

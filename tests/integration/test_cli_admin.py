@@ -114,7 +114,8 @@ async def test_bad_rows_create_nothing(hub, admin_token, tmp_path):
     assert r.exit_code == 1
     assert r.output == (
         f"{bad}:3: 'new bie' is not a valid username "
-        "(lowercase letters, digits, '.', '_', '-'; at most 64)\n"
+        "(letters of any script, digits, '.', '_', '-', starting with a letter or digit; "
+        "at most 64)\n"
         f"{bad}:4: admin must be yes or no, not 'perhaps'\n"
     )
     assert hub_names(hub) == before

@@ -133,7 +133,7 @@ async def test_start_after_queue_timeout_fails_the_start_and_frees_the_slot(
         spawner = app.users["slow"].spawner
         failure = await failed_spawn(app, "slow")
         assert failure.message == "Your server did not start within 0.5 seconds."
-        assert "not ready 0.5 s after its start began" in str(failure)
+        assert "not ready 0.5 s after it left the start queue" in str(failure)
         assert spawner.start_gate().active == 0
         assert not docker_client.containers.list(all=True, filters={"name": f"{TEST_PREFIX}-slow"})
 

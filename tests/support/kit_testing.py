@@ -116,7 +116,18 @@ STATE = Path(os.environ.get("JHUB_KIT_STATE", "/var/lib/jhub-kit-dev"))
 
 def restart_dockerd(client: Any) -> None:
     """Stop the running dockerd (SIGTERM, as systemd does) and start it again with the
-    same command line, logging to a file; the test command's pid file follows it."""
+    same command line, logging to a file; the test command's pid file follows it.
+    Holds the engine lock (tests/conftest.py) exclusively: the version matrix's
+    sessions beside the suite are not using the engine meanwhile."""
+    import fcntl
+
+    STATE.mkdir(parents=True, exist_ok=True)
+    with open(STATE / "engine.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _restart_dockerd(client)
+
+
+def _restart_dockerd(client: Any) -> None:
     pid = int(Path("/var/run/docker.pid").read_text())
     argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     os.kill(pid, signal.SIGTERM)

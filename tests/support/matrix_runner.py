@@ -55,7 +55,9 @@ def start() -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "JHUB_KIT_TEST_PREFIX": PREFIX},
+        # its engine tests hold the engine lock shared: a restart of the engine by the
+        # suite (tests/integration/test_engine_faults.py) waits for them (conftest.py)
+        env={**os.environ, "JHUB_KIT_TEST_PREFIX": PREFIX, "JHUB_KIT_ENGINE_SHARED": "1"},
     )
 
 

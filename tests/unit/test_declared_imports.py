@@ -28,6 +28,9 @@ NOT_THE_HUB_S = {
 }
 #: extras whose packages a module may import (the rest are tools: test, docs, dev)
 RUNTIME_EXTRAS = ("native", "oauth", "postgres")
+#: standard-library modules newer than the oldest Python supported, each imported
+#: under a version check (tomllib is 3.11's; 3.10 takes the tomli backport)
+NEWER_STDLIB = {"tomllib"}
 
 
 def _norm(name: str) -> str:
@@ -66,7 +69,7 @@ def test_every_imported_package_is_declared():
     have = declared()
     missing = {}
     for top, files in imported().items():
-        if top in sys.stdlib_module_names or top in ("jhub_kit", "__future__"):
+        if top in sys.stdlib_module_names | NEWER_STDLIB or top in ("jhub_kit", "__future__"):
             continue
         # the import name's distributions (PyYAML for yaml); an uninstalled one
         # (tomli on Python 3.11+) is looked for under its own name

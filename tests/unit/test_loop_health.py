@@ -125,8 +125,13 @@ def test_the_most_sampled_decisive_frame_names_a_stall():
     assert stall.where == "/venv/lib/site-packages/jupyterhub/user.py:900 spawn"
     assert (
         stall.describe()
-        == "300 ms (100 ms of CPU) in jupyterhub (" + stall.where + ", 5 of 7 samples)"
+        == "300 ms (100 ms of CPU) in jupyterhub ("
+        + stall.where
+        + ", 5 of 7 samples, 100 ms of CPU in them)"
     )
+    # with the CPU measured at each sample, the owner's is what ran up to its samples
+    measured = lh.stall_of(0.3, 0.1, counts, stacks, {kit: 0.08, hub: 0.02})
+    assert (measured.owner, measured.owner_cpu) == ("jupyterhub", 0.02)
     none = lh.stall_of(0.3, 0.0, collections.Counter(), {})  # C code kept the GIL throughout
     assert (none.owner, none.where, none.samples, none.taken) == ("other", "?", 0, 0)
 
@@ -281,6 +286,25 @@ def burn(cpu: float) -> None:
     end = time.thread_time() + cpu
     while time.thread_time() < end:
         pass
+
+
+@pytest.mark.parametrize(
+    "hold, busy", [(hold_the_loop, False), (spin, True)], ids=["asleep", "busy"]
+)
+async def test_the_owner_is_given_only_the_cpu_its_samples_saw(healths, hold, busy):
+    """Time the loop thread waited (asleep, or for the GIL or a core) is nobody's CPU:
+    the owner's share is read from the thread's own CPU clock at each sample."""
+    h = healths(interval=0.01)
+    h.start(stall_threshold=0.05)
+    await asyncio.sleep(0.03)
+    hold(0.25)
+    await asyncio.sleep(0.05)
+    h.stop()
+    [stall] = [s for s in h.stalls if s.owner == "tests"]
+    if busy:
+        assert stall.owner_cpu > 0.1 and stall.owner_cpu <= stall.cpu + 0.01
+    else:
+        assert stall.owner_cpu < 0.02
 
 
 async def test_a_stall_counts_the_loop_threads_cpu(healths):

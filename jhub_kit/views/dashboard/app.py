@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
-from jupyterhub.utils import url_path_join
+from jupyterhub.utils import AnyTimeoutError, url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
 
@@ -352,7 +352,7 @@ async def serve(collector: Collector, prefix: str, port: int, address: str) -> N
         await asyncio.wait([collecting, stopped])
         try:
             await asyncio.wait_for(server.close_all_connections(), STOP_GRACE)
-        except asyncio.TimeoutError:
+        except AnyTimeoutError:
             log.warning("Closed with requests still open after %.1f s", STOP_GRACE)
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
