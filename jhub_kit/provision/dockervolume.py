@@ -179,6 +179,29 @@ def _chown_in_container(
             api.remove_container(container, force=True)
 
 
+def make_volume_as_a_first_start(
+    api: Any, name: str, *, image: str, target: str, read_only: bool = False
+) -> None:
+    """Make the named volume ``name`` exactly as the engine makes it when a server's
+    container is created with it (DockerSpawner's ``volumes``, a user's first start):
+    the ``local`` driver, no options, and the image's content at ``target`` copied
+    in with its owners. The engine does that at ``create``: a container of ``image``
+    is created with the volume there, never started, and removed."""
+    host_config = api.create_host_config(
+        binds={name: {"bind": target, "mode": "ro" if read_only else "rw"}},
+        network_mode="none",
+    )
+    container = api.create_container(
+        image,
+        command=["true"],
+        host_config=host_config,
+        labels={LABEL: "first-mount", f"{LABEL}.volume": name},
+        network_disabled=True,
+    )
+    with contextlib.suppress(docker.errors.APIError):
+        api.remove_container(container, force=True)
+
+
 def _is_local_empty_dir(path: Path) -> bool:
     """The volume's directory, seen from here (the hub on the Docker host) and empty."""
     try:

@@ -28,7 +28,11 @@ from ..provision import (
     paths,
     provisioner_class,
 )
-from ..provision.dockervolume import DockerVolumeProvisioner, give_volume_to
+from ..provision.dockervolume import (
+    DockerVolumeProvisioner,
+    give_volume_to,
+    make_volume_as_a_first_start,
+)
 from ..quota.policy import Quota, approx_size
 from ..spec import Mountpoint, ServerSpec, inside
 
@@ -222,14 +226,32 @@ class HomesMixin(_Base):
         prov = provisioner_class(hp)(config=self.config)  # no docker client made
         return (prov.uid, prov.gid)
 
-    async def host_path(self, m: Mountpoint) -> str:
+    async def host_path(self, m: Mountpoint, image: str = "") -> str:
         """Where mount ``m``'s content is on this host: a bind's path, a named volume's
-        directory (the engine's ``local`` driver, no options), or the home's."""
+        directory (the engine's ``local`` driver, no options), or the home's. A named
+        volume that does not exist yet (a first start) is made as the engine would
+        make it for a container of ``image`` (:func:`make_volume_as_a_first_start`)."""
         if m.home and self.home_mount is not None and self.home_mount.type != "volume":
             return self.home_mount.source
         if m.kind == "bind":
             return m.source
-        info = await self.docker("inspect_volume", m.source)
+        try:
+            info = await self.docker("inspect_volume", m.source)
+        except docker.errors.NotFound:
+            if not image or m.home:
+                raise
+            await offloop.run_io(
+                make_volume_as_a_first_start,
+                self.client,
+                m.source,
+                image=image,
+                target=m.target,
+                read_only=m.read_only,
+            )
+            self.log.info(
+                "Made volume %s for %s as its first start would", m.source, self.user.name
+            )
+            info = await self.docker("inspect_volume", m.source)
         if info.get("Driver") != "local" or info.get("Options"):
             raise ProvisionError(
                 f"volume {m.source} uses driver {info.get('Driver')!r} with options "

@@ -14,12 +14,14 @@ are there at the next start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import docker.errors
 import pytest
 from conftest import TEST_PREFIX, remove_test_containers
 from hubutil import ensure_user, in_client_thread, kit_config, own_network, running_hub
@@ -583,3 +585,55 @@ async def _run(app, case: Case, docker_client, course, caplog) -> None:
         assert out.strip() == "pooled", (where, out)
     await stop(app, case)
     give_back(pool)
+
+
+async def test_a_first_start_with_a_new_named_volume_is_pooled_and_equal_to_a_cold_one(
+    docker_client, stacks_image, chp, mount_area, docker_debug
+):
+    """jupyterhub-deploy-docker's setting (a named volume per user, no kit home) on a
+    user's very first start: the pool makes the volume as the engine makes it for the
+    cold start's container (the image's ~/work with its owner copied in), so a first
+    login is pooled too; the same first start done cold is the oracle."""
+    case = Case(
+        spawner={"volumes": {f"{TEST_PREFIX}-one-{{username}}": "/home/jovyan/work"}},
+        writable=("/home/jovyan/work",),
+    )
+    c = kit_config(stacks_image, pool_size=1, mem_limit="300M", pids_limit=400, **case.spawner)
+    c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")
+    volume = f"{TEST_PREFIX}-one-{case.user}"
+
+    async def first_start(pooled: bool) -> tuple[dict[str, Any], str]:
+        assert not docker_client.volumes.list(filters={"name": volume}), "not a first start"
+        if not pooled:
+            hold_members(pool)
+        sp = await start(app, case)
+        assert bool(sp.pool_member) == pooled, sp.pool_member
+        seen = await observe(app, sp, docker_client, case)
+        work = await run_in(
+            docker_client, sp.object_id, "stat -c '%U:%G %a' /home/jovyan/work; ls -A ~/work"
+        )
+        out = await run_in(docker_client, sp.object_id, "echo x > ~/work/f && echo ok")
+        assert out.strip() == "ok", out
+        container = sp.object_id
+        await stop(app, case)
+        if not pooled:
+            give_back(pool)
+        with contextlib.suppress(docker.errors.NotFound):  # the volume's last user
+            docker_client.api.remove_container(container, force=True)
+        docker_client.volumes.get(volume).remove(force=True)
+        return seen, work
+
+    try:
+        async with running_hub(c) as app:
+            ensure_user(app, case.user)
+            pool = app.users[case.user].spawner.warm_pool()
+            await until(lambda: len(pool.ready) == 1, what="a member ready")
+            cold, cold_work = await first_start(pooled=False)
+            await until(lambda: len(pool.ready) == 1, what="a member ready")
+            pooled, pooled_work = await first_start(pooled=True)
+            assert pooled == cold
+            assert pooled_work == cold_work and cold_work.startswith("jovyan:users"), cold_work
+    finally:
+        remove_test_containers(docker_client)
+        for v in docker_client.volumes.list(filters={"name": f"{TEST_PREFIX}-one-"}):
+            v.remove(force=True)
