@@ -308,7 +308,8 @@ async def test_quota_d_homes_follow_the_user_across_nodes(swarm, test_image, chp
                     assert r.returncode != 0 and "No space left on device" in r.stderr, r
                     sh("rm -f /home/jovyan/big")
                 else:
-                    assert sh("cat /home/jovyan/notes.txt").stdout.strip() == "kept"
+                    r = sh("cat /home/jovyan/notes.txt; grep ' /home/jovyan ' /proc/mounts")
+                    assert r.stdout.split("\n", 1)[0].strip() == "kept", (node.name, r)
                 await stop_server(app, "hm1")
                 if len(seen) > 1 and round_ >= 1:
                     break
