@@ -69,13 +69,19 @@ class BudgetMixin(_Base):
     def _unreserved_servers(self, held: dict[Hashable, Quota]) -> dict[Hashable, Quota]:
         """The user's other servers that run without a place in the ledger (started
         before this hub process, or stopping), with their quotas. One still starting
-        and not yet checked is left out: it is checked in its turn."""
+        and not yet checked is left out: it is checked in its turn; so is one being
+        stopped that never ran (the cleanup of a refused start)."""
         spawners = getattr(self.user, "spawners", None) or {}
         found: dict[Hashable, Quota] = {}
         for key, sp in list(spawners.items()):
             if sp is self or key in held or not sp.active:
                 continue
-            if getattr(sp, "pending", None) == "spawn":
+            pending = getattr(sp, "pending", None)
+            if pending == "spawn":
+                continue
+            if pending == "stop" and getattr(sp, "server", None) is None:
+                # JupyterHub stopping a start that never ran (e.g. refused by this
+                # budget a moment ago): nothing of it runs
                 continue
             q = getattr(sp, "quota", None)
             # not known (another spawner class): counted as a server, with no size

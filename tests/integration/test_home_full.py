@@ -27,6 +27,7 @@ from hubutil import (
 )
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
+from test_pool import fresh_pools  # noqa: F401 - a fixture
 
 from jhub_kit import spec
 
@@ -40,16 +41,6 @@ def config(image, mount_area, pool_size=0):
         c.QuotaDockerSpawner.pool_size = pool_size
         c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")
     return c
-
-
-@pytest.fixture
-def fresh():
-    from jhub_kit import registry
-
-    registry.forget("provisioner")
-    registry.forget("pool")
-    yield
-    registry.forget("pool")
 
 
 async def as_user(app, name: str, method: str, path: str, **kw) -> requests.Response:
@@ -94,8 +85,9 @@ async def check_notice_and_deletes(app, docker_client, name: str, home: str, wha
     assert r.status_code in (200, 201), r.text
 
 
+@pytest.mark.usefixtures("fresh_pools")
 async def test_a_full_home_starts_cold_on_the_notice(
-    docker_client, test_image, chp, mount_area, fresh, docker_debug
+    docker_client, test_image, chp, mount_area, docker_debug
 ):
     async with running_hub(config(test_image, mount_area)) as app:
         homes = {}
@@ -122,8 +114,9 @@ async def test_a_full_home_starts_cold_on_the_notice(
             await stop_server(app, name)
 
 
+@pytest.mark.usefixtures("fresh_pools")
 async def test_a_full_home_starts_from_the_pool_on_the_notice(
-    docker_client, test_image, chp, mount_area, fresh, docker_debug
+    docker_client, test_image, chp, mount_area, docker_debug
 ):
     async with running_hub(config(test_image, mount_area, pool_size=1)) as app:
         ensure_user(app, "fpool")
