@@ -79,9 +79,11 @@ class BudgetMixin(_Base):
             pending = getattr(sp, "pending", None)
             if pending == "spawn":
                 continue
-            if pending == "stop" and getattr(sp, "server", None) is None:
-                # JupyterHub stopping a start that never ran (e.g. refused by this
-                # budget a moment ago): nothing of it runs
+            if getattr(sp, "object_id", None) == "" or (
+                pending == "stop" and getattr(sp, "server", None) is None
+            ):
+                # nothing of it was made: JupyterHub cleaning up a start that never ran
+                # (refused by this budget a moment ago: it polls and stops it first)
                 continue
             q = getattr(sp, "quota", None)
             # not known (another spawner class): counted as a server, with no size
