@@ -10,22 +10,30 @@ hub. The config is kept alive with the object, so its ``id`` stays unique.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _OBJECTS: dict[tuple[Hashable, ...], tuple[Any, Any]] = {}
+#: the kit's threads (Docker calls, file work) ask for shared objects too: one maker
+#: at a time, so two never make the same object (a maker may ask for another: reentrant)
+_MAKING = threading.RLock()
 
 
 def shared(what: str, config: Any, make: Callable[[], T], *key: Any) -> T:
     """The ``what`` of the hub that owns ``config`` (None: of the process) for
     ``key``, made by ``make()`` the first time."""
     k = (what, None if config is None else id(config), *key)
-    if k not in _OBJECTS:
-        _OBJECTS[k] = (config, make())
-    found: T = _OBJECTS[k][1]
-    return found
+    found = _OBJECTS.get(k)
+    if found is None:
+        with _MAKING:
+            found = _OBJECTS.get(k)
+            if found is None:
+                found = _OBJECTS[k] = (config, make())
+    made: T = found[1]
+    return made
 
 
 def all_of(what: str, config: Any = None) -> list[Any]:

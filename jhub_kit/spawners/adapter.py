@@ -13,6 +13,7 @@ pins the supported range.
 from __future__ import annotations
 
 import inspect
+import threading
 from typing import Any
 
 from dockerspawner import DockerSpawner, SwarmSpawner
@@ -44,8 +45,21 @@ class _KitDefaults(DockerSpawner):
         return self.network_name == "host" or bool(super()._default_use_ip())
 
 
+#: DockerSpawner makes its one client per class at the first call that needs it
+_CLIENT_MADE = threading.Lock()
+
+
 class DockerSpawnerAdapter(_KitDefaults, DockerSpawner):
     """DockerSpawner with the kit's few uses of its internals made explicit."""
+
+    @property
+    def client(self) -> Any:
+        """DockerSpawner's client, made once: the kit calls the engine from several
+        threads (``docker_threads``), which could each make one at the same moment
+        where DockerSpawner's single thread could not (a client dropped while it was
+        connecting crashed the hub's process once in 30 runs of 4 starts at once)."""
+        with _CLIENT_MADE:
+            return DockerSpawner.client.fget(self)
 
     async def _evaluated(self, value: Any) -> dict[str, Any]:
         """An ``extra_*`` option as DockerSpawner evaluates it (callable, awaitable,
