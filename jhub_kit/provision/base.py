@@ -228,6 +228,11 @@ class HomeProvisioner(LoggingConfigurable):
             raise ProvisionError(f"{path} resolves outside {base}")
         return path
 
+    async def path_under(self, *parts: str) -> Path:
+        """:meth:`under` on an I/O thread, for code on the hub's event loop: its
+        check resolves symlinks (a system call per directory, slow on a busy disk)."""
+        return await offloop.run_io(self.under, *parts)
+
     def ensure_dir(
         self, path: Path, *, owner: tuple[int, int] | None = None, mode: int = 0o755
     ) -> bool:
@@ -512,7 +517,7 @@ class HomeProvisioner(LoggingConfigurable):
 
     async def _missing(self, record: dict[str, Any]) -> str | None:
         """What of a listed home is gone (e.g. ``"image file /x.img is missing"``), or None."""
-        home = self.under(record["name"])
+        home = await self.path_under(record["name"])
         if not await offloop.run_io(os.path.lexists, home):
             return f"its directory {home} is missing"
         return None
@@ -529,7 +534,7 @@ class HomeProvisioner(LoggingConfigurable):
         )
 
     async def _home_path(self, record: dict[str, Any]) -> Path:
-        return self.under(record["name"])
+        return await self.path_under(record["name"])
 
     async def _destroy(self, record: dict[str, Any]) -> None:
         home = await self._home_path(record)

@@ -70,14 +70,14 @@ class BtrfsProvisioner(RenamedTraits, FilesystemProvisioner):
 
     async def ensure_pool(self, *, create: bool = True) -> Path:
         """Mount the pool (made first if ``create`` and it does not exist)."""
-        pool = self.pool()
+        pool = await offloop.run_io(self.pool)
         await offloop.run_io(self.ensure_dir, pool, mode=0o711)
         if not await self.is_mounted(pool):
             if self.pool_device:
                 device: str | Path = self.pool_device
                 loop = False
             else:
-                device = self.pool_image()
+                device = await offloop.run_io(self.pool_image)
                 loop = True
                 if not await offloop.run_io(os.path.lexists, device) and not create:
                     raise HomeUnavailable(
@@ -108,7 +108,7 @@ class BtrfsProvisioner(RenamedTraits, FilesystemProvisioner):
 
     async def _missing(self, record: dict[str, Any]) -> str | None:
         await self.ensure_pool(create=False)
-        home = self.under(POOL_DIR, record["name"])
+        home = await self.path_under(POOL_DIR, record["name"])
         if not await offloop.run_io(os.path.lexists, home):
             return f"its subvolume {home} is missing"
         return None
@@ -118,7 +118,7 @@ class BtrfsProvisioner(RenamedTraits, FilesystemProvisioner):
     ) -> HomeMount:
         size = int(quota.disk_limit or self.default_size)
         await self.ensure_pool(create=await self._pool_may_be_created())
-        home = self.under(POOL_DIR, record["name"])
+        home = await self.path_under(POOL_DIR, record["name"])
         if not await offloop.run_io(os.path.lexists, home):
             await self.run("btrfs", "subvolume", "create", str(home))
             undo.push(
@@ -143,7 +143,7 @@ class BtrfsProvisioner(RenamedTraits, FilesystemProvisioner):
 
     async def _home_path(self, record: dict[str, Any]) -> Path:
         await self.ensure_pool(create=False)
-        return self.under(POOL_DIR, record["name"])
+        return await self.path_under(POOL_DIR, record["name"])
 
     async def _usage(self, record: dict[str, Any]) -> Usage:
         home = await self._home_path(record)

@@ -39,7 +39,7 @@ class DirectoryProvisioner(HomeProvisioner):
     async def _provision(
         self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
     ) -> HomeMount:
-        home = self.under(record["name"])
+        home = await self.path_under(record["name"])
         if await offloop.run_io(self.ensure_dir, home, owner=(self.uid, self.gid), mode=self.mode):
             undo.push(f"rmdir {home}", lambda: offloop.run_io(os.rmdir, home))
         if quota.disk_limit is not None and not record.get("warned_no_limit"):
@@ -54,8 +54,9 @@ class DirectoryProvisioner(HomeProvisioner):
 
     async def _usage(self, record: dict[str, Any]) -> Usage:
         loop = asyncio.get_running_loop()
+        home = await self.path_under(record["name"])
         used, complete = await loop.run_in_executor(
-            _WALKER, dir_size, self.under(record["name"]), self.usage_max_entries
+            _WALKER, dir_size, home, self.usage_max_entries
         )
         return Usage(used, None, partial=not complete)
 

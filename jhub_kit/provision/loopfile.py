@@ -29,7 +29,7 @@ class LoopfileProvisioner(FilesystemProvisioner):
         return self.under(".images", f"{record['name']}.img")
 
     async def _missing(self, record: dict[str, Any]) -> str | None:
-        image = self.image_path(record)
+        image = await offloop.run_io(self.image_path, record)
         if not await offloop.run_io(os.path.lexists, image):
             return f"its image file {image} is missing"
         return None
@@ -38,8 +38,8 @@ class LoopfileProvisioner(FilesystemProvisioner):
         self, username: str, record: dict[str, Any], quota: Quota, undo: Undo
     ) -> HomeMount:
         size = int(quota.disk_limit or self.default_size)
-        image = self.image_path(record)
-        home = self.under(record["name"])
+        image = await offloop.run_io(self.image_path, record)
+        home = await self.path_under(record["name"])
         await offloop.run_io(self.ensure_dir, image.parent, mode=0o700)
         created_image = await offloop.run_io(_create_sparse, image, size)
         if created_image:
@@ -124,11 +124,11 @@ class LoopfileProvisioner(FilesystemProvisioner):
             await self.mount(image, home, loop=True)
 
     async def _destroy(self, record: dict[str, Any]) -> None:
-        home = self.under(record["name"])
+        home = await self.path_under(record["name"])
         if await self.is_mounted(home):
             await self.umount(home)
         await offloop.run_io(os.rmdir, home)
-        await offloop.run_io(self.image_path(record).unlink)
+        await offloop.run_io(lambda: self.image_path(record).unlink())
 
 
 def _create_sparse(path: Path, size: int) -> bool:

@@ -79,7 +79,7 @@ class LvmProvisioner(FilesystemProvisioner):
         if not self.volume_group:
             raise ProvisionError("set c.LvmProvisioner.volume_group to the volume group's name")
         size = int(quota.disk_limit or self.default_size)
-        home = self.under(record["name"])
+        home = await self.path_under(record["name"])
         device = self.device(record)
         lv = f"{self.volume_group}/{self.lv_name(record)}"
         current = await self.lv_size(record)
@@ -156,7 +156,7 @@ class LvmProvisioner(FilesystemProvisioner):
         raise ProvisionError(f"lvcreate of {lv} in {self.volume_group} failed: {detail}")
 
     async def _destroy(self, record: dict[str, Any]) -> None:
-        home: Path = self.under(record["name"])
+        home: Path = await self.path_under(record["name"])
         if await self.is_mounted(home):
             await self.umount(home)
         await self.lvm("lvremove", "--yes", f"{self.volume_group}/{self.lv_name(record)}")

@@ -86,13 +86,18 @@ async def wait_stopped(app, name: str, timeout: float = 30) -> float:
     return time.monotonic() - t0
 
 
-def task_container(swarm, service: str) -> tuple[dict, str]:
+def task_container(swarm, service: str, *, service_id: str = "") -> tuple[dict, str]:
     """``docker inspect`` of the service's container, and the address of the node
-    that runs it."""
+    that runs it. Give ``service_id`` when a service of that name ran a moment ago:
+    the swarm removes the old service's container on its node in the background, so
+    for a while two nodes may run a container of that name."""
+    label = (
+        f"com.docker.swarm.service.id={service_id}"
+        if service_id
+        else f"com.docker.swarm.service.name={service}"
+    )
     for node in swarm.nodes:
-        ids = node.docker(
-            "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"
-        ).stdout.split()
+        ids = node.docker("ps", "-q", "--filter", f"label={label}").stdout.split()
         if ids:
             return json.loads(node.docker("inspect", ids[0]).stdout)[0], node.address
     raise AssertionError(f"no container of {service} on any node")
@@ -294,7 +299,10 @@ async def test_quota_d_homes_follow_the_user_across_nodes(swarm, test_image, chp
                 await start_server(app, "hm1")
                 node = node_of(swarm, app, "hm1")
                 seen.add(node.name)
-                container, _ = task_container(swarm, f"{TEST_PREFIX}-hm1")
+                container, address = task_container(
+                    swarm, f"{TEST_PREFIX}-hm1", service_id=app.users["hm1"].spawner.service_id
+                )
+                assert address == node.address  # the node the hub connects to
                 home = {m["Destination"]: m for m in container["Mounts"]}["/home/jovyan"]
                 assert home["Source"] == str(mount_area / "homes" / "hm1")
 
