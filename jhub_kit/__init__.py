@@ -6,7 +6,7 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["QuotaDockerSpawner", "QuotaSwarmSpawner", "__version__", "configure"]
+__all__ = ["QuotaDockerSpawner", "QuotaSwarmSpawner", "__version__", "configure", "follow_hub"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from .config import configure
 
         return configure
+    if name == "follow_hub":
+        from .hub_start import follow_hub
+
+        return follow_hub
     raise AttributeError(f"module 'jhub_kit' has no attribute {name!r}")

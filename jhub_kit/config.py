@@ -27,6 +27,7 @@ from traitlets.config import Config, Configurable
 
 from . import hubdb
 from .deprecation import RenamedTraits
+from .hub_start import follow_hub
 
 AUTHENTICATORS = {
     "native": "jhub_kit.auth.native.UserlistNativeAuthenticator",
@@ -299,6 +300,7 @@ def configure(c: Config) -> JhubKit:
             settings=kit.dashboard_settings,
             user=kit.dashboard_user,
         )
+    follow_hub()  # the pool fills and the dashboard's settings are written at the start
     return kit
 
 
@@ -364,6 +366,7 @@ def add_dashboard(
         },
     }
     _append_named(c, "JupyterHub", "services", service)
+    follow_hub()  # the hub writes the dashboard's settings once it serves
     role = {"name": SERVICE_NAME, "scopes": SERVICE_SCOPES, "services": [SERVICE_NAME]}
     _append_named(c, "JupyterHub", "load_roles", role)
     if group:

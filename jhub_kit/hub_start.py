@@ -6,20 +6,25 @@ current (:mod:`jhub_kit.views.dashboard.settings`). When it stops: the pool's
 unassigned members are removed (JupyterHub cancels every task at shutdown: the
 pool's own task does it) and the settings writer ends.
 
-JupyterHub has no startup hook for plugins, and imports its spawner class while
-it constructs itself (before its event loop exists). So in the ``jupyterhub``
-process a thread waits until the hub serves, then hands :func:`on_hub_start` to
-the hub's loop (``IOLoop.add_callback`` is safe from another thread). The kit's
-test harness (:mod:`jhub_kit.testing`) calls the two functions itself.
+JupyterHub 6 has no start-up hook for plugins (no entry point it runs, no callable
+it calls when it serves). It runs ``jupyterhub_config.py`` inside its event loop,
+in :meth:`JupyterHub.initialize`, however it is launched (the ``jupyterhub``
+command, ``python -m jupyterhub``, ``JupyterHub.launch_instance()`` from a
+script). So the config asks for it: :func:`follow_hub` (which
+:func:`jhub_kit.config.configure` and :func:`jhub_kit.config.add_dashboard` call)
+puts one task on that loop that waits until the hub serves, then runs
+:func:`on_hub_start`. Nothing of this runs at import. With JupyterHub's own test
+fixtures (``MockHub``, no config file run), the test calls :func:`follow_hub` in
+its loop once the hub object exists, or :func:`on_hub_start` itself. A config
+that calls none of them gets a pool that starts filling with the hub's first
+server of the kit (:meth:`jhub_kit.pool.mixin.PoolMixin.warm_pool`), and a log
+line that says how to fill it at the start.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-import threading
-import time
-from pathlib import Path
+import warnings
 from typing import Any
 
 from . import offloop, registry
@@ -53,6 +58,7 @@ async def on_hub_stop(app: Any) -> None:
     """The hub stops: its pool's unassigned members go, the kit's tasks end."""
     from .pool.mixin import close_pools
 
+    registry.forget("hub-followed", app.config)
     for tasks in registry.forget("hub-tasks", app.config):
         for task in tasks:
             task.cancel()
@@ -61,36 +67,57 @@ async def on_hub_stop(app: Any) -> None:
         health.stop()
 
 
-def _is_the_hub_process() -> bool:
-    """``jupyterhub`` (the command, or ``python -m jupyterhub``) runs this process."""
-    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
-    return argv0.name == "jupyterhub" or argv0.parts[-2:] == ("jupyterhub", "__main__.py")
+#: how often the task of :func:`follow_hub` looks whether the hub serves yet
+SERVING_POLL = 0.2
 
 
-def _when_the_hub_serves(timeout: float = 3600) -> None:
+def follow_hub() -> bool:
+    """Call in ``jupyterhub_config.py``: run :func:`on_hub_start` once the hub that
+    is loading the config serves. True if a hub's event loop runs (the config is
+    being loaded by the hub: every way of launching it), False elsewhere (a config
+    loaded by ``jhub-kit`` commands or a test), where it does nothing. Idempotent.
+
+    Example::
+
+        c.JupyterHub.spawner_class = "jhub_kit.QuotaDockerSpawner"
+        c.QuotaDockerSpawner.pool_size = 10
+        import jhub_kit
+        jhub_kit.follow_hub()  # the pool fills when the hub starts, not at the first login
+
+    .. versionadded:: 0.5
+    """
     from jupyterhub.app import JupyterHub
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app = JupyterHub.instance() if JupyterHub.initialized() else None
-        loop = getattr(app, "io_loop", None)
-        if loop is not None and getattr(app, "http_server", None) is not None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False  # no hub loads this config
+    if not JupyterHub.initialized():
+        return False
+    app = JupyterHub.instance()
+    followed: list[asyncio.Task[None]] = registry.shared("hub-followed", app.config, list)
+    if not followed:
+        followed.append(loop.create_task(_when_serving(app), name="jhub-kit-hub-start"))
+    return True
 
-            def start(hub: Any = app) -> None:
-                _TASKS.append(asyncio.create_task(on_hub_start(hub)))
 
-            loop.add_callback(start)
-            return
-        time.sleep(0.5)
-
-
-_TASKS: list[asyncio.Task[None]] = []
-_WAKER: list[threading.Thread] = []
+async def _when_serving(app: Any) -> None:
+    # JupyterHub.start() makes its http_server once its proxy, services and routes
+    # are up (a public attribute; the end of start() has no public signal)
+    while getattr(app, "http_server", None) is None:
+        await asyncio.sleep(SERVING_POLL)
+    await on_hub_start(app)
 
 
 def start_waker() -> None:
-    """In the ``jupyterhub`` process, once: call :func:`on_hub_start` when the hub serves."""
-    if _is_the_hub_process() and not _WAKER:
-        t = threading.Thread(target=_when_the_hub_serves, name="jhub-kit-hub-start", daemon=True)
-        _WAKER.append(t)
-        t.start()
+    """Gone in 0.5: importing the spawner started a thread for the hub's start.
+
+    .. deprecated:: 0.5
+       Use :func:`follow_hub` in ``jupyterhub_config.py``.
+    """
+    warnings.warn(
+        "jhub_kit.hub_start.start_waker() does nothing since jhub_kit 0.5; "
+        "call jhub_kit.follow_hub() in jupyterhub_config.py",
+        DeprecationWarning,
+        stacklevel=2,
+    )

@@ -38,17 +38,28 @@ _STARTED = time.time()
 
 
 def pytest_collection_finish(session):
-    """The version matrix starts in the background as soon as it is known to run."""
-    if any(item.nodeid.startswith("tests/system/test_matrix.py") for item in session.items):
+    """The version matrix and the LVM guest start in the background as soon as they
+    are known to run (with other tests: alone, the LVM guest boots in its test)."""
+    if session.config.option.collectonly:
+        return
+    ids = [item.nodeid for item in session.items]
+    if any(i.startswith("tests/system/test_matrix.py") for i in ids):
         import matrix_runner
 
         matrix_runner.start()
+    vm = [i.startswith("tests/system/test_lvm_vm.py") for i in ids]
+    if any(vm) and not all(vm):
+        import lvm_vm_runner
+
+        lvm_vm_runner.start()
 
 
 def pytest_sessionfinish(session, exitstatus):
+    import lvm_vm_runner
     import matrix_runner
 
     matrix_runner.stop()
+    lvm_vm_runner.stop()
 
 
 #: a test's tier is the folder it is in

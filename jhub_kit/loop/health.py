@@ -392,4 +392,6 @@ def _stack(frame: Any, limit: int = 60) -> list[Frame]:
 def of_this_loop(interval: float = 0.02, log: Any = None) -> LoopHealth:
     """The running loop's :class:`LoopHealth` (one per loop, kept in the registry)."""
     loop = asyncio.get_running_loop()
-    return registry.shared("loop-health", None, lambda: LoopHealth(interval, log=log), id(loop))
+    # kept with the loop itself as its owner: a loop's id is reused once it is gone,
+    # and the registry's reference keeps it from going while its health is kept
+    return registry.shared("loop-health", loop, lambda: LoopHealth(interval, log=log))

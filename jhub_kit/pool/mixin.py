@@ -279,6 +279,13 @@ class PoolMixin(_Base):
                     kinds, sizes = await self._member_kinds(pool.windows)
                     if not kinds:
                         return None
+                    if not self.is_stand_in:  # not by the hub's start (jhub_kit.follow_hub)
+                        self.log.warning(
+                            "Warm pool: filling from now, with %s's start: this start and "
+                            "those just after it are cold. To fill it when the hub starts, "
+                            "add `import jhub_kit; jhub_kit.follow_hub()` to jupyterhub_config.py",
+                            self._log_name,
+                        )
                     pool.start(kinds, self.start_gate().background_slot, sizes)
         return pool if pool.kinds else None
 

@@ -21,7 +21,6 @@ from traitlets import Int
 
 from .. import metrics
 from ..compat import SpawnException
-from ..hub_start import start_waker
 from ..network.mixin import NetworkMixin
 from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
@@ -316,6 +315,3 @@ class QuotaDockerSpawner(
             self.save_state_now()
             return message
         return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
-
-
-start_waker()  # in the `jupyterhub` process: the kit's start-up once the hub serves

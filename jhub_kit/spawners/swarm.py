@@ -48,7 +48,6 @@ from traitlets import Dict, Float, Unicode
 
 from .. import registry
 from ..compat import SpawnException
-from ..hub_start import start_waker
 from ..network.mixin import HardeningMixin
 from ..provision.dockervolume import DockerVolumeProvisioner
 from ..quota.policy import format_size
@@ -555,6 +554,3 @@ def node_lost(down_since: float, manager_away_at: float | None, now: float, grac
     if now - down_since < grace:
         return False
     return manager_away_at is None or now - manager_away_at >= grace
-
-
-start_waker()  # in the `jupyterhub` process: the kit's start-up once the hub serves

@@ -185,6 +185,8 @@ c.QuotaDockerSpawner.mem_limit = "300M"
 c.QuotaDockerSpawner.pool_size = 1
 c.QuotaDockerSpawner.pool_schedule = ["daily 00:00-24:00 2"]
 c.QuotaDockerSpawner.pool_dir = "{tmp}/pool"
+import jhub_kit
+jhub_kit.follow_hub()  # the pool fills when the hub serves
 """
 
 

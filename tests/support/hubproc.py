@@ -65,10 +65,29 @@ class Hub:
         self.s = requests.Session()
         self.s.headers["Authorization"] = f"token {self.token}"
 
-    def start(self) -> None:
+    #: how the hub process is launched: ``module`` (``python -m jupyterhub``), ``command``
+    #: (the ``jupyterhub`` script), ``script`` (a script calling ``launch_instance()``)
+    LAUNCHES = ("module", "command", "script")
+
+    def argv(self, launch: str = "module") -> list[str]:
+        config = str(self.tmp / "jupyterhub_config.py")
+        if launch == "module":
+            return [sys.executable, "-m", "jupyterhub", "-f", config]
+        if launch == "command":
+            return [str(Path(sys.executable).with_name("jupyterhub")), "-f", config]
+        if launch == "script":
+            script = self.tmp / "run_hub.py"
+            script.write_text(
+                "import sys\nfrom jupyterhub.app import JupyterHub\n\n"
+                "JupyterHub.launch_instance(sys.argv[1:])\n"
+            )
+            return [sys.executable, str(script), "-f", config]
+        raise ValueError(f"launch must be one of {self.LAUNCHES}, not {launch!r}")
+
+    def start(self, launch: str = "module") -> None:
         log = open(self.tmp / "hub.log", "ab")  # noqa: SIM115 - the hub's log, closed at exit
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(self.tmp / "jupyterhub_config.py")],
+            self.argv(launch),
             cwd=self.tmp,
             stdout=log,
             stderr=log,

@@ -36,11 +36,16 @@ async def in_client_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(config: Config, *, restart: bool = False) -> AsyncIterator[Any]:
+async def running_hub(
+    config: Config, *, restart: bool = False, follow: bool = False
+) -> AsyncIterator[Any]:
     """A started MockHub for ``config``; stopped (its servers too, unless
     ``c.JupyterHub.cleanup_servers = False``) on exit. ``restart=True`` keeps the
     users, groups and server state already in the database (MockHub clears them),
-    like a real hub started again on the same ``db_url``."""
+    like a real hub started again on the same ``db_url``. The kit's start-up
+    (:func:`jhub_kit.hub_start.on_hub_start`) is awaited before the hub is yielded;
+    ``follow=True`` asks for it as a config does (:func:`jhub_kit.follow_hub`, called
+    once the hub object exists) and yields without waiting for it."""
     # MockHub keeps the proxy's pid file in the working directory, and a hub that
     # finds one stops that proxy: give each hub its own, so parallel runs never collide
     run_dir = tempfile.mkdtemp(prefix="jhub-kit-hub-")
@@ -52,11 +57,14 @@ async def running_hub(config: Config, *, restart: bool = False) -> AsyncIterator
     hub_class = _restarted_hub_class() if restart else MockHub
     app = hub_class.instance(config=config)
     try:
+        from jhub_kit.hub_start import follow_hub, on_hub_start
+
+        if follow:
+            assert follow_hub(), "follow_hub() found no hub"
         await app.initialize([])
         await app.start()
-        from jhub_kit.hub_start import on_hub_start
-
-        await on_hub_start(app)  # what the kit does in the `jupyterhub` process
+        if not follow:
+            await on_hub_start(app)  # what follow_hub() does in a hub's config
         yield app
     finally:
         hub_class.clear_instance()

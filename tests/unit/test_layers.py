@@ -82,12 +82,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 
 #: imports that still run upward, each with why; the test fails when one is gone
 #: (remove it here) as when a new one appears
-STILL_UPWARD: dict[tuple[str, str], str] = {
-    ("jhub_kit.spawners.docker", "jhub_kit.hub_start"): (
-        "the waker: JupyterHub has no start hook for plugins (docs/architecture.md)"
-    ),
-    ("jhub_kit.spawners.swarm", "jhub_kit.hub_start"): "the waker, as for QuotaDockerSpawner",
-}
+STILL_UPWARD: dict[tuple[str, str], str] = {}
 
 
 def _layer(module: str) -> int:
