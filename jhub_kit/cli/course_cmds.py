@@ -205,9 +205,14 @@ def archive_cmd(
         )
     store = _archive_dir(archive_dir, name)
     store.create()
-    failed = asyncio.run(_archive_all(prov, store, students, users))
+    failed, without = asyncio.run(_archive_all(prov, store, students, users))
     sums = store.write_sums()
-    click.echo(f"{len(students) - len(failed)} of {len(students)} students archived; see {sums}")
+    done = len(students) - len(failed) - len(without)
+    click.echo(
+        f"{done} of {len(students)} students archived"
+        + (f" ({len(without)} without a home here)" if without else "")
+        + f"; see {sums}"
+    )
     if failed:
         click.echo("not archived:", err=True)
         for user, why in failed.items():
@@ -220,7 +225,9 @@ async def _archive_all(
     store: ArchiveDir,
     students: list[str],
     users: dict[str, dict[str, Any]],
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[str]]:
+    """Archive each student's home: those refused or failed (with why), and those
+    without a home."""
     failed: dict[str, str] = {}
     homes, without = await _homes(prov, students)
     for user in without:
@@ -252,7 +259,7 @@ async def _archive_all(
             f"{user}: {len(made['entries'])} entries, {made['bytes']} bytes to "
             f"{store.tar(user)} (sha256 {made['sha256'][:16]}...){skipped}"
         )
-    return failed
+    return failed, without
 
 
 @course_group.command("reset")
@@ -286,7 +293,8 @@ def reset_cmd(
     c = load_config(config_file)
     course = _course(c, name)
     prov = provisioner_for(c)
-    users = _users(connect(hub_url, token_file, *SCOPES), userlist)
+    api = connect(hub_url, token_file, *SCOPES)
+    users = _users(api, userlist)
     students = students_of(course, _groups(users))
     store = _archive_dir(archive_dir, name)
     homes, refused = asyncio.run(_check_reset(prov, store, students, users))
@@ -304,7 +312,7 @@ def reset_cmd(
             f"({', '.join(homes)})? Their archives are in {store.path}",
             abort=True,
         )
-    failed = asyncio.run(_reset_all(prov, store, homes, remove))
+    failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
     if failed:
         raise click.ClickException(
             f"{len(failed)} of {len(homes)} homes not fully reset:\n"
@@ -351,11 +359,21 @@ async def _check_reset(
 
 
 async def _reset_all(
-    prov: HomeProvisioner, store: ArchiveDir, homes: dict[str, Path], remove: bool
+    prov: HomeProvisioner, store: ArchiveDir, homes: dict[str, Path], remove: bool, api: HubAPI
 ) -> dict[str, str]:
-    """Empty or remove each home; a failure stops that student's, not the others'."""
+    """Empty or remove each home; a failure stops that student's, not the others'.
+    Each student's servers are asked for again just before: one may have started
+    since every student was checked (and while the confirmation waited)."""
     failed = {}
     for user, home in homes.items():
+        running = _running(api.user(user))
+        mounted = _mounted(prov, {user: home})
+        if running or mounted:
+            why = running and _refusal_running(user, running)
+            failed[user] = (
+                f"started since the check: {why or _refusal_mounted(user, mounted[user])}"
+            )
+            continue
         try:
             if remove:
                 # deprovision archives the home once more (under removed/), then removes it

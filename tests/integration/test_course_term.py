@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from fakehub import FakeHub
 
 from jhub_kit.cli import main
+from jhub_kit.provision.directory import DirectoryProvisioner
 from jhub_kit.provision.loopfile import LoopfileProvisioner
 from jhub_kit.quota.policy import Quota
 
@@ -90,10 +91,12 @@ def models(running=()):
     return users
 
 
-def serve(hub, running=()):
+def serve(hub, running=(), starting_later=()):
+    """The hub's answers: ``running`` servers; ``starting_later`` ones the user list
+    does not show yet, but the user's own model does (asked for later)."""
     hub.route("GET", "/user", 200, {"name": "admin", "scopes": SCOPES})
     hub.route("GET", "/users", 200, models(running))
-    for m in models(running):
+    for m in models([*running, *starting_later]):
         hub.route("GET", f"/users/{m['name']}", 200, m)
 
 
@@ -104,18 +107,22 @@ def hub():
     h.close()
 
 
-async def test_archive_reset_restore_brings_every_file_back(mount_area, tmp_path, hub):
+BACKENDS = {"loopfile": LoopfileProvisioner, "directory": DirectoryProvisioner}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+async def test_archive_reset_restore_brings_every_file_back(mount_area, tmp_path, hub, backend):
     homes = mount_area / "homes"
     config = tmp_path / "jupyterhub_config.py"
     config.write_text(
         "c = get_config()\n"
-        "c.QuotaDockerSpawner.home_provisioner = 'loopfile'\n"
+        f"c.QuotaDockerSpawner.home_provisioner = {backend!r}\n"
         f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
         "c.QuotaDockerSpawner.disk_limit = '40M'\n"
         "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
         "    'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
     )
-    prov = LoopfileProvisioner(base_dir=str(homes))
+    prov = BACKENDS[backend](base_dir=str(homes))
     paths = {}
     for u in ["ada", *STUDENTS]:
         paths[u] = (await prov.provision(u, Quota(disk_limit=40 * M))).source
@@ -198,15 +205,21 @@ async def test_archive_reset_restore_brings_every_file_back(mount_area, tmp_path
     assert "ann: 13 entries" in r.output and "ben: archived before" in r.output
     before["ann"] = tree(paths["ann"])
 
-    # the end of term: every student's home emptied (the teacher's untouched)
+    # the end of term: every student's home emptied (the teacher's untouched), but
+    # ben's server started after the check (the user list did not show it yet)
+    serve(hub, starting_later=["ben"])
     r = await course("reset", "physics", "-d", str(archive_dir), "--yes")
-    assert r.exit_code == 0, r.output
-    for u in STUDENTS:
-        assert os.listdir(paths[u]) == ["lost+found"], u
+    assert r.exit_code == 1, r.output
+    assert "ben: started since the check: ben's server is running" in r.output
+    assert "ann: home emptied" in r.output and "cleo.k: home emptied" in r.output
+    assert tree(paths["ben"]) == before["ben"]
+    for u in ["ann", "cleo.k"]:
+        assert set(os.listdir(paths[u])) <= {"lost+found"}, u
     assert os.path.exists(os.path.join(paths["ada"], "answers.md"))
+    serve(hub)
 
     # and back: byte for byte, modes, mtimes, owners, links
-    for u in STUDENTS:
+    for u in ["ann", "cleo.k"]:
         r = await course("restore", "physics", u, "-d", str(archive_dir))
         assert r.exit_code == 0, r.output
         assert "entries, each as archived" in r.output
@@ -219,13 +232,59 @@ async def test_archive_reset_restore_brings_every_file_back(mount_area, tmp_path
     r = await course("restore", "physics", "ann", "-d", str(archive_dir))
     assert r.exit_code == 1 and "ann's server is running" in r.output
 
-    # removed, not emptied: the home's image goes, and restore makes it again
+    # removed, not emptied: the home (image, folder) goes, and restore makes it again
     serve(hub)
     r = await course("reset", "physics", "-d", str(archive_dir), "--remove", "--yes")
     assert r.exit_code == 0, r.output
     assert "cleo.k: home removed" in r.output
     assert await prov.users() == ["ada"]
+    if backend == "directory":
+        assert not os.path.exists(paths["cleo.k"])
     r = await course("restore", "physics", "cleo.k", "-d", str(archive_dir))
     assert r.exit_code == 0, r.output
     cleo = await prov.home_path("cleo.k")
     assert tree(cleo) == before["cleo.k"]
+
+
+async def test_a_failed_archive_leaves_nothing_half_written(mount_area, tmp_path, hub):
+    """A file the owner cannot read (root's, 0600) stops that student's archive with
+    its path: no archive, no record, no partial file; the others are archived, and
+    the next run, once it is fixed, archives only what is missing."""
+    homes = mount_area / "homes"
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        "c.QuotaDockerSpawner.home_provisioner = 'directory'\n"
+        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
+        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
+        "    'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
+    )
+    prov = DirectoryProvisioner(base_dir=str(homes))
+    paths = {u: (await prov.provision(u, Quota())).source for u in STUDENTS}
+    for i, u in enumerate(STUDENTS):
+        fill(paths[u], u, paths[STUDENTS[(i + 1) % len(STUDENTS)]])
+    planted = os.path.join(paths["ben"], "notebooks", "root-only.txt")
+    with open(planted, "w") as f:
+        f.write("root's")
+    os.chmod(planted, 0o600)  # owned by root: the owner's process cannot read it
+    serve(hub)
+    archive_dir = tmp_path / "arch"
+    env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url}
+    args = ["course", "archive", "physics", "-f", str(config), "-d", str(archive_dir)]
+    r = await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
+    assert r.exit_code == 1, r.output
+    assert "2 of 3 students archived" in r.output
+    assert f"ben: cannot archive {paths['ben']}" in r.output
+    assert "Permission denied" in r.output and "root-only.txt" in r.output
+    assert sorted(p.name for p in archive_dir.iterdir()) == [
+        "SHA256SUMS",
+        "ann.json",
+        "ann.tar.gz",
+        *sorted(p.name for p in archive_dir.glob("cleo*")),
+    ]
+    assert len(list(archive_dir.glob("cleo*"))) == 2
+    os.chown(planted, 1000, 100)
+    r = await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
+    assert r.exit_code == 0, r.output
+    assert "ann: archived before" in r.output and "ben: 13 entries" in r.output
+    assert (archive_dir / "SHA256SUMS").read_text().count("\n") == 3
