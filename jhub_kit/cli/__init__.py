@@ -9,6 +9,7 @@ import click
 from ..hubapi import HubAPIError
 from ..provision import ProvisionError
 from .config_cmds import config_group
+from .course_cmds import course_group
 from .doctor_cmd import doctor_cmd
 from .firewall_cmds import firewall_group
 from .home_cmds import home_group, quota_group
@@ -76,3 +77,4 @@ main.add_command(userlist_group)
 main.add_command(config_group)
 main.add_command(firewall_group)
 main.add_command(pool_group)
+main.add_command(course_group)

@@ -486,6 +486,15 @@ class HomeProvisioner(LoggingConfigurable):
             await offloop.run_io(self.state.remove, username)
             return archive
 
+    async def owner(self, username: str) -> tuple[int, int]:
+        """Who owns ``username``'s home's files: what its archives are read and written as."""
+        return self.owner_of(username, await self._get(username))
+
+    async def why_untouchable(self, username: str) -> str | None:
+        """Why emptying, removing or restoring ``username``'s home is refused (None: allowed)."""
+        record = await self._get(username)
+        return None if record is None else self.may_touch(username, record)
+
     def owner_of(self, username: str, record: dict[str, Any] | None) -> tuple[int, int]:
         """Who owns the home's files (the backends' homes: ``uid:gid``)."""
         return (self.uid, self.gid)

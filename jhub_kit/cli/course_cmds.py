@@ -1,0 +1,459 @@
+"""``jhub-kit course list|archive|reset|restore``: the courses of ``c.Courses.courses``
+and the end of term, run on the hub's host as root.
+
+A course's students are the hub's users in its student groups (and the users it
+names), asked of the hub's REST API; ``--userlist`` adds the groups the userlist
+file gives. Every home is read, emptied and written as its owner
+(:mod:`jhub_kit.provision.archive`). A student whose server runs is refused by
+name, never stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from traitlets import TraitError
+
+from .. import resolve
+from ..hubapi import HubAPI
+from ..provision import HomeProvisioner, ProvisionError
+from ..provision.archive import (
+    ArchiveDir,
+    differences,
+    empty_home,
+    listing,
+    unpack,
+    write_archive,
+)
+from ..quota.courses import Course, Courses, students_of, teachers_of
+from ..quota.policy import QuotaError
+from .common import config_option, connect, hub_options, load_config
+from .home_cmds import provisioner_for
+
+SCOPES = ("list:users", "read:users", "read:servers")
+
+archive_dir_option = click.option(
+    "-d",
+    "--archive-dir",
+    type=click.Path(file_okay=False),
+    help="The course's archive folder. Default: ./NAME-archive",
+)
+userlist_option = click.option(
+    "--userlist",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Also count the groups this userlist file gives (group:NAME).",
+)
+
+
+def _courses(c: Any) -> Courses:
+    try:
+        return Courses(config=c)
+    except TraitError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _course(c: Any, name: str) -> Course:
+    try:
+        return _courses(c).course(name)
+    except QuotaError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _users(api: HubAPI, userlist: str | None) -> dict[str, dict[str, Any]]:
+    """The hub's users by name (their models), with the userlist's groups added."""
+    users = {u["name"]: dict(u) for u in api.users()}
+    if userlist:
+        from ..auth.userlist import UserlistError, UserlistFile
+
+        try:
+            listed = UserlistFile(userlist).load()
+        except UserlistError as e:
+            raise click.ClickException(str(e)) from None
+        for name, entry in listed.users.items():
+            model = users.setdefault(name, {"name": name, "groups": [], "servers": {}})
+            model["groups"] = sorted(set(model.get("groups") or []) | entry.groups)
+    return users
+
+
+def _groups(users: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    return {name: list(u.get("groups") or []) for name, u in users.items()}
+
+
+def _running(model: dict[str, Any] | None) -> list[str]:
+    """The user's servers the hub has running or starting (it lists only those)."""
+    servers = (model or {}).get("servers") or {}
+    return [name or "their default server" for name, s in servers.items() if not s.get("stopped")]
+
+
+def _refusal_running(user: str, servers: list[str]) -> str:
+    return (
+        f"{user}'s server is running ({', '.join(servers)}): it was left running and "
+        f"{user}'s home untouched; stop it (the hub's admin page) and run this again"
+    )
+
+
+def _mounted(prov: HomeProvisioner, homes: dict[str, Path]) -> dict[str, list[str]]:
+    """Who else has each home mounted: a warm pool member's slot, a container."""
+    found: dict[str, list[str]] = {
+        user: [f"a warm pool member's slot at {m}" for m in prov.in_use_here(home)]
+        for user, home in homes.items()
+    }
+    by_path = {os.path.normpath(str(home)): user for user, home in homes.items()}
+    try:
+        import docker
+
+        client = docker.from_env(version="auto", timeout=30)
+        for c in client.containers.list():
+            for m in c.attrs.get("Mounts") or []:
+                user = by_path.get(os.path.normpath(str(m.get("Source", ""))))
+                if user is not None:
+                    found[user].append(f"container {c.name}")
+    except Exception as e:  # no engine answers: no container can have a home mounted
+        click.echo(f"warning: the Docker engine did not answer ({e}); not checked", err=True)
+    return {user: why for user, why in found.items() if why}
+
+
+def _refusal_mounted(user: str, why: list[str]) -> str:
+    return (
+        f"{user}'s home is in use ({', '.join(why)}): left untouched; stop their server "
+        "and run this again"
+    )
+
+
+async def _homes(prov: HomeProvisioner, users: list[str]) -> tuple[dict[str, Path], list[str]]:
+    """Each user's home on this host (mounted if need be), and the users without one."""
+    homes, without = {}, []
+    listed = set(await prov.users())
+    for user in users:
+        if user not in listed:
+            without.append(user)
+            continue
+        homes[user] = await prov.home_path(user)
+    return homes, without
+
+
+def _archive_dir(path: str | None, name: str) -> ArchiveDir:
+    return ArchiveDir(Path(path or f"{name}-archive"), name)
+
+
+@click.group("course")
+def course_group() -> None:
+    """Courses (c.Courses.courses) and the end of term: archive, reset and restore the
+    students' homes (run on the hub's host, as root)."""
+
+
+@course_group.command("list")
+@config_option("required")
+@hub_options
+@click.option("--members", is_flag=True, help="Also list each course's teachers and students.")
+@userlist_option
+def list_cmd(
+    config_file: str, hub_url: str, token_file: str | None, members: bool, userlist: str | None
+) -> None:
+    """Every course the config declares; with --members, who is in it (asks the hub)."""
+    courses = _courses(load_config(config_file))
+    try:
+        declared = courses.declared()
+    except QuotaError as e:
+        raise click.ClickException(str(e)) from None
+    if not declared:
+        click.echo("no courses: the config sets no c.Courses.courses")
+        return
+    groups = _groups(_users(connect(hub_url, token_file, *SCOPES), userlist)) if members else {}
+    for course in declared.values():
+        click.echo(course.describe())
+        if members:
+            click.echo(f"  teachers: {', '.join(teachers_of(course, groups)) or 'none'}")
+            click.echo(f"  students: {', '.join(students_of(course, groups)) or 'none'}")
+
+
+@course_group.command("archive")
+@click.argument("name")
+@config_option("required")
+@hub_options
+@archive_dir_option
+@userlist_option
+def archive_cmd(
+    name: str,
+    config_file: str,
+    hub_url: str,
+    token_file: str | None,
+    archive_dir: str | None,
+    userlist: str | None,
+) -> None:
+    """Write each student's home of course NAME to its own verified archive.
+
+    One ``.tar.gz`` per student in the archive folder, with a record of every
+    file (its SHA-256, mode, mtime; each link's target) and SHA256SUMS. A student
+    whose archive is there, verifies, and whose home has not changed since is
+    skipped: run it again after a failure and it goes on where it stopped.
+    """
+    c = load_config(config_file)
+    course = _course(c, name)
+    prov = provisioner_for(c)
+    users = _users(connect(hub_url, token_file, *SCOPES), userlist)
+    students = students_of(course, _groups(users))
+    if not students:
+        raise click.ClickException(
+            f"course {name} has no students among the hub's users "
+            f"(its students: {course.students.describe()})"
+        )
+    store = _archive_dir(archive_dir, name)
+    store.create()
+    failed, without = asyncio.run(_archive_all(prov, store, students, users))
+    sums = store.write_sums()
+    done = len(students) - len(failed) - len(without)
+    click.echo(
+        f"{done} of {len(students)} students archived"
+        + (f" ({len(without)} without a home here)" if without else "")
+        + f"; see {sums}"
+    )
+    if failed:
+        click.echo("not archived:", err=True)
+        for user, why in failed.items():
+            click.echo(f"  {user}: {why}", err=True)
+        sys.exit(1)
+
+
+async def _archive_all(
+    prov: HomeProvisioner,
+    store: ArchiveDir,
+    students: list[str],
+    users: dict[str, dict[str, Any]],
+) -> tuple[dict[str, str], list[str]]:
+    """Archive each student's home: those refused or failed (with why), and those
+    without a home."""
+    failed: dict[str, str] = {}
+    homes, without = await _homes(prov, students)
+    for user in without:
+        click.echo(f"{user}: has no home here; nothing to archive")
+    mounted = _mounted(prov, homes)
+    for user, home in homes.items():
+        running = _running(users.get(user))
+        if running:
+            failed[user] = _refusal_running(user, running)
+            continue
+        if user in mounted:
+            failed[user] = _refusal_mounted(user, mounted[user])
+            continue
+        try:
+            owner = await prov.owner(user)
+            record, _ = store.verified(user)
+            if record is not None:
+                now, _skipped = listing(home, owner, digests=False)
+                if not differences(record["entries"], now, digests=False):
+                    click.echo(f"{user}: archived before, verified and unchanged; skipped")
+                    continue
+            made = write_archive(home, store.tar(user), owner)
+            store.save(user, made)
+        except ProvisionError as e:
+            failed[user] = str(e)
+            continue
+        skipped = f"; not archived: {', '.join(made['skipped'])}" if made["skipped"] else ""
+        click.echo(
+            f"{user}: {len(made['entries'])} entries, {made['bytes']} bytes to "
+            f"{store.tar(user)} (sha256 {made['sha256'][:16]}...){skipped}"
+        )
+    return failed, without
+
+
+@course_group.command("reset")
+@click.argument("name")
+@config_option("required")
+@hub_options
+@archive_dir_option
+@userlist_option
+@click.option(
+    "--remove",
+    is_flag=True,
+    help="Remove the homes (their disk, volume or folder) instead of emptying them.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset_cmd(
+    name: str,
+    config_file: str,
+    hub_url: str,
+    token_file: str | None,
+    archive_dir: str | None,
+    userlist: str | None,
+    remove: bool,
+    yes: bool,
+) -> None:
+    """Empty (or --remove) the homes of course NAME's students.
+
+    Every student is checked first: an archive that verifies, a home unchanged
+    since it was archived, no server running. If one is refused, no home is
+    touched, and the refusals say why.
+    """
+    c = load_config(config_file)
+    course = _course(c, name)
+    prov = provisioner_for(c)
+    api = connect(hub_url, token_file, *SCOPES)
+    users = _users(api, userlist)
+    students = students_of(course, _groups(users))
+    store = _archive_dir(archive_dir, name)
+    homes, refused = asyncio.run(_check_reset(prov, store, students, users))
+    if refused:
+        raise click.ClickException(
+            "nothing was reset:\n" + "\n".join(f"  {u}: {why}" for u, why in refused.items())
+        )
+    if not homes:
+        click.echo(f"no home of course {name}'s students to reset")
+        return
+    what = "remove" if remove else "empty"
+    if not yes:
+        click.confirm(
+            f"{what.capitalize()} the homes of {len(homes)} students of {name} "
+            f"({', '.join(homes)})? Their archives are in {store.path}",
+            abort=True,
+        )
+    failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {len(homes)} homes not fully reset:\n"
+            + "\n".join(f"  {u}: {why}" for u, why in failed.items())
+        )
+
+
+async def _check_reset(
+    prov: HomeProvisioner,
+    store: ArchiveDir,
+    students: list[str],
+    users: dict[str, dict[str, Any]],
+) -> tuple[dict[str, Path], dict[str, str]]:
+    refused: dict[str, str] = {}
+    homes, without = await _homes(prov, students)
+    for user in without:
+        click.echo(f"{user}: has no home here; nothing to reset")
+    mounted = _mounted(prov, homes)
+    for user, home in homes.items():
+        running = _running(users.get(user))
+        if running:
+            refused[user] = _refusal_running(user, running)
+        elif user in mounted:
+            refused[user] = _refusal_mounted(user, mounted[user])
+        elif why := await prov.why_untouchable(user):
+            refused[user] = why
+        else:
+            try:
+                record, problem = store.verified(user)
+                if record is None:
+                    refused[user] = f"{problem}; run `jhub-kit course archive` first"
+                    continue
+                now, _ = listing(home, await prov.owner(user), digests=False)
+            except ProvisionError as e:
+                refused[user] = str(e)
+                continue
+            changed = differences(record["entries"], now, digests=False)
+            if changed:
+                refused[user] = (
+                    f"the home changed since its archive ({len(changed)}: "
+                    f"{'; '.join(changed[:3])}); run `jhub-kit course archive` again"
+                )
+    return homes, refused
+
+
+async def _reset_all(
+    prov: HomeProvisioner, store: ArchiveDir, homes: dict[str, Path], remove: bool, api: HubAPI
+) -> dict[str, str]:
+    """Empty or remove each home; a failure stops that student's, not the others'.
+    Each student's servers are asked for again just before: one may have started
+    since every student was checked (and while the confirmation waited)."""
+    failed = {}
+    for user, home in homes.items():
+        running = _running(api.user(user))
+        mounted = _mounted(prov, {user: home})
+        if running or mounted:
+            why = running and _refusal_running(user, running)
+            failed[user] = (
+                f"started since the check: {why or _refusal_mounted(user, mounted[user])}"
+            )
+            continue
+        try:
+            if remove:
+                # deprovision archives the home once more (under removed/), then removes it
+                extra = await prov.deprovision(user, store.path / "removed")
+                click.echo(f"{user}: home removed (a further archive: {extra})")
+            else:
+                empty_home(home, await prov.owner(user))
+                click.echo(f"{user}: home emptied")
+        except ProvisionError as e:
+            failed[user] = f"{e} (their archive {store.tar(user)} is intact)"
+    return failed
+
+
+@course_group.command("restore")
+@click.argument("name")
+@click.argument("username")
+@config_option("required")
+@hub_options
+@archive_dir_option
+def restore_cmd(
+    name: str,
+    username: str,
+    config_file: str,
+    hub_url: str,
+    token_file: str | None,
+    archive_dir: str | None,
+) -> None:
+    """Bring USERNAME's home back from course NAME's archive, into an empty home.
+
+    The archive is checked against its SHA-256 first; afterwards every file is
+    compared with the archive's record (content, mode, mtime, links).
+    """
+    user = username.lower()
+    c = load_config(config_file)  # the course may be gone from it: its archives are not
+    prov = provisioner_for(c)
+    store = _archive_dir(archive_dir, name)
+    record, problem = store.verified(user)
+    if record is None:
+        raise click.ClickException(problem)
+    if record.get("course") != name:
+        raise click.ClickException(
+            f"{store.path} holds course {record.get('course')!r}'s archives, not {name!r}'s"
+        )
+    api = connect(hub_url, token_file, *SCOPES)
+    model = api.user(user)
+    running = _running(model)
+    if running:
+        raise click.ClickException(_refusal_running(user, running))
+    groups = (model or {}).get("groups") or []
+    home = asyncio.run(_restore(c, prov, store, user, groups, record))
+    click.echo(
+        f"{user}'s home {home} restored from {store.tar(user)}: {len(record['entries'])} "
+        "entries, each as archived (content, mode, mtime, link target)"
+    )
+
+
+async def _restore(
+    c: Any,
+    prov: HomeProvisioner,
+    store: ArchiveDir,
+    user: str,
+    groups: list[str],
+    record: dict[str, Any],
+) -> Path:
+    if user not in await prov.users():  # removed by `course reset --remove`: made again
+        await prov.provision(user, await resolve.quota_for(c, user, groups))
+    why = await prov.why_untouchable(user)
+    if why:
+        raise ProvisionError(f"refusing to restore {user}'s home: {why}")
+    home = await prov.home_path(user, recreate=True)
+    mounted = _mounted(prov, {user: home})
+    if mounted:
+        raise ProvisionError(_refusal_mounted(user, mounted[user]))
+    owner = await prov.owner(user)
+    unpack(store.tar(user), home, owner, record["entries"])
+    now, _ = listing(home, owner, digests=True)
+    changed = differences(record["entries"], now)
+    if changed:
+        raise ProvisionError(
+            f"{user}'s home was unpacked but differs from its archive in {len(changed)} "
+            f"entries: {'; '.join(changed[:5])}"
+        )
+    return home

@@ -1,0 +1,483 @@
+"""Verified archives of homes: written, listed, emptied and unpacked as the home's owner.
+
+What ``jhub-kit course archive|reset|restore`` do to each student's home:
+
+- :func:`write_archive` walks the home as its owner (:func:`~.base.as_owner`),
+  never following a link, and writes a ``.tar.gz`` whose members are under
+  ``home/`` (room for other parts of a student's term beside it). While it
+  writes, it lists every entry: type, permission bits, mtime to the nanosecond,
+  size and SHA-256 of each file, target of each link. The archive is written
+  under a temporary name, read back and checked against that listing, and only
+  then renamed into place.
+- :func:`listing` lists a home again (as its owner): :func:`differences` with the
+  archive's listing says whether the home changed since it was archived.
+- :func:`empty_home` removes everything in a home but the home itself (and
+  ext4's ``lost+found``), as its owner.
+- :func:`unpack` fills an empty home from an archive as its owner, then sets every
+  mtime from the listing (tar keeps them to the microsecond at best, and never a
+  link's own), so a listing of the result equals the archive's.
+
+A listing maps each path (relative to the home, ``/``-separated) to a dict:
+``type`` (``dir``, ``file``, ``symlink``, ``hardlink``, ``fifo``), ``mode``
+(permission bits, ``0o7777``), ``mtime_ns``; a ``file`` has ``size`` and
+``sha256``; a ``symlink`` its ``target``; a ``hardlink`` the path it shares a
+file with (``target``). Sockets and devices are not archived (a student cannot
+make a device; a socket is a running program's); they are listed in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+from ..files import atomic_write
+from ..names import safe_name
+from .base import OwnerProcessError, ProvisionError, as_owner
+
+#: the members of a home are under this folder of the archive
+PREFIX = "home"
+
+Listing = dict[str, dict[str, Any]]
+
+_TYPES = {
+    stat.S_IFDIR: "dir",
+    stat.S_IFREG: "file",
+    stat.S_IFLNK: "symlink",
+    stat.S_IFIFO: "fifo",
+}
+
+
+def _walk(top: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    """``(relative path, path, lstat)`` of everything under ``top``, a folder's
+    entries before what is inside them, sorted; never through a link, and not
+    ext4's ``lost+found`` at the top (root's, not the student's)."""
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        folder = os.path.join(top, rel) if rel else top
+        with os.scandir(folder) as it:
+            names = sorted(e.name for e in it)
+        subdirs = []
+        for name in names:
+            r = f"{rel}/{name}" if rel else name
+            path = os.path.join(top, r)
+            st = os.lstat(path)
+            if not rel and name == "lost+found" and stat.S_ISDIR(st.st_mode):
+                continue
+            yield r, path, st
+            if stat.S_ISDIR(st.st_mode):
+                subdirs.append(r)
+        stack.extend(reversed(subdirs))
+
+
+class _Hashing:
+    """A file object that hashes what is read from it (what tarfile copies)."""
+
+    def __init__(self, f: BinaryIO):
+        self.f = f
+        self.sha = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.sha.update(data)
+        return data
+
+
+def _sha256_fd(fd: int) -> str:
+    sha = hashlib.sha256()
+    with os.fdopen(os.dup(fd), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _entry(st: os.stat_result) -> dict[str, Any]:
+    return {
+        "type": _TYPES[stat.S_IFMT(st.st_mode)],
+        "mode": stat.S_IMODE(st.st_mode),
+        "mtime_ns": st.st_mtime_ns,
+    }
+
+
+def _list_tree(top: str, digests: bool) -> tuple[Listing, list[str]]:
+    """The listing of ``top`` (run as its owner)."""
+    entries: Listing = {}
+    skipped: list[str] = []
+    first_of: dict[tuple[int, int], str] = {}
+    for rel, path, st in _walk(top):
+        if stat.S_IFMT(st.st_mode) not in _TYPES:
+            skipped.append(rel)
+            continue
+        entry = _entry(st)
+        if entry["type"] == "symlink":
+            entry["target"] = os.readlink(path)
+        elif entry["type"] == "file":
+            inode = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and inode in first_of:
+                entry = {**entry, "type": "hardlink", "target": first_of[inode]}
+            else:
+                first_of[inode] = rel
+                entry["size"] = st.st_size
+                if digests:
+                    fd = _open_file(path, st)
+                    try:
+                        entry["sha256"] = _sha256_fd(fd)
+                    finally:
+                        os.close(fd)
+        entries[rel] = entry
+    return entries, skipped
+
+
+def _open_file(path: str, st: os.stat_result) -> int:
+    """``path`` opened for reading, refusing anything but the file ``st`` saw."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    now = os.fstat(fd)
+    if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+        os.close(fd)
+        raise ProvisionError(f"{path} changed while it was read")
+    return fd
+
+
+def _write_tar(out_fd: int, tar_fd: int, top: str) -> None:
+    """Write ``top`` as a .tar.gz to ``tar_fd`` and its listing (JSON) to
+    ``out_fd``; run as the home's owner."""
+    entries: Listing = {}
+    skipped: list[str] = []
+    with (
+        os.fdopen(tar_fd, "wb", closefd=False) as f,
+        tarfile.open(fileobj=f, mode="w:gz", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for rel, path, st in _walk(top):
+            if stat.S_IFMT(st.st_mode) not in _TYPES:
+                skipped.append(rel)
+                continue
+            arcname = f"{PREFIX}/{rel}"
+            entry = _entry(st)
+            if entry["type"] != "file":
+                info = tar.gettarinfo(path, arcname=arcname)
+                if entry["type"] == "symlink":
+                    entry["target"] = info.linkname
+                tar.addfile(info)
+                entries[rel] = entry
+                continue
+            fd = _open_file(path, st)
+            with os.fdopen(fd, "rb") as src:
+                info = tar.gettarinfo(arcname=arcname, fileobj=src)
+                if info.islnk():  # a second name of a file already in the archive
+                    entry = {
+                        **entry,
+                        "type": "hardlink",
+                        "target": info.linkname[len(PREFIX) + 1 :],
+                    }
+                    tar.addfile(info)
+                else:
+                    hashing = _Hashing(src)
+                    tar.addfile(info, hashing)
+                    entry["size"] = info.size
+                    entry["sha256"] = hashing.sha.hexdigest()
+            entries[rel] = entry
+    with os.fdopen(out_fd, "w", closefd=False) as out:
+        json.dump({"entries": entries, "skipped": skipped}, out)
+
+
+def _list_to(out_fd: int, top: str, digests: bool) -> None:
+    entries, skipped = _list_tree(top, digests)
+    with os.fdopen(out_fd, "w", closefd=False) as out:
+        json.dump({"entries": entries, "skipped": skipped}, out)
+
+
+def _owner_json(owner: tuple[int, int], fn: Any, *args: Any) -> dict[str, Any]:
+    """Run ``fn(out_fd, *args)`` as ``owner``; what it writes to ``out_fd`` (JSON)."""
+    with tempfile.TemporaryFile("w+") as out:
+        as_owner(owner, fn, out.fileno(), *args)
+        out.seek(0)
+        data: dict[str, Any] = json.load(out)
+        return data
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and size in bytes of ``path`` (not through a link)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        return _sha256_fd(fd), os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
+def archive_problems(path: Path, entries: Listing) -> list[str]:
+    """What in the archive at ``path`` does not match ``entries``: every member
+    read back (as root: a file the kit wrote, never unpacked here), each file's
+    bytes hashed."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f, tarfile.open(fileobj=f, mode="r:gz") as tar:
+        for member in tar:
+            if not member.name.startswith(PREFIX + "/"):
+                continue
+            rel = member.name[len(PREFIX) + 1 :]
+            seen.add(rel)
+            want = entries.get(rel)
+            if want is None:
+                problems.append(f"{rel}: in the archive, not in its listing")
+                continue
+            if member.isreg() and want["type"] == "file":
+                if _member_sha256(tar, member) != want.get("sha256"):
+                    problems.append(f"{rel}: its bytes differ from the listing's SHA-256")
+            elif _member_type(member) != want["type"]:
+                problems.append(f"{rel}: a {_member_type(member)} in the archive, a {want['type']}")
+    problems += [f"{rel}: listed, not in the archive" for rel in sorted(set(entries) - seen)]
+    return problems
+
+
+def _member_sha256(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    data = tar.extractfile(member)
+    assert data is not None
+    sha = hashlib.sha256()
+    for block in iter(lambda: data.read(1 << 20), b""):
+        sha.update(block)
+    return sha.hexdigest()
+
+
+def _member_type(m: tarfile.TarInfo) -> str:
+    for kind, test in (
+        ("file", m.isreg),
+        ("dir", m.isdir),
+        ("symlink", m.issym),
+        ("hardlink", m.islnk),
+        ("fifo", m.isfifo),
+    ):
+        if test():
+            return kind
+    return "other"
+
+
+T = TypeVar("T")
+
+
+def _failing(action: str, home: Path, fn: Callable[[], T]) -> T:
+    """``fn()``, whose failures (the owner's process, the disk, a broken archive)
+    become a :class:`ProvisionError` naming the action and the home."""
+    try:
+        return fn()
+    except ProvisionError as e:
+        raise ProvisionError(f"cannot {action} {home}: {e}") from e
+    except (OwnerProcessError, OSError, tarfile.TarError, ValueError, KeyError) as e:
+        raise ProvisionError(f"cannot {action} {home}: {type(e).__name__}: {e}") from e
+
+
+def write_archive(home: Path, dest: Path, owner: tuple[int, int]) -> dict[str, Any]:
+    """Archive ``home`` (read as ``owner``) to ``dest`` (root's, 0600): written under
+    a temporary name beside it, checked, then renamed. Returns the record to keep
+    with it: ``sha256`` and ``bytes`` of the archive, ``entries``, ``skipped``."""
+    return _failing("archive", home, lambda: _write_archive(home, dest, owner))
+
+
+def _write_archive(home: Path, dest: Path, owner: tuple[int, int]) -> dict[str, Any]:
+    tmp = dest.parent / f".{dest.name}-{secrets.token_hex(4)}.partial"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            listed = _owner_json(owner, _write_tar, fd, str(home))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        problems = archive_problems(tmp, listed["entries"])
+        if problems:
+            raise ProvisionError(
+                f"the archive of {home} does not read back as written: {'; '.join(problems[:5])}"
+            )
+        sha, size = sha256_file(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return {"sha256": sha, "bytes": size, **listed}
+
+
+def listing(home: Path, owner: tuple[int, int], *, digests: bool) -> tuple[Listing, list[str]]:
+    """The listing of ``home`` now, read as ``owner`` (``sha256`` only with ``digests``)."""
+    data = _failing("list", home, lambda: _owner_json(owner, _list_to, str(home), digests))
+    return data["entries"], data["skipped"]
+
+
+def differences(archived: Listing, now: Listing, *, digests: bool = True) -> list[str]:
+    """What differs between two listings, one line each, sorted (empty: the same).
+    Without ``digests``, files are compared by size and mtime only."""
+    out = []
+    for rel in sorted(set(archived) | set(now)):
+        a, b = archived.get(rel), now.get(rel)
+        if a is None:
+            out.append(f"{rel}: new")
+        elif b is None:
+            out.append(f"{rel}: gone")
+        else:
+            keys = ["type", "mode", "mtime_ns", "size", "target"]
+            if digests:
+                keys.append("sha256")
+            changed = [k for k in keys if a.get(k) != b.get(k)]
+            if changed:
+                out.append(f"{rel}: {', '.join(changed)} changed")
+    return out
+
+
+def _empty(top: str) -> None:
+    """Remove everything in ``top`` but ``top`` (as its owner). A folder the student
+    made unwritable is made writable first (it is theirs), then removed."""
+    for _rel, path, st in _walk(top):
+        if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o700 != 0o700:
+            os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
+    for name in os.listdir(top):
+        path = os.path.join(top, name)
+        st = os.lstat(path)
+        if name == "lost+found" and stat.S_ISDIR(st.st_mode):
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(path)  # never through a link (it removes the link itself)
+        else:
+            os.unlink(path)
+
+
+def empty_home(home: Path, owner: tuple[int, int]) -> None:
+    """Remove everything in ``home`` but the home itself, as ``owner``."""
+    _failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
+
+
+def _home_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """Extraction filter: a member under ``home/`` with its name relative to the
+    home; tarfile's "tar" checks (no absolute name, nothing out of ``dest``), no
+    device, hard links only within the home; the permission bits as archived."""
+    if not member.name.startswith(PREFIX + "/"):
+        return None  # the archive's other parts (none yet), or the home/ folder itself
+    changes: dict[str, Any] = {"name": member.name[len(PREFIX) + 1 :]}
+    if member.islnk():
+        target = member.linkname
+        if not target.startswith(PREFIX + "/") or ".." in target.split("/"):
+            raise ProvisionError(f"refusing {member.name}: a hard link to {target!r}")
+        changes["linkname"] = target[len(PREFIX) + 1 :]
+    if member.ischr() or member.isblk():
+        raise ProvisionError(f"refusing {member.name}: a device")
+    renamed = member.replace(**changes, deep=False)
+    checked = tarfile.tar_filter(renamed, dest)
+    if renamed.mode is not None:  # the "tar" filter clears group and other write bits
+        checked = checked.replace(mode=renamed.mode & 0o7777, deep=False)
+    return checked
+
+
+def _extract(fd: int, top: str, entries: Listing) -> None:
+    present = [p for p in os.listdir(top) if p != "lost+found"]
+    if present:
+        raise ProvisionError(
+            f"{top} is not empty ({len(present)} entries); nothing was unpacked. Run "
+            "`jhub-kit course reset` first, or look at what is there"
+        )
+    with os.fdopen(fd, "rb", closefd=False) as f, tarfile.open(fileobj=f, mode="r:gz") as tar:
+        tar.extractall(top, filter=_home_member)
+    # deepest first does not matter: setting a child's times leaves its folder's alone
+    for rel, entry in entries.items():
+        ns = entry["mtime_ns"]
+        os.utime(os.path.join(top, rel), ns=(ns, ns), follow_symlinks=False)
+
+
+def unpack(archive: Path, home: Path, owner: tuple[int, int], entries: Listing) -> None:
+    """Unpack ``archive`` into the empty ``home`` as ``owner`` (what the student
+    could write, and only that), then set each entry's mtime from ``entries``."""
+
+    def run() -> None:
+        fd = os.open(archive, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            as_owner(owner, _extract, fd, str(home), entries)
+        finally:
+            os.close(fd)
+
+    _failing("restore", home, run)
+
+
+FORMAT = 1
+
+
+class ArchiveDir:
+    """A course's archives: ``NAME.tar.gz`` and ``NAME.json`` per student (NAME
+    from :func:`~jhub_kit.names.safe_name`), and ``SHA256SUMS`` of every archive
+    (``sha256sum -c SHA256SUMS`` checks them). A student's record (JSON) is
+    written, whole, only after their archive was renamed into place: an archive
+    without a record is one a run did not finish."""
+
+    def __init__(self, path: Path, course: str):
+        self.path = Path(path)
+        self.course = course
+
+    def tar(self, user: str) -> Path:
+        return self.path / f"{safe_name(user)}.tar.gz"
+
+    def _record_path(self, user: str) -> Path:
+        return self.path / f"{safe_name(user)}.json"
+
+    def create(self) -> None:
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.path.is_symlink() or not self.path.is_dir():
+            raise ProvisionError(f"{self.path} is not a folder")
+
+    def record(self, user: str) -> dict[str, Any] | None:
+        """``user``'s record, or None when there is none (or it is not theirs)."""
+        try:
+            data = json.loads(self._record_path(user).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise ProvisionError(f"{self._record_path(user)} is unreadable: {e}") from None
+        if not isinstance(data, dict) or data.get("user") != user:
+            return None
+        return data
+
+    def save(self, user: str, record: dict[str, Any]) -> dict[str, Any]:
+        full = {
+            "format": FORMAT,
+            "course": self.course,
+            "user": user,
+            "archive": self.tar(user).name,
+            "archived_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            **record,
+        }
+        atomic_write(self._record_path(user), json.dumps(full, indent=1) + "\n", 0o600)
+        return full
+
+    def verified(self, user: str) -> tuple[dict[str, Any] | None, str]:
+        """``user``'s record and "" when their archive is there and its SHA-256 is
+        the recorded one; else None and why not."""
+        record = self.record(user)
+        if record is None:
+            return None, f"no archive of {user} in {self.path}"
+        try:
+            sha, size = sha256_file(self.tar(user))
+        except OSError as e:
+            return None, f"{self.tar(user)} cannot be read: {e.strerror}"
+        if (sha, size) != (record.get("sha256"), record.get("bytes")):
+            return None, f"{self.tar(user)} is not the archive its record describes (SHA-256)"
+        return record, ""
+
+    def write_sums(self) -> Path:
+        """``SHA256SUMS`` of every archive with a record, in ``sha256sum``'s format."""
+        lines = []
+        for p in sorted(self.path.glob("*.json")):
+            try:
+                data = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("sha256") and data.get("archive"):
+                lines.append(f"{data['sha256']}  {data['archive']}\n")
+        path = self.path / "SHA256SUMS"
+        atomic_write(path, "".join(lines), 0o600)
+        return path

@@ -1,0 +1,290 @@
+"""The end of term on real loopfile homes: ``jhub-kit course archive``, ``reset``,
+``restore`` bring every file back, byte for byte (content, mode, mtime to the
+nanosecond, owner; links as links), and a running server is refused by name.
+
+The hub's REST API is a stand-in on 127.0.0.1 (tests/support/fakehub.py): these
+commands only read the user list (groups, servers) from it, and a real hub
+would add a minute of start-up without testing more of them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import stat
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+from fakehub import FakeHub
+
+from jhub_kit.cli import main
+from jhub_kit.provision.directory import DirectoryProvisioner
+from jhub_kit.provision.loopfile import LoopfileProvisioner
+from jhub_kit.quota.policy import Quota
+
+pytestmark = pytest.mark.root
+
+M = 1024**2
+STUDENTS = ["ann", "ben", "cleo.k"]  # cleo.k is not a safe name: her files get a hashed one
+SCOPES = ["list:users", "read:users", "read:servers"]
+
+
+def tree(root):
+    """Everything under ``root`` as the test sees it (lstat, never following a link)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            if rel == "lost+found":
+                continue
+            st = os.lstat(p)
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    what = hashlib.sha256(f.read()).hexdigest()
+            elif stat.S_ISLNK(st.st_mode):
+                what = os.readlink(p)
+            else:
+                what = None
+            out[rel] = (stat.S_IFMT(st.st_mode), st.st_mode, st.st_mtime_ns, st.st_size, what)
+            out[rel] += (st.st_uid, st.st_gid)
+    return out
+
+
+def fill(home, user, other_home):
+    """A student's term: notebooks, a Japanese name, an empty folder, a private file,
+    links out of the home (one to another student's home), a read-only folder."""
+    os.makedirs(os.path.join(home, "notebooks", "week 1"))
+    with open(os.path.join(home, "notebooks", "week 1", "intro.ipynb"), "wb") as f:
+        f.write(os.urandom(200_000))
+    with open(os.path.join(home, "課題 1.txt"), "w") as f:
+        f.write(f"{user}の答え\n")
+    os.mkdir(os.path.join(home, "empty"))
+    with open(os.path.join(home, ".secret"), "w") as f:
+        f.write("token")
+    os.chmod(os.path.join(home, ".secret"), 0o600)
+    with open(os.path.join(home, "shared.txt"), "w") as f:
+        f.write("the group may write this")
+    os.chmod(os.path.join(home, "shared.txt"), 0o664)
+    os.symlink("/etc/passwd", os.path.join(home, "outside"))
+    os.symlink(other_home, os.path.join(home, "neighbour"))
+    os.makedirs(os.path.join(home, "done", "final"))
+    with open(os.path.join(home, "done", "final", "report.md"), "w") as f:
+        f.write("# done\n")
+    for dirpath, dirs, files in os.walk(home):
+        for n in dirs + files:
+            os.chown(os.path.join(dirpath, n), 1000, 100, follow_symlinks=False)
+    os.chmod(os.path.join(home, "done"), 0o555)  # the student made it read-only
+    stamp = 1_700_000_000_000_000_001
+    for dirpath, dirs, files in os.walk(home, topdown=False):
+        for n in dirs + files:
+            stamp += 7_919  # nanoseconds: tar alone keeps microseconds at best
+            os.utime(os.path.join(dirpath, n), ns=(stamp, stamp), follow_symlinks=False)
+
+
+def models(running=()):
+    users = [{"name": "ada", "groups": ["staff"], "servers": {}}]
+    for u in STUDENTS:
+        servers = {"": {"name": "", "ready": True, "pending": None}} if u in running else {}
+        users.append({"name": u, "groups": ["physics"], "servers": servers})
+    return users
+
+
+def serve(hub, running=(), starting_later=()):
+    """The hub's answers: ``running`` servers; ``starting_later`` ones the user list
+    does not show yet, but the user's own model does (asked for later)."""
+    hub.route("GET", "/user", 200, {"name": "admin", "scopes": SCOPES})
+    hub.route("GET", "/users", 200, models(running))
+    for m in models([*running, *starting_later]):
+        hub.route("GET", f"/users/{m['name']}", 200, m)
+
+
+@pytest.fixture
+def hub():
+    h = FakeHub()
+    yield h
+    h.close()
+
+
+BACKENDS = {"loopfile": LoopfileProvisioner, "directory": DirectoryProvisioner}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+async def test_archive_reset_restore_brings_every_file_back(mount_area, tmp_path, hub, backend):
+    homes = mount_area / "homes"
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        f"c.QuotaDockerSpawner.home_provisioner = {backend!r}\n"
+        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
+        "c.QuotaDockerSpawner.disk_limit = '40M'\n"
+        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
+        "    'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
+    )
+    prov = BACKENDS[backend](base_dir=str(homes))
+    paths = {}
+    for u in ["ada", *STUDENTS]:
+        paths[u] = (await prov.provision(u, Quota(disk_limit=40 * M))).source
+    for i, u in enumerate(STUDENTS):
+        fill(paths[u], u, paths[STUDENTS[(i + 1) % len(STUDENTS)]])
+    with open(os.path.join(paths["ada"], "answers.md"), "w") as f:
+        f.write("the teacher's\n")
+    before = {u: tree(paths[u]) for u in STUDENTS}
+    assert len(before["ann"]) == 12, sorted(before["ann"])
+    archive_dir = tmp_path / "physics-archive"
+    runner = CliRunner()
+
+    def course(*args):
+        env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url}
+        return asyncio.to_thread(runner.invoke, main, ["course", *args, "-f", str(config)], env=env)
+
+    # who is in the course
+    serve(hub)
+    r = await course("list", "--members")
+    assert r.exit_code == 0, r.output
+    assert "  teachers: ada\n  students: ann, ben, cleo.k\n" in r.output
+
+    # ben's server runs: refused by name, not stopped; the others are archived
+    serve(hub, running=["ben"])
+    r = await course("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 1, r.output
+    assert "2 of 3 students archived" in r.output
+    assert "ben: ben's server is running (their default server)" in r.output
+    assert not (archive_dir / "ben.tar.gz").exists()
+    assert not any(hub_req[0] == "DELETE" for hub_req in hub.requests)
+    # and nothing is reset while one student is refused
+    r = await course("reset", "physics", "-d", str(archive_dir), "--yes")
+    assert r.exit_code == 1 and "nothing was reset" in r.output
+    assert "ben: ben's server is running" in r.output
+    assert {u: tree(paths[u]) for u in STUDENTS} == before
+
+    # ben stopped: the run goes on where it stopped (ann and cleo.k are skipped)
+    serve(hub)
+    r = await course("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert "ann: archived before, verified and unchanged; skipped" in r.output
+    assert "cleo.k: archived before, verified and unchanged; skipped" in r.output
+    assert "ben: 12 entries" in r.output and "ada:" not in r.output
+    # a damaged archive is not "archived before": written again
+    with open(archive_dir / "ben.tar.gz", "r+b") as f:
+        f.truncate(1000)
+    r = await course("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert "ben: 12 entries" in r.output and "ann: archived before" in r.output
+    sums = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=archive_dir, capture_output=True, text=True
+    )
+    assert sums.returncode == 0, sums.stdout + sums.stderr
+    assert sums.stdout.count(": OK") == 3
+    cleo_tar = [p.name for p in archive_dir.glob("cleo*.tar.gz")]
+    assert len(cleo_tar) == 1 and "--" in cleo_tar[0]  # a hashed, safe file name
+    assert not list(archive_dir.glob(".*partial"))
+    for p in archive_dir.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    # links were archived as links: ann's archive holds none of ben's files
+    import tarfile
+
+    with tarfile.open(archive_dir / "ann.tar.gz") as tar:
+        names = tar.getnames()
+        assert tar.getmember("home/neighbour").issym()
+        assert tar.getmember("home/outside").linkname == "/etc/passwd"
+    assert "home/neighbour/.secret" not in names and "home/課題 1.txt" in names
+
+    # ann works once more after her archive: her home is not reset, nor anyone's
+    with open(os.path.join(paths["ann"], "late.txt"), "w") as f:
+        f.write("after the archive")
+    os.chown(os.path.join(paths["ann"], "late.txt"), 1000, 100)
+    r = await course("reset", "physics", "-d", str(archive_dir), "--yes")
+    assert r.exit_code == 1, r.output
+    assert "ann: the home changed since its archive (1: late.txt: new)" in r.output
+    assert "run `jhub-kit course archive` again" in r.output
+    assert {u: tree(paths[u]) for u in STUDENTS} == {**before, "ann": tree(paths["ann"])}
+    r = await course("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert "ann: 13 entries" in r.output and "ben: archived before" in r.output
+    before["ann"] = tree(paths["ann"])
+
+    # the end of term: every student's home emptied (the teacher's untouched), but
+    # ben's server started after the check (the user list did not show it yet)
+    serve(hub, starting_later=["ben"])
+    r = await course("reset", "physics", "-d", str(archive_dir), "--yes")
+    assert r.exit_code == 1, r.output
+    assert "ben: started since the check: ben's server is running" in r.output
+    assert "ann: home emptied" in r.output and "cleo.k: home emptied" in r.output
+    assert tree(paths["ben"]) == before["ben"]
+    for u in ["ann", "cleo.k"]:
+        assert set(os.listdir(paths[u])) <= {"lost+found"}, u
+    assert os.path.exists(os.path.join(paths["ada"], "answers.md"))
+    serve(hub)
+
+    # and back: byte for byte, modes, mtimes, owners, links
+    for u in ["ann", "cleo.k"]:
+        r = await course("restore", "physics", u, "-d", str(archive_dir))
+        assert r.exit_code == 0, r.output
+        assert "entries, each as archived" in r.output
+        assert tree(paths[u]) == before[u], u
+    r = await course("restore", "physics", "ann", "-d", str(archive_dir))
+    assert r.exit_code == 1 and "is not empty" in r.output
+    r = await course("restore", "chem", "ann", "-d", str(archive_dir))
+    assert r.exit_code == 1 and "holds course 'physics''s archives, not 'chem''s" in r.output
+    serve(hub, running=["ann"])
+    r = await course("restore", "physics", "ann", "-d", str(archive_dir))
+    assert r.exit_code == 1 and "ann's server is running" in r.output
+
+    # removed, not emptied: the home (image, folder) goes, and restore makes it again
+    serve(hub)
+    r = await course("reset", "physics", "-d", str(archive_dir), "--remove", "--yes")
+    assert r.exit_code == 0, r.output
+    assert "cleo.k: home removed" in r.output
+    assert await prov.users() == ["ada"]
+    if backend == "directory":
+        assert not os.path.exists(paths["cleo.k"])
+    r = await course("restore", "physics", "cleo.k", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    cleo = await prov.home_path("cleo.k")
+    assert tree(cleo) == before["cleo.k"]
+
+
+async def test_a_failed_archive_leaves_nothing_half_written(mount_area, tmp_path, hub):
+    """A file the owner cannot read (root's, 0600) stops that student's archive with
+    its path: no archive, no record, no partial file; the others are archived, and
+    the next run, once it is fixed, archives only what is missing."""
+    homes = mount_area / "homes"
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        "c.QuotaDockerSpawner.home_provisioner = 'directory'\n"
+        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
+        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
+        "    'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
+    )
+    prov = DirectoryProvisioner(base_dir=str(homes))
+    paths = {u: (await prov.provision(u, Quota())).source for u in STUDENTS}
+    for i, u in enumerate(STUDENTS):
+        fill(paths[u], u, paths[STUDENTS[(i + 1) % len(STUDENTS)]])
+    planted = os.path.join(paths["ben"], "notebooks", "root-only.txt")
+    with open(planted, "w") as f:
+        f.write("root's")
+    os.chmod(planted, 0o600)  # owned by root: the owner's process cannot read it
+    serve(hub)
+    archive_dir = tmp_path / "arch"
+    env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url}
+    args = ["course", "archive", "physics", "-f", str(config), "-d", str(archive_dir)]
+    r = await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
+    assert r.exit_code == 1, r.output
+    assert "2 of 3 students archived" in r.output
+    assert f"ben: cannot archive {paths['ben']}" in r.output
+    assert "Permission denied" in r.output and "root-only.txt" in r.output
+    assert sorted(p.name for p in archive_dir.iterdir()) == [
+        "SHA256SUMS",
+        "ann.json",
+        "ann.tar.gz",
+        *sorted(p.name for p in archive_dir.glob("cleo*")),
+    ]
+    assert len(list(archive_dir.glob("cleo*"))) == 2
+    os.chown(planted, 1000, 100)
+    r = await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
+    assert r.exit_code == 0, r.output
+    assert "ann: archived before" in r.output and "ben: 13 entries" in r.output
+    assert (archive_dir / "SHA256SUMS").read_text().count("\n") == 3

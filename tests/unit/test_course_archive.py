@@ -1,0 +1,253 @@
+"""The archive format of ``jhub-kit course`` (jhub_kit.provision.archive), without root:
+the functions the owner's process runs are called here in this process, on a tree
+in tmp_path (the round trip as the owner, on real homes, is
+tests/integration/test_course_term.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import pytest
+from click.testing import CliRunner
+
+from jhub_kit.cli import main
+from jhub_kit.provision import ProvisionError
+from jhub_kit.provision.archive import (
+    ArchiveDir,
+    _extract,
+    _home_member,
+    _list_tree,
+    _write_tar,
+    archive_problems,
+    differences,
+)
+
+
+def make_tree(root):
+    (root / "notebooks" / "week 1").mkdir(parents=True)
+    (root / "notebooks" / "week 1" / "intro.ipynb").write_bytes(os.urandom(70_000))
+    (root / "課題.txt").write_text("日本語のファイル\n")
+    (root / "empty").mkdir()
+    secret = root / "secret"
+    secret.write_text("mine")
+    os.chmod(secret, 0o600)
+    shared = root / "group-writable"
+    shared.write_text("g")
+    os.chmod(shared, 0o664)
+    os.symlink("/etc/passwd", root / "outside")
+    os.symlink("notebooks/week 1", root / "week")
+    os.link(secret, root / "secret-again")
+    os.mkfifo(root / "pipe")
+    os.utime(root / "notebooks", ns=(1, 1_700_000_000_123_456_789))
+
+
+def write(top, dest):
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(dest.with_suffix(".list"), "w+") as out:
+        try:
+            _write_tar(out.fileno(), fd, str(top))
+        finally:
+            os.close(fd)
+        out.seek(0)
+        return json.load(out)
+
+
+def test_write_read_back_and_unpack_is_the_same_tree(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    make_tree(src)
+    listed = write(src, tmp_path / "a.tar.gz")
+    entries = listed["entries"]
+    assert entries == _list_tree(str(src), True)[0]
+    assert entries["outside"] == {**entries["outside"], "type": "symlink", "target": "/etc/passwd"}
+    assert entries["secret"]["mode"] == 0o600 and entries["secret"]["type"] == "file"
+    assert entries["secret-again"]["type"] == "hardlink"
+    assert entries["secret-again"]["target"] == "secret"
+    assert entries["notebooks"]["mtime_ns"] == 1_700_000_000_123_456_789
+    assert entries["pipe"]["type"] == "fifo" and listed["skipped"] == []
+    assert archive_problems(tmp_path / "a.tar.gz", entries) == []
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    fd = os.open(tmp_path / "a.tar.gz", os.O_RDONLY)
+    try:
+        _extract(fd, str(dest), entries)
+    finally:
+        os.close(fd)
+    assert differences(entries, _list_tree(str(dest), True)[0]) == []
+    assert os.readlink(dest / "outside") == "/etc/passwd"
+    assert (dest / "課題.txt").read_text() == "日本語のファイル\n"
+    # unpacking refuses a home that holds anything
+    fd = os.open(tmp_path / "a.tar.gz", os.O_RDONLY)
+    try:
+        with pytest.raises(ProvisionError, match="is not empty"):
+            _extract(fd, str(dest), entries)
+    finally:
+        os.close(fd)
+
+
+def test_a_damaged_archive_or_listing_is_caught(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("one")
+    (src / "b").write_text("two")
+    entries = write(src, tmp_path / "a.tar.gz")["entries"]
+    assert archive_problems(tmp_path / "a.tar.gz", {**entries, "c": entries["a"]}) == [
+        "c: listed, not in the archive"
+    ]
+    wrong = {**entries, "b": {**entries["b"], "sha256": "0" * 64}}
+    assert archive_problems(tmp_path / "a.tar.gz", wrong) == [
+        "b: its bytes differ from the listing's SHA-256"
+    ]
+    del wrong["b"]
+    assert archive_problems(tmp_path / "a.tar.gz", wrong) == [
+        "b: in the archive, not in its listing"
+    ]
+
+
+def test_differences():
+    f = {"type": "file", "mode": 0o644, "mtime_ns": 5, "size": 3, "sha256": "aa"}
+    before = {"a": f, "b": f, "d": {"type": "dir", "mode": 0o755, "mtime_ns": 1}}
+    now = {
+        "a": {**f, "sha256": "bb"},
+        "b": {**f, "mode": 0o600, "mtime_ns": 6},
+        "c": f,
+    }
+    assert differences(before, now) == [
+        "a: sha256 changed",
+        "b: mode, mtime_ns changed",
+        "c: new",
+        "d: gone",
+    ]
+    assert differences(before, now, digests=False) == [
+        "b: mode, mtime_ns changed",
+        "c: new",
+        "d: gone",
+    ]
+    assert differences(before, before) == []
+
+
+def member(name, kind=tarfile.REGTYPE, linkname="", mode=0o664):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, linkname, mode
+    return info
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (member("home/a"), ("a", "", 0o664)),
+        (member("home/d/x", mode=0o7755), ("d/x", "", 0o7755)),
+        (member("home/l", tarfile.SYMTYPE, "/etc/passwd", 0o777), ("l", "/etc/passwd", 0o777)),
+        (member("home/h", tarfile.LNKTYPE, "home/a"), ("h", "a", 0o664)),
+        (member("home"), None),
+        (member("course/x"), None),
+    ],
+    ids=["file", "modes-kept", "symlink-out-kept", "hardlink", "top", "other-part"],
+)
+def test_the_extraction_filter(tmp_path, info, expected):
+    got = _home_member(info, str(tmp_path))
+    assert (got if got is None else (got.name, got.linkname, got.mode)) == expected
+
+
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        (member("home/../../x"), "outside the destination"),
+        (member("home/h", tarfile.LNKTYPE, "/etc/shadow"), "a hard link to '/etc/shadow'"),
+        (member("home/h", tarfile.LNKTYPE, "home/../x"), "a hard link to 'home/../x'"),
+        (member("home/dev", tarfile.CHRTYPE), "a device"),
+    ],
+    ids=["traversal", "hardlink-absolute", "hardlink-up", "device"],
+)
+def test_the_extraction_filter_refuses(tmp_path, info, message):
+    with pytest.raises((ProvisionError, tarfile.FilterError), match=message):
+        _home_member(info, str(tmp_path))
+
+
+def test_the_filter_refuses_a_path_through_an_unpacked_link(tmp_path):
+    os.symlink("/etc", tmp_path / "l")
+    with pytest.raises(tarfile.FilterError, match="outside the destination"):
+        _home_member(member("home/l/passwd"), str(tmp_path))
+
+
+def test_archive_dir_verifies_and_sums(tmp_path):
+    store = ArchiveDir(tmp_path / "arch", "physics")
+    store.create()
+    assert store.verified("ann") == (None, f"no archive of ann in {store.path}")
+    store.tar("ann").write_bytes(b"tar bytes")
+    import hashlib
+
+    sha = hashlib.sha256(b"tar bytes").hexdigest()
+    saved = store.save("ann", {"sha256": sha, "bytes": 9, "entries": {}, "skipped": []})
+    assert saved["course"] == "physics" and saved["archive"] == "ann.tar.gz"
+    record, problem = store.verified("ann")
+    assert problem == "" and record == saved
+    assert (store.path / "SHA256SUMS").exists() is False
+    assert store.write_sums().read_text() == f"{sha}  ann.tar.gz\n"
+    store.tar("ann").write_bytes(b"tar bytez")
+    assert store.verified("ann") == (
+        None,
+        f"{store.tar('ann')} is not the archive its record describes (SHA-256)",
+    )
+    # a hostile name gets a safe file name, and another user's record is not theirs
+    assert store.tar("../Ann").parent == store.path and "--" in store.tar("../Ann").name
+    (store.path / "bob.json").write_text(json.dumps({"user": "mallory"}))
+    assert store.record("bob") is None
+
+
+def test_course_list_and_the_errors_before_any_home_is_touched(tmp_path):
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        "c.QuotaDockerSpawner.home_provisioner = 'directory'\n"
+        f"c.HomeProvisioner.base_dir = {str(tmp_path / 'homes')!r}\n"
+        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},"
+        " 'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
+    )
+    r = CliRunner().invoke(main, ["course", "list", "-f", str(config)])
+    assert r.exit_code == 0, r.output
+    assert r.output == "physics: teachers ada; students group:physics; size limit 1G\n"
+    r = CliRunner().invoke(main, ["course", "archive", "art", "-f", str(config)])
+    assert r.exit_code == 1
+    assert "Error: no course 'art' in c.Courses.courses (declared: physics)" in r.output
+    r = CliRunner().invoke(
+        main, ["course", "restore", "physics", "ann", "-f", str(config), "-d", str(tmp_path)]
+    )
+    assert r.exit_code == 1 and f"Error: no archive of ann in {tmp_path}" in r.output
+    config.write_text("c = get_config()\nc.Courses.courses = {'Physics': {}}\n")
+    r = CliRunner().invoke(main, ["course", "list", "-f", str(config)])
+    assert r.exit_code == 1 and "Error: c.Courses.courses: course name 'Physics'" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_a_tar_written_by_someone_else_is_refused_by_its_record(tmp_path):
+    """An archive swapped for another (same name) fails its SHA-256 before restore."""
+    store = ArchiveDir(tmp_path, "p")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.addfile(member("home/x", mode=0o644), io.BytesIO(b""))
+    store.tar("ann").write_bytes(buf.getvalue())
+    store.save("ann", {"sha256": "f" * 64, "bytes": len(buf.getvalue()), "entries": {}})
+    assert store.verified("ann")[0] is None
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        (None, []),  # not a hub user: no server
+        ({"name": "ann", "servers": {}}, []),
+        ({"name": "ann"}, []),
+        ({"servers": {"": {"ready": True, "pending": None}}}, ["their default server"]),
+        ({"servers": {"": {"ready": False, "pending": "spawn"}}}, ["their default server"]),
+        ({"servers": {"gpu": {"ready": True}, "": {"stopped": True}}}, ["gpu"]),
+    ],
+    ids=["unknown", "none", "no-servers-key", "ready", "starting", "named-and-stopped"],
+)
+def test_which_servers_count_as_running(model, expected):
+    from jhub_kit.cli.course_cmds import _running
+
+    assert _running(model) == expected
