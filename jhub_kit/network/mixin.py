@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, List, Unicode, Union
 
-from ..compat import SpawnException
+from ..compat import admin_must_fix
 from . import firewall, hardening
 from . import hub_address as address
 from . import watch as firewall_watch
@@ -166,16 +166,14 @@ class NetworkMixin(HardeningMixin):
         ehc = await self.evaluated_extra_host_config()
         configured_dns = [str(a) for a in (ehc.get("dns") or [])]
         if info.get("EnableIPv6"):
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "The server's network could not be secured; an administrator has been told.",
+                f"network {self.network_name!r} has IPv6 enabled, and the kit's isolation "
+                "rules are IPv4 only: a server could reach other servers and the host over "
+                "IPv6. Create the network without --ipv6, or set "
+                "c.QuotaDockerSpawner.network_isolation = False and firewall it yourself",
                 reason="network_isolation",
-                status_code=500,
-                log_message=(
-                    f"network {self.network_name!r} has IPv6 enabled, and the kit's isolation "
-                    "rules are IPv4 only: a server could reach other servers and the host over "
-                    "IPv6. Create the network without --ipv6, or set "
-                    "c.QuotaDockerSpawner.network_isolation = False and firewall it yourself"
-                ),
             )
         iso = firewall.Isolation(
             firewall.bridge_of(info),
@@ -202,12 +200,12 @@ class NetworkMixin(HardeningMixin):
                     self.log.info("Removed %s: its network no longer exists", chain)
                 await firewall.apply(iso)
             except firewall.FirewallError as e:
-                raise SpawnException(
+                admin_must_fix(
+                    self.log,
                     "The server's network could not be secured; an administrator has been told.",
+                    str(e),
                     reason="network_isolation",
-                    status_code=500,
-                    log_message=str(e),
-                ) from None
+                )
             _ISOLATED.add(iso)
             self.log.info("Network isolation set up: %s", firewall.describe(iso))
 
@@ -281,12 +279,12 @@ class NetworkMixin(HardeningMixin):
                 network=facts,
             )
         except address.HubUnreachable as e:
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "The server cannot reach the Hub; an administrator must fix the configuration.",
+                str(e),
                 reason="hub_unreachable",
-                status_code=500,
-                log_message=str(e),
-            ) from None
+            )
 
     async def prepare_network(self) -> None:
         """Before a start (cold or pooled): the Hub URL the server is given, and the

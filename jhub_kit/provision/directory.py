@@ -55,9 +55,7 @@ class DirectoryProvisioner(HomeProvisioner):
     async def _usage(self, record: dict[str, Any]) -> Usage:
         loop = asyncio.get_running_loop()
         home = await self.path_under(record["name"])
-        used, complete = await loop.run_in_executor(
-            _WALKER, dir_size, home, self.usage_max_entries
-        )
+        used, complete = await loop.run_in_executor(_WALKER, dir_size, home, self.usage_max_entries)
         return Usage(used, None, partial=not complete)
 
 

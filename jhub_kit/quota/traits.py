@@ -17,7 +17,7 @@ from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
 from .. import metrics, offloop, registry
-from ..compat import SpawnException
+from ..compat import SpawnException, admin_must_fix
 from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
 from .user_options import RequestRefused, bound_requests, requested
@@ -282,14 +282,13 @@ class QuotaConfigMixin(_Base):
         try:
             return await self.resolve_quota()
         except QuotaError as e:
-            self.log.error("Quota for %s is invalid: %s", self.user.name, e)
             metrics.count_refusal("quota")
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "Your resource quota is misconfigured; an administrator must fix it.",
+                f"Quota for {self.user.name} is invalid: {e}",
                 reason="quota",
-                status_code=500,
-                log_message=f"Quota for {self.user.name} is invalid: {e}",
-            ) from None
+            )
 
     def resolve_quota_now(self) -> Quota | None:
         """The quota :meth:`resolve_quota` would give, without waiting: for a page

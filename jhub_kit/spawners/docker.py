@@ -20,7 +20,7 @@ from jupyterhub.utils import random_port
 from traitlets import Int
 
 from .. import metrics
-from ..compat import SpawnException
+from ..compat import admin_must_fix
 from ..hub_start import start_waker
 from ..network.mixin import NetworkMixin
 from ..pool.mixin import PoolMixin
@@ -95,14 +95,12 @@ class QuotaDockerSpawner(
             return list(self.cmd)
         cmd = (await self.image_config()).get("Cmd")
         if not cmd:
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "Your server's image cannot start; an administrator must fix the hub's settings.",
+                f"image {self.image} has no CMD: set c.{type(self).__name__}.cmd, "
+                'e.g. ["jupyterhub-singleuser"]',
                 reason="image_command",
-                status_code=500,
-                log_message=(
-                    f"image {self.image} has no CMD: set c.{type(self).__name__}.cmd, "
-                    'e.g. ["jupyterhub-singleuser"]'
-                ),
             )
         return list(cmd)
 

@@ -18,7 +18,7 @@ import docker.errors
 from traitlets import Bool, Float, Instance, Unicode, Union
 
 from .. import metrics, offloop, registry
-from ..compat import SpawnException
+from ..compat import admin_must_fix
 from ..provision import (
     HomeMount,
     HomeProvisioner,
@@ -141,13 +141,12 @@ class HomesMixin(_Base):
         try:
             self.home_mount = await prov.provision(self.home_key(), self.quota)
         except ProvisionError as e:
-            self.log.error("Home of %s not provisioned: %s", self.home_key(), e)
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 e.user_message,
+                f"Home of {self.home_key()} not provisioned: {e}",
                 reason="home",
-                status_code=500,
-                log_message=f"Home of {self.home_key()} not provisioned: {e}",
-            ) from None
+            )
         usage = self.home_usage = await prov.usage(self.home_key())
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
         self._emit(40, f"Home ready ({size})")
@@ -286,12 +285,12 @@ class HomesMixin(_Base):
                 try:
                     await offloop.run_io(paths.make_dirs, home_dir, rel, uid=uid, gid=gid)
                 except ProvisionError as e:
-                    raise SpawnException(
+                    admin_must_fix(
+                        self.log,
                         e.user_message,
+                        f"Mount point {m.target} in the home of {self.user.name}: {e}",
                         reason="home",
-                        status_code=500,
-                        log_message=f"Mount point {m.target} in the home of {self.user.name}: {e}",
-                    ) from None
+                    )
 
     async def _home_dir_on_host(self) -> str | None:
         """The home's directory as this host sees it (None if it cannot: a volume of

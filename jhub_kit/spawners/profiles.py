@@ -16,7 +16,7 @@ from jupyterhub.utils import maybe_future
 from traitlets import Dict, List, TraitError, default, validate
 
 from .. import metrics, offloop
-from ..compat import SpawnException
+from ..compat import SpawnException, admin_must_fix
 from ..quota.policy import Partial, QuotaError, parse_partial
 from ..quota.profiles import (
     Profile,
@@ -294,12 +294,12 @@ class ProfileMixin(_Base):
         try:
             profiles = await self.load_profiles()
         except (QuotaError, TraitError) as e:
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "The server profiles are misconfigured; an administrator must fix them.",
+                str(e),
                 reason="profiles",
-                status_code=500,
-                log_message=str(e),
-            ) from None
+            )
         if not profiles:
             return
         options = self.user_options or {}
@@ -336,12 +336,12 @@ class ProfileMixin(_Base):
                 setattr(self, key, value)
             except TraitError as e:
                 self._restore_overrides()
-                raise SpawnException(
+                admin_must_fix(
+                    self.log,
                     "The server profiles are misconfigured; an administrator must fix them.",
+                    f"profile {chosen.slug}: spawner_override {key}: {e}",
                     reason="profiles",
-                    status_code=500,
-                    log_message=f"profile {chosen.slug}: spawner_override {key}: {e}",
-                ) from None
+                )
             saved[key] = current
         self.profile = chosen
         self.profile_label = {"slug": chosen.slug, "name": chosen.display_name}

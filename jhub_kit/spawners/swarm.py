@@ -47,7 +47,7 @@ from jupyterhub.utils import random_port
 from traitlets import Dict, Float, Unicode
 
 from .. import registry
-from ..compat import SpawnException
+from ..compat import SpawnException, admin_must_fix
 from ..hub_start import start_waker
 from ..network.mixin import HardeningMixin
 from ..provision.dockervolume import DockerVolumeProvisioner
@@ -213,15 +213,13 @@ class QuotaSwarmSpawner(
 
     async def _start_in_slot(self) -> tuple[str, int]:
         if isinstance(self.provisioner(), DockerVolumeProvisioner):
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "Your home cannot be prepared; an administrator must fix the hub's settings.",
+                "home_provisioner 'docker-volume' makes volumes on one engine, and a swarm "
+                "runs servers on other nodes: use 'directory', 'btrfs' or 'loopfile' with "
+                "HomeProvisioner.base_dir on a share mounted at the same path on every node",
                 reason="home",
-                status_code=500,
-                log_message=(
-                    "home_provisioner 'docker-volume' makes volumes on one engine, and a swarm "
-                    "runs servers on other nodes: use 'directory', 'btrfs' or 'loopfile' with "
-                    "HomeProvisioner.base_dir on a share mounted at the same path on every node"
-                ),
             )
         await self._provision_home()
         await self._refresh_usage(force=True)
@@ -289,13 +287,12 @@ class QuotaSwarmSpawner(
         described = await self.describe()
         why = service_refusals(described)
         if why:
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "Your server cannot be started on the cluster; an administrator must fix "
                 "the hub's settings.",
+                f"{self._log_name}: not expressible as a swarm service: " + "; ".join(why),
                 reason="swarm_unsupported",
-                status_code=500,
-                log_message=f"{self._log_name}: not expressible as a swarm service: "
-                + "; ".join(why),
             )
         api_version = str(self.client.api_version)
         for gap in service_security(described.host_config, api_version)[1]:
