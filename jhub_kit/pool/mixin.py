@@ -49,7 +49,9 @@ class PoolMixin(_Base):
         pool_member: str
         home_provisioner: Any
         start_after_queue_timeout: float
-        _log_name: str
+
+        @property
+        def _log_name(self) -> str: ...
 
         async def describe(
             self, *, home_target: str | None = None, identity: bool = True

@@ -15,41 +15,20 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from docker.types import Mount
-from jupyterhub.utils import random_port
 from traitlets import Int
 
 from .. import metrics
-from ..compat import admin_must_fix
 from ..hub_start import start_waker
 from ..network.mixin import NetworkMixin
 from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
 from ..quota.policy import Quota, format_size
-from ..quota.traits import QuotaConfigMixin
-from ..spec import ServerSpec, SpecInputs, make_spec
 from . import oom
 from .adapter import DockerSpawnerAdapter
-from .budget import BudgetMixin
-from .homes import HomesMixin
-from .profiles import ProfileMixin
-from .singleuser import SingleUserOptionsMixin
-from .start_queue import StartQueueMixin
-from .state import KitStateMixin
+from .kit import KitSpawner
 
 
-class QuotaDockerSpawner(
-    ProfileMixin,
-    BudgetMixin,
-    QuotaConfigMixin,
-    SingleUserOptionsMixin,
-    KitStateMixin,
-    PoolMixin,
-    NetworkMixin,
-    HomesMixin,
-    StartQueueMixin,
-    DockerSpawnerAdapter,
-):
+class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapter):
     """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
 
     Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
@@ -89,65 +68,28 @@ class QuotaDockerSpawner(
             quota, cpu_period=cpu_period or docker_limits.DEFAULT_CPU_PERIOD
         )
 
-    async def base_command(self) -> list[str]:
-        """``cmd``, or the image's ``CMD`` (what DockerSpawner runs before the arguments)."""
-        if self.cmd:
-            return list(self.cmd)
-        cmd = (await self.image_config()).get("Cmd")
-        if not cmd:
-            admin_must_fix(
-                self.log,
-                "Your server's image cannot start; an administrator must fix the hub's settings.",
-                f"image {self.image} has no CMD: set c.{type(self).__name__}.cmd, "
-                'e.g. ["jupyterhub-singleuser"]',
-                reason="image_command",
-            )
-        return list(cmd)
-
-    async def describe(
-        self, *, home_target: str | None = None, identity: bool = True
-    ) -> ServerSpec:
-        """This user's server as data (:func:`jhub_kit.spec.make_spec`), from the
-        options as they are now (after ``pre_spawn_hook`` and ``user_options``), the
-        resolved quota, the home (or, before it is provisioned, a mount at
-        ``home_target``), the network and the secure defaults. ``identity=False``
-        leaves out the environment and arguments (what the pool's key ignores)."""
+    async def engine_inputs(self) -> dict[str, Any]:
+        """DockerSpawner's options as the container's: ``extra_create_kwargs`` and
+        ``extra_host_config`` evaluated as DockerSpawner does, ``volumes``, ``mounts``,
+        ``links``, the quota as host-config limits, the secure defaults for the
+        create kwargs' ``user``, ``post_start_cmd`` and a full home's notice."""
         ecc = await self.evaluated_extra_create_kwargs()
         ehc = await self.evaluated_extra_host_config()
         limits = {} if self.quota is None else self.quota_limits(self.quota, ehc.get("cpu_period"))
-        home: dict[str, Any] | None = None
-        if self.home_mount is not None:
-            home = dict(
-                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
-            )
-        elif home_target:
-            home = {"Target": home_target, "Source": "", "Type": "bind", "ReadOnly": False}
         user = ecc.get("user")
-        inputs = SpecInputs(
-            image=self.image,
-            command=await self.base_command(),
-            args=self.get_args() if identity else [],
-            env=self.get_env() if identity else {},
-            name=self.container_name if identity else "",
-            port=self.port,
-            network_name=self.network_name,
-            use_internal_ip=self.use_internal_ip,
-            host_ip=self.host_ip,
-            remove=self.remove,
-            volume_binds=self.volume_binds,
-            mount_binds=[dict(m) for m in self.mount_binds],
-            links=dict(self.links or {}),
-            extra_create_kwargs=ecc,
-            extra_host_config=ehc,
-            security=await self.security_host_config(None if user is None else str(user)),
-            limits=limits,
-            home=home,
-            internal_ssl=bool(self.internal_ssl),
-            post_start_cmd=self.post_start_cmd,
-            lab_extension_manager=self.lab_extension_manager,
-            home_full=self.home_full_now(),
-        )
-        return make_spec(inputs)
+        return {
+            "use_internal_ip": self.use_internal_ip,
+            "remove": self.remove,
+            "volume_binds": self.volume_binds,
+            "mount_binds": [dict(m) for m in self.mount_binds],
+            "links": dict(self.links or {}),
+            "extra_create_kwargs": ecc,
+            "extra_host_config": ehc,
+            "security": await self.security_host_config(None if user is None else str(user)),
+            "limits": limits,
+            "post_start_cmd": self.post_start_cmd,
+            "home_full": self.home_full_now(),
+        }
 
     async def create_object(self) -> dict[str, Any]:
         """Create exactly this user's description. As DockerSpawner allows, it may be
@@ -161,47 +103,28 @@ class QuotaDockerSpawner(
         )
         return created
 
-    # -- the lifecycle -------------------------------------------------------------
+    # -- the steps of the one start (:class:`~jhub_kit.spawners.kit.KitSpawner`) ------
 
-    async def start(self) -> tuple[str, int]:
-        self._progress_events: list[dict[str, Any]] = []
-        self.oom_kills = 0
-        self.forget_image()
-        # the quota the budget admitted this start with, else resolved now
-        self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
-        self.show_quota(self.quota)
-        self._emit(5, f"Quota: {self.quota.describe()}")
+    def begin_start(self) -> None:
+        super().begin_start()
         self.pool_member = ""
+
+    async def before_queue(self) -> None:
         image_option = (self.user_options or {}).get("image")
         if image_option:  # DockerSpawner does this in its start; the pool must know now
             self.image = await self.check_allowed(image_option)
-        try:
-            started = await self.try_pool()
-            if started is None:
-                started = await self.admitted(self._start_in_slot)
-        except BaseException:
-            await self._remove_failed()
-            raise
-        self.server_started()
-        return started
 
-    async def _start_in_slot(self) -> tuple[str, int]:
-        await self._provision_home()
-        await self._refresh_usage(force=True)
+    async def start_warm(self) -> tuple[str, int] | None:
+        """A warm pool member that fits this user's server (:mod:`jhub_kit.pool`)."""
+        return await self.try_pool()
+
+    async def prepare_engine(self) -> None:
         if self.network_name == "host":
-            # no port mapping in host mode: pick a free port on the host's loopback
-            self.ip = self.host_ip
-            self.port = random_port()
+            self.ip = self.host_ip  # the free port is on the host's loopback
         await self.prepare_network()
         await self._drop_stale_container()
-        self._emit(50, "Starting container")
-        ip, port = await super().start()
-        self._emit(70, f"Container {self.container_name} started, waiting for the server")
-        await self._wait_until_answering(ip, port)
-        self._emit(90, "Server is answering")
-        return ip, port
 
-    async def _remove_failed(self) -> None:
+    async def clean_failed_start(self) -> None:
         """A start that failed leaves no container behind (with ``remove``): JupyterHub
         stops only servers that poll as running, so a dead one would stay until the
         user's next start."""

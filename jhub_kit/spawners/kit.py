@@ -1,0 +1,172 @@
+"""The one start of every kit spawner, read top to bottom.
+
+:class:`KitSpawner` is what QuotaDockerSpawner and QuotaSwarmSpawner share: the
+quota, the profile, the budget, the home, the start queue, the record the views
+read, the secure defaults, one description of the server
+(:func:`jhub_kit.spec.make_spec`) and one :meth:`KitSpawner.start`. As in
+DockerSpawner's ``swarmspawner.py``, which changes the engine by overriding a few
+small template methods (``object_type``, ``create_object``, ``start_object``) of
+one ``start``, an engine's class overrides only the small steps below:
+
+- :meth:`~KitSpawner.begin_start`: what the engine forgets of the last start;
+- :meth:`~KitSpawner.before_queue`: what it checks or sets before the start queue;
+- :meth:`~KitSpawner.start_warm`: a start from a warm server (None: start cold);
+- :meth:`~KitSpawner.prepare_engine`: what it readies before the server is made;
+- :meth:`~KitSpawner.started_message`: what the student reads once it runs;
+- :meth:`~KitSpawner.engine_inputs`: what only this engine says of the server;
+- :meth:`~KitSpawner.clean_failed_start`: what a failed start leaves to remove.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docker.types import Mount
+from jupyterhub.utils import random_port
+
+from ..compat import admin_must_fix
+from ..network.mixin import HardeningMixin
+from ..quota.traits import QuotaConfigMixin
+from ..spec import ServerSpec, SpecInputs, make_spec
+from .budget import BudgetMixin
+from .homes import HomesMixin
+from .profiles import ProfileMixin
+from .singleuser import SingleUserOptionsMixin
+from .start_queue import StartQueueMixin
+from .state import KitStateMixin
+
+
+class KitSpawner(
+    ProfileMixin,
+    BudgetMixin,
+    QuotaConfigMixin,
+    SingleUserOptionsMixin,
+    KitStateMixin,
+    HomesMixin,
+    StartQueueMixin,
+    HardeningMixin,
+):
+    """The quota, profile, budget, home, queue and record of a kit spawner, and
+    its one start; the engine's class below it (DockerSpawner's or SwarmSpawner's
+    adapter) makes the server."""
+
+    # -- the start ---------------------------------------------------------------
+
+    async def start(self) -> tuple[str, int]:
+        """Resolve the quota, then start from a warm server if one fits, else cold in
+        a slot of the start queue; a failed start leaves nothing behind."""
+        self.begin_start()
+        # the quota the budget admitted this start with, else resolved now
+        self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
+        self.show_quota(self.quota)
+        self._emit(5, f"Quota: {self.quota.describe()}")
+        await self.before_queue()
+        try:
+            started = await self.start_warm()
+            if started is None:
+                started = await self.admitted(self.start_cold)
+        except BaseException:
+            await self.clean_failed_start()
+            raise
+        self.server_started()
+        return started
+
+    async def start_cold(self) -> tuple[str, int]:
+        """The start proper, in a slot of the start queue: the home, the engine's
+        object made from this user's description and started, the server answering."""
+        await self._provision_home()
+        await self._refresh_usage(force=True)
+        if self.network_name == "host":
+            # no port mapping on the host's network: a free port where the server runs
+            self.port = random_port()
+        await self.prepare_engine()
+        self._emit(50, f"Starting the {self.object_type}")
+        ip, port = await super().start()  # DockerSpawner's: create_object, start_object
+        self._emit(70, self.started_message(ip))
+        await self._wait_until_answering(ip, port)
+        self._emit(90, "Server is answering")
+        return ip, port
+
+    # -- the template methods an engine overrides ------------------------------------
+
+    def begin_start(self) -> None:
+        """Forget what the last start left (its progress, its image's settings)."""
+        self._progress_events = []
+        self.oom_kills = 0
+        self.forget_image()
+
+    async def before_queue(self) -> None:
+        """Checks and settings of the engine's, before the start waits in line."""
+
+    async def start_warm(self) -> tuple[str, int] | None:
+        """Start from a server made ahead of time; None: start cold (the default)."""
+        return None
+
+    async def prepare_engine(self) -> None:
+        """What the engine readies before the server is made (nothing by default)."""
+
+    def started_message(self, ip: str) -> str:
+        """The progress message once the engine runs the server."""
+        return f"The {self.object_type} {self.object_name} started, waiting for the server"
+
+    async def clean_failed_start(self) -> None:
+        """Remove what a failed start left behind (nothing by default)."""
+
+    # -- the description ---------------------------------------------------------
+
+    async def base_command(self) -> list[str]:
+        """``cmd``, or the image's ``CMD`` (what DockerSpawner runs before the arguments)."""
+        if self.cmd:
+            return list(self.cmd)
+        cmd = (await self.image_config()).get("Cmd")
+        if not cmd:
+            admin_must_fix(
+                self.log,
+                "Your server's image cannot start; an administrator must fix the hub's settings.",
+                f"image {self.image} has no CMD: set c.{type(self).__name__}.cmd, "
+                'e.g. ["jupyterhub-singleuser"]',
+                reason="image_command",
+            )
+        return list(cmd)
+
+    async def describe(
+        self, *, home_target: str | None = None, identity: bool = True
+    ) -> ServerSpec:
+        """This user's server as data (:func:`jhub_kit.spec.make_spec`), from the
+        options as they are now (after ``pre_spawn_hook`` and ``user_options``), the
+        resolved quota, the home (or, before it is provisioned, a mount at
+        ``home_target``), the network and the secure defaults; and what only the
+        engine says (:meth:`engine_inputs`). ``identity=False`` leaves out the
+        environment and arguments (what the pool's key ignores)."""
+        engine = await self.engine_inputs()  # first: it evaluates the callables
+        home: dict[str, Any] | None = None
+        if self.home_mount is not None:
+            home = dict(
+                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
+            )
+        elif home_target:
+            home = {"Target": home_target, "Source": "", "Type": "bind", "ReadOnly": False}
+        inputs = SpecInputs(
+            image=self.image,
+            command=await self.base_command(),
+            args=self.get_args() if identity else [],
+            env=self.get_env() if identity else {},
+            name=self.object_name if identity else "",
+            port=self.port,
+            network_name=self.network_name,
+            host_ip=self.host_ip,
+            home=home,
+            internal_ssl=bool(self.internal_ssl),
+            lab_extension_manager=self.lab_extension_manager,
+            **engine,
+        )
+        return make_spec(inputs)
+
+    async def engine_inputs(self) -> dict[str, Any]:
+        """The :class:`~jhub_kit.spec.SpecInputs` only this engine knows (how the hub
+        reaches the server, its mounts, its host config, its limits...)."""
+        return {
+            "use_internal_ip": self.use_internal_ip,
+            "remove": self.remove,
+            "security": await self.security_host_config(),
+        }
