@@ -77,7 +77,7 @@ class HardeningMixin(_Base):
             return str(kwargs["user"])
         return None
 
-    async def _starts_as_root(self, create_user: str | None = None) -> bool:
+    async def starts_as_root(self, create_user: str | None = None) -> bool:
         """Whether the server starts as root: its create kwargs' ``user``, else the
         image's ``User``."""
         if create_user is None:
@@ -114,7 +114,7 @@ class HardeningMixin(_Base):
             no_new_privileges=self.no_new_privileges,
             cap_drop=self.cap_drop,
             cap_add=cap_add,
-            root_start=await self._starts_as_root(create_user) if cap_add is None else False,
+            root_start=await self.starts_as_root(create_user) if cap_add is None else False,
         )
 
 

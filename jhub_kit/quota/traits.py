@@ -253,7 +253,7 @@ class QuotaConfigMixin(_Base):
 
     # -- quota resolution ----------------------------------------------------
 
-    def _policy_file_obj(self) -> PolicyFile | None:
+    def policy_file(self) -> PolicyFile | None:
         path = self.quota_policy_file
         if not path:
             return None
@@ -300,7 +300,7 @@ class QuotaConfigMixin(_Base):
                     value.close()  # never awaited, on purpose: no warning
                 raw[key] = None
         try:
-            pf = self._policy_file_obj()
+            pf = self.policy_file()
             policy = self._policy(raw, None if pf is None else pf.cached() or pf.load())
             return policy.resolve(self.user.name, self.user_groups(), extra=self.profile_layer())
         except Exception:  # QuotaError, a policy file that does not load: shown as unknown
@@ -326,7 +326,7 @@ class QuotaConfigMixin(_Base):
         5. the chosen profile's keys; then ``user_options`` may only lower a limit.
         """
         raw = {key: await maybe_future(v) for key, v in self._called_defaults().items()}
-        pf = self._policy_file_obj()
+        pf = self.policy_file()
         file_policy = None
         if pf is not None:
             # parse off the event loop, and only when the file changed

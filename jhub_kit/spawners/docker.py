@@ -20,12 +20,15 @@ from traitlets import Int
 from .. import metrics
 from ..hub_start import start_waker
 from ..network.mixin import NetworkMixin
+from ..pool.members import Member, WarmPool
 from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
 from ..quota.policy import Quota, format_size
+from ..standin import is_stand_in
 from . import oom
 from .adapter import DockerSpawnerAdapter
 from .kit import KitSpawner
+from .pool import PoolPart
 
 
 class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapter):
@@ -50,6 +53,11 @@ class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapt
     ).tag(config=True)
 
     _kit_executor: ThreadPoolExecutor | None = None
+
+    # DockerSpawner's traits, typed for the parts that set them (mypy cannot infer
+    # them through the pool part's import of this class): annotations, no values
+    object_id: str
+    object_name: str
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -115,8 +123,9 @@ class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapt
             self.image = await self.check_allowed(image_option)
 
     async def start_warm(self) -> tuple[str, int] | None:
-        """A warm pool member that fits this user's server (:mod:`jhub_kit.pool`)."""
-        return await self.try_pool()
+        """A warm pool member that fits this user's server (:mod:`.pool`)."""
+        assert self.quota is not None
+        return await self.pool_part.try_start(self.quota)
 
     async def prepare_engine(self) -> None:
         if self.network_name == "host":
@@ -134,13 +143,69 @@ class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapt
             await self.remove_object()
         except Exception as e:
             self.log.warning("Could not remove %s after its failed start: %s", self.object_name, e)
-        await self.release_pool_member(self.pool_member)
+        await self.pool_part.release(self.pool_member)
         self.object_id = ""
+
+    # -- the warm pool (the part: :mod:`.pool`) -----------------------------------------
+
+    @property
+    def pool_part(self) -> PoolPart:
+        """This spawner's part of the warm pool, made the first time."""
+        part: PoolPart | None = self.__dict__.get("_kit_pool_part")
+        if part is None:
+            part = self.__dict__["_kit_pool_part"] = PoolPart(self)
+        return part
+
+    @property
+    def pool_on(self) -> bool:
+        """Whether the hub keeps a warm pool (:attr:`PoolPart.on`)."""
+        return self.pool_part.on
+
+    @property
+    def is_stand_in(self) -> bool:
+        """Whether this spawner is the hub's stand-in for nobody (:mod:`jhub_kit.standin`)."""
+        return is_stand_in(self.user)
+
+    def warm_pool(self) -> WarmPool | None:
+        """This hub's pool (one per hub, shared by every user's spawner); None if off."""
+        return self.pool_part.warm_pool()
+
+    async def running_pool(self, wanted: bool = False) -> WarmPool | None:
+        """:meth:`warm_pool`, filling (:meth:`PoolPart.running_pool`)."""
+        return await self.pool_part.running_pool(wanted)
+
+    async def release_pool_member(self, member: str) -> None:
+        """After pooled server ``member``'s container is gone: its slots unmounted and
+        its directory removed ("": not a pooled server)."""
+        await self.pool_part.release(member)
+
+    def runs_in(self, member: Member | None, started: bool = True) -> None:
+        """This server is pool member ``member`` (``started``: its container is this
+        server's now, else only taken for it); None: it is no member, and a cold
+        start has the usual name."""
+        if member is None:
+            self.object_id, self.object_name = "", self.default_object_name()
+            self.pool_member = ""
+            return
+        self.pool_member = member.name
+        if started:
+            self.object_id, self.object_name = member.id, member.name
+
+    @property
+    def start_phases(self) -> dict[str, float]:
+        """Seconds in each phase of the last start from the pool (admission, take,
+        home, mounts, limits, network, hand-over, answering), for the log and benchmarks."""
+        return self.pool_part.start_phases
+
+    @property
+    def start_marks(self) -> dict[str, float]:
+        """When the last start from the pool began and ended (the monotonic clock)."""
+        return self.pool_part.start_marks
 
     async def stop(self, now: bool = False) -> None:
         member = self.pool_member  # DockerSpawner's stop clears the state, this with it
         await super().stop(now)
-        await self.release_pool_member(member)
+        await self.pool_part.release(member)
 
     def clear_state(self) -> None:
         super().clear_state()

@@ -56,7 +56,7 @@ class HomesMixin(_Base):
 
     if TYPE_CHECKING:  # from StartQueueMixin, later in the spawner's bases
 
-        def _emit(self, progress: int, message: str) -> None: ...
+        def emit_progress(self, progress: int, message: str) -> None: ...
 
     home_provisioner = Union(
         [Unicode(), Instance(HomeProvisioner)],
@@ -130,12 +130,12 @@ class HomesMixin(_Base):
     home_mount: HomeMount | None = None
     """The home mounted into the current (or last) container."""
 
-    async def _provision_home(self) -> None:
+    async def provision_home(self) -> None:
         prov = self.provisioner()
         if prov is None:
             return
         assert self.quota is not None
-        self._emit(30, "Preparing your home directory")
+        self.emit_progress(30, "Preparing your home directory")
         if isinstance(prov, DockerVolumeProvisioner):
             prov.server_image = self.image  # the image at hand to set a new volume's owner
         try:
@@ -149,11 +149,11 @@ class HomesMixin(_Base):
             )
         usage = self.home_usage = await prov.usage(self.home_key())
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
-        self._emit(40, f"Home ready ({size})")
+        self.emit_progress(40, f"Home ready ({size})")
         if usage is not None and usage.full:
             what = "space" if usage.full == "space" else "inode"
             self.log.warning("Home of %s is full (no %s left) at its start", self.home_key(), what)
-            self._emit(45, "Your home folder is full: delete files to make room")
+            self.emit_progress(45, "Your home folder is full: delete files to make room")
 
     home_full_notice = Bool(
         True,

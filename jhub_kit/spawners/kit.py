@@ -59,7 +59,7 @@ class KitSpawner(
         # the quota the budget admitted this start with, else resolved now
         self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
         self.show_quota(self.quota)
-        self._emit(5, f"Quota: {self.quota.describe()}")
+        self.emit_progress(5, f"Quota: {self.quota.describe()}")
         await self.before_queue()
         try:
             started = await self.start_warm()
@@ -74,17 +74,17 @@ class KitSpawner(
     async def start_cold(self) -> tuple[str, int]:
         """The start proper, in a slot of the start queue: the home, the engine's
         object made from this user's description and started, the server answering."""
-        await self._provision_home()
+        await self.provision_home()
         await self._refresh_usage(force=True)
         if self.network_name == "host":
             # no port mapping on the host's network: a free port where the server runs
             self.port = random_port()
         await self.prepare_engine()
-        self._emit(50, f"Starting the {self.object_type}")
+        self.emit_progress(50, f"Starting the {self.object_type}")
         ip, port = await super().start()  # DockerSpawner's: create_object, start_object
-        self._emit(70, self.started_message(ip))
-        await self._wait_until_answering(ip, port)
-        self._emit(90, "Server is answering")
+        self.emit_progress(70, self.started_message(ip))
+        await self.wait_until_answering(ip, port)
+        self.emit_progress(90, "Server is answering")
         return ip, port
 
     # -- the template methods an engine overrides ------------------------------------
@@ -139,13 +139,6 @@ class KitSpawner(
         engine says (:meth:`engine_inputs`). ``identity=False`` leaves out the
         environment and arguments (what the pool's key ignores)."""
         engine = await self.engine_inputs()  # first: it evaluates the callables
-        home: dict[str, Any] | None = None
-        if self.home_mount is not None:
-            home = dict(
-                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
-            )
-        elif home_target:
-            home = {"Target": home_target, "Source": "", "Type": "bind", "ReadOnly": False}
         inputs = SpecInputs(
             image=self.image,
             command=await self.base_command(),
@@ -155,12 +148,23 @@ class KitSpawner(
             port=self.port,
             network_name=self.network_name,
             host_ip=self.host_ip,
-            home=home,
+            home=self.home_input(home_target),
             internal_ssl=bool(self.internal_ssl),
             lab_extension_manager=self.lab_extension_manager,
             **engine,
         )
         return make_spec(inputs)
+
+    def home_input(self, home_target: str | None = None) -> dict[str, Any] | None:
+        """The home's mount in a description: the provisioned home, else (before it is
+        provisioned) an empty bind at ``home_target``, else none."""
+        if self.home_mount is not None:
+            return dict(
+                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
+            )
+        if home_target:
+            return {"Target": home_target, "Source": "", "Type": "bind", "ReadOnly": False}
+        return None
 
     async def engine_inputs(self) -> dict[str, Any]:
         """The :class:`~jhub_kit.spec.SpecInputs` only this engine knows (how the hub

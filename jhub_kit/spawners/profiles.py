@@ -105,7 +105,7 @@ class ProfileMixin(_Base):
     if TYPE_CHECKING:
 
         def user_groups(self) -> list[str]: ...
-        def _policy_file_obj(self) -> Any: ...
+        def policy_file(self) -> Any: ...
         def running_record(self) -> bool: ...
 
     @validate("profile_list")
@@ -144,7 +144,7 @@ class ProfileMixin(_Base):
 
     async def _file_policy(self) -> QuotaPolicy | None:
         """The policy file's policy: from its cache, or parsed off the event loop."""
-        pf = self._policy_file_obj()
+        pf = self.policy_file()
         if pf is None:
             return None
         try:
