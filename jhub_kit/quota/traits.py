@@ -276,6 +276,15 @@ class QuotaConfigMixin(_Base):
         policy.defaults = parse_partial(raw_defaults, where=f"{cls_name} defaults")
         return policy if file_policy is None else policy.overlay(file_policy)
 
+    def budget_configured(self) -> bool:
+        """Whether any budget key (``max_servers``, ``mem_budget``, ``cpu_budget``) is
+        set: as a default, for a group or user, or possibly in the policy file."""
+        keys = ("max_servers", "mem_budget", "cpu_budget")
+        if any(getattr(self, k, None) is not None for k in keys):
+            return True
+        entries = [*self.quota_groups.values(), *self.quota_users.values()]
+        return bool(self.quota_policy_file) or any(k in e for e in entries for k in keys)
+
     async def resolve_quota_for_spawn(self) -> Quota:
         """:meth:`resolve_quota`, for a start: a quota that does not resolve fails the
         spawn (the student reads that an administrator must fix it; the log says why)."""

@@ -1,5 +1,6 @@
 """The user's budget across their servers, checked as each start begins (after
-``pre_spawn_hook``): a start beyond ``max_servers``, ``mem_budget`` or ``cpu_budget``
+``pre_spawn_hook``, :meth:`jhub_kit.spawners.kit.KitSpawner.run_pre_spawn_hook`): a
+start beyond ``max_servers``, ``mem_budget`` or ``cpu_budget``
 is refused with HTTP 400 in words and nothing is created. The arithmetic and the
 reservations are :mod:`jhub_kit.quota.budget`.
 
@@ -14,9 +15,7 @@ start never counts itself."""
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
-
-from jupyterhub.utils import maybe_future
+from typing import TYPE_CHECKING
 
 from .. import metrics, registry
 from ..compat import SpawnException
@@ -32,21 +31,6 @@ else:
 class BudgetMixin(_Base):
     """Refuse a start that does not fit the user's budget."""
 
-    if TYPE_CHECKING:
-        quota: Quota | None
-        quota_groups: dict[str, Any]
-        quota_users: dict[str, Any]
-        quota_policy_file: str
-
-        async def resolve_quota_for_spawn(self) -> Quota: ...
-
-    async def run_pre_spawn_hook(self) -> Any:
-        """The admin's ``pre_spawn_hook`` (after the profile), then the budget, with
-        the limits as the hook left them."""
-        result = await maybe_future(super().run_pre_spawn_hook())
-        await self.check_budget()
-        return result
-
     _budget_quota: Quota | None = None
     """The quota this start was checked with (what it will get)."""
 
@@ -57,14 +41,6 @@ class BudgetMixin(_Base):
         """The hub's reservations (one ledger per hub, shared by every user's spawner)."""
         ledger: BudgetLedger = registry.shared("budget-ledger", self.config, BudgetLedger)
         return ledger
-
-    def _budget_configured(self) -> bool:
-        """Whether any budget key is set (else a start resolves no quota here)."""
-        keys = ("max_servers", "mem_budget", "cpu_budget")
-        if any(getattr(self, k, None) is not None for k in keys):
-            return True
-        entries = [*self.quota_groups.values(), *self.quota_users.values()]
-        return bool(self.quota_policy_file) or any(k in e for e in entries for k in keys)
 
     def _unreserved_servers(self, held: dict[Hashable, Quota]) -> dict[Hashable, Quota]:
         """The user's other servers that run without a place in the ledger (started
@@ -104,12 +80,15 @@ class BudgetMixin(_Base):
             self.budget_ledger().release(self.user.name, self.name, ticket)
 
     async def check_budget(self) -> None:
-        """Admit this start against the user's budget and hold its place, or refuse
-        it with HTTP 400 naming how many servers the user really runs."""
+        """Admit this start against the user's budget (if one is configured) and
+        hold its place, or refuse it with HTTP 400 naming how many servers the user
+        really runs. The quota it is admitted with is the one the start runs with."""
         self.release_budget()  # an earlier start of this server that left one
-        if not self._budget_configured():
-            return
-        quota = await self.resolve_quota_for_spawn()
+        if self.budget_configured():
+            self.admit_to_budget(await self.resolve_quota_for_spawn())
+
+    def admit_to_budget(self, quota: Quota) -> None:
+        """Admit a start that will run with ``quota``, or refuse it (HTTP 400)."""
         # from here to the reservation nothing waits: no other start runs between
         ledger = self.budget_ledger()
         user = self.user.name

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import posixpath
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
@@ -50,13 +51,8 @@ _WARNED: set[str] = set()
 class HomesMixin(_Base):
     """Each user's home, made by a provisioner before their server starts."""
 
-    quota: Quota | None
     client: Any
     image: str
-
-    if TYPE_CHECKING:  # from StartQueueMixin, later in the spawner's bases
-
-        def emit_progress(self, progress: int, message: str) -> None: ...
 
     home_provisioner = Union(
         [Unicode(), Instance(HomeProvisioner)],
@@ -130,16 +126,17 @@ class HomesMixin(_Base):
     home_mount: HomeMount | None = None
     """The home mounted into the current (or last) container."""
 
-    async def provision_home(self) -> None:
+    async def provision_home(self, quota: Quota, progress: Callable[[int, str], None]) -> None:
+        """Make (or find) this server's home, sized by ``quota``'s ``disk_limit``, and
+        measure it; ``progress`` tells the student how it goes."""
         prov = self.provisioner()
         if prov is None:
             return
-        assert self.quota is not None
-        self.emit_progress(30, "Preparing your home directory")
+        progress(30, "Preparing your home directory")
         if isinstance(prov, DockerVolumeProvisioner):
             prov.server_image = self.image  # the image at hand to set a new volume's owner
         try:
-            self.home_mount = await prov.provision(self.home_key(), self.quota)
+            self.home_mount = await prov.provision(self.home_key(), quota)
         except ProvisionError as e:
             admin_must_fix(
                 self.log,
@@ -149,11 +146,11 @@ class HomesMixin(_Base):
             )
         usage = self.home_usage = await prov.usage(self.home_key())
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
-        self.emit_progress(40, f"Home ready ({size})")
+        progress(40, f"Home ready ({size})")
         if usage is not None and usage.full:
             what = "space" if usage.full == "space" else "inode"
             self.log.warning("Home of %s is full (no %s left) at its start", self.home_key(), what)
-            self.emit_progress(45, "Your home folder is full: delete files to make room")
+            progress(45, "Your home folder is full: delete files to make room")
 
     home_full_notice = Bool(
         True,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from docker.types import Mount
-from jupyterhub.utils import random_port
+from jupyterhub.utils import maybe_future, random_port
 
 from ..compat import admin_must_fix
 from ..network.mixin import HardeningMixin
@@ -50,6 +50,18 @@ class KitSpawner(
     its one start; the engine's class below it (DockerSpawner's or SwarmSpawner's
     adapter) makes the server."""
 
+    # -- before the start -----------------------------------------------------------
+
+    async def run_pre_spawn_hook(self) -> Any:
+        """Before JupyterHub calls :meth:`start`, in this order: the profile chosen
+        (its image and overrides set: the admin's hook sees them), the admin's
+        ``pre_spawn_hook``, then the user's budget, checked with the limits as the
+        hook left them (and its place held until the server stops)."""
+        await self.apply_profile()
+        result = await maybe_future(super().run_pre_spawn_hook())
+        await self.check_budget()
+        return result
+
     # -- the start ---------------------------------------------------------------
 
     async def start(self) -> tuple[str, int]:
@@ -74,7 +86,8 @@ class KitSpawner(
     async def start_cold(self) -> tuple[str, int]:
         """The start proper, in a slot of the start queue: the home, the engine's
         object made from this user's description and started, the server answering."""
-        await self.provision_home()
+        assert self.quota is not None
+        await self.provision_home(self.quota, self.emit_progress)
         await self._refresh_usage(force=True)
         if self.network_name == "host":
             # no port mapping on the host's network: a free port where the server runs

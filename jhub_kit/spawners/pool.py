@@ -315,7 +315,7 @@ class PoolPart:
         t = time.monotonic()
         sp.runs_in(member, started=False)
         sp.emit_progress(10, "A server is waiting for you in the warm pool")
-        await sp.provision_home()
+        await sp.provision_home(quota, sp.emit_progress)
         t = self._phase("home", t)
         described = described.refined(home=sp.home_input(), home_full=sp.home_full_now())
         await sp.prepare_mounts(described)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from jupyterhub.utils import maybe_future
 from traitlets import Dict, List, TraitError, default, validate
 
 from .. import metrics, offloop
@@ -98,15 +97,6 @@ class ProfileMixin(_Base):
 
     profile: Profile | None = None
     """The profile of the current (or last) server started by this hub process."""
-
-    profile_label: dict[str, str] | None = None
-    """``{"slug", "name"}`` of the running server's profile (kept in the state)."""
-
-    if TYPE_CHECKING:
-
-        def user_groups(self) -> list[str]: ...
-        def policy_file(self) -> Any: ...
-        def running_record(self) -> bool: ...
 
     @validate("profile_list")
     def _valid_profiles(self, proposal: Any) -> Any:
@@ -269,11 +259,6 @@ class ProfileMixin(_Base):
 
     # -- applying the choice -----------------------------------------------------------
 
-    async def run_pre_spawn_hook(self) -> Any:
-        """Apply the chosen profile, then the admin's ``pre_spawn_hook`` (which sees it)."""
-        await self.apply_profile()
-        return await maybe_future(super().run_pre_spawn_hook())
-
     def _restore_overrides(self) -> None:
         """Undo the last profile's image and overrides (before this start's own group
         overrides and ``apply_user_options``: JupyterHub clears the state first)."""
@@ -290,7 +275,8 @@ class ProfileMixin(_Base):
         overrides (those of the previous profile are undone first). HTTP 400 in words
         when the user may not have it."""
         self._restore_overrides()
-        self.profile = self.profile_label = None
+        self.profile = None
+        self.record_profile(None)
         try:
             profiles = await self.load_profiles()
         except (QuotaError, TraitError) as e:
@@ -344,18 +330,4 @@ class ProfileMixin(_Base):
                 )
             saved[key] = current
         self.profile = chosen
-        self.profile_label = {"slug": chosen.slug, "name": chosen.display_name}
-
-    # -- the state -----------------------------------------------------------------------
-
-    def kit_state(self) -> dict[str, Any]:
-        kit = super().kit_state()
-        if self.profile_label and self.running_record():
-            kit["profile"] = dict(self.profile_label)
-        return kit
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        super().load_state(state)
-        label = (state.get("jhub_kit") or {}).get("profile")
-        if isinstance(label, dict) and isinstance(label.get("slug"), str):
-            self.profile_label = {"slug": label["slug"], "name": str(label.get("name", ""))}
+        self.record_profile({"slug": chosen.slug, "name": chosen.display_name})
