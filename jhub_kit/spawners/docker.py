@@ -20,6 +20,7 @@ from traitlets import Int
 from .. import metrics
 from ..hub_start import start_waker
 from ..network.mixin import NetworkMixin
+from ..network.part import NetworkPart
 from ..pool.members import Member, WarmPool
 from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
@@ -31,14 +32,10 @@ from .kit import KitSpawner
 from .pool import PoolPart
 
 
-class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapter):
-    """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
-
-    Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
-    ``swap_limit``, ``pids_limit``, ``disk_limit``), then raise or lower them for
-    groups and users with :attr:`quota_groups`, :attr:`quota_users` or a
-    :attr:`quota_policy_file` that can be edited while the hub runs.
-    """
+class DockerOptions(PoolMixin, NetworkMixin):
+    """QuotaDockerSpawner's own options, traits only (configured as
+    ``c.QuotaDockerSpawner.<name>``): the warm pool's (:mod:`jhub_kit.pool.mixin`),
+    the network's (:mod:`jhub_kit.network.mixin`) and the engine's threads."""
 
     docker_threads = Int(
         4,
@@ -52,12 +49,23 @@ class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapt
         """,
     ).tag(config=True)
 
+
+class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
+    """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
+
+    Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
+    ``swap_limit``, ``pids_limit``, ``disk_limit``), then raise or lower them for
+    groups and users with :attr:`quota_groups`, :attr:`quota_users` or a
+    :attr:`quota_policy_file` that can be edited while the hub runs.
+    """
+
     _kit_executor: ThreadPoolExecutor | None = None
 
     # DockerSpawner's traits, typed for the parts that set them (mypy cannot infer
     # them through the pool part's import of this class): annotations, no values
     object_id: str
     object_name: str
+    hub_connect_url: str | None
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -126,6 +134,32 @@ class QuotaDockerSpawner(KitSpawner, PoolMixin, NetworkMixin, DockerSpawnerAdapt
         """A warm pool member that fits this user's server (:mod:`.pool`)."""
         assert self.quota is not None
         return await self.pool_part.try_start(self.quota)
+
+    async def prepare_network(self) -> None:
+        """Before a start (cold or pooled): the Hub URL the server is given, and the
+        network's isolation rules (:class:`~jhub_kit.network.part.NetworkPart`)."""
+        if self.network_name == "host":
+            return
+        part = NetworkPart(docker=self.docker, executor=self.executor, log=self.log)
+        if self.hub_connect_auto:
+            explicit = bool(
+                self.hub_connect_url or self.hub.connect_ip or getattr(self.hub, "connect_url", "")
+            )
+            url = await part.hub_url(self.network_name, self.hub, explicit=explicit)
+            if url:
+                self.hub_connect_url = url
+
+        async def configured_dns() -> list[str]:
+            ehc = await self.evaluated_extra_host_config()
+            return [str(a) for a in (ehc.get("dns") or [])]
+
+        await part.isolate(
+            self.network_name,
+            on=self.network_isolation,
+            hub_port=self.hub.port,
+            allow=self.network_isolation_allow,
+            configured_dns=configured_dns,
+        )
 
     async def prepare_engine(self) -> None:
         if self.network_name == "host":
