@@ -1,12 +1,13 @@
 """QuotaDockerSpawner: DockerSpawner with per-user and per-group quotas.
 
-A thin composition. Each start resolves the user's quota (:mod:`jhub_kit.quota`),
-describes the user's server as data (:mod:`jhub_kit.spec`, one description for
-every path), and then either gives the user a warm pool member that fits that
-description (:mod:`jhub_kit.pool.mixin`) or creates exactly that description
-cold, through the start queue (:mod:`.start_queue`). Homes come from
-:mod:`.homes`, the network's secure defaults and isolation from
-:mod:`jhub_kit.network.mixin`, and the record the views read from :mod:`.state`.
+The engine's steps of the one start (:class:`jhub_kit.spawners.kit.KitSpawner`):
+it resolves the user's quota (:mod:`jhub_kit.quota`), describes the user's
+server as data (:mod:`jhub_kit.spec`, one description for every path), and then
+either gives the user a warm pool member that fits that description (the pool
+part, :mod:`.pool`) or creates exactly that description cold, through the start
+queue (:mod:`.start_queue`). Before either, the network part
+(:mod:`jhub_kit.network.part`) works out the Hub's address and isolates the
+servers' network.
 """
 
 from __future__ import annotations
