@@ -24,11 +24,14 @@ from typing import Any
 from docker.types import Mount
 from jupyterhub.utils import maybe_future, random_port
 
+from .. import registry
 from ..compat import admin_must_fix
 from ..network.mixin import HardeningMixin
+from ..quota.budget import BudgetLedger
+from ..quota.policy import Quota
 from ..quota.traits import QuotaConfigMixin
 from ..spec import ServerSpec, SpecInputs, make_spec
-from .budget import BudgetMixin
+from .budget import BudgetPart
 from .homes import HomesMixin
 from .profiles import ProfileMixin
 from .singleuser import SingleUserOptionsMixin
@@ -38,7 +41,6 @@ from .state import KitStateMixin
 
 class KitSpawner(
     ProfileMixin,
-    BudgetMixin,
     QuotaConfigMixin,
     SingleUserOptionsMixin,
     KitStateMixin,
@@ -61,6 +63,44 @@ class KitSpawner(
         result = await maybe_future(super().run_pre_spawn_hook())
         await self.check_budget()
         return result
+
+    # -- the budget (the part: :mod:`.budget`) -------------------------------------------
+
+    @property
+    def budget_part(self) -> BudgetPart:
+        """This server's place in its user's budget, made the first time."""
+        part: BudgetPart | None = self.__dict__.get("_kit_budget_part")
+        if part is None:
+            part = self.__dict__["_kit_budget_part"] = BudgetPart(self.budget_ledger())
+        return part
+
+    def budget_ledger(self) -> BudgetLedger:
+        """The hub's reservations (one ledger per hub, shared by every user's spawner)."""
+        ledger: BudgetLedger = registry.shared("budget-ledger", self.config, BudgetLedger)
+        return ledger
+
+    async def check_budget(self) -> None:
+        """Admit this start against the user's budget (if one is configured) and
+        hold its place, or refuse it with HTTP 400 naming how many servers the user
+        really runs. The quota it is admitted with is the one the start runs with."""
+        self.release_budget()  # an earlier start of this server that left one
+        if self.budget_configured():
+            quota = await self.resolve_quota_for_spawn()
+            self.budget_part.admit(self, quota, self.log)
+
+    def budget_quota(self) -> Quota | None:
+        """The quota this start was admitted with (the start runs with it, so the
+        ledger holds what the server gets), or None where no budget is configured."""
+        return self.budget_part.quota
+
+    def release_budget(self) -> None:
+        """Give this server's place in the user's budget back (it stopped, or its
+        start failed); nothing if it holds none."""
+        self.budget_part.release(self.user.name, self.name)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.release_budget()
 
     # -- the start ---------------------------------------------------------------
 
