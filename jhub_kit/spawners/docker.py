@@ -326,7 +326,7 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
                 )
             self.save_state_now()
         if state["Running"]:
-            await self._refresh_usage()
+            await self.refresh_usage()
             return None
         if state.get("OOMKilled") or (kills and state.get("ExitCode") == 137):
             message = (

@@ -190,7 +190,7 @@ class HomesMixin(_Base):
     home_usage: Usage | None = None
     _usage_at = 0.0
 
-    async def _refresh_usage(self, force: bool = False) -> None:
+    async def refresh_usage(self, force: bool = False) -> None:
         """Measure the home now (``force``) or when ``usage_interval`` has passed."""
         prov = self.provisioner()
         now = asyncio.get_running_loop().time()

@@ -128,7 +128,7 @@ class KitSpawner(
         object made from this user's description and started, the server answering."""
         assert self.quota is not None
         await self.provision_home(self.quota, self.emit_progress)
-        await self._refresh_usage(force=True)
+        await self.refresh_usage(force=True)
         if self.network_name == "host":
             # no port mapping on the host's network: a free port where the server runs
             self.port = random_port()

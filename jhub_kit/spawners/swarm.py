@@ -358,7 +358,7 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
             return self.lost_reason  # the hub polls again before it stops the server
         status = await self._poll_task()
         if status is None and self._task is not None:
-            await self._refresh_usage()
+            await self.refresh_usage()
             await self._read_live(self._task)
         if status is not None and self.remove and self.object_id:
             self.lost_reason = status
