@@ -13,6 +13,9 @@ one place. Everything else the kit uses is the same in both.
 
 from __future__ import annotations
 
+import logging
+from typing import Any, NoReturn
+
 import jupyterhub
 from tornado import web
 
@@ -55,4 +58,21 @@ def admin_message(e: BaseException) -> str:
     return str(getattr(e, "admin_message", None) or getattr(e, "log_message", None) or e)
 
 
-__all__ = ["JUPYTERHUB_VERSION", "SpawnException", "admin_message"]
+def admin_must_fix(
+    log: logging.Logger | logging.LoggerAdapter[Any],
+    student: str,
+    admin: str,
+    *,
+    reason: str,
+    status_code: int = 500,
+) -> NoReturn:
+    """Fail a start that an administrator must mend: log ``admin`` (what to change,
+    for the hub's log) and raise :class:`SpawnException` with ``student``'s words
+    (no cause chained: the admin's reason says it)."""
+    log.error("%s", admin)
+    raise SpawnException(
+        student, reason=reason, status_code=status_code, log_message=admin
+    ) from None
+
+
+__all__ = ["JUPYTERHUB_VERSION", "SpawnException", "admin_message", "admin_must_fix"]

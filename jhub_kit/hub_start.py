@@ -17,7 +17,7 @@ puts one task on that loop that waits until the hub serves, then runs
 fixtures (``MockHub``, no config file run), the test calls :func:`follow_hub` in
 its loop once the hub object exists, or :func:`on_hub_start` itself. A config
 that calls none of them gets a pool that starts filling with the hub's first
-server of the kit (:meth:`jhub_kit.pool.mixin.PoolMixin.warm_pool`), and a log
+server of the kit (:meth:`jhub_kit.spawners.pool.PoolPart.wake_with_the_hub`), and a log
 line that says how to fill it at the start.
 """
 
@@ -59,6 +59,7 @@ async def on_hub_stop(app: Any) -> None:
     from .pool.mixin import close_pools
 
     registry.forget("hub-followed", app.config)
+    registry.forget("pool-woken", app.config)
     for tasks in registry.forget("hub-tasks", app.config):
         for task in tasks:
             task.cancel()

@@ -33,7 +33,7 @@ import json
 import os
 import posixpath
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .quota.docker_limits import INSPECT_FIELDS
@@ -187,6 +187,15 @@ class ServerSpec:
     internal_ssl: bool = False
     post_start_cmd: str | bool = False
     home_target: str | None = None
+    #: what it was made of (:func:`make_spec`), for :meth:`refined`
+    inputs: SpecInputs | None = field(default=None, repr=False, compare=False)
+
+    def refined(self, **changes: Any) -> ServerSpec:
+        """This description with some of its inputs changed (the home once it is
+        provisioned, the environment once the network is known): one description,
+        refined as the start learns more, not the server described again."""
+        assert self.inputs is not None, "a description made by make_spec"
+        return make_spec(replace(self.inputs, **changes))
 
     @property
     def image(self) -> str:
@@ -258,6 +267,7 @@ def make_spec(i: SpecInputs) -> ServerSpec:
         internal_ssl=i.internal_ssl,
         post_start_cmd=i.post_start_cmd,
         home_target=None if i.home is None else str(i.home["Target"]),
+        inputs=i,
     )
 
 

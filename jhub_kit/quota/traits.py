@@ -17,7 +17,7 @@ from traitlets import Callable as CallableTrait
 from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
 from .. import metrics, offloop, registry
-from ..compat import SpawnException
+from ..compat import SpawnException, admin_must_fix
 from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
 from .policy_file import PolicyFile
 from .user_options import RequestRefused, bound_requests, requested
@@ -253,7 +253,7 @@ class QuotaConfigMixin(_Base):
 
     # -- quota resolution ----------------------------------------------------
 
-    def _policy_file_obj(self) -> PolicyFile | None:
+    def policy_file(self) -> PolicyFile | None:
         path = self.quota_policy_file
         if not path:
             return None
@@ -276,20 +276,28 @@ class QuotaConfigMixin(_Base):
         policy.defaults = parse_partial(raw_defaults, where=f"{cls_name} defaults")
         return policy if file_policy is None else policy.overlay(file_policy)
 
+    def budget_configured(self) -> bool:
+        """Whether any budget key (``max_servers``, ``mem_budget``, ``cpu_budget``) is
+        set: as a default, for a group or user, or possibly in the policy file."""
+        keys = ("max_servers", "mem_budget", "cpu_budget")
+        if any(getattr(self, k, None) is not None for k in keys):
+            return True
+        entries = [*self.quota_groups.values(), *self.quota_users.values()]
+        return bool(self.quota_policy_file) or any(k in e for e in entries for k in keys)
+
     async def resolve_quota_for_spawn(self) -> Quota:
         """:meth:`resolve_quota`, for a start: a quota that does not resolve fails the
         spawn (the student reads that an administrator must fix it; the log says why)."""
         try:
             return await self.resolve_quota()
         except QuotaError as e:
-            self.log.error("Quota for %s is invalid: %s", self.user.name, e)
             metrics.count_refusal("quota")
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "Your resource quota is misconfigured; an administrator must fix it.",
+                f"Quota for {self.user.name} is invalid: {e}",
                 reason="quota",
-                status_code=500,
-                log_message=f"Quota for {self.user.name} is invalid: {e}",
-            ) from None
+            )
 
     def resolve_quota_now(self) -> Quota | None:
         """The quota :meth:`resolve_quota` would give, without waiting: for a page
@@ -301,7 +309,7 @@ class QuotaConfigMixin(_Base):
                     value.close()  # never awaited, on purpose: no warning
                 raw[key] = None
         try:
-            pf = self._policy_file_obj()
+            pf = self.policy_file()
             policy = self._policy(raw, None if pf is None else pf.cached() or pf.load())
             return policy.resolve(self.user.name, self.user_groups(), extra=self.profile_layer())
         except Exception:  # QuotaError, a policy file that does not load: shown as unknown
@@ -327,7 +335,7 @@ class QuotaConfigMixin(_Base):
         5. the chosen profile's keys; then ``user_options`` may only lower a limit.
         """
         raw = {key: await maybe_future(v) for key, v in self._called_defaults().items()}
-        pf = self._policy_file_obj()
+        pf = self.policy_file()
         file_policy = None
         if pf is not None:
             # parse off the event loop, and only when the file changed

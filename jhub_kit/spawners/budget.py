@@ -1,5 +1,6 @@
 """The user's budget across their servers, checked as each start begins (after
-``pre_spawn_hook``): a start beyond ``max_servers``, ``mem_budget`` or ``cpu_budget``
+``pre_spawn_hook``, :meth:`jhub_kit.spawners.kit.KitSpawner.run_pre_spawn_hook`): a
+start beyond ``max_servers``, ``mem_budget`` or ``cpu_budget``
 is refused with HTTP 400 in words and nothing is created. The arithmetic and the
 reservations are :mod:`jhub_kit.quota.budget`.
 
@@ -9,124 +10,89 @@ and the place is held until the server stops or its start fails (JupyterHub clea
 the state of every server it stops, whatever went wrong: an exception, a timeout, a
 cancelled start). A server counts once, and only if it runs or was admitted: one
 still starting but not yet checked is not counted (it is checked in its turn), and a
-start never counts itself."""
+start never counts itself.
+
+A part, not a mixin: each kit spawner makes one :class:`BudgetPart` (its
+``budget_part``), given the hub's ledger, and calls it with the server and the
+quota (``check_budget``, ``release_budget``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Hashable, Mapping
+from typing import Any
 
-from jupyterhub.utils import maybe_future
-
-from .. import metrics, registry
+from .. import metrics
 from ..compat import SpawnException
 from ..quota.budget import BudgetLedger
 from ..quota.policy import Quota
 
-if TYPE_CHECKING:
-    from jupyterhub.spawner import Spawner as _Base
-else:
-    from traitlets.config import LoggingConfigurable as _Base
 
+class BudgetPart:
+    """One server's place in its user's budget: a start admitted or refused."""
 
-class BudgetMixin(_Base):
-    """Refuse a start that does not fit the user's budget."""
+    def __init__(self, ledger: BudgetLedger) -> None:
+        self.ledger = ledger
+        self.quota: Quota | None = None
+        """The quota this start was admitted with (what it will get)."""
+        self.ticket: int | None = None
+        """This server's place in the user's budget, from the admission until it stops."""
 
-    if TYPE_CHECKING:
-        quota: Quota | None
-        quota_groups: dict[str, Any]
-        quota_users: dict[str, Any]
-        quota_policy_file: str
-
-        async def resolve_quota_for_spawn(self) -> Quota: ...
-
-    async def run_pre_spawn_hook(self) -> Any:
-        """The admin's ``pre_spawn_hook`` (after the profile), then the budget, with
-        the limits as the hook left them."""
-        result = await maybe_future(super().run_pre_spawn_hook())
-        await self.check_budget()
-        return result
-
-    _budget_quota: Quota | None = None
-    """The quota this start was checked with (what it will get)."""
-
-    _budget_ticket: int | None = None
-    """This server's place in the user's budget, from the check until it stops."""
-
-    def budget_ledger(self) -> BudgetLedger:
-        """The hub's reservations (one ledger per hub, shared by every user's spawner)."""
-        ledger: BudgetLedger = registry.shared("budget-ledger", self.config, BudgetLedger)
-        return ledger
-
-    def _budget_configured(self) -> bool:
-        """Whether any budget key is set (else a start resolves no quota here)."""
-        keys = ("max_servers", "mem_budget", "cpu_budget")
-        if any(getattr(self, k, None) is not None for k in keys):
-            return True
-        entries = [*self.quota_groups.values(), *self.quota_users.values()]
-        return bool(self.quota_policy_file) or any(k in e for e in entries for k in keys)
-
-    def _unreserved_servers(self, held: dict[Hashable, Quota]) -> dict[Hashable, Quota]:
-        """The user's other servers that run without a place in the ledger (started
-        before this hub process, or stopping), with their quotas. One still starting
-        and not yet checked is left out: it is checked in its turn; so is one being
-        stopped that never ran (the cleanup of a refused start)."""
-        spawners = getattr(self.user, "spawners", None) or {}
-        found: dict[Hashable, Quota] = {}
-        for key, sp in list(spawners.items()):
-            if sp is self or key in held or not sp.active:
-                continue
-            pending = getattr(sp, "pending", None)
-            if pending == "spawn":
-                continue
-            if getattr(sp, "object_id", None) == "" or (
-                pending == "stop" and getattr(sp, "server", None) is None
-            ):
-                # nothing of it was made: JupyterHub cleaning up a start that never ran
-                # (refused by this budget a moment ago: it polls and stops it first)
-                continue
-            q = getattr(sp, "quota", None)
-            # not known (another spawner class): counted as a server, with no size
-            found[key] = q if q is not None else Quota(mem_limit=0, cpu_limit=0.0)
-        return found
-
-    def budget_quota(self) -> Quota | None:
-        """The quota this start was admitted with (the start runs with it, so the
-        ledger holds what the server gets), or None where no budget is configured."""
-        return self._budget_quota
-
-    def release_budget(self) -> None:
-        """Give this server's place in the user's budget back (it stopped, or its
-        start failed); nothing if it holds none."""
-        ticket, self._budget_ticket = self._budget_ticket, None
-        self._budget_quota = None
+    def release(self, user: str, server: str) -> None:
+        """Give the place of ``user``'s server ``server`` back (it stopped, or its start
+        failed); nothing if it holds none."""
+        ticket, self.ticket = self.ticket, None
+        self.quota = None
         if ticket is not None:
-            self.budget_ledger().release(self.user.name, self.name, ticket)
+            self.ledger.release(user, server, ticket)
 
-    async def check_budget(self) -> None:
-        """Admit this start against the user's budget and hold its place, or refuse
-        it with HTTP 400 naming how many servers the user really runs."""
-        self.release_budget()  # an earlier start of this server that left one
-        if not self._budget_configured():
-            return
-        quota = await self.resolve_quota_for_spawn()
+    def admit(
+        self,
+        spawner: Any,
+        quota: Quota,
+        log: Any,
+    ) -> None:
+        """Admit the start of ``spawner`` (its user's server), which will run with
+        ``quota``, and hold its place; or refuse it with HTTP 400 naming how many
+        servers the user really runs."""
         # from here to the reservation nothing waits: no other start runs between
-        ledger = self.budget_ledger()
-        user = self.user.name
-        spawners = getattr(self.user, "spawners", None) or {}
-        alive = {k for k, sp in list(spawners.items()) if sp is not self and sp.active}
-        stale = ledger.keep_only(user, alive | {self.name})
+        user, server = spawner.user.name, spawner.name
+        spawners = getattr(spawner.user, "spawners", None) or {}
+        alive = {k for k, sp in list(spawners.items()) if sp is not spawner and sp.active}
+        stale = self.ledger.keep_only(user, alive | {server})
         if stale:
-            self.log.debug("Budget of %s: places of gone servers %s freed", user, stale)
-        unreserved = self._unreserved_servers(ledger.held(user))
-        ticket, why = ledger.admit(user, self.name, quota, unreserved)
+            log.debug("Budget of %s: places of gone servers %s freed", user, stale)
+        unreserved = unreserved_servers(spawner, spawners, self.ledger.held(user))
+        ticket, why = self.ledger.admit(user, server, quota, unreserved)
         if why:
-            self.log.warning("Start of %s refused by the user's budget: %s", self._log_name, why)
+            log.warning("Start of %s refused by the user's budget: %s", spawner._log_name, why)
             metrics.count_refusal("budget")
             raise SpawnException(why, reason="budget", status_code=400)
-        self._budget_ticket = ticket
-        self._budget_quota = quota
+        self.ticket = ticket
+        self.quota = quota
 
-    def clear_state(self) -> None:
-        super().clear_state()
-        self.release_budget()
+
+def unreserved_servers(
+    me: Any, spawners: Mapping[Hashable, Any], held: dict[Hashable, Quota]
+) -> dict[Hashable, Quota]:
+    """The user's other servers (``spawners``, but ``me``) that run without a place in
+    the ledger (started before this hub process, or stopping), with their quotas.
+    One still starting and not yet checked is left out: it is checked in its turn;
+    so is one being stopped that never ran (the cleanup of a refused start)."""
+    found: dict[Hashable, Quota] = {}
+    for key, sp in list(spawners.items()):
+        if sp is me or key in held or not sp.active:
+            continue
+        pending = getattr(sp, "pending", None)
+        if pending == "spawn":
+            continue
+        if getattr(sp, "object_id", None) == "" or (
+            pending == "stop" and getattr(sp, "server", None) is None
+        ):
+            # nothing of it was made: JupyterHub cleaning up a start that never ran
+            # (refused by this budget a moment ago: it polls and stops it first)
+            continue
+        q = getattr(sp, "quota", None)
+        # not known (another spawner class): counted as a server, with no size
+        found[key] = q if q is not None else Quota(mem_limit=0, cpu_limit=0.0)
+    return found

@@ -1,12 +1,13 @@
 """QuotaDockerSpawner: DockerSpawner with per-user and per-group quotas.
 
-A thin composition. Each start resolves the user's quota (:mod:`jhub_kit.quota`),
-describes the user's server as data (:mod:`jhub_kit.spec`, one description for
-every path), and then either gives the user a warm pool member that fits that
-description (:mod:`jhub_kit.pool.mixin`) or creates exactly that description
-cold, through the start queue (:mod:`.start_queue`). Homes come from
-:mod:`.homes`, the network's secure defaults and isolation from
-:mod:`jhub_kit.network.mixin`, and the record the views read from :mod:`.state`.
+The engine's steps of the one start (:class:`jhub_kit.spawners.kit.KitSpawner`):
+it resolves the user's quota (:mod:`jhub_kit.quota`), describes the user's
+server as data (:mod:`jhub_kit.spec`, one description for every path), and then
+either gives the user a warm pool member that fits that description (the pool
+part, :mod:`.pool`) or creates exactly that description cold, through the start
+queue (:mod:`.start_queue`). Before either, the network part
+(:mod:`jhub_kit.network.part`) works out the Hub's address and isolates the
+servers' network.
 """
 
 from __future__ import annotations
@@ -15,47 +16,26 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from docker.types import Mount
-from jupyterhub.utils import random_port
 from traitlets import Int
 
 from .. import metrics
-from ..compat import SpawnException
 from ..network.mixin import NetworkMixin
+from ..network.part import NetworkPart
+from ..pool.members import Member, WarmPool
 from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
 from ..quota.policy import Quota, format_size
-from ..quota.traits import QuotaConfigMixin
-from ..spec import ServerSpec, SpecInputs, make_spec
+from ..standin import is_stand_in
 from . import oom
 from .adapter import DockerSpawnerAdapter
-from .budget import BudgetMixin
-from .homes import HomesMixin
-from .profiles import ProfileMixin
-from .singleuser import SingleUserOptionsMixin
-from .start_queue import StartQueueMixin
-from .state import KitStateMixin
+from .kit import KitSpawner
+from .pool import PoolPart
 
 
-class QuotaDockerSpawner(
-    ProfileMixin,
-    BudgetMixin,
-    QuotaConfigMixin,
-    SingleUserOptionsMixin,
-    KitStateMixin,
-    PoolMixin,
-    NetworkMixin,
-    HomesMixin,
-    StartQueueMixin,
-    DockerSpawnerAdapter,
-):
-    """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
-
-    Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
-    ``swap_limit``, ``pids_limit``, ``disk_limit``), then raise or lower them for
-    groups and users with :attr:`quota_groups`, :attr:`quota_users` or a
-    :attr:`quota_policy_file` that can be edited while the hub runs.
-    """
+class DockerOptions(PoolMixin, NetworkMixin):
+    """QuotaDockerSpawner's own options, traits only (configured as
+    ``c.QuotaDockerSpawner.<name>``): the warm pool's (:mod:`jhub_kit.pool.mixin`),
+    the network's (:mod:`jhub_kit.network.mixin`) and the engine's threads."""
 
     docker_threads = Int(
         4,
@@ -69,7 +49,23 @@ class QuotaDockerSpawner(
         """,
     ).tag(config=True)
 
+
+class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
+    """A DockerSpawner that enforces per-user and per-group quotas on every spawn.
+
+    Configure defaults with the usual traits (``mem_limit``, ``cpu_limit``, plus
+    ``swap_limit``, ``pids_limit``, ``disk_limit``), then raise or lower them for
+    groups and users with :attr:`quota_groups`, :attr:`quota_users` or a
+    :attr:`quota_policy_file` that can be edited while the hub runs.
+    """
+
     _kit_executor: ThreadPoolExecutor | None = None
+
+    # DockerSpawner's traits, typed for the parts that set them (mypy cannot infer
+    # them through the pool part's import of this class): annotations, no values
+    object_id: str
+    object_name: str
+    hub_connect_url: str | None
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -88,67 +84,28 @@ class QuotaDockerSpawner(
             quota, cpu_period=cpu_period or docker_limits.DEFAULT_CPU_PERIOD
         )
 
-    async def base_command(self) -> list[str]:
-        """``cmd``, or the image's ``CMD`` (what DockerSpawner runs before the arguments)."""
-        if self.cmd:
-            return list(self.cmd)
-        cmd = (await self.image_config()).get("Cmd")
-        if not cmd:
-            raise SpawnException(
-                "Your server's image cannot start; an administrator must fix the hub's settings.",
-                reason="image_command",
-                status_code=500,
-                log_message=(
-                    f"image {self.image} has no CMD: set c.{type(self).__name__}.cmd, "
-                    'e.g. ["jupyterhub-singleuser"]'
-                ),
-            )
-        return list(cmd)
-
-    async def describe(
-        self, *, home_target: str | None = None, identity: bool = True
-    ) -> ServerSpec:
-        """This user's server as data (:func:`jhub_kit.spec.make_spec`), from the
-        options as they are now (after ``pre_spawn_hook`` and ``user_options``), the
-        resolved quota, the home (or, before it is provisioned, a mount at
-        ``home_target``), the network and the secure defaults. ``identity=False``
-        leaves out the environment and arguments (what the pool's key ignores)."""
+    async def engine_inputs(self) -> dict[str, Any]:
+        """DockerSpawner's options as the container's: ``extra_create_kwargs`` and
+        ``extra_host_config`` evaluated as DockerSpawner does, ``volumes``, ``mounts``,
+        ``links``, the quota as host-config limits, the secure defaults for the
+        create kwargs' ``user``, ``post_start_cmd`` and a full home's notice."""
         ecc = await self.evaluated_extra_create_kwargs()
         ehc = await self.evaluated_extra_host_config()
         limits = {} if self.quota is None else self.quota_limits(self.quota, ehc.get("cpu_period"))
-        home: dict[str, Any] | None = None
-        if self.home_mount is not None:
-            home = dict(
-                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
-            )
-        elif home_target:
-            home = {"Target": home_target, "Source": "", "Type": "bind", "ReadOnly": False}
         user = ecc.get("user")
-        inputs = SpecInputs(
-            image=self.image,
-            command=await self.base_command(),
-            args=self.get_args() if identity else [],
-            env=self.get_env() if identity else {},
-            name=self.container_name if identity else "",
-            port=self.port,
-            network_name=self.network_name,
-            use_internal_ip=self.use_internal_ip,
-            host_ip=self.host_ip,
-            remove=self.remove,
-            volume_binds=self.volume_binds,
-            mount_binds=[dict(m) for m in self.mount_binds],
-            links=dict(self.links or {}),
-            extra_create_kwargs=ecc,
-            extra_host_config=ehc,
-            security=await self.security_host_config(None if user is None else str(user)),
-            limits=limits,
-            home=home,
-            internal_ssl=bool(self.internal_ssl),
-            post_start_cmd=self.post_start_cmd,
-            lab_extension_manager=self.lab_extension_manager,
-            home_full=self.home_full_now(),
-        )
-        return make_spec(inputs)
+        return {
+            "use_internal_ip": self.use_internal_ip,
+            "remove": self.remove,
+            "volume_binds": self.volume_binds,
+            "mount_binds": [dict(m) for m in self.mount_binds],
+            "links": dict(self.links or {}),
+            "extra_create_kwargs": ecc,
+            "extra_host_config": ehc,
+            "security": await self.security_host_config(None if user is None else str(user)),
+            "limits": limits,
+            "post_start_cmd": self.post_start_cmd,
+            "home_full": self.home_full_now(),
+        }
 
     async def create_object(self) -> dict[str, Any]:
         """Create exactly this user's description. As DockerSpawner allows, it may be
@@ -162,47 +119,55 @@ class QuotaDockerSpawner(
         )
         return created
 
-    # -- the lifecycle -------------------------------------------------------------
+    # -- the steps of the one start (:class:`~jhub_kit.spawners.kit.KitSpawner`) ------
 
-    async def start(self) -> tuple[str, int]:
-        self._progress_events: list[dict[str, Any]] = []
-        self.oom_kills = 0
-        self.forget_image()
-        # the quota the budget admitted this start with, else resolved now
-        self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
-        self.show_quota(self.quota)
-        self._emit(5, f"Quota: {self.quota.describe()}")
+    def begin_start(self) -> None:
+        super().begin_start()
         self.pool_member = ""
+
+    async def before_queue(self) -> None:
         image_option = (self.user_options or {}).get("image")
         if image_option:  # DockerSpawner does this in its start; the pool must know now
             self.image = await self.check_allowed(image_option)
-        try:
-            started = await self.try_pool()
-            if started is None:
-                started = await self.admitted(self._start_in_slot)
-        except BaseException:
-            await self._remove_failed()
-            raise
-        self.server_started()
-        return started
 
-    async def _start_in_slot(self) -> tuple[str, int]:
-        await self._provision_home()
-        await self._refresh_usage(force=True)
+    async def start_warm(self) -> tuple[str, int] | None:
+        """A warm pool member that fits this user's server (:mod:`.pool`)."""
+        assert self.quota is not None
+        return await self.pool_part.try_start(self.quota)
+
+    async def prepare_network(self) -> None:
+        """Before a start (cold or pooled): the Hub URL the server is given, and the
+        network's isolation rules (:class:`~jhub_kit.network.part.NetworkPart`)."""
         if self.network_name == "host":
-            # no port mapping in host mode: pick a free port on the host's loopback
-            self.ip = self.host_ip
-            self.port = random_port()
+            return
+        part = NetworkPart(docker=self.docker, executor=self.executor, log=self.log)
+        if self.hub_connect_auto:
+            explicit = bool(
+                self.hub_connect_url or self.hub.connect_ip or getattr(self.hub, "connect_url", "")
+            )
+            url = await part.hub_url(self.network_name, self.hub, explicit=explicit)
+            if url:
+                self.hub_connect_url = url
+
+        async def configured_dns() -> list[str]:
+            ehc = await self.evaluated_extra_host_config()
+            return [str(a) for a in (ehc.get("dns") or [])]
+
+        await part.isolate(
+            self.network_name,
+            on=self.network_isolation,
+            hub_port=self.hub.port,
+            allow=self.network_isolation_allow,
+            configured_dns=configured_dns,
+        )
+
+    async def prepare_engine(self) -> None:
+        if self.network_name == "host":
+            self.ip = self.host_ip  # the free port is on the host's loopback
         await self.prepare_network()
         await self._drop_stale_container()
-        self._emit(50, "Starting container")
-        ip, port = await super().start()
-        self._emit(70, f"Container {self.container_name} started, waiting for the server")
-        await self._wait_until_answering(ip, port)
-        self._emit(90, "Server is answering")
-        return ip, port
 
-    async def _remove_failed(self) -> None:
+    async def clean_failed_start(self) -> None:
         """A start that failed leaves no container behind (with ``remove``): JupyterHub
         stops only servers that poll as running, so a dead one would stay until the
         user's next start."""
@@ -212,13 +177,73 @@ class QuotaDockerSpawner(
             await self.remove_object()
         except Exception as e:
             self.log.warning("Could not remove %s after its failed start: %s", self.object_name, e)
-        await self.release_pool_member(self.pool_member)
+        await self.pool_part.release(self.pool_member)
         self.object_id = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pool_part.wake_with_the_hub()  # a hub whose config did not call follow_hub()
+
+    # -- the warm pool (the part: :mod:`.pool`) -----------------------------------------
+
+    @property
+    def pool_part(self) -> PoolPart:
+        """This spawner's part of the warm pool, made the first time."""
+        part: PoolPart | None = self.__dict__.get("_kit_pool_part")
+        if part is None:
+            part = self.__dict__["_kit_pool_part"] = PoolPart(self)
+        return part
+
+    @property
+    def pool_on(self) -> bool:
+        """Whether the hub keeps a warm pool (:attr:`PoolPart.on`)."""
+        return self.pool_part.on
+
+    @property
+    def is_stand_in(self) -> bool:
+        """Whether this spawner is the hub's stand-in for nobody (:mod:`jhub_kit.standin`)."""
+        return is_stand_in(self.user)
+
+    def warm_pool(self) -> WarmPool | None:
+        """This hub's pool (one per hub, shared by every user's spawner); None if off."""
+        return self.pool_part.warm_pool()
+
+    async def running_pool(self, wanted: bool = False) -> WarmPool | None:
+        """:meth:`warm_pool`, filling (:meth:`PoolPart.running_pool`)."""
+        return await self.pool_part.running_pool(wanted)
+
+    async def release_pool_member(self, member: str) -> None:
+        """After pooled server ``member``'s container is gone: its slots unmounted and
+        its directory removed ("": not a pooled server)."""
+        await self.pool_part.release(member)
+
+    def runs_in(self, member: Member | None, started: bool = True) -> None:
+        """This server is pool member ``member`` (``started``: its container is this
+        server's now, else only taken for it); None: it is no member, and a cold
+        start has the usual name."""
+        if member is None:
+            self.object_id, self.object_name = "", self.default_object_name()
+            self.pool_member = ""
+            return
+        self.pool_member = member.name
+        if started:
+            self.object_id, self.object_name = member.id, member.name
+
+    @property
+    def start_phases(self) -> dict[str, float]:
+        """Seconds in each phase of the last start from the pool (admission, take,
+        home, mounts, limits, network, hand-over, answering), for the log and benchmarks."""
+        return self.pool_part.start_phases
+
+    @property
+    def start_marks(self) -> dict[str, float]:
+        """When the last start from the pool began and ended (the monotonic clock)."""
+        return self.pool_part.start_marks
 
     async def stop(self, now: bool = False) -> None:
         member = self.pool_member  # DockerSpawner's stop clears the state, this with it
         await super().stop(now)
-        await self.release_pool_member(member)
+        await self.pool_part.release(member)
 
     def clear_state(self) -> None:
         super().clear_state()
@@ -304,7 +329,7 @@ class QuotaDockerSpawner(
                 )
             self.save_state_now()
         if state["Running"]:
-            await self._refresh_usage()
+            await self.refresh_usage()
             return None
         if state.get("OOMKilled") or (kills and state.get("ExitCode") == 137):
             message = (

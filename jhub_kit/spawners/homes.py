@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import os
 import posixpath
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
 from traitlets import Bool, Float, Instance, Unicode, Union
 
 from .. import metrics, offloop, registry
-from ..compat import SpawnException
+from ..compat import admin_must_fix
 from ..provision import (
     HomeMount,
     HomeProvisioner,
@@ -50,13 +51,8 @@ _WARNED: set[str] = set()
 class HomesMixin(_Base):
     """Each user's home, made by a provisioner before their server starts."""
 
-    quota: Quota | None
     client: Any
     image: str
-
-    if TYPE_CHECKING:  # from StartQueueMixin, later in the spawner's bases
-
-        def _emit(self, progress: int, message: str) -> None: ...
 
     home_provisioner = Union(
         [Unicode(), Instance(HomeProvisioner)],
@@ -130,31 +126,31 @@ class HomesMixin(_Base):
     home_mount: HomeMount | None = None
     """The home mounted into the current (or last) container."""
 
-    async def _provision_home(self) -> None:
+    async def provision_home(self, quota: Quota, progress: Callable[[int, str], None]) -> None:
+        """Make (or find) this server's home, sized by ``quota``'s ``disk_limit``, and
+        measure it; ``progress`` tells the student how it goes."""
         prov = self.provisioner()
         if prov is None:
             return
-        assert self.quota is not None
-        self._emit(30, "Preparing your home directory")
+        progress(30, "Preparing your home directory")
         if isinstance(prov, DockerVolumeProvisioner):
             prov.server_image = self.image  # the image at hand to set a new volume's owner
         try:
-            self.home_mount = await prov.provision(self.home_key(), self.quota)
+            self.home_mount = await prov.provision(self.home_key(), quota)
         except ProvisionError as e:
-            self.log.error("Home of %s not provisioned: %s", self.home_key(), e)
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 e.user_message,
+                f"Home of {self.home_key()} not provisioned: {e}",
                 reason="home",
-                status_code=500,
-                log_message=f"Home of {self.home_key()} not provisioned: {e}",
-            ) from None
+            )
         usage = self.home_usage = await prov.usage(self.home_key())
         size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
-        self._emit(40, f"Home ready ({size})")
+        progress(40, f"Home ready ({size})")
         if usage is not None and usage.full:
             what = "space" if usage.full == "space" else "inode"
             self.log.warning("Home of %s is full (no %s left) at its start", self.home_key(), what)
-            self._emit(45, "Your home folder is full: delete files to make room")
+            progress(45, "Your home folder is full: delete files to make room")
 
     home_full_notice = Bool(
         True,
@@ -194,7 +190,7 @@ class HomesMixin(_Base):
     home_usage: Usage | None = None
     _usage_at = 0.0
 
-    async def _refresh_usage(self, force: bool = False) -> None:
+    async def refresh_usage(self, force: bool = False) -> None:
         """Measure the home now (``force``) or when ``usage_interval`` has passed."""
         prov = self.provisioner()
         now = asyncio.get_running_loop().time()
@@ -286,12 +282,12 @@ class HomesMixin(_Base):
                 try:
                     await offloop.run_io(paths.make_dirs, home_dir, rel, uid=uid, gid=gid)
                 except ProvisionError as e:
-                    raise SpawnException(
+                    admin_must_fix(
+                        self.log,
                         e.user_message,
+                        f"Mount point {m.target} in the home of {self.user.name}: {e}",
                         reason="home",
-                        status_code=500,
-                        log_message=f"Mount point {m.target} in the home of {self.user.name}: {e}",
-                    ) from None
+                    )
 
     async def _home_dir_on_host(self) -> str | None:
         """The home's directory as this host sees it (None if it cannot: a volume of

@@ -12,11 +12,10 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from jupyterhub.utils import maybe_future
 from traitlets import Dict, List, TraitError, default, validate
 
 from .. import metrics, offloop
-from ..compat import SpawnException
+from ..compat import SpawnException, admin_must_fix
 from ..quota.policy import Partial, QuotaError, parse_partial
 from ..quota.profiles import (
     Profile,
@@ -99,15 +98,6 @@ class ProfileMixin(_Base):
     profile: Profile | None = None
     """The profile of the current (or last) server started by this hub process."""
 
-    profile_label: dict[str, str] | None = None
-    """``{"slug", "name"}`` of the running server's profile (kept in the state)."""
-
-    if TYPE_CHECKING:
-
-        def user_groups(self) -> list[str]: ...
-        def _policy_file_obj(self) -> Any: ...
-        def running_record(self) -> bool: ...
-
     @validate("profile_list")
     def _valid_profiles(self, proposal: Any) -> Any:
         where = f"{type(self).__name__}.profile_list"
@@ -144,7 +134,7 @@ class ProfileMixin(_Base):
 
     async def _file_policy(self) -> QuotaPolicy | None:
         """The policy file's policy: from its cache, or parsed off the event loop."""
-        pf = self._policy_file_obj()
+        pf = self.policy_file()
         if pf is None:
             return None
         try:
@@ -269,11 +259,6 @@ class ProfileMixin(_Base):
 
     # -- applying the choice -----------------------------------------------------------
 
-    async def run_pre_spawn_hook(self) -> Any:
-        """Apply the chosen profile, then the admin's ``pre_spawn_hook`` (which sees it)."""
-        await self.apply_profile()
-        return await maybe_future(super().run_pre_spawn_hook())
-
     def _restore_overrides(self) -> None:
         """Undo the last profile's image and overrides (before this start's own group
         overrides and ``apply_user_options``: JupyterHub clears the state first)."""
@@ -290,16 +275,17 @@ class ProfileMixin(_Base):
         overrides (those of the previous profile are undone first). HTTP 400 in words
         when the user may not have it."""
         self._restore_overrides()
-        self.profile = self.profile_label = None
+        self.profile = None
+        self.record_profile(None)
         try:
             profiles = await self.load_profiles()
         except (QuotaError, TraitError) as e:
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "The server profiles are misconfigured; an administrator must fix them.",
+                str(e),
                 reason="profiles",
-                status_code=500,
-                log_message=str(e),
-            ) from None
+            )
         if not profiles:
             return
         options = self.user_options or {}
@@ -336,26 +322,12 @@ class ProfileMixin(_Base):
                 setattr(self, key, value)
             except TraitError as e:
                 self._restore_overrides()
-                raise SpawnException(
+                admin_must_fix(
+                    self.log,
                     "The server profiles are misconfigured; an administrator must fix them.",
+                    f"profile {chosen.slug}: spawner_override {key}: {e}",
                     reason="profiles",
-                    status_code=500,
-                    log_message=f"profile {chosen.slug}: spawner_override {key}: {e}",
-                ) from None
+                )
             saved[key] = current
         self.profile = chosen
-        self.profile_label = {"slug": chosen.slug, "name": chosen.display_name}
-
-    # -- the state -----------------------------------------------------------------------
-
-    def kit_state(self) -> dict[str, Any]:
-        kit = super().kit_state()
-        if self.profile_label and self.running_record():
-            kit["profile"] = dict(self.profile_label)
-        return kit
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        super().load_state(state)
-        label = (state.get("jhub_kit") or {}).get("profile")
-        if isinstance(label, dict) and isinstance(label.get("slug"), str):
-            self.profile_label = {"slug": label["slug"], "name": str(label.get("name", ""))}
+        self.record_profile({"slug": chosen.slug, "name": chosen.display_name})

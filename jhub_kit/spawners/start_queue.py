@@ -185,7 +185,7 @@ class StartQueueMixin(RenamedTraits, _Base):
                 ),
             ) from None
 
-    async def _wait_until_answering(self, ip: str, port: int) -> None:
+    async def wait_until_answering(self, ip: str, port: int) -> None:
         """Hold the start slot until the server answers HTTP: that is where the CPU goes."""
         if self.internal_ssl or self.server is None:
             return  # the hub's own check (with its certificates) does it
@@ -216,9 +216,9 @@ class StartQueueMixin(RenamedTraits, _Base):
     def _queued(self, ahead: int) -> None:
         self.queue_ahead = ahead
         if ahead:
-            self._emit(8, f"Waiting to start: {ahead} ahead of you")
+            self.emit_progress(8, f"Waiting to start: {ahead} ahead of you")
         else:
-            self._emit(8, "Waiting to start: you are next")
+            self.emit_progress(8, "Waiting to start: you are next")
 
     @property
     def _log_name(self) -> str:
@@ -228,7 +228,7 @@ class StartQueueMixin(RenamedTraits, _Base):
 
     _progress_events: list[dict[str, Any]]
 
-    def _emit(self, progress: int, message: str) -> None:
+    def emit_progress(self, progress: int, message: str) -> None:
         self.log.info("%s: %s", self._log_name, message)
         self._progress_events.append({"progress": progress, "message": message})
 

@@ -8,6 +8,7 @@ the engine:
 - ``last_event``: why the last server or a kernel in it was stopped (kept after
   the server stops: the student is shown why);
 - ``pool_member``: the warm pool member the server runs in;
+- ``profile``: the running server's profile (``{"slug", "name"}``);
 - live only (the REST API reads ``get_state()`` with ``admin:server_state``):
   ``queue_ahead`` (place in the start queue), ``home_usage`` (last measure),
   ``live`` (memory and CPU in use, where the hub reads them from the engine:
@@ -62,9 +63,12 @@ class KitStateMixin(_Base):
     """Memory (bytes) and CPU (% of a core) in use, where the hub reads them from the
     engine (a swarm's node): ``{"memory_used": n, "cpu_percent": x, "at": iso}``."""
 
-    if TYPE_CHECKING:
+    profile_label: dict[str, str] | None = None
+    """``{"slug", "name"}`` of the running server's profile (set by the profile part)."""
 
-        def resolve_quota_now(self) -> Quota | None: ...
+    def record_profile(self, label: dict[str, str] | None) -> None:
+        """Keep ``label`` (``{"slug", "name"}``) as this server's profile; None: none."""
+        self.profile_label = label
 
     def _event(self, text: str) -> None:
         self.last_event = {"text": text, "at": datetime.now(timezone.utc).isoformat()}
@@ -96,6 +100,8 @@ class KitStateMixin(_Base):
             )
             if self.pool_member:
                 kit["pool_member"] = self.pool_member
+            if self.profile_label:
+                kit["profile"] = dict(self.profile_label)
         if self.last_event:
             kit["last_event"] = self.last_event
         if self.queue_ahead is not None:
@@ -145,6 +151,9 @@ class KitStateMixin(_Base):
             home = kit.get("home")
             if home:
                 self.home_mount = HomeMount(str(home["source"]), str(home.get("type", "bind")))
+            label = kit.get("profile")
+            if isinstance(label, dict) and isinstance(label.get("slug"), str):
+                self.profile_label = {"slug": label["slug"], "name": str(label.get("name", ""))}
         except (TypeError, ValueError, KeyError) as e:
             self.log.warning("Ignoring unreadable kit state of %s: %s", self.user.name, e)
 
@@ -176,7 +185,7 @@ class KitStateMixin(_Base):
         :func:`jhub_kit.views.student.student_view` (the view, a layer above, makes
         the page's rows from them)."""
         quota = self.quota or self.resolve_quota_now()
-        label = getattr(self, "profile_label", None) or {}
+        label = self.profile_label or {}
         shown = label.get("name", "") if self.running_record() else ""
         return {
             "quota": quota,

@@ -42,13 +42,10 @@ from typing import Any
 
 import docker
 import requests
-from docker.types import Mount
-from jupyterhub.utils import random_port
 from traitlets import Dict, Float, Unicode
 
 from .. import registry
-from ..compat import SpawnException
-from ..network.mixin import HardeningMixin
+from ..compat import SpawnException, admin_must_fix
 from ..provision.dockervolume import DockerVolumeProvisioner
 from ..quota.policy import format_size
 from ..quota.swarm_limits import (
@@ -57,23 +54,10 @@ from ..quota.swarm_limits import (
     service_resources,
     swarm_start_limit,
 )
-from ..quota.traits import QuotaConfigMixin
-from ..spec import (
-    ServerSpec,
-    SpecInputs,
-    make_spec,
-    service_kwargs,
-    service_refusals,
-    service_security,
-)
+from ..spec import service_kwargs, service_refusals, service_security
 from . import oom
 from .adapter import SwarmSpawnerAdapter
-from .budget import BudgetMixin
-from .homes import HomesMixin
-from .profiles import ProfileMixin
-from .singleuser import SingleUserOptionsMixin
-from .start_queue import StartQueueMixin
-from .state import KitStateMixin
+from .kit import KitSpawner
 
 _NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 #: when each engine's manager last failed to answer, and since when each node is down
@@ -95,17 +79,7 @@ _STARTING = {
 }
 
 
-class QuotaSwarmSpawner(
-    ProfileMixin,
-    BudgetMixin,
-    QuotaConfigMixin,
-    SingleUserOptionsMixin,
-    KitStateMixin,
-    HomesMixin,
-    StartQueueMixin,
-    HardeningMixin,
-    SwarmSpawnerAdapter,
-):
+class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
     """A SwarmSpawner that enforces per-user and per-group quotas on every spawn."""
 
     poll_task_interval = 0.5
@@ -190,88 +164,58 @@ class QuotaSwarmSpawner(
         )
         return client
 
-    async def start(self) -> Any:
-        self._progress_events = []
-        self.forget_image()
-        # the quota the budget admitted this start with, else resolved now
-        self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
-        self.show_quota(self.quota)
+    # -- the steps of the one start (:class:`~jhub_kit.spawners.kit.KitSpawner`) ------
+
+    def begin_start(self) -> None:
+        super().begin_start()
         self.task_id = ""
         self.lost_reason = None
         self.live = None
-        self._emit(5, f"Quota: {self.quota.describe()}")
+
+    async def before_queue(self) -> None:
+        """What a service cannot do is said (the log) or refused (a home only one
+        engine has) before the start waits in line; the queue's width is the swarm's."""
+        assert self.quota is not None
         for gap in not_enforced(self.quota):
             self.log.info("Quota of %s on a swarm: %s", self.user.name, gap)
+        if isinstance(self.provisioner(), DockerVolumeProvisioner):
+            admin_must_fix(
+                self.log,
+                "Your home cannot be prepared; an administrator must fix the hub's settings.",
+                "home_provisioner 'docker-volume' makes volumes on one engine, and a swarm "
+                "runs servers on other nodes: use 'directory', 'btrfs' or 'loopfile' with "
+                "HomeProvisioner.base_dir on a share mounted at the same path on every node",
+                reason="home",
+            )
         if not self._configured("concurrent_starts"):
             # the swarm's cores, not the hub's: one start per core in flight
             with contextlib.suppress(requests.exceptions.ConnectionError, docker.errors.APIError):
                 self.start_gate().set_limit(swarm_start_limit((await self._nodes()).values()))
-        started = await self.admitted(self._start_in_slot)
-        self.server_started()
-        return started
 
-    async def _start_in_slot(self) -> tuple[str, int]:
-        if isinstance(self.provisioner(), DockerVolumeProvisioner):
-            raise SpawnException(
-                "Your home cannot be prepared; an administrator must fix the hub's settings.",
-                reason="home",
-                status_code=500,
-                log_message=(
-                    "home_provisioner 'docker-volume' makes volumes on one engine, and a swarm "
-                    "runs servers on other nodes: use 'directory', 'btrfs' or 'loopfile' with "
-                    "HomeProvisioner.base_dir on a share mounted at the same path on every node"
-                ),
-            )
-        await self._provision_home()
-        await self._refresh_usage(force=True)
-        if self.network_name == "host":
-            # the server shares the node's network: a free port there, the node's address
-            self.port = random_port()
-        self._emit(50, "Creating the service")
-        ip, port = await SwarmSpawnerAdapter.start(self)
-        self._emit(70, f"Running on the node at {ip}, waiting for the server")
-        await self._wait_until_answering(ip, port)
-        self._emit(90, "Server is answering")
-        return ip, port
+    def started_message(self, ip: str) -> str:
+        return f"Running on the node at {ip}, waiting for the server"
 
-    async def describe(self) -> ServerSpec:
-        """This user's server as data (:func:`jhub_kit.spec.make_spec`, the description
-        every kit spawner builds): SwarmSpawner's mounts (``volumes``, bound on the
-        node that runs the task) and the user's home, bound from the same path there.
-        ``extra_create_kwargs`` are the service's keywords here, as in SwarmSpawner."""
-        home: dict[str, Any] | None = None
-        if self.home_mount is not None:
-            home = dict(
-                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
-            )
-        inputs = SpecInputs(
-            image=self.image,
-            command=list(self.cmd or []) or await self._image_cmd(),
-            args=self.get_args(),
-            env=self.get_env(),
-            name=self.service_name,
-            port=self.port,
-            network_name=self.network_name,
-            use_internal_ip=True,  # published ports are the service's endpoint, not a host config
-            host_ip=self.host_ip,
-            remove=True,
-            mount_binds=[dict(m) for m in super().mounts],
-            extra_host_config=dict(self.extra_host_config or {}),
-            home=home,
-            internal_ssl=bool(self.internal_ssl),
-            security=await self.security_host_config(),
-            lab_extension_manager=self.lab_extension_manager,
-        )
-        return make_spec(inputs)
+    async def base_command(self) -> list[str]:
+        """``cmd``, or the image's ``CMD`` (none: the service runs the image's own)."""
+        return list(self.cmd or []) or list((await self.image_config()).get("Cmd") or [])
+
+    async def engine_inputs(self) -> dict[str, Any]:
+        """SwarmSpawner's mounts (``volumes``, bound on the node that runs the task);
+        ``extra_create_kwargs`` are the service's keywords here, as in SwarmSpawner,
+        and the quota is the service's resources (:meth:`create_object`)."""
+        return {
+            "use_internal_ip": True,  # published ports are the service's endpoint
+            "remove": True,
+            "mount_binds": [dict(m) for m in super().mounts],
+            "extra_host_config": dict(self.extra_host_config or {}),
+            "security": await self.security_host_config(),
+        }
 
     async def _create_user(self) -> str | None:
         """The container spec's ``user``, if the config sets one (a service's
         ``extra_create_kwargs`` are the service's keywords)."""
         user = (self.extra_container_spec or {}).get("user")
         return None if user is None else str(user)
-
-    async def _image_cmd(self) -> list[str]:
-        return list((await self.image_config()).get("Cmd") or [])
 
     def _configured(self, name: str) -> bool:
         """Whether the config sets trait ``name`` for this class or a base."""
@@ -288,13 +232,12 @@ class QuotaSwarmSpawner(
         described = await self.describe()
         why = service_refusals(described)
         if why:
-            raise SpawnException(
+            admin_must_fix(
+                self.log,
                 "Your server cannot be started on the cluster; an administrator must fix "
                 "the hub's settings.",
+                f"{self._log_name}: not expressible as a swarm service: " + "; ".join(why),
                 reason="swarm_unsupported",
-                status_code=500,
-                log_message=f"{self._log_name}: not expressible as a swarm service: "
-                + "; ".join(why),
             )
         api_version = str(self.client.api_version)
         for gap in service_security(described.host_config, api_version)[1]:
@@ -414,7 +357,7 @@ class QuotaSwarmSpawner(
             return self.lost_reason  # the hub polls again before it stops the server
         status = await self._poll_task()
         if status is None and self._task is not None:
-            await self._refresh_usage()
+            await self.refresh_usage()
             await self._read_live(self._task)
         if status is not None and self.remove and self.object_id:
             self.lost_reason = status

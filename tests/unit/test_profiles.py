@@ -404,5 +404,5 @@ def test_a_profiles_own_pool_size_turns_the_pool_on(tmp_path):
     policy = tmp_path / "quotas.toml"
     policy.write_text('[[profiles]]\ndisplay_name = "R"\nslug = "r"\npool_size = 2\n')
     s = QuotaDockerSpawner(profile_list=plain, quota_policy_file=str(policy))
-    s.profiles(s._policy_file_obj().load())  # the hub's start reads the file (wake_pool)
+    s.profiles(s.policy_file().load())  # the hub's start reads the file (wake_pool)
     assert s.pool_on

@@ -1,0 +1,229 @@
+"""The one start of every kit spawner, read top to bottom.
+
+:class:`KitSpawner` is what QuotaDockerSpawner and QuotaSwarmSpawner share: the
+quota, the profile, the budget, the home, the start queue, the record the views
+read, the secure defaults, one description of the server
+(:func:`jhub_kit.spec.make_spec`) and one :meth:`KitSpawner.start`. As in
+DockerSpawner's ``swarmspawner.py``, which changes the engine by overriding a few
+small template methods (``object_type``, ``create_object``, ``start_object``) of
+one ``start``, an engine's class overrides only the small steps below:
+
+- :meth:`~KitSpawner.begin_start`: what the engine forgets of the last start;
+- :meth:`~KitSpawner.before_queue`: what it checks or sets before the start queue;
+- :meth:`~KitSpawner.start_warm`: a start from a warm server (None: start cold);
+- :meth:`~KitSpawner.prepare_engine`: what it readies before the server is made;
+- :meth:`~KitSpawner.started_message`: what the student reads once it runs;
+- :meth:`~KitSpawner.engine_inputs`: what only this engine says of the server;
+- :meth:`~KitSpawner.clean_failed_start`: what a failed start leaves to remove.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docker.types import Mount
+from jupyterhub.utils import maybe_future, random_port
+
+from .. import registry
+from ..compat import admin_must_fix
+from ..network.mixin import HardeningMixin
+from ..quota.budget import BudgetLedger
+from ..quota.policy import Quota
+from ..quota.traits import QuotaConfigMixin
+from ..spec import ServerSpec, SpecInputs, make_spec
+from .budget import BudgetPart
+from .homes import HomesMixin
+from .profiles import ProfileMixin
+from .singleuser import SingleUserOptionsMixin
+from .start_queue import StartQueueMixin
+from .state import KitStateMixin
+
+
+class KitSpawner(
+    ProfileMixin,
+    QuotaConfigMixin,
+    SingleUserOptionsMixin,
+    KitStateMixin,
+    HomesMixin,
+    StartQueueMixin,
+    HardeningMixin,
+):
+    """The quota, profile, budget, home, queue and record of a kit spawner, and
+    its one start; the engine's class below it (DockerSpawner's or SwarmSpawner's
+    adapter) makes the server."""
+
+    # -- before the start -----------------------------------------------------------
+
+    async def run_pre_spawn_hook(self) -> Any:
+        """Before JupyterHub calls :meth:`start`, in this order: the profile chosen
+        (its image and overrides set: the admin's hook sees them), the admin's
+        ``pre_spawn_hook``, then the user's budget, checked with the limits as the
+        hook left them (and its place held until the server stops)."""
+        await self.apply_profile()
+        result = await maybe_future(super().run_pre_spawn_hook())
+        await self.check_budget()
+        return result
+
+    # -- the budget (the part: :mod:`.budget`) -------------------------------------------
+
+    @property
+    def budget_part(self) -> BudgetPart:
+        """This server's place in its user's budget, made the first time."""
+        part: BudgetPart | None = self.__dict__.get("_kit_budget_part")
+        if part is None:
+            part = self.__dict__["_kit_budget_part"] = BudgetPart(self.budget_ledger())
+        return part
+
+    def budget_ledger(self) -> BudgetLedger:
+        """The hub's reservations (one ledger per hub, shared by every user's spawner)."""
+        ledger: BudgetLedger = registry.shared("budget-ledger", self.config, BudgetLedger)
+        return ledger
+
+    async def check_budget(self) -> None:
+        """Admit this start against the user's budget (if one is configured) and
+        hold its place, or refuse it with HTTP 400 naming how many servers the user
+        really runs. The quota it is admitted with is the one the start runs with."""
+        self.release_budget()  # an earlier start of this server that left one
+        if self.budget_configured():
+            quota = await self.resolve_quota_for_spawn()
+            self.budget_part.admit(self, quota, self.log)
+
+    def budget_quota(self) -> Quota | None:
+        """The quota this start was admitted with (the start runs with it, so the
+        ledger holds what the server gets), or None where no budget is configured."""
+        return self.budget_part.quota
+
+    def release_budget(self) -> None:
+        """Give this server's place in the user's budget back (it stopped, or its
+        start failed); nothing if it holds none."""
+        self.budget_part.release(self.user.name, self.name)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.release_budget()
+
+    # -- the start ---------------------------------------------------------------
+
+    async def start(self) -> tuple[str, int]:
+        """Resolve the quota, then start from a warm server if one fits, else cold in
+        a slot of the start queue; a failed start leaves nothing behind."""
+        self.begin_start()
+        # the quota the budget admitted this start with, else resolved now
+        self.quota = self.budget_quota() or await self.resolve_quota_for_spawn()
+        self.show_quota(self.quota)
+        self.emit_progress(5, f"Quota: {self.quota.describe()}")
+        await self.before_queue()
+        try:
+            started = await self.start_warm()
+            if started is None:
+                started = await self.admitted(self.start_cold)
+        except BaseException:
+            await self.clean_failed_start()
+            raise
+        self.server_started()
+        return started
+
+    async def start_cold(self) -> tuple[str, int]:
+        """The start proper, in a slot of the start queue: the home, the engine's
+        object made from this user's description and started, the server answering."""
+        assert self.quota is not None
+        await self.provision_home(self.quota, self.emit_progress)
+        await self.refresh_usage(force=True)
+        if self.network_name == "host":
+            # no port mapping on the host's network: a free port where the server runs
+            self.port = random_port()
+        await self.prepare_engine()
+        self.emit_progress(50, f"Starting the {self.object_type}")
+        ip, port = await super().start()  # DockerSpawner's: create_object, start_object
+        self.emit_progress(70, self.started_message(ip))
+        await self.wait_until_answering(ip, port)
+        self.emit_progress(90, "Server is answering")
+        return ip, port
+
+    # -- the template methods an engine overrides ------------------------------------
+
+    def begin_start(self) -> None:
+        """Forget what the last start left (its progress, its image's settings)."""
+        self._progress_events = []
+        self.oom_kills = 0
+        self.forget_image()
+
+    async def before_queue(self) -> None:
+        """Checks and settings of the engine's, before the start waits in line."""
+
+    async def start_warm(self) -> tuple[str, int] | None:
+        """Start from a server made ahead of time; None: start cold (the default)."""
+        return None
+
+    async def prepare_engine(self) -> None:
+        """What the engine readies before the server is made (nothing by default)."""
+
+    def started_message(self, ip: str) -> str:
+        """The progress message once the engine runs the server."""
+        return f"The {self.object_type} {self.object_name} started, waiting for the server"
+
+    async def clean_failed_start(self) -> None:
+        """Remove what a failed start left behind (nothing by default)."""
+
+    # -- the description ---------------------------------------------------------
+
+    async def base_command(self) -> list[str]:
+        """``cmd``, or the image's ``CMD`` (what DockerSpawner runs before the arguments)."""
+        if self.cmd:
+            return list(self.cmd)
+        cmd = (await self.image_config()).get("Cmd")
+        if not cmd:
+            admin_must_fix(
+                self.log,
+                "Your server's image cannot start; an administrator must fix the hub's settings.",
+                f"image {self.image} has no CMD: set c.{type(self).__name__}.cmd, "
+                'e.g. ["jupyterhub-singleuser"]',
+                reason="image_command",
+            )
+        return list(cmd)
+
+    async def describe(
+        self, *, home_target: str | None = None, identity: bool = True
+    ) -> ServerSpec:
+        """This user's server as data (:func:`jhub_kit.spec.make_spec`), from the
+        options as they are now (after ``pre_spawn_hook`` and ``user_options``), the
+        resolved quota, the home (or, before it is provisioned, a mount at
+        ``home_target``), the network and the secure defaults; and what only the
+        engine says (:meth:`engine_inputs`). ``identity=False`` leaves out the
+        environment and arguments (what the pool's key ignores)."""
+        engine = await self.engine_inputs()  # first: it evaluates the callables
+        inputs = SpecInputs(
+            image=self.image,
+            command=await self.base_command(),
+            args=self.get_args() if identity else [],
+            env=self.get_env() if identity else {},
+            name=self.object_name if identity else "",
+            port=self.port,
+            network_name=self.network_name,
+            host_ip=self.host_ip,
+            home=self.home_input(home_target),
+            internal_ssl=bool(self.internal_ssl),
+            lab_extension_manager=self.lab_extension_manager,
+            **engine,
+        )
+        return make_spec(inputs)
+
+    def home_input(self, home_target: str | None = None) -> dict[str, Any] | None:
+        """The home's mount in a description: the provisioned home, else (before it is
+        provisioned) an empty bind at ``home_target``, else none."""
+        if self.home_mount is not None:
+            return dict(
+                Mount(self.home_mount_target(), self.home_mount.source, type=self.home_mount.type)
+            )
+        if home_target:
+            return {"Target": home_target, "Source": "", "Type": "bind", "ReadOnly": False}
+        return None
+
+    async def engine_inputs(self) -> dict[str, Any]:
+        """The :class:`~jhub_kit.spec.SpecInputs` only this engine knows (how the hub
+        reaches the server, its mounts, its host config, its limits...)."""
+        return {
+            "use_internal_ip": self.use_internal_ip,
+            "remove": self.remove,
+            "security": await self.security_host_config(),
+        }

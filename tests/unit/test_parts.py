@@ -1,0 +1,127 @@
+"""The spawners' shape (STYLE.md item 13): one start, its parts called in a visible
+order; and the one way a start fails for a reason only an administrator can mend."""
+
+from __future__ import annotations
+
+import ast
+import logging
+from pathlib import Path
+
+import pytest
+
+from jhub_kit.compat import SpawnException, admin_message, admin_must_fix
+
+
+def test_an_administrators_failure_is_logged_and_the_student_reads_plain_words(caplog):
+    log = logging.getLogger("jhub_kit.test_parts")
+    with caplog.at_level(logging.ERROR, logger=log.name), pytest.raises(SpawnException) as info:
+        try:
+            raise KeyError("the cause")
+        except KeyError:
+            admin_must_fix(log, "Ask your teacher.", "set c.X.y = 1", reason="why")
+    e = info.value
+    assert e.message == "Ask your teacher."
+    assert admin_message(e) == "set c.X.y = 1"
+    assert e.status_code == 500 and e.reason == "why"
+    assert e.__suppress_context__  # the admin's words say it; no traceback of the cause
+    assert [r.getMessage() for r in caplog.records] == ["set c.X.y = 1"]
+
+
+# -- the spawners' shape -------------------------------------------------------------
+
+PKG = Path(__file__).resolve().parents[2] / "jhub_kit"
+
+
+def _spawners():
+    from jhub_kit import QuotaDockerSpawner, QuotaSwarmSpawner
+
+    return [QuotaDockerSpawner, QuotaSwarmSpawner]
+
+
+def _kits_own(cls: type) -> bool:
+    return cls.__module__.split(".")[0] == "jhub_kit"
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["docker", "swarm"])
+def test_a_spawner_has_at_most_three_bases_of_the_kits_own(index):
+    spawner = _spawners()[index]
+    own = [b.__name__ for b in spawner.__bases__ if _kits_own(b)]
+    assert len(own) <= 3, f"{spawner.__name__} has {len(own)} bases of the kit's own: {own}"
+
+
+def test_both_spawners_share_one_start():
+    """One start (spawners/kit.py), whose small template methods the engines override:
+    no other class of the kit's in either spawner's bases writes start, the cold
+    start or the description again."""
+    from jhub_kit.spawners.kit import KitSpawner
+
+    for spawner in _spawners():
+        assert issubclass(spawner, KitSpawner)
+        for name in ("start", "start_cold", "describe", "run_pre_spawn_hook"):
+            owners = [c.__qualname__ for c in spawner.__mro__ if _kits_own(c) and name in vars(c)]
+            assert owners == ["KitSpawner"], f"{spawner.__name__}.{name} is written in {owners}"
+
+
+def _type_checking_declarations(source: str) -> list[str]:
+    """Attributes and methods a class body declares under ``if TYPE_CHECKING:`` (what
+    a mixin writes to borrow another's), as ``Class.name``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for stmt in node.body:
+            if not (isinstance(stmt, ast.If) and ast.unparse(stmt.test).endswith("TYPE_CHECKING")):
+                continue
+            for decl in ast.walk(stmt):
+                if isinstance(decl, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found.append(f"{node.name}.{decl.name}")
+                elif isinstance(decl, ast.AnnAssign) and isinstance(decl.target, ast.Name):
+                    found.append(f"{node.name}.{decl.target.id}")
+    return found
+
+
+def test_no_part_declares_anothers_attributes_or_methods():
+    declared = {
+        str(path.relative_to(PKG)): names
+        for path in sorted(PKG.rglob("*.py"))
+        if (names := _type_checking_declarations(path.read_text()))
+    }
+    assert not declared, f"declared under TYPE_CHECKING (call a public method instead): {declared}"
+
+
+def test_the_declaration_check_sees_a_borrowed_method_and_attribute():
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "class A:\n"
+        "    if TYPE_CHECKING:\n"
+        "        quota: int\n"
+        "        async def _emit(self) -> None: ...\n"
+        "if TYPE_CHECKING:\n"
+        "    from x import Y\n"
+    )
+    assert _type_checking_declarations(source) == ["A.quota", "A._emit"]
+
+
+def test_a_description_is_refined_not_made_again():
+    from jhub_kit.spec import SpecInputs, make_spec
+
+    first = make_spec(
+        SpecInputs(
+            image="img",
+            command=["jupyterhub-singleuser"],
+            args=["--port=8888"],
+            env={"A": "1"},
+            name="jupyter-ann",
+            port=8888,
+            network_name="net",
+            use_internal_ip=True,
+            host_ip="127.0.0.1",
+            remove=True,
+            home={"Target": "/home/jovyan", "Source": "", "Type": "bind", "ReadOnly": False},
+        )
+    )
+    home = {"Target": "/home/jovyan", "Source": "/srv/ann", "Type": "bind", "ReadOnly": False}
+    refined = first.refined(home=home, env={"A": "2"})
+    assert refined.host_config["mounts"][-1] == home
+    assert refined.env["A"] == "2" and first.env["A"] == "1"
+    assert refined.create["image"] == "img" and refined.args == first.args
