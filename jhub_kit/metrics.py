@@ -48,11 +48,12 @@ OOM_KILLS = Counter(
     ["group"],
 )
 #: why a start was refused before anything was created (the label's only values)
-REFUSAL_REASONS = ("profile", "budget", "quota", "queue_full", "queue_timeout")
+REFUSAL_REASONS = ("profile", "budget", "quota", "user_options", "queue_full", "queue_timeout")
 REFUSALS = Counter(
     "jhub_kit_start_refusals",
     "Starts refused before a server was created, by reason: profile (not the "
     "user's), budget (max_servers, mem_budget, cpu_budget), quota (misconfigured), "
+    "user_options (a student's own request above what they may ask), "
     "queue_full, queue_timeout.",
     ["reason"],
 )

@@ -351,6 +351,8 @@ class QuotaConfigMixin(_Base):
         try:
             return policy.resolve(name, groups, extra=profile, lower_only=lowered)
         except QuotaError as e:  # e.g. a memory limit asked below the guarantee
+            self.log.warning("Resource request of %s refused: %s", self.user.name, e)
+            metrics.count_refusal("user_options")
             raise SpawnException(
                 f"Your resource request cannot be applied: {e}.",
                 reason="user_options",
@@ -376,6 +378,7 @@ class QuotaConfigMixin(_Base):
             return bound_requests(self.user_options, quota, ceiling)
         except QuotaError as e:
             self.log.warning("Resource request of %s refused: %s", self.user.name, e)
+            metrics.count_refusal("user_options")
             message = str(e) if isinstance(e, RequestRefused) else f"Invalid resource request: {e}"
             raise SpawnException(message, reason="user_options", status_code=400) from None
 

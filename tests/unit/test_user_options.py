@@ -78,9 +78,14 @@ def spawner(options, **config) -> QuotaDockerSpawner:
 
 
 async def refused(s) -> str:
+    from jhub_kit import metrics
+
+    counter = metrics.REFUSALS.labels(reason="user_options")
+    before = counter._value.get()
     with pytest.raises(SpawnException) as e:
         await s.resolve_quota_for_spawn()
     assert e.value.status_code == 400, e.value
+    assert counter._value.get() == before + 1  # jhub_kit_start_refusals{reason="user_options"}
     return e.value.message
 
 
