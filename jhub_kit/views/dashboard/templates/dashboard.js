@@ -183,7 +183,7 @@
         if (key === "user" && row.server_name) {  // a named server: its name beside the user's
           td.dataset.key = key;
           const name = document.createElement("span");
-          name.className = "server-name";
+          name.className = "server-name d-xxl-none";  // its own column shows from xxl
           name.textContent = row.server_name;
           name.title = "named server";
           td.append(row.user, name);
