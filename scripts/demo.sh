@@ -10,8 +10,9 @@ ensure_all
 
 demo="$KIT_STATE/demo"
 mkdir -p "$demo"
-# JupyterHub wants the admins' shared password at least 32 characters long
-for f in password:12 admin-password:24; do
+# JupyterHub wants the admins' shared password at least 32 characters long; the
+# API token is the demo's admin CLI's (demo_config.py: service "demo-admin-cli")
+for f in password:12 admin-password:24 api-token:32; do
     if [ ! -s "$demo/${f%%:*}" ]; then
         (umask 077; python -c "import secrets; print(secrets.token_urlsafe(${f#*:}))" >"$demo/${f%%:*}")
     fi
@@ -36,7 +37,8 @@ cat >&2 <<MSG
   userlist: $demo/userlist (edit it while the hub runs: add a line to let someone in)
   homes:    a 1G/2G ext4 image per user in $demo/homes, kept across restarts
   network:  servers on Docker network $net, reaching only the hub ($gateway) and the internet
-  Check a server's limits:  docker inspect -f '{{.HostConfig.Memory}}' jhub-kit-demo-student1
+  Check a server's limits:  sudo $KIT_VENV/bin/jhub-kit server inspect student1 --token-file $demo/api-token
+            (its container, from the warm pool or not, and the limits the engine enforces)
   Stop with Ctrl-C.
 
 MSG

@@ -49,3 +49,15 @@ c.Spawner.default_url = "/lab"
 # at /services/class-dashboard/ for admins and the "teachers" group
 add_student_view(c)
 add_dashboard(c, group="teachers", settings="/run/jhub-kit/demo-class-dashboard.json")
+
+# the banner's `jhub-kit server inspect`: a token (demo.sh writes it) that may read the
+# servers' state (which container is whose: a warm pool member keeps its own name)
+with open(f"{demo_dir}/api-token") as f:
+    c.JupyterHub.services.append({"name": "demo-admin-cli", "api_token": f.read().strip()})
+c.JupyterHub.load_roles.append(
+    {
+        "name": "demo-admin-cli",
+        "scopes": ["read:users", "read:servers", "admin:server_state"],
+        "services": ["demo-admin-cli"],
+    }
+)

@@ -14,6 +14,7 @@ from .doctor_cmd import doctor_cmd
 from .firewall_cmds import firewall_group
 from .home_cmds import home_group, quota_group
 from .pool_cmds import pool_group
+from .server_cmds import server_group
 from .userlist_cmds import set_password_cmd, userlist_group
 from .users_cmds import import_cmd, remove_cmd
 
@@ -78,3 +79,4 @@ main.add_command(config_group)
 main.add_command(firewall_group)
 main.add_command(pool_group)
 main.add_command(course_group)
+main.add_command(server_group)

@@ -147,6 +147,35 @@ class Usage:
             return "files"
         return ""
 
+    def to_state(self) -> dict[str, Any]:
+        """What a server's state keeps of this measure (read back by :meth:`from_state`)."""
+        out: dict[str, Any] = {"used": self.used, "limit": self.limit}
+        if self.partial:
+            out["partial"] = True
+        if self.free is not None:
+            out["free"] = self.free
+        if self.files_free is not None:
+            out["files_free"] = self.files_free
+        return out
+
+    @classmethod
+    def from_state(cls, kept: Any) -> Usage | None:
+        """The measure :meth:`to_state` kept (None when ``kept`` is not one)."""
+        if not isinstance(kept, dict) or not isinstance(kept.get("used"), int):
+            return None
+
+        def count(key: str) -> int | None:
+            value = kept.get(key)
+            return value if isinstance(value, int) else None
+
+        return cls(
+            kept["used"],
+            count("limit"),
+            partial=bool(kept.get("partial")),
+            free=count("free"),
+            files_free=count("files_free"),
+        )
+
 
 class HomeProvisioner(LoggingConfigurable):
     """Base class of the home provisioners; see the backends for the disk limit each enforces."""

@@ -107,9 +107,7 @@ class KitStateMixin(_Base):
         if self.queue_ahead is not None:
             kit["queue_ahead"] = self.queue_ahead
         if self.home_usage is not None:
-            kit["home_usage"] = {"used": self.home_usage.used, "limit": self.home_usage.limit}
-            if self.home_usage.partial:
-                kit["home_usage"]["partial"] = True
+            kit["home_usage"] = self.home_usage.to_state()
         if self.live is not None and self.running_record():
             kit["live"] = self.live
         if kit:

@@ -19,7 +19,8 @@ import os
 from typing import Any
 
 from ..provision import Usage
-from ..quota.policy import Quota, approx_size, format_size
+from ..quota.policy import Quota, format_size
+from .figures import home_use
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 """Add to ``c.JupyterHub.template_paths`` (first) to show the student's quota."""
@@ -46,30 +47,23 @@ def student_view(
     if quota is not None:
         rows.append({"label": "Memory", "value": format_size(quota.mem_limit)})
         rows.append({"label": "CPU", "value": _cpu(quota)})
-    # the quota's size is what the student was promised; the filesystem's own size
-    # (a little less: its metadata) is what "full" is measured against
-    capacity = usage.limit if usage and usage.limit else None
-    limit = quota.disk_limit if quota is not None and quota.disk_limit else capacity
-    capacity = capacity or limit
-    if usage is not None:
-        at_least = "at least " if usage.partial else ""
-        value = f"{at_least}{approx_size(usage.used)} used of {format_size(limit)}"
-        pct = min(100, round(100 * usage.used / capacity)) if capacity else None
-        if usage.full == "space":
-            pct = 100  # what the student can write: ext4 keeps blocks of its own
-        if pct is not None:
-            value += f" ({pct}%)"
-        if usage.full:
-            room = "no space" if usage.full == "space" else "no more files (too many files)"
+    home = home_use(quota.disk_limit if quota is not None else None, usage)
+    if home is not None and home.used is not None:
+        value = f"{home.used_text} used of {home.limit_text}"
+        if home.percent is not None:
+            value += f" ({home.percent}%)"
+        if home.full:
+            room = "no space" if home.full == "space" else "no more files (too many files)"
             value += (
                 f": full, {room} left: nothing can be saved. Delete files to make room; "
                 "your teacher can raise the limit"
             )
-        elif pct is not None and pct >= 90:  # ext4 refuses writes before every block is used
+        elif home.percent is not None and home.percent >= 90:
+            # ext4 refuses writes before every block is used
             value += ": nearly full, writes may fail; delete files to make room"
-        rows.append({"label": "Home", "value": value, "percent": pct})
-    elif limit:
-        rows.append({"label": "Home", "value": f"{format_size(limit)} (use shown while running)"})
+        rows.append({"label": "Home", "value": value, "percent": home.percent})
+    elif home is not None:
+        rows.append({"label": "Home", "value": f"{home.limit_text} (use shown while running)"})
     return {"rows": rows, "last_event": (last_event or {}).get("text")}
 
 

@@ -25,7 +25,7 @@ from hubutil import (
     running_hub,
     start_server,
 )
-from jupyterhub.tests.utils import public_url
+from jupyterhub.tests.utils import public_host, public_url
 from jupyterhub.utils import url_path_join
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -116,6 +116,13 @@ async def test_student_view_and_class_dashboard(
         assert r.status_code == 302
         board = await page(teacher, app, "services/class-dashboard/")
         assert board.status_code == 200 and "<h1>Class dashboard</h1>" in board.text
+        # JupyterHub's own page: its navigation bar back to the hub, its styles
+        hub = app.hub.base_url
+        assert 'id="thenavbar"' in board.text and f'href="{hub}token"' in board.text
+        assert f'href="{hub}admin"' not in board.text  # the teacher is not an admin
+        assert f'href="{hub}static/css/style.min.css?v=' in board.text
+        css = await teacher.get(public_host(app) + f"{hub}static/css/style.min.css")
+        assert css.status_code == 200  # the hub serves what the page names
         rows = await dashboard_rows(
             teacher,
             app,
@@ -155,6 +162,20 @@ async def test_student_view_and_class_dashboard(
                 rep["cpu"],
                 rep["disk_limit"],
             ), rep["user"]
+
+        # `jhub-kit server inspect`: a cold start's container (its usual name)
+        out = await asyncio.to_thread(
+            CliRunner().invoke, main, ["server", "inspect", "ann"], env=env
+        )
+        assert out.exit_code == 0, out.output
+        ann_sp = app.users["ann"].spawner
+        assert f"container {ann_sp.object_name} (" in out.output, out.output
+        assert "started for them" in out.output and "memory  300M" in out.output, out.output
+        assert "These are the kit's quota" in out.output, out.output
+        out = await asyncio.to_thread(
+            CliRunner().invoke, main, ["server", "inspect", "bob"], env=env
+        )
+        assert out.exit_code == 1 and "bob's server is not running" in out.output, out.output
 
         csv_text = (await page(teacher, app, "services/class-dashboard/data.csv")).text
         header = "user,groups,server_name,server,profile,memory_used"

@@ -1,12 +1,18 @@
 """README command 1's hub (scripts/demo_config.py), run for real: its shared
 passwords (students one, the userlist's admins another), no deprecated option,
 a student's server with a loopfile home on the demo's own bridge network, the
-student's quota on the home page and the class dashboard for the teacher."""
+student's quota on the home page and the class dashboard for the teacher (the
+same home figures), and the command scripts/demo.sh prints to check a server's
+limits, run as printed against a server from the warm pool."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +25,7 @@ from traitlets.config.loader import PyFileConfigLoader
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 
 DEMO = Path(__file__).parents[2] / "scripts" / "demo_config.py"
+DEMO_SH = DEMO.with_name("demo.sh")
 NET = f"{TEST_PREFIX}-demo"
 STUDENTS, TEACHERS = "students-pass-1234", "teachers-need-32-characters-5678"
 
@@ -35,6 +42,7 @@ async def test_demo_hub(docker_client, test_image, chp, net, mount_area, monkeyp
     (demo_dir / "userlist").write_text(
         "admin admin\nteacher admin group:teachers\nstudent1\nstudent2\n"
     )
+    (demo_dir / "api-token").write_text("demo-cli-token-for-the-test-0123456789\n")
     net.reload()
     gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
     for key, value in {
@@ -87,5 +95,45 @@ async def test_demo_hub(docker_client, test_image, chp, net, mount_area, monkeyp
                     break
                 await asyncio.sleep(1)
             assert rows["student1"]["memory"] == "512M"
+            # the home as the student's page says it ("40K used of 1G (0%)"), read
+            # at the same time (the hub measures it again every minute)
+            for _ in range(10):
+                data = (await teacher.get(url_path_join(board.url, "data.json"))).json()
+                s1 = {r["user"]: r for r in data["rows"]}["student1"]
+                page = (await student.get(url_path_join(public_url(app), "hub/home"))).text
+                used, _, percent = s1["disk_used"].partition(" ")
+                said = f"{used} used of {s1['disk_limit']} {percent}"
+                if said in page:
+                    break
+                await asyncio.sleep(1)
+            assert s1["disk_used"] != "-" and said in page, (s1, page[-2000:])
+
+            # the banner's command, as printed, finds the pooled server's container
+            member = app.users["student1"].spawner.pool_member
+            assert member, "student1's server did not come from the warm pool"
+            out = await banner_command(demo_dir, public_url(app), "student1")
+            assert f"container {member} (" in out and "from the warm pool" in out, out
+            assert "memory  512M" in out and "These are the kit's quota" in out, out
     deprecated = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage().lower()]
     assert deprecated == []
+
+
+async def banner_command(demo_dir: Path, hub_url: str, user: str) -> str:
+    """Run the command demo.sh's banner prints to check ``user``'s limits, as printed
+    (this test runs as root: without its sudo; the hub at ``hub_url``, not :8000)."""
+    banner = re.search(r"Check a server's limits:\s+(.+)", DEMO_SH.read_text())
+    assert banner, "demo.sh no longer prints how to check a server's limits"
+    line = banner.group(1).replace("$KIT_VENV", sys.prefix).replace("$demo", str(demo_dir))
+    argv = shlex.split(line)
+    assert argv[0] == "sudo" and "student1" in argv, argv
+    argv = [user if a == "student1" else a for a in argv[1:]]
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        env={**os.environ, "JUPYTERHUB_URL": hub_url.rstrip("/")},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    return text

@@ -357,6 +357,75 @@ async def test_dashboard_for_the_teacher_403_for_a_student(browser, app_env, sho
     await shots(student, "dashboard-403-for-a-student")
 
 
+async def test_dashboard_is_a_hub_page_that_fits_the_window(browser, app_env, tmp_path):
+    """The class dashboard is JupyterHub's own page (its navigation bar back to the
+    hub, its styles, light and dark) and fits a 1280 px window and a 390 px phone:
+    no horizontal page scroll (the table scrolls in its own box); its class chart
+    is a line over time from the first minute. Screenshots in the test's tmp dir."""
+    from hubutil import ensure_user, start_server
+    from playwright.async_api import expect
+
+    app = app_env
+    ensure_user(app, "ann")
+    await start_server(app, "ann")
+    board = url_path_join(public_url(app), "services/class-dashboard/")
+    hub = app.hub.base_url
+    saved = []
+    for width, height, scheme in [(1280, 900, "light"), (390, 844, "light"), (1280, 900, "dark")]:
+        ctx = await browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme=scheme
+        )
+        teacher = await ctx.new_page()
+        errors: list[str] = []
+        teacher.on("console", lambda m, errors=errors: m.type == "error" and errors.append(m.text))
+        await login(teacher, app, "teacher")
+        await teacher.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+        await teacher.goto(board)
+        state = teacher.locator("tr[data-user='ann'] td[data-key='server']")
+        await expect(state).to_have_text("running", timeout=60 * MS)
+        used = teacher.locator("tr[data-user='ann'] td[data-key='disk_used']")
+        await expect(used).to_have_text(re.compile(r"^\S+ \(\d+%\)"), timeout=60 * MS)
+
+        # JupyterHub's navigation bar, its links back to the hub, its theme
+        nav = teacher.locator("nav.navbar")
+        await expect(nav).to_be_visible()
+        for link in ("home", "token", "admin"):  # the teacher is an admin
+            assert await nav.locator(f"a.nav-link[href='{hub}{link}']").count() == 1, link
+        assert await nav.locator("a#logout").get_attribute("href") == f"{hub}logout"
+        if width >= 576:  # Bootstrap's sm: the links show; below, behind the toggler
+            await expect(nav.locator(f"a[href='{hub}token']")).to_be_visible()
+        else:
+            await expect(nav.locator(".navbar-toggler")).to_be_visible()
+        theme = await teacher.evaluate("document.documentElement.getAttribute('data-bs-theme')")
+        assert theme == scheme
+        # the hub's Bootstrap applies: the navbar's background is Bootstrap's tertiary
+        background = await nav.evaluate("n => getComputedStyle(n).backgroundColor")
+        assert background not in ("rgba(0, 0, 0, 0)", "transparent"), background
+
+        # no horizontal scroll of the page; the table scrolls in its own box
+        scroll = await teacher.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll[0] <= scroll[1], (width, scroll)
+        overflow = await teacher.locator("#class-box").evaluate(
+            "b => getComputedStyle(b).overflowX"
+        )
+        assert overflow == "auto"
+
+        # the class chart: a line over time, as wide as the page (not one vertical line)
+        line = teacher.locator("#class-chart svg polyline.running")
+        await expect(line).to_have_count(1)
+        xs = {p.split(",")[0] for p in (await line.get_attribute("points")).split()}
+        chart_width = float(await teacher.locator("#class-chart svg").get_attribute("width"))
+        assert len(xs) >= 2 and chart_width >= width - 60, (xs, chart_width)
+
+        path = tmp_path / f"dashboard-{width}x{height}-{scheme}.png"
+        await teacher.screenshot(path=str(path), full_page=True)
+        saved.append(path)
+        assert not [e for e in errors if "Content Security Policy" in e], errors
+        await ctx.close()
+    for path in saved:
+        print("screenshot:", path)
+
+
 async def test_seed_000_native_signup_authorize_spawn(
     browser, docker_client, test_image, chp, net, mount_area, tmp_path, shots
 ):

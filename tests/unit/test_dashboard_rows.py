@@ -69,7 +69,8 @@ def test_rows_merge_quota_report_live_readings_and_kit_state():
         "memory": "300M",
         "cpu_used": "37%",
         "cpu": "1",
-        "disk_used": "5M",  # the hub's own, newer measure of a running home
+        "disk_used": "5.0M (8%)",  # the hub's own, newer measure of a running home
+        "disk_used_bytes": 5 * M,
         "disk_limit": "60M",
         "last_activity": "2026-11-30T10:00:00Z",
         "oom_kills": 2,

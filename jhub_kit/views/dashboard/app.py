@@ -29,10 +29,10 @@ from ...hubapi import HubAPI
 from ...quota.policy import QuotaPolicy, format_size
 from ...spawners import oom
 from .. import report
-from . import rows, settings
+from . import page, rows, settings
 
 log = logging.getLogger("jhub_kit.views.dashboard")
-PAGE = Path(__file__).with_name("templates") / "index.html"
+ASSETS = Path(__file__).with_name("templates")
 T = TypeVar("T")
 #: the signals that stop the service: the hub sends SIGINT, then SIGTERM
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -87,6 +87,7 @@ class Collector:
         self.history = rows.History()
         self.roster: dict[str, list[str]] = {}  # from the hub's settings
         self.class_chart: list[list[float]] = []
+        self.class_span = 0.0  # the seconds the chart spans (the samples kept)
 
     def policy(self) -> QuotaPolicy | None:
         """The hub's quota policy, re-read when the hub rewrites its settings."""
@@ -131,6 +132,7 @@ class Collector:
         self.history.add(now, live, running, queued)
         self.rows = rows.class_rows(users, quota, live, self.roster, self.history, now)
         self.class_chart = self.history.class_chart(now)
+        self.class_span = self.history.chart_span(now, least=6 * self.interval)
         self.generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.error = None
 
@@ -192,11 +194,9 @@ class PageHandler(Base):
         # fetch() with the login cookie needs JupyterHub's XSRF token in a header
         token = self.xsrf_token
         xsrf = token.decode() if isinstance(token, bytes) else str(token)
-        html = (
-            PAGE.read_text()
-            .replace("{{user}}", _html_escape(user["name"]))
-            .replace("{{xsrf}}", _html_escape(xsrf))
-        )
+        the_page: page.Page = self.settings["page"]
+        html, policy = the_page.render(user, self.hub_auth.hub_prefix, xsrf)
+        self.set_header("Content-Security-Policy", policy)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(html)
 
@@ -217,6 +217,8 @@ class DataHandler(Base):
             "columns": rows.COLUMNS,
             "rows": c.rows,
             "class_chart": c.class_chart,
+            "class_span": c.class_span,
+            "column_hide": rows.HIDE_BELOW,
         }
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
@@ -231,16 +233,12 @@ class AssetHandler(Base):
     @web.authenticated
     def get(self, ext: str) -> None:
         self.set_header("Content-Type", f"{self.TYPES[ext]}; charset=utf-8")
-        self.finish(PAGE.with_name(f"dashboard.{ext}").read_text())
+        self.finish((ASSETS / f"dashboard.{ext}").read_text())
 
 
-def _html_escape(text: str) -> str:
-    from html import escape
-
-    return escape(text, quote=True)
-
-
-def make_app(collector: Collector, prefix: str) -> web.Application:
+def make_app(
+    collector: Collector, prefix: str, the_page: page.Page | None = None
+) -> web.Application:
     auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
     return web.Application(
         [
@@ -252,6 +250,7 @@ def make_app(collector: Collector, prefix: str) -> web.Application:
         hub_auth=auth,
         cookie_secret=secrets.token_bytes(32),
         collector=collector,
+        page=the_page or page.load(),
     )
 
 
@@ -318,15 +317,19 @@ def main(argv: list[str] | None = None) -> None:
     collector = Collector(api, args.settings, args.interval)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/class-dashboard/")
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    the_page = page.load()  # the hub's templates and static files: read before the drop
     if args.user and os.geteuid() == 0:
         drop_privileges(args.user)
 
     with contextlib.suppress(KeyboardInterrupt):  # a SIGINT before the loop ran
-        asyncio.run(serve(collector, prefix, url.port or 80, url.hostname or "127.0.0.1"))
+        address = url.hostname or "127.0.0.1"
+        asyncio.run(serve(collector, prefix, url.port or 80, address, the_page))
     log.info("Class dashboard stopped")
 
 
-async def serve(collector: Collector, prefix: str, port: int, address: str) -> None:
+async def serve(
+    collector: Collector, prefix: str, port: int, address: str, the_page: page.Page | None = None
+) -> None:
     """Serve until SIGINT or SIGTERM, then stop listening, stop collecting and close
     the open connections (waiting :data:`STOP_GRACE` s at most)."""
     loop = asyncio.get_running_loop()
@@ -338,7 +341,7 @@ async def serve(collector: Collector, prefix: str, port: int, address: str) -> N
 
     for sig in STOP_SIGNALS:  # as JupyterHub's own init_signal does
         loop.add_signal_handler(sig, stopping, sig)
-    server = HTTPServer(make_app(collector, prefix), xheaders=True)
+    server = HTTPServer(make_app(collector, prefix, the_page), xheaders=True)
     server.listen(port, address)
     log.info("Class dashboard at http://%s:%d, serving %s", address, port, prefix)
     collecting = asyncio.create_task(collector.run())

@@ -8,7 +8,9 @@ import io
 from collections import deque
 from typing import Any
 
-from ...quota.policy import Quota, approx_size, format_size
+from ...provision import Usage
+from ...quota.policy import Quota, QuotaError, approx_size, format_size, parse_size
+from ..figures import HomeUse, home_use
 from ..report import quota_columns
 
 COLUMNS = [
@@ -30,6 +32,24 @@ COLUMNS = [
     ("oom_kills", "OOM kills"),
     ("last_event", "Last stop reason"),
 ]
+
+#: the columns a narrow window leaves out, each shown from a Bootstrap 5 breakpoint
+#: up (md 768 px, lg 992, xl 1200, xxl 1400): a phone sees who runs what and how
+#: much memory, CPU and home they use; "All columns" on the page and the CSV keep
+#: every column (a named server's name is in its row's user cell too)
+HIDE_BELOW = {
+    "history": "md",
+    "cpu": "lg",
+    "disk_limit": "lg",
+    "last_activity": "lg",
+    "oom_kills": "lg",
+    "profile": "xl",
+    "groups": "xxl",
+    "server_name": "xxl",
+    "memory_peak": "xxl",
+    "cpu_peak": "xxl",
+    "last_event": "xxl",
+}
 
 
 def cpu_percent(
@@ -127,19 +147,27 @@ class History:
                 cpu[i] = round(c, 1) if cpu[i] is None else max(cpu[i], round(c, 1))
         return {"memory": mem, "cpu": cpu}
 
+    def chart_span(self, now: float, least: float = 60) -> float:
+        """The seconds the class chart spans: from the oldest sample kept (the
+        service's start, at most ``class_span`` ago) to ``now``, at least ``least``:
+        the chart's x axis is the data present, not a fixed 4 hours."""
+        oldest = self.klass[0][0] if self.klass else now
+        return max(least, min(self.class_span, now - oldest))
+
     def class_chart(self, now: float, points: int = 240) -> list[list[float]]:
-        """``[seconds ago, running, queued]`` over ``class_span``, at most ``points``
-        (each bucket's largest counts)."""
-        width = self.class_span / points
+        """``[seconds ago, running, queued]`` over :meth:`chart_span`, oldest first,
+        at most ``points`` (each bucket's largest counts, at its newest time): every
+        sample while there are fewer, e.g. in the service's first minutes."""
+        width = self.chart_span(now, least=0) / points
         out: dict[int, list[float]] = {}
         for t, running, queued in self.klass:
-            i = int((now - t) / width)
+            i = int((now - t) / width) if width > 0 else 0
             if i in out:
-                out[i][0] = min(out[i][0], round(now - t))  # the bucket's newest
+                out[i][0] = min(out[i][0], round(now - t, 1))  # the bucket's newest
                 out[i][1] = max(out[i][1], running)
                 out[i][2] = max(out[i][2], queued)
             else:
-                out[i] = [round(now - t), running, queued]
+                out[i] = [round(now - t, 1), running, queued]
         return [out[i] for i in sorted(out, reverse=True)]
 
 
@@ -181,13 +209,14 @@ def _row(
     key = row_key(name, server_name)
     server = (model.get("servers") or {}).get(server_name) or {}
     kit = (server.get("state") or {}).get("jhub_kit") or {}
-    q = quota.get(name) or _state_quota(kit)
-    if server_name:  # a named server runs with its own quota (its profile's)
-        q = {**q, **_state_quota(kit)}
+    # a running server shows the quota it runs with, as the student's page does (a
+    # named server's may be its profile's); the hub's policy for the rest
+    q = {**(quota.get(name) or {}), **_state_quota(kit)}
     reading = live.get(key, {})
     used = reading.get("memory_used")
     cpu = reading.get("cpu_percent")
-    home = kit.get("home_usage")  # the hub's own measure of a running home is newer
+    # the home as the student's own page shows it (the spawner's last measure)
+    home = home_use(_size(q.get("disk_limit")), Usage.from_state(kit.get("home_usage")))
     mem_peak, cpu_peak = history.peaks(key) if history else (None, None)
     return {
         "user": name,
@@ -208,28 +237,46 @@ def _row(
         "memory": q.get("memory", "-"),
         "cpu_used": "-" if cpu is None else f"{cpu:.0f}%",
         "cpu": q.get("cpu", "-"),
-        "disk_used": (("≥ " if home.get("partial") else "") + format_size(home["used"]))
-        if home
-        else q.get("disk_used", "-"),
-        "disk_limit": _disk_limit(q, home),
+        "disk_used": _home_used(home) or q.get("disk_used", "-"),
+        "disk_used_bytes": home.used if home else None,
+        "disk_limit": home.limit_text if home else str(q.get("disk_limit") or "-"),
         "last_activity": server.get("last_activity") or model.get("last_activity") or "",
         "oom_kills": int(kit.get("oom_kills", 0)),
         "last_event": (kit.get("last_event") or {}).get("text", ""),
     }
 
 
-def _disk_limit(q: dict[str, Any], home: dict[str, Any] | None) -> str:
-    """The quota's size where it sets one (what was promised); else the home's own."""
-    promised = q.get("disk_limit")
-    if promised not in (None, "-", "unlimited") or not home or not home.get("limit"):
-        return str(promised or "-")
-    return format_size(home["limit"])
+def _home_used(home: HomeUse | None) -> str:
+    """The home's use as the student's page says it, e.g. ``72K (0%)`` ("" when not
+    measured)."""
+    if home is None or home.used is None:
+        return ""
+    text = home.used_text
+    if home.percent is not None:
+        text += f" ({home.percent}%)"
+    return text + (", full" if home.full else "")
+
+
+def _size(text: Any) -> int | None:
+    """Bytes of a quota column's size ("60M"); None for "-", "unlimited" or nothing."""
+    if not text or text in ("-", "unlimited"):
+        return None
+    try:
+        return int(parse_size(text))
+    except (QuotaError, TypeError, ValueError):
+        return None
 
 
 def _state_quota(kit: dict[str, Any]) -> dict[str, Any]:
     """The running server's quota from the kit's state, when the config is not known."""
     try:
-        return quota_columns(Quota.from_state(kit["quota"])) if kit.get("quota") else {}
+        if not kit.get("quota"):
+            return {}
+        q = Quota.from_state(kit["quota"])
+        return {
+            **quota_columns(q),
+            "disk_limit": format_size(q.disk_limit) if q.disk_limit else "-",
+        }
     except (TypeError, ValueError, KeyError):
         return {}
 

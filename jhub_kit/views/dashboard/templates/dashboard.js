@@ -2,7 +2,7 @@
 // Every value goes in with textContent: nothing a user named themselves is run as HTML.
 "use strict";
 (function () {
-  const NUMERIC = new Set(["memory_used", "oom_kills", "cpu_used", "memory_peak", "cpu_peak"]);
+  const NUMERIC = new Set(["memory_used", "oom_kills", "cpu_used", "memory_peak", "cpu_peak", "disk_used"]);
   const SVG = "http://www.w3.org/2000/svg";
   let sortKey = "user";
   let ascending = true;
@@ -51,31 +51,60 @@
     return svg;
   }
 
+  // "x,y" points of a count over time drawn as steps: a count holds until the next sample
+  function steps(series, k, x, y) {
+    const pts = [];
+    series.forEach((r, i) => {
+      if (i > 0) pts.push(`${x(r[0]).toFixed(1)},${y(series[i - 1][k]).toFixed(1)}`);
+      pts.push(`${x(r[0]).toFixed(1)},${y(r[k]).toFixed(1)}`);
+    });
+    return pts;
+  }
+
+  function svgText(x, y, text, anchor) {
+    const t = document.createElementNS(SVG, "text");
+    t.setAttribute("x", x);
+    t.setAttribute("y", y);
+    t.setAttribute("text-anchor", anchor);
+    t.textContent = text;
+    return t;
+  }
+
+  // the class over the samples kept (data.class_span seconds, from the service's
+  // start): the x axis is the data present, as wide as the page
   function classChart() {
     const box = document.getElementById("class-chart");
     const series = data.class_chart || [];
-    const w = 600, h = 60, span = 4 * 3600;
+    const w = Math.max(120, box.clientWidth), h = 72, pad = 14;
+    const span = data.class_span || Math.max(60, ...series.map((r) => r[0]));
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("class", "klass");
     svg.setAttribute("width", w);
     svg.setAttribute("height", h);
     svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     const top = Math.max(1, ...series.map((r) => Math.max(r[1], r[2])));
+    const x = (ago) => w - (Math.min(ago, span) / span) * w;
+    const y = (n) => h - pad - 1 - (n / top) * (h - pad - 12);
     const axis = document.createElementNS(SVG, "line");  // the baseline: 0 servers
-    for (const [a, v] of [["x1", 0], ["y1", h - 0.5], ["x2", w], ["y2", h - 0.5]]) axis.setAttribute(a, v);
+    for (const [a, v] of [["x1", 0], ["y1", h - pad - 0.5], ["x2", w], ["y2", h - pad - 0.5]]) axis.setAttribute(a, v);
     axis.setAttribute("class", "axis");
     svg.appendChild(axis);
     for (const [k, cls] of [[1, "running"], [2, "queued"]]) {
-      const pts = series.map((r) => {
-        const x = w - (r[0] / span) * w, y = h - 1 - (r[k] / top) * (h - 2);
-        return `${x.toFixed(1)},${y.toFixed(1)}`;
-      });
-      svg.appendChild(polyline(pts, cls, w / 240));  // one reading: a bucket (1 min) wide
+      svg.appendChild(polyline(steps(series, k, x, y), cls, 3));
     }
+    const since = new Date(Date.now() - span * 1000);
+    const minutes = Math.round(span / 60);
+    svg.appendChild(svgText(0, h - 2, since.toLocaleTimeString([], { timeStyle: "short" }), "start"));
+    svg.appendChild(svgText(w, h - 2, "now", "end"));
+    svg.appendChild(svgText(0, 10, `${top}`, "start"));
     const last = series.length ? series[series.length - 1] : [0, 0, 0];
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", `${last[1]} running, ${last[2]} waiting now; most ${top}`);
+    svg.setAttribute(
+      "aria-label",
+      `${last[1]} running, ${last[2]} waiting now; at most ${top} over the last ${minutes} min`,
+    );
     box.replaceChildren(svg);
+    document.getElementById("class-chart-caption").dataset.span = String(Math.round(span));
   }
 
   // the filters' choices from the rows; a choice that is gone is reset
@@ -104,11 +133,18 @@
     if (key === "memory_used") return row.memory_used_bytes ?? -1;
     if (key === "cpu_used") return parseFloat(row.cpu_used) || 0;
     if (key === "memory_peak") return row.memory_peak_bytes ?? -1;
+    if (key === "disk_used") return row.disk_used_bytes ?? -1;
     if (key === "cpu_peak") return parseFloat(row.cpu_peak) || 0;
     if (key === "server" && row.queue_ahead !== null && row.queue_ahead !== undefined) {
       return "queued " + String(row.queue_ahead).padStart(6, "0");
     }
     return row[key];
+  }
+
+  // a column a narrow window leaves out: shown from its breakpoint up (Bootstrap 5)
+  function hideBelow(cell, key) {
+    const from = (data.column_hide || {})[key];
+    if (from) cell.classList.add("d-none", `d-${from}-table-cell`);
   }
 
   function draw() {
@@ -120,6 +156,7 @@
       th.textContent = label;
       th.dataset.key = key;
       th.scope = "col";
+      hideBelow(th, key);
       if (key === sortKey) th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
       th.addEventListener("click", () => {
         ascending = key === sortKey ? !ascending : true;
@@ -138,10 +175,21 @@
       const tr = document.createElement("tr");
       tr.dataset.user = row.user;
       tr.dataset.server = row.server_name || "";
-      if (row.oom_kills > 0) tr.className = "oom";
+      if (row.oom_kills > 0) tr.className = "oom table-warning";
       if (row.server === "never logged in") tr.className = "never";
       for (const [key] of data.columns) {
         const td = document.createElement("td");
+        hideBelow(td, key);
+        if (key === "user" && row.server_name) {  // a named server: its name beside the user's
+          td.dataset.key = key;
+          const name = document.createElement("span");
+          name.className = "server-name d-xxl-none";  // its own column shows from xxl
+          name.textContent = row.server_name;
+          name.title = "named server";
+          td.append(row.user, name);
+          tr.appendChild(td);
+          continue;
+        }
         if (key === "history") {
           td.dataset.key = key;
           td.appendChild(spark(row.history, row));
@@ -158,11 +206,17 @@
         }
         td.textContent = text;
         td.dataset.key = key;
-        if (NUMERIC.has(key)) td.className = "num";
+        if (NUMERIC.has(key)) td.classList.add("num");
         tr.appendChild(td);
       }
       body.appendChild(tr);
     }
+  }
+
+  function setError(status, error) {
+    status.classList.toggle("error", error);
+    status.classList.toggle("text-danger", error);
+    status.classList.toggle("text-body-secondary", !error);
   }
 
   async function refresh() {
@@ -181,16 +235,23 @@
       const plural = (k, word) => `${k} ${word}${k === 1 ? "" : "s"}`;
       status.textContent = `${plural(n, "user")}, ${plural(running, "server")} running; updated ${data.generated || "—"}`
         + (data.error ? ` (${data.error})` : "");
-      status.className = data.error ? "error" : "";
+      setError(status, Boolean(data.error));
       setTimeout(refresh, (data.interval || 10) * 1000);
     } catch (e) {
       status.textContent = "Could not load the class: " + e.message;
-      status.className = "error";
+      setError(status, true);
       setTimeout(refresh, 10000);
     }
   }
   for (const id of ["filter-group", "filter-profile"]) {
     document.getElementById(id).addEventListener("change", () => data && draw());
   }
+  const all = document.getElementById("all-columns");
+  all.addEventListener("change", () => document.getElementById("class").classList.toggle("all-columns", all.checked));
+  let resized = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => data && classChart(), 150);
+  });
   refresh();
 })();
