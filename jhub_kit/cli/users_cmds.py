@@ -235,14 +235,11 @@ def import_cmd(
 def _set_native_passwords(db_url: str, names: list[str]) -> dict[str, str]:
     from jupyterhub import orm
 
-    from ..auth.native import set_password
+    from ..auth.native import set_passwords
 
     db = orm.new_session_factory(db_url)()
-    out = {}
-    for name in names:
-        password = secrets.token_urlsafe(12)  # 96 random bits
-        set_password(db, name, password)
-        out[name] = password
+    out = {name: secrets.token_urlsafe(12) for name in names}  # 96 random bits each
+    set_passwords(db, out)
     return out
 
 
