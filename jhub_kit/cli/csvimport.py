@@ -21,7 +21,10 @@ Two different rows that would get the same username are refused, naming both;
 a username listed twice (the same person) is imported once, with a warning.
 
 The separator is ``,``, ``;``, a tab or ``|``, detected with :class:`csv.Sniffer`
-unless given. Every problem is reported with its line number; any problem means
+unless given. A ``username`` given in a compatibility form (full-width Latin,
+half-width katakana, ligatures) is refused with the form to write instead:
+JupyterHub keeps a login name as typed, so a converted one would not be the name
+its owner types. Every problem is reported with its line number; any problem means
 nothing is imported. A UTF-8 BOM, CRLF and quoted fields are fine.
 """
 
@@ -223,6 +226,15 @@ class _Rows:
         if len(record) != len(self.columns):
             return f"{len(record)} fields, the header has {len(self.columns)}"
         cells = {c: v.strip() for c, v in zip(self.columns, record, strict=True)}
+        typed = cells.get("username", "")
+        if typed and unicodedata.normalize("NFKC", typed) != typed:
+            # JupyterHub keeps a login name as typed, only lowercased: a stored NFKC
+            # form would not be the name its owner types, so neither is guessed
+            return (
+                f"username {typed!r} has full-width, half-width or other compatibility "
+                f"characters, which its owner would have to type exactly at login; write "
+                f"{hub_form(typed)!r}, or give a 'name' column to derive the username from"
+            )
         username, what, given = self._username(cells)
         if not username:
             return "no username, and no name to derive one from"

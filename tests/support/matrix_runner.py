@@ -81,6 +81,19 @@ def wait(timeout: float = 3600) -> tuple[int | None, dict[str, str], float]:
     return _last
 
 
+def excerpt(session: str, lines: int = 60) -> str:
+    """The failing lines and the end of one session's output in the log, for the
+    test's message: CI shows the test's output, and the next run overwrites the log."""
+    text = LOG.read_text(errors="replace") if LOG.exists() else ""
+    start = text.find(f"nox > Running session {session}\n")
+    if start < 0:
+        return f"(no output of {session} in {LOG})"
+    end = text.find("nox > Running session ", start + 1)
+    part = text[start : end if end > 0 else len(text)].splitlines()
+    failed = [line for line in part if line.startswith(("FAILED", "ERROR"))]
+    return "\n".join([*failed, "...", *part[-lines:]])
+
+
 def last() -> tuple[int | None, dict[str, str], float]:
     """What :func:`wait` found, if it was called."""
     return _last

@@ -25,5 +25,6 @@ def test_nox_session(session, test_image, chp):
         f"{session} did not run (nox exit {code}; log: {matrix_runner.LOG}): {results}"
     )
     assert results[session] == "was successful", (
-        f"{session} failed; its output is in {matrix_runner.LOG}"
+        f"{session} failed; its output is in {matrix_runner.LOG}:\n"
+        + matrix_runner.excerpt(session)
     )

@@ -161,6 +161,24 @@ def test_usernames_are_what_jupyterhub_stores_and_map_to_safe_names(name, unicod
     assert is_valid_username(ascii_name, ascii_only=True)
 
 
+@pytest.mark.parametrize(
+    "given, write",
+    [("ｙａｍａｄａ", "yamada"), ("ﾔﾏﾀﾞ", "ヤマダ"), ("ﬁona", "fiona"), ("Ｙａｍａｄａ", "yamada")],
+    ids=["fullwidth", "halfwidth-kana", "ligature", "fullwidth-capital"],
+)
+def test_a_given_username_in_a_compatibility_form_is_refused_with_what_to_write(given, write):
+    """JupyterHub stores a login name lowercased, not NFKC: a converted username would
+    not be the one its owner types, so the import names the form to write instead."""
+    from jupyterhub.auth import Authenticator
+
+    assert Authenticator().normalize_username(given) != write  # what the hub would keep
+    with pytest.raises(CsvError) as e:
+        parse_csv(f"username\n{given}\n".encode(), source="s.csv")
+    assert str(e.value).startswith(f"s.csv:2: username {given!r} has full-width, half-width")
+    assert f"write {write!r}" in str(e.value)
+    assert rows(f"username\n{write}\n".encode()) == [Row(write, 2)]
+
+
 def test_all_of_a_class_get_distinct_safe_names():
     from jhub_kit.names import safe_name
 
@@ -263,7 +281,7 @@ def test_two_people_with_one_username_are_refused(text, ascii_names, message):
 
 
 def test_usernames_given_are_put_in_the_hubs_form():
-    data = "username\nＹａｍａｄａ\nİpek\n김민수\n".encode()
+    data = "username\nYamada\nİpek\n김민수\n".encode()
     assert [r.username for r in rows(data)] == ["yamada", "ipek", "김민수"]
     with pytest.raises(CsvError) as e:
         parse_csv("username\n김민수\n".encode(), source="s.csv", ascii_names=True)
