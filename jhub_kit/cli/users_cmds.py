@@ -172,7 +172,9 @@ def import_cmd(
         raise click.UsageError(f"{credentials} exists; passwords are written to a new file only")
     api = connect(hub_url, token_file, "admin:users", "admin:groups")
     status: dict[str, str] = {}
-    existing = {r.username for r in rows if api.user(r.username) is not None}
+    # one listing of the hub's users (a few pages) rather than a request per row
+    known = {u["name"] for u in api.users()}
+    existing = {r.username for r in rows if r.username in known}
     if dry_run:
         for r in rows:
             click.echo(
@@ -214,7 +216,8 @@ def import_cmd(
         passwords = _set_native_passwords(
             native_db_url, [n for n, s in status.items() if s == "created"]
         )
-        _write_credentials(credentials or "", passwords)
+        if passwords:  # a rerun that creates nobody leaves no empty file behind
+            _write_credentials(credentials or "", passwords)
     if userlist:
         ok_rows = [r for r in rows if not status[r.username].startswith("failed")]
         added = _add_to_userlist(userlist, ok_rows)
@@ -228,6 +231,8 @@ def import_cmd(
     click.echo(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if passwords:
         click.echo(f"passwords of {len(passwords)} new users written to {credentials}")
+    elif native_db_url:
+        click.echo(f"no new users: no password set, {credentials} not written")
     if counts.get("failed"):
         sys.exit(1)
 

@@ -1,8 +1,11 @@
-"""The admin CLI against a real hub: import 200 students, rerun, remove, report, tokens."""
+"""The admin CLI against a real hub: import 200 students, rerun, remove, report, tokens;
+a class of 30 with NativeAuthenticator passwords (bcrypt at NativeAuthenticator's
+cost: about 0.25 CPU-s each, so the class of 200 is imported without them)."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import stat
@@ -18,6 +21,8 @@ from jhub_kit.cli import main
 pytestmark = pytest.mark.hub
 
 N = 200
+#: the class imported with NativeAuthenticator passwords
+N_NATIVE = 30
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +44,13 @@ async def cli(hub, token, *args, input=None):
     return await asyncio.to_thread(CliRunner().invoke, main, list(args), env=env, input=input)
 
 
-def class_csv(tmp_path, n=N):
+def class_csv(tmp_path, n=N, prefix="student"):
     lines = ["username,email,admin,groups,quota"]
     for i in range(n):
         admin = "yes" if i < 2 else "no"
         groups = "teachers" if i < 2 else f"class-{i % 4}"
-        lines.append(f"student{i:03d},s{i}@school.org,{admin},{groups},")
-    p = tmp_path / "class.csv"
+        lines.append(f"{prefix}{i:03d},s{i}@school.org,{admin},{groups},")
+    p = tmp_path / f"{prefix}.csv"
     p.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
     return p
 
@@ -61,31 +66,13 @@ async def test_import_a_class_then_rerun(hub, admin_token, tmp_path):
     csv_file = class_csv(tmp_path)
     userlist = tmp_path / "userlist"
     userlist.write_text("admin admin\n")
-    creds = tmp_path / "credentials.csv"
-    r = await cli(
-        hub,
-        admin_token,
-        "users",
-        "import",
-        str(csv_file),
-        "--userlist",
-        str(userlist),
-        "--native-db-url",
-        hub.db_url,
-        "--credentials",
-        str(creds),
-    )
+    r = await cli(hub, admin_token, "users", "import", str(csv_file), "--userlist", str(userlist))
     assert r.exit_code == 0, r.output
-    assert r.output.splitlines()[-2:] == [
-        f"{N} created",
-        f"passwords of {N} new users written to {creds}",
-    ]
+    assert r.output.splitlines()[-1] == f"{N} created"
     names = hub_names(hub)
     assert {f"student{i:03d}" for i in range(N)} <= names
     assert hub.users["student000"].admin and not hub.users["student002"].admin
     assert sorted(g.name for g in hub.users["student005"].groups) == ["class-1"]
-    assert stat.S_IMODE(os.stat(creds).st_mode) == 0o600
-    assert len(creds.read_text().splitlines()) == N + 1
     lines = userlist.read_text().splitlines()
     assert lines[:3] == [
         "admin admin",
@@ -104,6 +91,39 @@ async def test_import_a_class_then_rerun(hub, admin_token, tmp_path):
     assert r.exit_code == 0
     assert r.output.splitlines()[-1] == f"2 created, {N - 2} existed"
     assert "student010: created" in r.output
+
+
+async def test_import_a_class_with_native_passwords(hub, admin_token, tmp_path):
+    """Each new user gets a random password, written once to a 0600 file, stored as
+    NativeAuthenticator stores it (its own table, bcrypt); a rerun sets none."""
+    import bcrypt
+    from nativeauthenticator.orm import UserInfo
+
+    csv_file = class_csv(tmp_path, N_NATIVE, prefix="native")
+    creds = tmp_path / "credentials.csv"
+    args = ("users", "import", str(csv_file), "--native-db-url", hub.db_url)
+    r = await cli(hub, admin_token, *args, "--credentials", str(creds))
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[-2:] == [
+        f"{N_NATIVE} created",
+        f"passwords of {N_NATIVE} new users written to {creds}",
+    ]
+    assert stat.S_IMODE(os.stat(creds).st_mode) == 0o600
+    rows = list(csv.DictReader(creds.read_text().splitlines()))
+    assert len(rows) == N_NATIVE and len({row["password"] for row in rows}) == N_NATIVE
+    hub.db.expire_all()
+    for row in rows[:: N_NATIVE // 3]:
+        info = UserInfo.find(hub.db, row["username"])
+        assert info.is_authorized
+        assert bcrypt.checkpw(row["password"].encode(), info.password), row["username"]
+    r = await cli(hub, admin_token, *args, "--credentials", str(tmp_path / "again.csv"))
+    again = tmp_path / "again.csv"
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[-2:] == [
+        f"{N_NATIVE} existed",
+        f"no new users: no password set, {again} not written",
+    ]
+    assert not (tmp_path / "again.csv").exists()
 
 
 async def test_bad_rows_create_nothing(hub, admin_token, tmp_path):

@@ -20,6 +20,8 @@ ADMIN_SCOPES = ["admin:users", "admin:groups", "list:users", "read:users", "read
 def hub():
     h = FakeHub()
     h.route("GET", "/user", 200, {"name": "admin", "scopes": ADMIN_SCOPES})
+    # the hub's users, as JupyterHub pages them: nobody yet
+    h.route("GET", "/users", 200, {"items": [], "_pagination": {"next": None}})
     yield h
     h.close()
 
