@@ -39,7 +39,14 @@ AUTHENTICATORS = {
 }
 
 #: Least roles the idle culler needs on JupyterHub 6 (no admin).
-IDLE_CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+IDLE_CULLER_SCOPES = [
+    "list:users",
+    "read:users:activity",
+    "read:servers",
+    "delete:servers",
+    # each server's own idle rules, kept with its quota in its state (jhub_kit.idle)
+    "admin:server_state",
+]
 
 
 #: what replaced the class dashboard's reading of the hub's config file (0.4)
@@ -196,8 +203,43 @@ class JhubKit(RenamedTraits, Configurable):
     idle_timeout = Int(
         3600,
         help="""Stop servers idle for this many seconds (jupyterhub-idle-culler as a
-        hub-managed service with the least roles it needs); 0 disables it.""",
+        hub-managed service with the least roles it needs); 0: no culler at all.
+
+        A server's own rule replaces it: ``idle_timeout`` and ``max_age`` are quota
+        keys, set per group, profile or user like memory (see
+        :attr:`jhub_kit.QuotaDockerSpawner.idle_timeout`); this value applies to
+        servers with none. To cull only some classes, keep this above 0 and set
+        ``c.QuotaDockerSpawner.idle_timeout = "unlimited"`` with group rules.
+        Example: ``c.JhubKit.idle_timeout = 7200``.""",
     ).tag(config=True)
+
+    idle_check_every = Int(
+        300,
+        help="""How often, in seconds, the idle culler looks at every server (its
+        ``--cull-every``; at most half of :attr:`idle_timeout`). A server is stopped
+        up to this long after its rule says. Example: ``c.JhubKit.idle_check_every = 60``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
+
+def _idle_rules_in(c: Config) -> bool:
+    """Whether the spawners' config sets an idle rule (a default, a group, a user or a
+    profile); the live policy file is read by the hub, not here."""
+    keys = ("idle_timeout", "max_age")
+    for section in ("Spawner", "DockerSpawner", "QuotaDockerSpawner", "QuotaSwarmSpawner"):
+        if section not in c:
+            continue
+        cfg = c[section]
+        if any(k in cfg and cfg[k] is not None for k in keys):
+            return True
+        entries = [*dict(cfg.get("quota_groups", {}) or {}).values()]
+        entries += [*dict(cfg.get("quota_users", {}) or {}).values()]
+        entries += [p for p in cfg.get("profile_list", []) or [] if isinstance(p, dict)]
+        if any(isinstance(e, dict) and any(k in e for k in keys) for e in entries):
+            return True
+    return False
 
 
 def setdefault(c: Config, cls: type[Configurable], key: str, value: Any) -> bool:
@@ -287,10 +329,27 @@ def configure(c: Config) -> JhubKit:
 
     # idle culler, as a hub-managed service with the least roles it needs
     if kit.idle_timeout > 0:
-        command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={kit.idle_timeout}"]
+        from .idle import CULLER_CONFIG
+
+        every = max(1, min(kit.idle_check_every, kit.idle_timeout // 2))
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--timeout={kit.idle_timeout}",
+            f"--cull-every={every}",
+            f"--config={CULLER_CONFIG}",  # each server's own rules (jhub_kit.idle)
+        ]
         _append_named(c, "JupyterHub", "services", {"name": "idle-culler", "command": command})
         role = {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
         _append_named(c, "JupyterHub", "load_roles", role)
+    elif _idle_rules_in(c):
+        logging.getLogger("jhub_kit").warning(
+            "idle_timeout or max_age is set in the quota configuration, but "
+            "c.JhubKit.idle_timeout = 0 runs no idle culler: no server is stopped for "
+            "them. Set c.JhubKit.idle_timeout above 0 (servers without a rule of their "
+            "own get it; c.QuotaDockerSpawner.idle_timeout = 'unlimited' makes that never)."
+        )
 
     if kit.dashboard:
         add_dashboard(

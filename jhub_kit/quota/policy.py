@@ -102,6 +102,42 @@ def parse_count(value: Any, *, where: str = "count") -> Number:
     return value
 
 
+_DURATION_RE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[smhd]?)\s*$", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_EXAMPLE = '"30m", "8h", "1d", a number of seconds, or "unlimited" (never)'
+
+
+def parse_duration(value: Any, *, where: str = "duration") -> Number:
+    """Parse a time span in seconds: ``90`` (seconds), ``"30m"``, ``"8h"``, ``"1d"``.
+
+    ``"unlimited"`` and 0 give :data:`UNLIMITED` (no such limit: never stopped for it),
+    as ``0`` turns jupyterhub-idle-culler's own ``--timeout`` and ``--max-age`` off."""
+    if isinstance(value, str):
+        if value.strip().lower() in _UNLIMITED_WORDS:
+            return UNLIMITED
+        m = _DURATION_RE.match(value)
+        if not m:
+            raise QuotaError(f"{where}: {value!r} is not a time span; use e.g. {DURATION_EXAMPLE}")
+        value = float(m["num"]) * _SECONDS[m["unit"].lower()]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise QuotaError(f"{where}: {value!r} is not a time span; use e.g. {DURATION_EXAMPLE}")
+    if value < 0:
+        raise QuotaError(f"{where}: {value!r} is negative; use e.g. {DURATION_EXAMPLE}")
+    return UNLIMITED if value in (0, UNLIMITED) else max(1, round(value))
+
+
+def format_duration(seconds: Number | None) -> str:
+    """``1800`` -> ``30m``, ``5400`` -> ``1h30m``; None or 0 -> ``unlimited``."""
+    if not seconds or seconds == UNLIMITED:
+        return "unlimited"
+    out, rest = [], int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            out.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(out)
+
+
 def format_size(n: Number | None) -> str:
     """Human form of a byte count, the inverse of :func:`parse_size` (``2G``)."""
     if n is None or n == UNLIMITED:
@@ -166,10 +202,16 @@ RESOURCES: dict[str, tuple[Any, str]] = {
     "max_servers": (parse_count, "2"),
     "mem_budget": (parse_size, '"4G"'),
     "cpu_budget": (parse_cpu, "2"),
+    "idle_timeout": (parse_duration, '"30m"'),
+    "max_age": (parse_duration, '"8h"'),
 }
 
 #: Budget keys: they bound the whole user (all their running servers), not one server.
 BUDGET = ("max_servers", "mem_budget", "cpu_budget")
+
+#: Lifetime keys: how long a server may stay idle, and at all, before the idle culler
+#: stops it (``jhub_kit.idle``). 0 in a :class:`Quota`: never; None: the culler's own.
+LIFETIME = ("idle_timeout", "max_age")
 
 
 @dataclass(frozen=True)
@@ -195,6 +237,12 @@ class Quota:
     """The most memory (the sum of ``mem_limit``) across the user's running servers."""
     cpu_budget: float | None = None
     """The most CPU (the sum of ``cpu_limit``) across the user's running servers."""
+    idle_timeout: int | None = None
+    """Seconds without activity before the idle culler stops the server; 0: never;
+    None: the culler's own ``--timeout`` (``c.JhubKit.idle_timeout``)."""
+    max_age: int | None = None
+    """Seconds after its start the idle culler stops the server, active or not; 0 or
+    None: never."""
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -318,6 +366,8 @@ def build_quota(layers: Iterable[Partial]) -> Quota:
         v = merged[key]
         if key == "node_labels":
             values[key] = v
+        elif key in LIFETIME:
+            values[key] = 0 if v == UNLIMITED else int(v)  # 0: never, as the culler reads it
         elif v == UNLIMITED:
             values[key] = None
         elif key in ("cpu_limit", "cpu_guarantee", "cpu_budget"):

@@ -104,6 +104,36 @@ class QuotaConfigMixin(_Base):
         """,
     )
 
+    idle_timeout = _resource_trait(
+        Union([Int(), Unicode()]),
+        """How long a server may go without activity before the idle culler stops it:
+        seconds, or ``"30m"``, ``"8h"``, ``"1d"``; ``"unlimited"`` or 0: never. None
+        (the default): the culler's own timeout (``c.JhubKit.idle_timeout``, 1 h).
+
+        Usually set per group or profile, where it gives each class its own rule
+        (the most generous of a user's groups wins, as for every quota key)::
+
+            c.QuotaDockerSpawner.quota_groups = {
+                "exam": {"idle_timeout": "15m", "max_age": "3h"},
+                "research": {"idle_timeout": "8h"},
+            }
+
+        Kept with the running server's quota; the bundle's culler
+        (``jhub_kit.idle``) reads it. Students cannot set it.
+
+        .. versionadded:: 0.5
+        """,
+    )
+    max_age = _resource_trait(
+        Union([Int(), Unicode()]),
+        """How long after its start a server is stopped by the idle culler, active or
+        not: seconds, or ``"8h"``; ``"unlimited"``, 0 or None (the default): never.
+        Example: ``c.QuotaDockerSpawner.max_age = "12h"`` (a class day).
+
+        .. versionadded:: 0.5
+        """,
+    )
+
     max_servers = _resource_trait(
         Int(),
         """The most servers a user may run at once, counting named servers (and the

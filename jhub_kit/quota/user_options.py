@@ -22,6 +22,7 @@ from typing import Any
 
 from .policy import (
     BUDGET,
+    LIFETIME,
     PLACEMENT,
     RESOURCES,
     UNLIMITED,
@@ -35,11 +36,14 @@ from .policy import (
 #: Keys a student may only lower where the administrator set them.
 GUARANTEES = ("mem_guarantee", "cpu_guarantee")
 
-#: Every quota key a student may send in ``user_options``.
-REQUESTABLE = tuple(k for k in RESOURCES if k not in PLACEMENT and k not in BUDGET)
+#: Every quota key a student may send in ``user_options`` (not how long the server
+#: may live: the idle rules are the teacher's and the admin's).
+REQUESTABLE = tuple(
+    k for k in RESOURCES if k not in PLACEMENT and k not in BUDGET and k not in LIFETIME
+)
 
 #: The quota keys the kit reads from ``user_options`` (to apply or to refuse).
-KIT_KEYS = (*REQUESTABLE, *BUDGET)
+KIT_KEYS = (*REQUESTABLE, *BUDGET, *LIFETIME)
 
 _WORDS = {
     "mem_limit": "memory limit",
@@ -68,8 +72,8 @@ def show(key: str, value: float | int | None) -> str:
 
 
 def requested(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The quota keys of ``options`` (raw), the budget keys among them."""
-    return {k: v for k, v in (options or {}).items() if k in REQUESTABLE or k in BUDGET}
+    """The quota keys of ``options`` (raw), the budget and lifetime keys among them."""
+    return {k: v for k, v in (options or {}).items() if k in KIT_KEYS}
 
 
 def bound_requests(
@@ -85,6 +89,12 @@ def bound_requests(
         raise RequestRefused(
             f"{budget[0]} is your administrator's to set (it bounds all your servers "
             "together); leave it out of your server's options."
+        )
+    lifetime = [k for k in raw if k in LIFETIME]
+    if lifetime:
+        raise RequestRefused(
+            f"{lifetime[0]} (how long your server may run or stay idle) is set by your "
+            "teacher or administrator; leave it out of your server's options."
         )
     asked = parse_partial(raw, where="user_options")
     ceiling = ceiling or {}

@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from ..provision import Usage
-from ..quota.policy import Quota, format_size
+from ..quota.policy import Quota, format_duration, format_size
 from .figures import home_use
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
@@ -31,6 +31,18 @@ def _cpu(quota: Quota) -> str:
         return "no limit"
     n = f"{quota.cpu_limit:g}"
     return f"{n} core" if n == "1" else f"{n} cores"
+
+
+def _stops(quota: Quota) -> str:
+    """When the idle culler stops the server by its own rules ("" if it has none)."""
+    parts = []
+    if quota.idle_timeout == 0:
+        parts.append("never for being idle")
+    elif quota.idle_timeout:
+        parts.append(f"after {format_duration(quota.idle_timeout)} without activity")
+    if quota.max_age:
+        parts.append(f"{format_duration(quota.max_age)} after it starts")
+    return "; ".join(parts).capitalize() if parts else ""
 
 
 def student_view(
@@ -47,6 +59,9 @@ def student_view(
     if quota is not None:
         rows.append({"label": "Memory", "value": format_size(quota.mem_limit)})
         rows.append({"label": "CPU", "value": _cpu(quota)})
+        stops = _stops(quota)
+        if stops:
+            rows.append({"label": "Stops", "value": stops})
     home = home_use(quota.disk_limit if quota is not None else None, usage)
     if home is not None and home.used is not None:
         value = f"{home.used_text} used of {home.limit_text}"

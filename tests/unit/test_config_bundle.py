@@ -13,6 +13,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from jhub_kit.cli import main
 from jhub_kit.config import IDLE_CULLER_SCOPES, configure
 from jhub_kit.config_check import check_config
+from jhub_kit.idle import CULLER_CONFIG
 from jhub_kit.views.dashboard import SERVICE_SCOPES
 from jhub_kit.views.student import template_var
 
@@ -65,7 +66,12 @@ def test_defaults(tmp_path):
     assert native_t.endswith("nativeauthenticator/templates")
     assert c.JupyterHub.template_vars["jhub_kit"] is template_var
     svc, board = c.JupyterHub.services
-    assert svc["name"] == "idle-culler" and svc["command"][-1] == "--timeout=3600"
+    assert svc["name"] == "idle-culler" and svc["command"][2:] == [
+        "jupyterhub_idle_culler",
+        "--timeout=3600",
+        "--cull-every=300",
+        f"--config={CULLER_CONFIG}",
+    ]
     assert board["name"] == "class-dashboard" and board["url"].startswith("http://127.0.0.1:")
     assert set(board["environment"]) == {"JHUB_KIT_DASHBOARD_SETTINGS", "JHUB_KIT_DASHBOARD_USER"}
     assert c.JupyterHub.load_roles == [

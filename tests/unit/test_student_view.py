@@ -34,6 +34,21 @@ def test_a_full_home_says_what_to_do_and_the_event_is_shown():
     assert view["last_event"] == event["text"]
 
 
+@pytest.mark.parametrize(
+    "idle, max_age, shown",
+    [
+        (None, None, None),  # the culler's own timeout: nothing of the kit's to say
+        (900, None, "After 15m without activity"),
+        (0, 43200, "Never for being idle; 12h after it starts"),
+        (5400, 28800, "After 1h30m without activity; 8h after it starts"),
+    ],
+)
+def test_the_servers_own_idle_rules_are_shown(idle, max_age, shown):
+    view = student_view(Quota(mem_limit=512 * M, idle_timeout=idle, max_age=max_age), None, None)
+    stops = [r["value"] for r in view["rows"] if r["label"] == "Stops"]
+    assert stops == ([shown] if shown else [])
+
+
 def test_stopped_server_shows_limits_without_use():
     view = student_view(Quota(cpu_limit=2.5, disk_limit=2 * 1024 * M), None, None)
     assert view["rows"] == [

@@ -1,0 +1,66 @@
+"""Idle rules per group on a real hub and engine: jupyterhub-idle-culler's own
+``cull_idle`` pass, with the kit's arbiter and exactly the bundle's roles for it
+(:data:`jhub_kit.config.IDLE_CULLER_SCOPES`), stops the servers whose own rule says
+so and leaves the others to the culler's ``--timeout``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+import pytest
+from hubutil import ensure_user, kit_config, running_hub
+from jupyterhub.tests.utils import public_url
+from jupyterhub.utils import url_path_join
+from jupyterhub_idle_culler import cull_idle
+
+from jhub_kit.config import IDLE_CULLER_SCOPES
+from jhub_kit.idle import cull_arbiter
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub]
+
+
+async def test_each_server_is_culled_by_its_own_rule(docker_client, test_image):
+    token = secrets.token_hex(16)
+    c = kit_config(
+        test_image,
+        mem_limit="200M",
+        quota_groups={
+            "exam": {"idle_timeout": "4s"},  # an exam: stopped when idle a moment
+            "day": {"idle_timeout": "unlimited", "max_age": "4s"},  # a class day's end
+            "research": {"idle_timeout": "8h"},
+        },
+    )
+    c.JupyterHub.services = [{"name": "idle-culler", "api_token": token}]
+    c.JupyterHub.load_roles = [
+        {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
+    ]
+    users = {"eve": "exam", "dan": "day", "rae": "research", "ann": None}
+    async with running_hub(c) as app:
+        for name, group in users.items():
+            ensure_user(app, name, groups=(group,) if group else ())
+        for name in users:
+            await app.users[name].spawn()
+        for name in users:
+            assert app.users[name].spawner.ready, name
+        assert app.users["eve"].spawner.quota.idle_timeout == 4
+        assert app.users["dan"].spawner.quota.idle_timeout == 0
+        await asyncio.sleep(6)
+        url = url_path_join(public_url(app), "hub/api")
+        # the culler's pass, as its service runs it every --cull-every seconds
+        await cull_idle(
+            url, token, 3600, logging.getLogger("idle-culler"), cull_arbiter=cull_arbiter
+        )
+        for _ in range(150):
+            if not any(app.users[n].spawner.active for n in ("eve", "dan")):
+                break
+            await asyncio.sleep(0.2)
+        running = {n for n in users if app.users[n].spawner.ready}
+        assert running == {"rae", "ann"}, running
+        # a second pass leaves the servers within their rules alone
+        await cull_idle(
+            url, token, 3600, logging.getLogger("idle-culler"), cull_arbiter=cull_arbiter
+        )
+        await asyncio.sleep(1)
+        assert {n for n in users if app.users[n].spawner.ready} == {"rae", "ann"}
