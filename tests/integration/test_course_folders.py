@@ -3,7 +3,8 @@ pool of one: the teacher writes in the course folder, a student sees the file an
 cannot write (the engine's read-only mount: EROFS), on a cold and on a pooled start
 alike; the course's loopfile holds its size limit (ENOSPC past it); a user in no
 course gets nothing new; a user added to a course's group gets its folder at their
-next start, after a hub restart. A student's name and a course's name are Japanese.
+next start, after a hub restart; a named server with another profile gets the same
+folders. A student's name and a course's name are Japanese.
 """
 
 from __future__ import annotations
@@ -45,27 +46,31 @@ async def until(check, timeout: float = 180, what: str = "") -> None:
         await asyncio.sleep(0.2)
 
 
-async def _api(app, method: str, path: str):
+async def _api(app, method: str, path: str, body=None):
     import requests
 
     url = url_path_join(public_url(app), "hub/api", path)
     headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
-    return await in_client_thread(requests.request, method, url, headers=headers, timeout=300)
+    return await in_client_thread(
+        requests.request, method, url, headers=headers, json=body, timeout=300
+    )
 
 
-async def start(app, user: str):
-    r = await _api(app, "POST", f"users/{user}/server")
+async def start(app, user: str, server: str = "", options=None):
+    path = f"users/{user}/servers/{server}" if server else f"users/{user}/server"
+    r = await _api(app, "POST", path, options)
     assert r.status_code in (201, 202), r.text
-    sp = app.users[user].spawner
+    sp = app.users[user].spawners[server]
     await until(lambda: not sp.pending, what=f"{user}'s start")
     assert sp.ready, f"{user}'s server did not start: {sp._spawn_future.exception()!r}"
     return sp
 
 
-async def stop(app, user: str) -> None:
-    r = await _api(app, "DELETE", f"users/{user}/server")
+async def stop(app, user: str, server: str = "") -> None:
+    path = f"users/{user}/servers/{server}" if server else f"users/{user}/server"
+    r = await _api(app, "DELETE", path)
     assert r.status_code in (202, 204), r.text
-    sp = app.users[user].spawner
+    sp = app.users[user].spawners[server]
     await until(lambda: not sp.pending and not sp.ready, 60, f"{user}'s stop")
 
 
@@ -113,6 +118,12 @@ def config(image, mount_area):
     c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")
     c.HomeProvisioner.base_dir = str(mount_area / "homes")
     c.Courses.courses = COURSES
+    c.JupyterHub.allow_named_servers = True
+    c.QuotaDockerSpawner.name_template = "{prefix}-{username}-{servername}"
+    c.QuotaDockerSpawner.profile_list = [
+        {"display_name": "Small", "slug": "small", "default": True},
+        {"display_name": "Big", "slug": "big", "mem_limit": "400M"},
+    ]
     c.JupyterHub.cleanup_servers = True
     return c
 
@@ -196,6 +207,15 @@ async def test_course_folders_cold_pooled_limited_and_after_a_restart(
             assert code != 0, out
             await stop(app, "zed")
             give_back(pool)
+
+            # the teacher's named server, another profile, from the pool: the same folders
+            await until(lambda: len(pool.ready) == 1, what="the pool refilled")
+            lab = await start(app, "tina", "lab2", {"profile": "big"})
+            assert lab.pool_member, "the named server should have come from the pool"
+            assert await course_mounts(docker_client, lab) == dict.fromkeys(both, "rw")
+            code, out = await sh(docker_client, lab, f"cat {HOME}/courses/物理-101/シラバス.txt")
+            assert code == 0 and out.strip() == "第1週", out
+            await stop(app, "tina", "lab2")
             await stop(app, "tina")
             ensure_user(app, "zed", groups=("physics",))  # joins the course's group
 

@@ -245,3 +245,27 @@ def test_kinds_without_a_folder_on_the_host_are_refused_naming_the_option(kind):
 def test_courses_with_nothing_to_make_their_folders_are_refused_naming_the_options():
     with pytest.raises(ProvisionError, match=r"home_provisioner, or c\.Courses\.provisioner"):
         part().provisioner(None)
+
+
+# -- the spawners' wiring: the user's groups as the hub has them, the home's place ----
+
+
+@pytest.mark.parametrize("cls", ["QuotaDockerSpawner", "QuotaSwarmSpawner"])
+@pytest.mark.parametrize("server", ["", "lab2"], ids=["default", "named"])
+def test_both_spawners_give_a_users_server_its_folders_in_its_home(cls, server):
+    from types import SimpleNamespace
+
+    import jhub_kit
+
+    c = Config()
+    c.Courses.courses = DECLARED
+    getattr(c, cls).home_target = "/home/jovyan/work"
+    user = SimpleNamespace(name="山田", groups=[SimpleNamespace(name="physics")])
+    sp = getattr(jhub_kit, cls)(config=c, user=user, name=server)
+    assert [(m["Target"], m["ReadOnly"], m["Source"]) for m in sp.course_mounts()] == [
+        ("/home/jovyan/work/courses/physics-101", True, ""),
+        ("/home/jovyan/work/courses/物理-101", True, ""),
+    ]
+    user.groups = []  # left the group: the next start has none of it
+    sp.course_part.forget()
+    assert sp.course_mounts() == ()
