@@ -269,3 +269,38 @@ def test_both_spawners_give_a_users_server_its_folders_in_its_home(cls, server):
     user.groups = []  # left the group: the next start has none of it
     sp.course_part.forget()
     assert sp.course_mounts() == ()
+
+
+def test_a_kept_container_is_made_again_only_when_its_course_folders_changed():
+    """``remove = False``: a kept container restarted with last term's folders (or a
+    student's read-only one for a new teacher) would be wrong; one with the same is kept."""
+    from types import SimpleNamespace
+
+    from jhub_kit import QuotaDockerSpawner
+
+    c = Config()
+    c.Courses.courses = DECLARED
+    user = SimpleNamespace(name="zed", groups=[SimpleNamespace(name="physics")])
+    sp = QuotaDockerSpawner(config=c, user=user)
+    wanted = sp.course_part.wanted("zed", ["physics"], "/home/jovyan")
+    sp.course_part.made = [(f, f"/srv/courses/{f.course.disk_name}") for f in wanted]
+
+    def kept(*mounts):
+        home = {"Destination": "/home/jovyan", "Source": "/srv/homes/zed", "RW": True}
+        return {"Mounts": [home, *mounts]}
+
+    def course(name, rw):
+        disk = parse_courses(DECLARED)[name].disk_name
+        return {
+            "Destination": f"/home/jovyan/courses/{name}",
+            "Source": f"/srv/courses/{disk}",
+            "RW": rw,
+        }
+
+    same = kept(course("physics-101", False), course("物理-101", False))
+    assert not sp._course_mounts_differ(same)
+    assert sp._course_mounts_differ(kept(course("physics-101", False)))  # joined one
+    assert sp._course_mounts_differ(kept(course("physics-101", True), course("物理-101", False)))
+    sp.course_part.made = []  # in no course now
+    assert sp._course_mounts_differ(same)
+    assert not sp._course_mounts_differ(kept())  # nobody's container is made again for nothing
