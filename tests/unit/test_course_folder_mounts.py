@@ -304,3 +304,62 @@ def test_a_kept_container_is_made_again_only_when_its_course_folders_changed():
     sp.course_part.made = []  # in no course now
     assert sp._course_mounts_differ(same)
     assert not sp._course_mounts_differ(kept())  # nobody's container is made again for nothing
+
+
+# -- jhub-kit config check -----------------------------------------------------------
+
+
+def _config(**spawner) -> Config:
+    c = Config()
+    c.JupyterHub.spawner_class = "jhub_kit.QuotaDockerSpawner"
+    c.JupyterHub.hub_ip = "0.0.0.0"
+    c.Courses.courses = DECLARED
+    for k, v in spawner.items():
+        setattr(c.QuotaDockerSpawner, k, v)
+    return c
+
+
+@pytest.mark.parametrize(
+    ("spawner", "courses", "setting", "error", "warning"),
+    [
+        pytest.param(
+            {"home_provisioner": "loopfile"},
+            {},
+            "2, loopfile in /srv/jupyterhub/courses (size limits hold), at <home>/courses/NAME",
+            "",
+            "",
+            id="loopfile",
+        ),
+        pytest.param(
+            {"home_provisioner": "loopfile"},
+            {"provisioner": "directory", "base_dir": "/data/c"},
+            "2, directory in /data/c (no size limit), at <home>/courses/NAME",
+            "",
+            "size_limit is not enforced",
+            id="directory",
+        ),
+        pytest.param({}, {}, None, "nothing makes their folders", "", id="none"),
+        pytest.param(
+            {"home_provisioner": "docker-volume"},
+            {},
+            None,
+            "cannot make course folders",
+            "",
+            id="docker-volume",
+        ),
+    ],
+)
+def test_config_check_says_where_the_folders_are_and_whether_their_limits_hold(
+    spawner, courses, setting, error, warning
+):
+    from jhub_kit.config_check import check_config
+
+    c = _config(**spawner)
+    for k, v in courses.items():
+        setattr(c.Courses, k, v)
+    report = check_config(c)
+    assert report.settings.get("course folders") == setting
+    said = [e for e in report.errors if "course" in e.lower()]
+    assert (error in " ".join(said)) if error else said == [], said
+    warned = [w for w in report.warnings if "course folders" in w]
+    assert (warning in " ".join(warned)) if warning else warned == [], warned
