@@ -236,6 +236,7 @@ def _check_spawner(sp: Any, c: Config, report: Report) -> None:
     except QuotaError as e:
         report.errors.append(str(e))
     _check_homes(sp, c, report)
+    _check_courses(sp, c, report)
     _check_volumes(sp, report)
     if getattr(sp, "pool_on", False) and not sp.remove:
         report.warnings.append(
@@ -332,3 +333,45 @@ def _check_homes(sp: Any, c: Config, report: Report) -> str | None:
     except (ValueError, ImportError) as e:
         report.errors.append(f"{type(sp).__name__}.home_provisioner: {e}")
         return None
+
+
+def _check_courses(sp: Any, c: Config, report: Report) -> None:
+    """The course folders in the report: where, made by what, and whether their size
+    limits hold; an error for courses nothing can make folders for."""
+    from traitlets import TraitError
+
+    from .provision import ProvisionError
+    from .provision.courses import make_course_provisioner
+    from .quota.courses import Courses
+    from .quota.policy import QuotaError
+
+    try:
+        courses = Courses(config=c)
+        declared = courses.declared()
+    except (QuotaError, TraitError) as e:
+        report.errors.append(str(e))
+        return
+    if not declared:
+        return
+    kind = courses.provisioner or sp.home_provisioner
+    if not kind:
+        report.errors.append(
+            f"c.Courses.courses declares {len(declared)} course(s) but nothing makes their "
+            f"folders: set {type(sp).__name__}.home_provisioner or c.Courses.provisioner "
+            '(e.g. "loopfile" for a size limit, "directory" for none)'
+        )
+        return
+    try:
+        prov = make_course_provisioner(kind, config=c, base_dir=courses.base_dir)
+    except (ProvisionError, ValueError, ImportError) as e:
+        report.errors.append(f"course folders: {e}")
+        return
+    limit = "no size limit" if prov.backend == "directory" else "size limits hold"
+    report.settings["course folders"] = (
+        f"{len(declared)}, {prov.backend} in {prov.base_dir} ({limit}), at <home>/courses/NAME"
+    )
+    if prov.backend == "directory" and any(x.size_limit for x in declared.values()):
+        report.warnings.append(
+            "the course folders are plain directories: their size_limit is not enforced "
+            '(set c.Courses.provisioner = "loopfile", "btrfs" or "lvm" for a hard limit)'
+        )

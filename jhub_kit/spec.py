@@ -114,6 +114,9 @@ class SpecInputs:
     limits: dict[str, Any] = field(default_factory=dict)
     #: the kit's home: a docker.types.Mount dict, or None
     home: dict[str, Any] | None = None
+    #: the user's course folders (:mod:`jhub_kit.spawners.courses`): Mount dicts,
+    #: inside the home, read-only for a course's students
+    courses: tuple[dict[str, Any], ...] = ()
     internal_ssl: bool = False
     post_start_cmd: str | bool = False
     #: JupyterLab's extension manager (``LabApp.extension_manager``), or None: the
@@ -255,6 +258,8 @@ def make_spec(i: SpecInputs) -> ServerSpec:
     host_config["auto_remove"] = False
     if i.home is not None:
         host_config["mounts"] = [*(host_config.get("mounts") or []), dict(i.home)]
+    if i.courses:  # after the home: mounted inside it
+        host_config["mounts"] = [*(host_config.get("mounts") or []), *map(dict, i.courses)]
     if full_mounts:
         host_config["mounts"] = [*(host_config.get("mounts") or []), *full_mounts]
     return ServerSpec(

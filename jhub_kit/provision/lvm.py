@@ -39,8 +39,20 @@ class LvmProvisioner(FilesystemProvisioner):
         (containers, minimal VMs), where lvcreate would otherwise wait forever.""",
     ).tag(config=True)
 
+    lv_prefix = Unicode(
+        LV_PREFIX,
+        help="""What each logical volume's name starts with, before the home's safe
+        name: it keeps clear of LVM's reserved names (``snapshot``, ``pvmove``) and
+        of other provisioners' volumes in the same group (the course folders'
+        provisioner uses ``"jhubcourse-"``). Changing it orphans the volumes made
+        before. Example: ``"jhub-"``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
     def lv_name(self, record: dict[str, Any]) -> str:
-        return LV_PREFIX + record["name"]
+        return self.lv_prefix + record["name"]
 
     def device(self, record: dict[str, Any]) -> str:
         return f"/dev/{self.volume_group}/{self.lv_name(record)}"

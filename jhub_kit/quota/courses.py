@@ -12,25 +12,33 @@ Declared in the hub's config (``c.Courses.courses``)::
 
 Pure: nothing here reads a file or asks the hub. :func:`parse_courses` checks a
 declaration and names what to fix; :func:`courses_of` says which courses a user
-is in and as what; :func:`students_of` lists a course's students among the
-hub's users. Usernames are compared lowercased (as the kit's CLI and userlist
-normalize them); group names exactly, as JupyterHub stores them.
+is in and as what; :func:`folders_of` where their servers get each course's
+folder and whether they may write it; :func:`students_of` lists a course's
+students among the hub's users. Usernames are compared lowercased (as the kit's
+CLI and userlist normalize them); group names exactly, as JupyterHub stores them.
+A course's name is its folder's name in the servers, in any script
+(``物理-101``); on the host its folder is named by :func:`jhub_kit.names.safe_name`.
 """
 
 from __future__ import annotations
 
+import posixpath
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Dict, TraitError, validate
+from traitlets import Dict, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from ..names import MAX_LENGTH, is_safe, safe_name
+from ..names import MAX_LENGTH, safe_name
 from .policy import UNLIMITED, QuotaError, format_size, parse_size
 
 TEACHER = "teacher"
 STUDENT = "student"
+
+#: where a server gets its course folders: ``<home>/courses/<course name>``
+FOLDER = "courses"
 
 _COURSE_KEYS = ("teachers", "students", "size_limit")
 _MEMBER_KEYS = ("users", "groups")
@@ -82,6 +90,12 @@ class Course:
             return STUDENT
         return None
 
+    @property
+    def disk_name(self) -> str:
+        """The course folder's name on the host (:func:`jhub_kit.names.safe_name`):
+        the name itself when it is safe, else a readable prefix and a hash."""
+        return safe_name(self.name)
+
     def describe(self) -> str:
         return (
             f"{self.name}: teachers {self.teachers.describe()}; students "
@@ -119,14 +133,31 @@ def _members(value: Any, *, where: str) -> Members:
     return members
 
 
+def _not_a_folder_name(name: Any) -> str:
+    """Why ``name`` cannot be a course folder's name in the servers ("" when it can)."""
+    if not isinstance(name, str):
+        return "not a string"
+    if not name.strip():
+        return "empty"
+    if name != name.strip():
+        return "spaces at its start or end"
+    if len(name) > MAX_LENGTH:
+        return f"longer than {MAX_LENGTH} characters"
+    if name in (".", "..") or name.startswith("-"):
+        return "'.', '..' and a leading '-' are not names"
+    if "/" in name or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+        return "'/' and control characters are not allowed"
+    return ""
+
+
 def parse_course(name: Any, value: Any, *, where: str = "Courses.courses") -> Course:
     """One course from its declaration; :class:`QuotaError` names what to fix."""
     here = f"{where}[{name!r}]"
-    if not isinstance(name, str) or not is_safe(name):
-        suggestion = f" (e.g. {safe_name(name)!r})" if isinstance(name, str) and name else ""
+    why = _not_a_folder_name(name)
+    if why:
         raise QuotaError(
-            f"{where}: course name {name!r} is not safe in paths: use lowercase letters, "
-            f"digits and single '-' inside, at most {MAX_LENGTH} characters{suggestion}"
+            f"{where}: course name {name!r} cannot name its folder: {why} (any script "
+            f"will do, e.g. 'physics-101' or '物理-101')"
         )
     if not isinstance(value, Mapping):
         raise QuotaError(f"{here}: expected a mapping like {EXAMPLE}")
@@ -171,6 +202,35 @@ def courses_of(
     return out
 
 
+@dataclass(frozen=True)
+class CourseFolder:
+    """One course's folder in one user's servers: at ``target``, read-write for the
+    course's teachers, read-only for its students."""
+
+    course: Course
+    role: str
+    target: str
+
+    @property
+    def read_only(self) -> bool:
+        return self.role != TEACHER
+
+
+def folders_of(
+    courses: Mapping[str, Course] | Iterable[Course],
+    user: str,
+    groups: Iterable[str],
+    home: str,
+) -> list[CourseFolder]:
+    """The course folders ``user`` (in ``groups``) gets in every server, at
+    ``<home>/courses/<course name>`` (``home``: where the server's home is mounted),
+    by course name; none for a user in no course."""
+    return [
+        CourseFolder(course, role, posixpath.join(home, FOLDER, course.name))
+        for course, role in courses_of(courses, user, groups)
+    ]
+
+
 def students_of(course: Course, users: Mapping[str, Iterable[str]]) -> list[str]:
     """The course's students among ``users`` (username to their groups), sorted;
     its teachers are not among them."""
@@ -193,9 +253,43 @@ class Courses(Configurable):
         the userlist's ``group:`` words or a CSV import's group column) and the
         ``size_limit`` of its folder (``"2G"``, ``"500M"`` or ``"unlimited"``).
         A user may be in several courses; one who is both teacher and student of
-        a course is its teacher. Example::
+        a course is its teacher. Every server of a course's member gets its folder
+        at ``<home>/courses/<name>``: read-write for its teachers, read-only for
+        its students (see :attr:`provisioner`). Example::
 
             c.Courses.courses = {EXAMPLE}
+
+        .. versionadded:: 0.5
+        .. versionchanged:: 0.5
+           A name may be in any script (``物理-101``): the folder on the host is named
+           by :func:`jhub_kit.names.safe_name`.
+        """,
+    ).tag(config=True)
+
+    provisioner = Unicode(
+        "",
+        help="""What makes the course folders on the host: a home provisioner's short
+        name or class path. Empty (the default): the kind the homes are made with
+        (the spawner's ``home_provisioner``), so a ``loopfile`` hub gives each course
+        an image file of its ``size_limit`` (a write past it fails with "No space
+        left on device"), ``btrfs`` a subvolume with that limit, ``lvm`` a logical
+        volume; ``directory`` a plain folder with **no** size limit. Each course is
+        made once, shared by its members' servers, and owned by the provisioner's
+        ``uid``/``gid`` (the uid the servers run as: the teachers write it).
+        ``docker-volume`` and ``system-user`` cannot make them (a course member's
+        start is then refused, naming this option). Example: ``"loopfile"``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
+    base_dir = Unicode(
+        "",
+        help="""Where the course folders (and their provisioner's state) live on
+        the host. Empty (the default): ``courses`` beside the homes' ``base_dir``
+        (``/srv/jupyterhub/courses`` for ``/srv/jupyterhub/homes``). On a swarm, a
+        share mounted at the same path on every node, as the homes' is.
+        Example: ``"/srv/jupyterhub/courses"``.
 
         .. versionadded:: 0.5
         """,

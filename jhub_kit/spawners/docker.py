@@ -13,6 +13,7 @@ servers' network.
 from __future__ import annotations
 
 import asyncio
+import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..network.part import NetworkPart
 from ..pool.members import Member, WarmPool
 from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
+from ..quota.courses import FOLDER
 from ..quota.policy import Quota, format_size
 from ..standin import is_stand_in
 from . import oom
@@ -278,6 +280,8 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
             diffs.append(f"image {kept_image} -> {self.image}")
         if self.network_name == "host":
             diffs.append("host-network port")
+        if self._course_mounts_differ(obj):
+            diffs.append("course folders")
         if diffs:
             self.log.warning(
                 "Recreating container %s for the new quota (%s)",
@@ -285,6 +289,18 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
                 "; ".join(diffs),
             )
             await self.remove_object()
+
+    def _course_mounts_differ(self, obj: dict[str, Any]) -> bool:
+        """Whether a kept container's course folders are not this start's (a course
+        joined or left, a role changed): it is made again, never restarted with them."""
+        folder = posixpath.join(self.home_mount_target(), FOLDER)
+        kept = {
+            (m.get("Destination"), m.get("Source"), not m.get("RW", True))
+            for m in obj.get("Mounts") or []
+            if posixpath.dirname(str(m.get("Destination") or "")) == folder
+        }
+        wanted = {(m["Target"], m["Source"], m["ReadOnly"]) for m in self.course_mounts()}
+        return kept != wanted
 
     async def get_ip_and_port(self) -> tuple[str, int]:
         if self.network_name == "host":

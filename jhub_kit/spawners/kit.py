@@ -32,6 +32,7 @@ from ..quota.policy import Quota
 from ..quota.traits import QuotaConfigMixin
 from ..spec import ServerSpec, SpecInputs, make_spec
 from .budget import BudgetPart
+from .courses import CoursePart
 from .homes import HomesMixin
 from .profiles import ProfileMixin
 from .singleuser import SingleUserOptionsMixin
@@ -102,6 +103,33 @@ class KitSpawner(
         super().clear_state()
         self.release_budget()
 
+    # -- the course folders (the part: :mod:`.courses`) --------------------------------
+
+    @property
+    def course_part(self) -> CoursePart:
+        """This server's course folders, made the first time."""
+        part: CoursePart | None = self.__dict__.get("_kit_course_part")
+        if part is None:
+            part = self.__dict__["_kit_course_part"] = CoursePart(self.config, self.log)
+        return part
+
+    async def provision_courses(self) -> None:
+        """Make (or find) the folder of each course the user is in now, with the
+        homes' kind of provisioner; mounted at ``<home>/courses/<name>``."""
+        await self.course_part.make(
+            self.user.name,
+            self.user_groups(),
+            self.home_mount_target(),
+            self.home_provisioner,
+            self.emit_progress,
+        )
+
+    def course_mounts(self) -> tuple[dict[str, Any], ...]:
+        """The course folders' mounts in this server's description."""
+        return tuple(
+            self.course_part.mounts(self.user.name, self.user_groups(), self.home_mount_target())
+        )
+
     # -- the start ---------------------------------------------------------------
 
     async def start(self) -> tuple[str, int]:
@@ -128,6 +156,7 @@ class KitSpawner(
         object made from this user's description and started, the server answering."""
         assert self.quota is not None
         await self.provision_home(self.quota, self.emit_progress)
+        await self.provision_courses()
         await self.refresh_usage(force=True)
         if self.network_name == "host":
             # no port mapping on the host's network: a free port where the server runs
@@ -147,6 +176,7 @@ class KitSpawner(
         self._progress_events = []
         self.oom_kills = 0
         self.forget_image()
+        self.course_part.forget()
 
     async def before_queue(self) -> None:
         """Checks and settings of the engine's, before the start waits in line."""
@@ -202,6 +232,7 @@ class KitSpawner(
             network_name=self.network_name,
             host_ip=self.host_ip,
             home=self.home_input(home_target),
+            courses=self.course_mounts(),
             internal_ssl=bool(self.internal_ssl),
             lab_extension_manager=self.lab_extension_manager,
             **engine,

@@ -353,8 +353,11 @@ class PoolPart:
         sp.runs_in(member, started=False)
         sp.emit_progress(10, "A server is waiting for you in the warm pool")
         await sp.provision_home(quota, sp.emit_progress)
+        await sp.provision_courses()
         t = self._phase("home", t)
-        described = described.refined(home=sp.home_input(), home_full=sp.home_full_now())
+        described = described.refined(
+            home=sp.home_input(), home_full=sp.home_full_now(), courses=sp.course_mounts()
+        )
         await sp.prepare_mounts(described)
         uid, gid = sp.home_owner()
         attachments = [

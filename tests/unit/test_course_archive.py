@@ -218,9 +218,9 @@ def test_course_list_and_the_errors_before_any_home_is_touched(tmp_path):
         main, ["course", "restore", "physics", "ann", "-f", str(config), "-d", str(tmp_path)]
     )
     assert r.exit_code == 1 and f"Error: no archive of ann in {tmp_path}" in r.output
-    config.write_text("c = get_config()\nc.Courses.courses = {'Physics': {}}\n")
+    config.write_text("c = get_config()\nc.Courses.courses = {'a/b': {}}\n")
     r = CliRunner().invoke(main, ["course", "list", "-f", str(config)])
-    assert r.exit_code == 1 and "Error: c.Courses.courses: course name 'Physics'" in r.output
+    assert r.exit_code == 1 and "Error: c.Courses.courses: course name 'a/b'" in r.output
     assert "Traceback" not in r.output
 
 

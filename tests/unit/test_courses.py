@@ -6,6 +6,7 @@ import pytest
 from traitlets import TraitError
 from traitlets.config import Config
 
+from jhub_kit.names import safe_name
 from jhub_kit.quota.courses import (
     STUDENT,
     TEACHER,
@@ -13,6 +14,7 @@ from jhub_kit.quota.courses import (
     Courses,
     Members,
     courses_of,
+    folders_of,
     parse_course,
     parse_courses,
     students_of,
@@ -113,12 +115,15 @@ GOOD = {"teachers": {"users": ["ada"]}, "students": {"groups": ["s"]}, "size_lim
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("Physics", GOOD, "course name 'Physics' is not safe in paths.*e.g. 'physics--"),
-        ("../etc", GOOD, "course name '../etc' is not safe in paths"),
-        ("a--b", GOOD, "not safe in paths"),
-        ("x" * 64, GOOD, "at most 63 characters"),
-        ("", GOOD, r"course name '' is not safe in paths: use"),
-        (3, GOOD, "course name 3 is not safe"),
+        ("../etc", GOOD, r"course name '../etc' cannot name its folder: '/' and control"),
+        ("..", GOOD, "'.', '..' and a leading '-' are not names"),
+        ("-rf", GOOD, "a leading '-'"),
+        ("a\tb", GOOD, "control characters"),
+        ("a\u200bb", GOOD, "control characters"),  # a zero-width space (Cf)
+        (" p", GOOD, "spaces at its start or end"),
+        ("x" * 64, GOOD, "longer than 63 characters"),
+        ("", GOOD, r"course name '' cannot name its folder: empty.*'物理-101'"),
+        (3, GOOD, "course name 3 cannot name its folder: not a string"),
         ("p", ["ada"], "expected a mapping like"),
         ("p", {**GOOD, "folder": "/x"}, r"unknown key\(s\) folder; valid keys are"),
         ("p", {"teachers": GOOD["teachers"], "size_limit": "1G"}, "missing students"),
@@ -153,8 +158,8 @@ def test_the_configurable_checks_on_load_and_finds_a_course():
     with pytest.raises(QuotaError, match=r"no course 'art'.*declared: chem-200, lab, physics-101"):
         courses.course("art")
     bad = Config()
-    bad.Courses.courses = {"Physics": GOOD}
-    with pytest.raises(TraitError, match=r"c.Courses.courses: course name 'Physics'"):
+    bad.Courses.courses = {"a/b": GOOD}
+    with pytest.raises(TraitError, match=r"c.Courses.courses: course name 'a/b'"):
         Courses(config=bad)
     assert Courses().declared() == {}
 
@@ -163,3 +168,67 @@ def test_course_equality_ignores_where_it_was_declared():
     a = parse_course("p", GOOD, where="x")
     b = parse_course("p", GOOD, where="y")
     assert a == b and isinstance(a, Course)
+
+
+@pytest.mark.parametrize(
+    ("name", "disk_name"),
+    [
+        ("physics-101", "physics-101"),  # safe: kept
+        ("Physics 101", safe_name("Physics 101")),
+        ("物理-101", safe_name("物理-101")),
+        ("한국어", safe_name("한국어")),
+        ("中文课", safe_name("中文课")),
+        ("a--b", safe_name("a--b")),
+    ],
+)
+def test_a_name_in_any_script_is_kept_and_its_folder_on_the_host_is_safe(name, disk_name):
+    course = parse_course(name, GOOD)
+    assert course.name == name
+    assert course.disk_name == disk_name
+    assert "/" not in disk_name and disk_name.isascii()
+    if name != "physics-101":
+        assert "--" in disk_name  # hashed: never a safe name of another course or user
+
+
+#: (user, groups) -> {course: read-only?} in servers whose home is /home/jovyan
+FOLDERS = [
+    ("ada", [], {"physics-101": False}),  # teacher by name
+    ("gus", ["physics-staff"], {"physics-101": False}),  # teacher by group
+    ("erin", ["physics-101"], {"physics-101": True, "lab": False}),  # student, and lab teacher
+    ("ivy", ["lab"], {"lab": True}),
+    ("carol", [], {"chem-200": True}),  # a student by name
+    ("bob", ["chem-200"], {"chem-200": False}),  # teacher and in the students' group: writes
+    ("zed", ["art"], {}),  # in no course: nothing
+    ("ADA", [], {"physics-101": False}),  # usernames compared lowercased
+]
+
+
+@pytest.mark.parametrize(("user", "groups", "expected"), FOLDERS, ids=[f[0] for f in FOLDERS])
+def test_which_folders_a_user_gets_and_whether_they_may_write(user, groups, expected):
+    folders = folders_of(parse_courses(DECLARED), user, groups, "/home/jovyan")
+    assert {f.course.name: f.read_only for f in folders} == expected
+    for f in folders:
+        assert f.target == f"/home/jovyan/courses/{f.course.name}"
+        assert f.read_only == (f.role == STUDENT)
+    assert [f.course.name for f in folders] == sorted(expected)  # by name
+
+
+def test_folders_sit_in_the_home_wherever_it_is_mounted_and_keep_a_unicode_name():
+    courses = parse_courses(
+        {"物理-101": {**GOOD, "students": {"groups": ["物理"]}}, "physics-101": GOOD}
+    )
+    folders = folders_of(courses, "山田", ["物理"], "/home/jovyan/work/")
+    assert [(f.target, f.read_only) for f in folders] == [
+        ("/home/jovyan/work/courses/物理-101", True)
+    ]
+    assert [f.target for f in folders_of(courses, "ada", [], "/srv/home")] == [
+        "/srv/home/courses/physics-101",
+        "/srv/home/courses/物理-101",
+    ]
+
+
+def test_the_folders_options_are_documented_traits():
+    for name in ("courses", "provisioner", "base_dir"):
+        trait = Courses.class_traits()[name]
+        assert trait.metadata.get("config") and "versionadded" in (trait.help or ""), name
+        assert "Example" in trait.help, name

@@ -1,0 +1,269 @@
+"""Course folders (issue 38) on a real hub and engine, with loopfile homes and a warm
+pool of one: the teacher writes in the course folder, a student sees the file and
+cannot write (the engine's read-only mount: EROFS), on a cold and on a pooled start
+alike; the course's loopfile holds its size limit (ENOSPC past it); a user in no
+course gets nothing new; a user added to a course's group gets its folder at their
+next start, after a hub restart; a named server with another profile gets the same
+folders. A student's name and a course's name are Japanese.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from conftest import remove_test_containers
+from hubutil import ensure_user, in_client_thread, kit_config, running_hub
+from jupyterhub.tests.utils import auth_header, public_url
+from jupyterhub.utils import url_path_join
+
+from jhub_kit.names import safe_name
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+
+M = 1024**2
+COURSES = {
+    "physics-101": {
+        "teachers": {"users": ["tina"]},
+        "students": {"groups": ["physics"]},
+        "size_limit": "16M",
+    },
+    "物理-101": {
+        "teachers": {"users": ["tina"]},
+        "students": {"users": ["山田"]},
+        "size_limit": "16M",
+    },
+}
+HOME = "/home/jovyan"
+
+
+async def until(check, timeout: float = 180, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def _api(app, method: str, path: str, body=None):
+    import requests
+
+    url = url_path_join(public_url(app), "hub/api", path)
+    headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
+    return await in_client_thread(
+        requests.request, method, url, headers=headers, json=body, timeout=300
+    )
+
+
+async def start(app, user: str, server: str = "", options=None):
+    path = f"users/{user}/servers/{server}" if server else f"users/{user}/server"
+    r = await _api(app, "POST", path, options)
+    assert r.status_code in (201, 202), r.text
+    sp = app.users[user].spawners[server]
+    await until(lambda: not sp.pending, what=f"{user}'s start")
+    assert sp.ready, f"{user}'s server did not start: {sp._spawn_future.exception()!r}"
+    return sp
+
+
+async def stop(app, user: str, server: str = "") -> None:
+    path = f"users/{user}/servers/{server}" if server else f"users/{user}/server"
+    r = await _api(app, "DELETE", path)
+    assert r.status_code in (202, 204), r.text
+    sp = app.users[user].spawners[server]
+    await until(lambda: not sp.pending and not sp.ready, 60, f"{user}'s stop")
+
+
+async def sh(docker_client, sp, script: str) -> tuple[int, str]:
+    """Run ``script`` in the server as the server's own user (what a notebook can do)."""
+    c = docker_client.containers.get(sp.object_id)
+    r = await in_client_thread(c.exec_run, ["sh", "-c", script])
+    return r.exit_code, r.output.decode("utf-8", "replace")
+
+
+async def course_mounts(docker_client, sp) -> dict[str, str]:
+    """{course folder: "ro" | "rw"} as the server sees them (its mountinfo)."""
+    _, out = await sh(docker_client, sp, "cat /proc/self/mountinfo")
+    seen = {}
+    for line in out.splitlines():
+        fields = line.split()
+        point = fields[4].encode().decode("unicode_escape").encode("latin-1").decode()
+        if point.startswith(f"{HOME}/courses/"):
+            seen[point] = "ro" if "ro" in fields[5].split(",") else "rw"
+    return seen
+
+
+def hold_members(pool) -> None:
+    """The pool gives no member until :func:`give_back`: the start is cold."""
+
+    async def none(key):
+        return None
+
+    pool.take = none
+
+
+def give_back(pool) -> None:
+    del pool.take
+
+
+def config(image, mount_area):
+    c = kit_config(
+        image,
+        pool_size=1,
+        mem_limit="300M",
+        pids_limit=400,
+        home_provisioner="loopfile",
+        disk_limit="40M",
+    )
+    c.QuotaDockerSpawner.pool_dir = str(mount_area / "pool")
+    c.HomeProvisioner.base_dir = str(mount_area / "homes")
+    c.Courses.courses = COURSES
+    c.JupyterHub.allow_named_servers = True
+    c.QuotaDockerSpawner.name_template = "{prefix}-{username}-{servername}"
+    c.QuotaDockerSpawner.profile_list = [
+        {"display_name": "Small", "slug": "small", "default": True},
+        {"display_name": "Big", "slug": "big", "mem_limit": "400M"},
+    ]
+    c.JupyterHub.cleanup_servers = True
+    return c
+
+
+@pytest.fixture
+def fresh_registry():
+    from jhub_kit import registry
+
+    for what in ("provisioner", "course-provisioner", "pool"):
+        registry.forget(what)
+    yield
+    for what in ("provisioner", "course-provisioner", "pool"):
+        registry.forget(what)
+
+
+async def test_course_folders_cold_pooled_limited_and_after_a_restart(
+    docker_client, test_image, chp, mount_area, fresh_registry, docker_debug, monkeypatch
+):
+    # a database on disk: the restarted hub finds the users and their groups
+    monkeypatch.setenv("JUPYTERHUB_TEST_DB_URL", f"sqlite:///{mount_area}/hub.sqlite")
+    c = config(test_image, mount_area)
+    courses_dir = mount_area / "courses"
+    both = {f"{HOME}/courses/physics-101", f"{HOME}/courses/物理-101"}
+    try:
+        async with running_hub(c) as app:
+            ensure_user(app, "tina")
+            ensure_user(app, "山田", groups=("physics",))
+            ensure_user(app, "zed", groups=("art",))
+            pool = app.users["tina"].spawner.warm_pool()
+            await until(lambda: len(pool.ready) == 1, what="a member ready")
+
+            # the teacher, cold: both folders writable, each its own loopfile of 16M
+            hold_members(pool)
+            tina = await start(app, "tina")
+            assert tina.pool_member == ""
+            assert await course_mounts(docker_client, tina) == dict.fromkeys(both, "rw")
+            code, out = await sh(
+                docker_client,
+                tina,
+                f"id -u && echo 'week 1' > {HOME}/courses/physics-101/syllabus.txt "
+                f"&& echo '第1週' > {HOME}/courses/物理-101/シラバス.txt && echo ok",
+            )
+            assert code == 0 and out.split() == ["1000", "ok"], out
+            code, out = await sh(
+                docker_client,
+                tina,
+                f"dd if=/dev/zero of={HOME}/courses/physics-101/big bs=1M count=40 2>&1",
+            )
+            assert code != 0 and "No space left on device" in out, out
+            code, out = await sh(docker_client, tina, f"rm {HOME}/courses/physics-101/big")
+            assert code == 0, out
+            # on the host: one image file per course, its folder the server's uid's
+            images = sorted(os.listdir(courses_dir / ".images"))
+            assert images == sorted(f"{safe_name(n)}.img" for n in ("physics-101", "物理-101")), (
+                images
+            )
+            assert os.stat(courses_dir / ".images" / "physics-101.img").st_size == 16 * M
+            assert os.stat(courses_dir / "physics-101").st_uid == 1000
+
+            # a student in both (by group, by name), cold: reads, cannot write
+            student = await start(app, "山田")
+            assert student.pool_member == ""
+            cold = await course_mounts(docker_client, student)
+            assert cold == dict.fromkeys(both, "ro")
+            await _student_reads_and_cannot_write(docker_client, student)
+            await stop(app, "山田")
+            give_back(pool)
+
+            # the same student from the warm pool: the same folders, the same rights
+            student = await start(app, "山田")
+            assert student.pool_member, "this start should have come from the pool"
+            assert await course_mounts(docker_client, student) == cold
+            await _student_reads_and_cannot_write(docker_client, student)
+            await stop(app, "山田")
+
+            # a user in no course: nothing new, not even the folder
+            hold_members(pool)
+            zed = await start(app, "zed")
+            assert await course_mounts(docker_client, zed) == {}
+            code, out = await sh(docker_client, zed, f"ls -d {HOME}/courses")
+            assert code != 0, out
+            await stop(app, "zed")
+            give_back(pool)
+
+            # the teacher's named server, another profile, from the pool: the same folders
+            await until(lambda: len(pool.ready) == 1, what="the pool refilled")
+            lab = await start(app, "tina", "lab2", {"profile": "big"})
+            assert lab.pool_member, "the named server should have come from the pool"
+            assert await course_mounts(docker_client, lab) == dict.fromkeys(both, "rw")
+            code, out = await sh(docker_client, lab, f"cat {HOME}/courses/物理-101/シラバス.txt")
+            assert code == 0 and out.strip() == "第1週", out
+            await stop(app, "tina", "lab2")
+            await stop(app, "tina")
+            ensure_user(app, "zed", groups=("physics",))  # joins the course's group
+
+        # a hub restart: zed's next start has the course's folder, with its file
+        registry_fresh()
+        c = config(test_image, mount_area)
+        async with running_hub(c, restart=True) as app:
+            zed = await start(app, "zed")
+            assert await course_mounts(docker_client, zed) == {f"{HOME}/courses/physics-101": "ro"}
+            code, out = await sh(docker_client, zed, f"cat {HOME}/courses/physics-101/syllabus.txt")
+            assert code == 0 and out.strip() == "week 1", out
+            await stop(app, "zed")
+    finally:
+        remove_test_containers(docker_client)
+
+
+def registry_fresh() -> None:
+    from jhub_kit import registry
+
+    for what in ("provisioner", "course-provisioner", "pool"):
+        registry.forget(what)
+
+
+async def _student_reads_and_cannot_write(docker_client, sp) -> None:
+    code, out = await sh(
+        docker_client,
+        sp,
+        f"cat {HOME}/courses/physics-101/syllabus.txt {HOME}/courses/物理-101/シラバス.txt",
+    )
+    assert code == 0 and out.split() == ["week", "1", "第1週"], out
+    for path in (
+        f"{HOME}/courses/physics-101/syllabus.txt",
+        f"{HOME}/courses/physics-101/new.txt",
+        f"{HOME}/courses/物理-101/mine.txt",
+    ):
+        # EROFS from the kernel (EACCES would do as well): the write never happens
+        code, out = await sh(
+            docker_client,
+            sp,
+            'python3 -c "import errno, sys\n'
+            "try:\n"
+            f"    open('{path}', 'a').write('x')\n"
+            "except OSError as e:\n"
+            "    print(errno.errorcode[e.errno]); sys.exit(0)\n"
+            "print('written'); sys.exit(1)\"",
+        )
+        assert code == 0 and out.strip() in ("EROFS", "EACCES"), (path, out)
+    code, out = await sh(docker_client, sp, f"rm -f {HOME}/courses/physics-101/syllabus.txt")
+    assert code != 0 and "Read-only file system" in out, out
+    code, out = await sh(docker_client, sp, f"echo mine > {HOME}/notes.txt && echo ok")
+    assert out.strip() == "ok", out  # the home itself stays the student's
