@@ -180,6 +180,35 @@ class AuditHandler(ActionHandler):
         self.finish(json.dumps({"records": limits.read_log(self.settings["audit_log"])}))
 
 
+def what_caller_may(
+    user: dict[str, Any] | None, rows: list[dict[str, Any]], audit_log: str
+) -> dict[str, Any]:
+    """For the page: the actions the caller may take on each user of ``rows``, the
+    groups whose limits they may change, and the records about those (the
+    endpoints check again on each request)."""
+    scopes = set((user or {}).get("scopes") or [])
+    may: dict[str, list[str]] = {}
+    groups: set[str] = set()
+    for row in rows:
+        member_of = [g for g in str(row.get("groups") or "").split(",") if g]
+        groups.update(member_of)
+        allowed = [
+            action
+            for action, needed in sorted(ACTION_SCOPES.items())
+            if may_act_on_user(scopes, needed, row["user"], member_of)
+        ]
+        if allowed:
+            may[row["user"]] = allowed
+    group_limits = sorted(g for g in groups if may_act_on_group(scopes, ACTION_SCOPES["limits"], g))
+    records = [
+        r
+        for r in limits.read_log(audit_log, 200)
+        if (str(r.get("target", "")).startswith("user:") and r["target"][5:] in may)
+        or (str(r.get("target", "")).startswith("group:") and r["target"][6:] in group_limits)
+    ][:20]
+    return {"actions": may, "group_limits": group_limits, "audit": records}
+
+
 def routes(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
     from jupyterhub.utils import url_path_join
 

@@ -211,6 +211,7 @@ class DataHandler(Base):
             self.finish(rows.to_csv(c.rows))
             return
         body = {
+            **actions.what_caller_may(self.get_current_user(), c.rows, self.settings["audit_log"]),
             "generated": c.generated,
             "error": c.error,
             "interval": c.interval,
