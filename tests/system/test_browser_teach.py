@@ -39,6 +39,7 @@ c.QuotaDockerSpawner.mem_limit = "512M"
 c.QuotaDockerSpawner.quota_policy_file = {policy!r}
 c.QuotaDockerSpawner.disk_limit = "40M"
 c.QuotaDockerSpawner.poll_interval = 2
+c.Authenticator.admin_users = {{"admin"}}
 """
 
 

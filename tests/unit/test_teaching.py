@@ -212,3 +212,30 @@ def test_write_limits_yaml_and_a_broken_file(tmp_path):
     with pytest.raises(QuotaError, match="not valid TOML"):
         limits.write_limits(str(broken), "users", "ann", {"mem_limit": "1G"}, CEILING)
     assert broken.read_text() == "[defaults\n"
+
+
+def test_what_the_page_offers_follows_the_callers_scopes(tmp_path):
+    from jhub_kit.views.dashboard.actions import what_caller_may
+
+    audit = tmp_path / "audit.jsonl"
+    limits.record(
+        str(audit), "t", change_limits({}, "users", "ann", {"mem_limit": "1G"}, CEILING)[1]
+    )
+    limits.record(
+        str(audit), "u", change_limits({}, "users", "bob", {"mem_limit": "1G"}, CEILING)[1]
+    )
+    rows = [
+        {"user": "ann", "groups": "a"},
+        {"user": "bob", "groups": "b"},
+        {"user": "t", "groups": ""},
+    ]
+    offered = what_caller_may(
+        {"name": "t", "scopes": sorted(expanded(TEACHER_A))}, rows, str(audit)
+    )
+    assert offered["actions"] == {"ann": ["limits", "start", "stop"]}
+    assert offered["group_limits"] == ["a"]
+    assert [r["target"] for r in offered["audit"]] == ["user:ann"]  # not bob's record
+    admin = what_caller_may({"name": "admin", "scopes": sorted(expanded(ADMIN))}, rows, str(audit))
+    assert set(admin["actions"]) == {"ann", "bob", "t"} and len(admin["audit"]) == 2
+    nobody = what_caller_may({"name": "bob", "scopes": sorted(expanded(STUDENT))}, rows, str(audit))
+    assert nobody["actions"] == {"bob": ["start", "stop"]} and nobody["group_limits"] == []
