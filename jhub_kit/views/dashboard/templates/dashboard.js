@@ -230,7 +230,8 @@
     if (row.server_name) return td;  // the actions are on the default server
     const running = row.server === "running";
     const action = running ? "stop" : "start";
-    if (may.includes(action) && (running || row.server === "stopped" || row.server === "never logged in")) {
+    // a student who never logged in has no account in the hub yet: nothing to start
+    if (may.includes(action) && (running || row.server === "stopped")) {
       const b = document.createElement("button");
       b.type = "button";
       b.className = `btn btn-sm ${running ? "btn-outline-danger" : "btn-outline-primary"}`;
