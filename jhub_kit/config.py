@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import sys
 import warnings
 from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Int, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Dict, Int, List, Unicode, default
 from traitlets.config import Config, Configurable
 
 from . import hubdb
@@ -186,6 +187,50 @@ class JhubKit(RenamedTraits, Configurable):
         .. versionadded:: 0.4
         """,
     ).tag(config=True)
+
+    teachers = Dict(
+        key_trait=Unicode(),
+        value_trait=List(Unicode()),
+        help="""Who teaches which JupyterHub groups: each teacher's username to the
+        groups of their students. Each teacher gets a role with JupyterHub's scopes
+        filtered to those groups (``servers!group=...``, ``read:users!group=...``,
+        ``access:servers!group=...`` and the kit's ``custom:jhub-kit:limits``), not
+        admin: from the class dashboard they stop and start those students'
+        servers and change their limits within ``teacher_ceiling``. The course
+        declaration (``c.Courses.courses``, set before the bundle) gives the same
+        to each course's teachers over its students. Example:
+        ``{"ada": ["physics-101", "physics-102"]}``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
+    teacher_ceiling = Dict(
+        help="""The most a teacher may give a student or a group from the class
+        dashboard: ``mem_limit`` and ``disk_limit`` (sizes), ``cpu_limit`` (cores). A
+        limit without a ceiling here cannot be changed by a teacher. Changes are
+        written to ``c.QuotaDockerSpawner.quota_policy_file`` (which the dashboard's
+        user must be able to replace: write access to its directory) and take
+        effect at the next start. Example:
+        ``{"mem_limit": "4G", "cpu_limit": 2, "disk_limit": "10G"}``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
+    teacher_audit_log = Unicode(
+        help="""The record of the teachers' actions (JSON lines: when, who, the
+        action, the student or group, the limit, old and new value), shown on the
+        class dashboard. Default: ``<data_dir>/class-dashboard-audit.jsonl``.
+        Example: ``"/var/log/jupyterhub/teachers.jsonl"``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
+    @default("teacher_audit_log")
+    def _teacher_audit_log_default(self) -> str:
+        return os.path.join(self.data_dir, "class-dashboard-audit.jsonl")
 
     sqlite_wal = Bool(
         True,
@@ -358,6 +403,9 @@ def configure(c: Config) -> JhubKit:
             kit.dashboard_port,
             settings=kit.dashboard_settings,
             user=kit.dashboard_user,
+            teachers=kit.teachers,
+            ceiling=kit.teacher_ceiling,
+            audit_log=kit.teacher_audit_log,
         )
     follow_hub()  # the pool fills and the dashboard's settings are written at the start
     return kit
@@ -389,11 +437,22 @@ def add_dashboard(
     settings: str = "",
     user: str = "nobody",
     config_file: str | None = None,
+    teachers: dict[str, list[str]] | None = None,
+    ceiling: dict[str, Any] | None = None,
+    audit_log: str = "",
 ) -> None:
     """Add the class dashboard service and its roles (:mod:`jhub_kit.views.dashboard`);
     :func:`configure` calls it. ``group``'s members may open it besides admins; the
     hub writes ``settings`` for it (the quota policy, :mod:`jhub_kit.views.dashboard.settings`);
     started by a hub running as root, it becomes ``user``. Idempotent.
+
+    ``teachers`` (a teacher to the groups they teach) and the courses of
+    ``c.Courses.courses`` give each teacher a role scoped to their students
+    (:func:`jhub_kit.quota.teaching.teacher_roles`); ``ceiling`` bounds the limits
+    they may set and ``audit_log`` records what they do (``JhubKit.teacher_*``).
+
+    .. versionchanged:: 0.5
+       ``teachers``, ``ceiling`` and ``audit_log``.
 
     .. deprecated:: 0.4
        ``config_file`` (0.3's ``add_dashboard(c, config_file=__file__)``) is ignored,
@@ -409,8 +468,14 @@ def add_dashboard(
         warnings.warn(message, DeprecationWarning, stacklevel=2)
         logging.getLogger("jhub_kit").warning(message)
 
+    from .quota.courses import Courses
+    from .quota.teaching import LIMITS_SCOPE, teacher_roles
     from .views.dashboard import SERVICE_NAME, SERVICE_SCOPES
+    from .views.dashboard import limits as board_limits
     from .views.dashboard import settings as board
+
+    kit = JhubKit(config=c)
+    courses = Courses(config=c).declared() if "Courses" in c else {}
 
     service: dict[str, Any] = {
         "name": SERVICE_NAME,
@@ -420,9 +485,14 @@ def add_dashboard(
         "display": True,
         # what it needs, and nothing of the hub's: no secret, no config to run
         "environment": {
-            board.ENV: settings or JhubKit(config=c).dashboard_settings,
+            board.ENV: settings or kit.dashboard_settings,
             "JHUB_KIT_DASHBOARD_USER": user,
+            board_limits.CEILING_ENV: json.dumps(ceiling or {}),
+            board_limits.AUDIT_ENV: audit_log or kit.teacher_audit_log,
         },
+        # the OAuth token a teacher's browser holds may carry these, as far as the
+        # teacher holds them (JupyterHub intersects): the actions check them
+        "oauth_client_allowed_scopes": ["servers", LIMITS_SCOPE],
     }
     _append_named(c, "JupyterHub", "services", service)
     follow_hub()  # the hub writes the dashboard's settings once it serves
@@ -436,3 +506,13 @@ def add_dashboard(
             "groups": [group],
         }
         _append_named(c, "JupyterHub", "load_roles", viewers)
+    custom = dict(c.JupyterHub.get("custom_scopes", {}))
+    if LIMITS_SCOPE not in custom:
+        custom[LIMITS_SCOPE] = {
+            "description": "Change a user's memory, CPU and home size in the kit's "
+            "live policy file (within the admin's ceiling), from the class dashboard."
+        }
+        c.JupyterHub.custom_scopes = custom
+    for role in teacher_roles(teachers or {}, courses):
+        role["scopes"] = [*role["scopes"], f"access:services!service={SERVICE_NAME}"]
+        _append_named(c, "JupyterHub", "load_roles", role)

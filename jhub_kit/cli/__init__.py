@@ -8,6 +8,7 @@ import click
 
 from ..hubapi import HubAPIError
 from ..provision import ProvisionError
+from .class_cmds import class_group
 from .config_cmds import config_group
 from .course_cmds import course_group
 from .doctor_cmd import doctor_cmd
@@ -80,3 +81,4 @@ main.add_command(firewall_group)
 main.add_command(pool_group)
 main.add_command(course_group)
 main.add_command(server_group)
+main.add_command(class_group)

@@ -185,6 +185,7 @@ c.JhubKit.image = {image!r}
 c.JhubKit.network_name = {net!r}
 c.JhubKit.idle_timeout = {idle}
 c.JhubKit.dashboard_settings = "/run/jhub-kit/{prefix}-class-dashboard.json"
+{before}
 jhub_kit.configure(c)
 c.QuotaDockerSpawner.prefix = {prefix!r}
 c.QuotaDockerSpawner.pull_policy = "never"
@@ -193,9 +194,12 @@ c.HomeProvisioner.base_dir = {homes!r}
 """
 
 
-def bundle_config_file(tmp_path, image: str, net: str, userlist: str, extra: str = "", **kw):
+def bundle_config_file(
+    tmp_path, image: str, net: str, userlist: str, extra: str = "", before: str = "", **kw
+):
     """A jupyterhub_config.py from the bundle (``jhub_kit.configure``) in ``tmp_path``:
-    the given userlist, loopfile homes, servers on network ``net``, then ``extra``."""
+    the given userlist, loopfile homes, servers on network ``net``, ``before`` the
+    bundle's call (the ``JhubKit`` choices), then ``extra``."""
     (tmp_path / "userlist").write_text(userlist)
     cfg = tmp_path / "jupyterhub_config.py"
     values = {
@@ -207,6 +211,7 @@ def bundle_config_file(tmp_path, image: str, net: str, userlist: str, extra: str
         "prefix": TEST_PREFIX,
         "homes": str(tmp_path / "homes"),
         "idle": 0,
+        "before": before,
         **kw,
     }
     cfg.write_text(BUNDLE.format(**values) + extra)

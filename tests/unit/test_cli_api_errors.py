@@ -107,3 +107,15 @@ def test_status_codes_are_attributes_not_message_text(hub):
     with pytest.raises(HubAPIError) as err:
         api.user("broken")
     assert err.value.status == 500
+
+
+def test_class_limits_needs_a_limit_and_a_reachable_dashboard():
+    from click.testing import CliRunner
+
+    from jhub_kit.cli import main
+
+    env = {"JUPYTERHUB_API_TOKEN": "t" * 32, "JUPYTERHUB_URL": "http://127.0.0.1:9"}
+    out = CliRunner().invoke(main, ["class", "limits", "ann"], env=env)
+    assert out.exit_code == 2 and "give --memory, --cpu or --disk" in out.output
+    out = CliRunner().invoke(main, ["class", "stop", "ann"], env=env)
+    assert out.exit_code == 1 and "cannot reach the class dashboard" in out.output, out.output

@@ -73,7 +73,12 @@ def test_defaults(tmp_path):
         f"--config={CULLER_CONFIG}",
     ]
     assert board["name"] == "class-dashboard" and board["url"].startswith("http://127.0.0.1:")
-    assert set(board["environment"]) == {"JHUB_KIT_DASHBOARD_SETTINGS", "JHUB_KIT_DASHBOARD_USER"}
+    assert set(board["environment"]) == {
+        "JHUB_KIT_DASHBOARD_SETTINGS",
+        "JHUB_KIT_DASHBOARD_USER",
+        "JHUB_KIT_DASHBOARD_CEILING",
+        "JHUB_KIT_DASHBOARD_AUDIT_LOG",
+    }
     assert c.JupyterHub.load_roles == [
         {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]},
         {"name": "class-dashboard", "scopes": SERVICE_SCOPES, "services": ["class-dashboard"]},
@@ -272,6 +277,8 @@ def test_the_dashboard_gets_the_hubs_settings_file_and_nothing_else(tmp_path):
     assert board["environment"] == {  # no secret, no config file to run
         "JHUB_KIT_DASHBOARD_SETTINGS": str(tmp_path / "board.json"),
         "JHUB_KIT_DASHBOARD_USER": "nobody",
+        "JHUB_KIT_DASHBOARD_CEILING": "{}",  # teachers change no limit unless the admin says
+        "JHUB_KIT_DASHBOARD_AUDIT_LOG": str(tmp_path / "class-dashboard-audit.jsonl"),
     }
 
 

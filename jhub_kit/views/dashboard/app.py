@@ -29,7 +29,7 @@ from ...hubapi import HubAPI
 from ...quota.policy import QuotaPolicy, format_size
 from ...spawners import oom
 from .. import report
-from . import page, rows, settings
+from . import actions, limits, page, rows, settings
 
 log = logging.getLogger("jhub_kit.views.dashboard")
 ASSETS = Path(__file__).with_name("templates")
@@ -211,6 +211,7 @@ class DataHandler(Base):
             self.finish(rows.to_csv(c.rows))
             return
         body = {
+            **actions.what_caller_may(self.get_current_user(), c.rows, self.settings["audit_log"]),
             "generated": c.generated,
             "error": c.error,
             "interval": c.interval,
@@ -237,11 +238,19 @@ class AssetHandler(Base):
 
 
 def make_app(
-    collector: Collector, prefix: str, the_page: page.Page | None = None
+    collector: Collector,
+    prefix: str,
+    the_page: page.Page | None = None,
+    *,
+    ceiling: dict[str, Any] | None = None,
+    audit_log: str = "",
 ) -> web.Application:
+    """The service's routes; ``ceiling`` and ``audit_log`` (default: from the
+    environment the hub gives, :mod:`.limits`) serve the teachers' actions."""
     auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
     return web.Application(
         [
+            *actions.routes(prefix),
             (prefix, PageHandler),
             (url_path_join(prefix, r"data\.(json|csv)"), DataHandler),
             (url_path_join(prefix, r"dashboard\.(js|css)"), AssetHandler),
@@ -251,6 +260,8 @@ def make_app(
         cookie_secret=secrets.token_bytes(32),
         collector=collector,
         page=the_page or page.load(),
+        ceiling=limits.ceiling_from_env() if ceiling is None else ceiling,
+        audit_log=audit_log or os.environ.get(limits.AUDIT_ENV, ""),
     )
 
 

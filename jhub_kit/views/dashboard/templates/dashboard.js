@@ -7,6 +7,7 @@
   let sortKey = "user";
   let ascending = true;
   let data = null;
+  let timer = null;
 
   // a polyline through "x,y" points; a single point (a first reading) gets a stub
   // ``stub`` wide to its left, so it shows
@@ -151,6 +152,7 @@
     const head = document.querySelector("#class thead tr");
     const body = document.querySelector("#class tbody");
     head.replaceChildren();
+    const acting = Object.keys(data.actions || {}).length > 0;
     for (const [key, label] of data.columns) {
       const th = document.createElement("th");
       th.textContent = label;
@@ -163,6 +165,12 @@
         sortKey = key;
         draw();
       });
+      head.appendChild(th);
+    }
+    if (acting) {
+      const th = document.createElement("th");
+      th.textContent = "Actions";
+      th.scope = "col";
       head.appendChild(th);
     }
     const rows = data.rows.filter(shown).sort((a, b) => {
@@ -209,9 +217,98 @@
         if (NUMERIC.has(key)) td.classList.add("num");
         tr.appendChild(td);
       }
+      if (acting) tr.appendChild(actionCell(row));
       body.appendChild(tr);
     }
   }
+
+  // a teacher's buttons: what the caller may do to this student (the service checks again)
+  function actionCell(row) {
+    const td = document.createElement("td");
+    td.dataset.key = "actions";
+    const may = (data.actions || {})[row.user] || [];
+    if (row.server_name) return td;  // the actions are on the default server
+    const running = row.server === "running";
+    const action = running ? "stop" : "start";
+    // a student who never logged in has no account in the hub yet: nothing to start
+    if (may.includes(action) && (running || row.server === "stopped")) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = `btn btn-sm ${running ? "btn-outline-danger" : "btn-outline-primary"}`;
+      b.textContent = running ? "Stop" : "Start";
+      b.dataset.action = action;
+      b.addEventListener("click", () => act(`api/users/${encodeURIComponent(row.user)}/${action}`, {}));
+      td.appendChild(b);
+    }
+    return td;
+  }
+
+  async function act(path, body) {
+    const out = document.getElementById("action-status");
+    const xsrf = document.querySelector("meta[name=xsrf]").content;
+    out.textContent = "…";
+    try {
+      const r = await fetch(path, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-XSRFToken": xsrf, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const answer = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(answer.message || "HTTP " + r.status);
+      const changes = answer.changes || [];
+      out.textContent = changes.length
+        ? changes.map((c) => `${c.target} ${c.limit}: ${c.old ?? "-"} → ${c.new ?? "-"}`).join("; ") + `, effective ${answer.effective}`
+        : answer.action ? `${answer.action}: ${answer.user}` : "nothing changed";
+      setError(out, false);
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 500);
+    } catch (e) {
+      out.textContent = "Refused: " + e.message;
+      setError(out, true);
+    }
+  }
+
+  function drawTeach() {
+    const box = document.getElementById("teach");
+    const users = Object.keys(data.actions || {}).filter((u) => data.actions[u].includes("limits")).sort();
+    const groups = data.group_limits || [];
+    box.hidden = users.length === 0 && groups.length === 0;
+    if (box.hidden) return;
+    const select = document.getElementById("limits-target");
+    const chosen = select.value;
+    select.replaceChildren();
+    for (const [kind, names] of [["groups", groups], ["users", users]]) {
+      for (const name of names) {
+        const o = document.createElement("option");
+        o.value = `${kind}/${encodeURIComponent(name)}`;
+        o.textContent = kind === "groups" ? `group ${name}` : name;
+        select.appendChild(o);
+      }
+    }
+    if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+    const tbody = document.querySelector("#audit tbody");
+    tbody.replaceChildren();
+    for (const r of data.audit || []) {
+      const tr = document.createElement("tr");
+      for (const v of [r.when, r.who, r.action, r.target, r.limit, r.old, r.new]) {
+        const td = document.createElement("td");
+        td.textContent = v === null || v === undefined ? "-" : String(v);
+        tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    }
+  }
+
+  document.getElementById("limits-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const [id, key] of [["limits-memory", "mem_limit"], ["limits-cpu", "cpu_limit"], ["limits-disk", "disk_limit"]]) {
+      const v = document.getElementById(id).value.trim();
+      if (v) body[key] = v;
+    }
+    act(`api/${document.getElementById("limits-target").value}/limits`, body);
+  });
 
   function setError(status, error) {
     status.classList.toggle("error", error);
@@ -230,17 +327,20 @@
       fillFilter("filter-profile", new Set(data.rows.map((r) => r.profile).filter((p) => p)));
       classChart();
       draw();
+      drawTeach();
       const n = new Set(data.rows.map((r) => r.user)).size;
       const running = data.rows.filter((r) => r.server === "running").length;
       const plural = (k, word) => `${k} ${word}${k === 1 ? "" : "s"}`;
       status.textContent = `${plural(n, "user")}, ${plural(running, "server")} running; updated ${data.generated || "—"}`
         + (data.error ? ` (${data.error})` : "");
       setError(status, Boolean(data.error));
-      setTimeout(refresh, (data.interval || 10) * 1000);
+      clearTimeout(timer);
+      timer = setTimeout(refresh, (data.interval || 10) * 1000);
     } catch (e) {
       status.textContent = "Could not load the class: " + e.message;
       setError(status, true);
-      setTimeout(refresh, 10000);
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 10000);
     }
   }
   for (const id of ["filter-group", "filter-profile"]) {

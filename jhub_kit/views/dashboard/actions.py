@@ -1,0 +1,220 @@
+"""A teacher's actions on their students, as REST endpoints of the dashboard service.
+
+Every request is checked against the caller's own scopes, as the hub gave them
+to the token the request came with (the service's OAuth cookie, or an API
+token in the ``Authorization`` header, e.g. from ``jhub-kit class``): a
+teacher holds the scopes of :data:`jhub_kit.quota.teaching.TEACHER_SCOPES`
+filtered to the groups they teach; an admin holds them unfiltered. Anyone else
+gets 403, and so does a teacher asking about a student of another group.
+
+A request with the login cookie must carry JupyterHub's XSRF token (the page's
+``X-XSRFToken`` header): JupyterHub's ``HubOAuth`` refuses the cookie without it,
+and the request is answered 403. Stop and start go to the hub with the caller's
+own token (the hub checks the scopes again); a change of limits is written by
+the service to the live policy file (:mod:`.limits`), within the admin's ceiling.
+
+Endpoints, under ``/services/class-dashboard/api/``:
+
+- ``POST users/NAME/stop``, ``POST users/NAME/start``
+- ``POST users/NAME/limits``, ``POST groups/NAME/limits`` with a JSON body such
+  as ``{"mem_limit": "1G", "cpu_limit": 2, "disk_limit": "5G"}`` (``null``
+  removes that override)
+- ``GET audit``: the last changes, newest first
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from jupyterhub.services.auth import HubOAuthenticated
+from tornado import web
+
+from ...hubapi import HubAPI, HubAPIError
+from ...quota.policy import QuotaError
+from ...quota.teaching import ACTION_SCOPES, may_act_on_group, may_act_on_user
+from . import limits, settings
+
+log = logging.getLogger("jhub_kit.views.dashboard")
+
+
+class ActionHandler(HubOAuthenticated, web.RequestHandler):
+    """Base of the actions: JSON in and out, the caller's scopes checked."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Type", "application/json")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        reason = self._reason
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            reason = exc.log_message % exc.args if exc.args else exc.log_message
+        self.finish(json.dumps({"status": status_code, "message": reason}))
+
+    @property
+    def api(self) -> HubAPI:
+        api: HubAPI = self.settings["collector"].api
+        return api
+
+    def caller(self) -> dict[str, Any]:
+        user = self.current_user
+        if not user:
+            raise web.HTTPError(403, "log in (and send JupyterHub's X-XSRFToken)")
+        return user
+
+    def who(self) -> str:
+        user = self.caller()
+        return str(user.get("name"))
+
+    async def student(self, name: str, action: str) -> dict[str, Any]:
+        """The student's model, once the caller may do ``action`` to them (else 403;
+        404 only for a caller who may act on everyone)."""
+        scopes = set(self.caller().get("scopes") or [])
+        needed = ACTION_SCOPES[action]
+        model = await asyncio.to_thread(self.api.user, name)
+        groups = list((model or {}).get("groups") or [])
+        if not may_act_on_user(scopes, needed, name, groups):
+            log.warning("Refused %s on %s to %s (no %s for them)", action, name, self.who(), needed)
+            raise web.HTTPError(403, f"you may not {action} for {name}")
+        if model is None:
+            raise web.HTTPError(404, f"no user {name}")
+        return model
+
+    def group(self, name: str, action: str) -> None:
+        scopes = set(self.caller().get("scopes") or [])
+        needed = ACTION_SCOPES[action]
+        if not may_act_on_group(scopes, needed, name):
+            log.warning("Refused %s on group %s to %s", action, name, self.who())
+            raise web.HTTPError(403, f"you may not {action} for the group {name}")
+
+    def callers_api(self) -> HubAPI:
+        """The hub's API with the caller's own token: the hub checks again."""
+        token = self.hub_auth.get_token(self)
+        if not token:
+            raise web.HTTPError(403, "no token")
+        return HubAPI(self.api.base.rsplit("/hub/api", 1)[0], token, timeout=30)
+
+    def body(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        if not isinstance(value, dict):
+            raise web.HTTPError(400, "expected a JSON object")
+        return value
+
+
+class ServerAction(ActionHandler):
+    """``POST api/users/NAME/(stop|start)``: the default server."""
+
+    @web.authenticated
+    async def post(self, name: str, action: str) -> None:
+        await self.student(name, action)
+        api = self.callers_api()
+        path = f"/users/{quote(name, safe='')}/server"
+        try:
+            if action == "stop":
+                await asyncio.to_thread(api.request, "DELETE", path, (202, 204))
+            else:
+                await asyncio.to_thread(api.request, "POST", path, (201, 202))
+        except HubAPIError as e:
+            status = e.status if e.status in (400, 403, 404, 409) else 502
+            raise web.HTTPError(status, str(e)) from None
+        limits.record_action(self.settings["audit_log"], self.who(), action, f"user:{name}")
+        log.info("%s: %s %s's server", self.who(), action, name)
+        self.finish(json.dumps({"user": name, "action": action, "done": True}))
+
+
+class LimitsAction(ActionHandler):
+    """``POST api/(users|groups)/NAME/limits`` with the limits to set."""
+
+    @web.authenticated
+    async def post(self, kind: str, name: str) -> None:
+        wanted = self.body()
+        if kind == "users":
+            await self.student(name, "limits")
+        else:
+            self.group(name, "limits")
+        found = settings.read(self.settings["collector"].settings_path) or {}
+        file = found.get("policy_file") or {}
+        path = file.get("path") if isinstance(file, dict) else None
+        if not path:
+            raise web.HTTPError(
+                409,
+                "the hub has no live policy file: the admin sets "
+                "c.QuotaDockerSpawner.quota_policy_file",
+            )
+        try:
+            changes = await asyncio.to_thread(
+                limits.write_limits, path, kind, name, wanted, self.settings["ceiling"]
+            )
+        except QuotaError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except OSError as e:
+            log.error("Cannot write the policy file %s: %s", path, e)
+            raise web.HTTPError(500, f"cannot write the policy file: {e.strerror}") from None
+        limits.record(self.settings["audit_log"], self.who(), changes)
+        for ch in changes:
+            log.info("%s: %s %s %s -> %s", self.who(), name, ch.key, ch.old, ch.new)
+        self.finish(
+            json.dumps(
+                {
+                    "changes": [c.record() for c in changes],
+                    "effective": "at the next start of each server",
+                }
+            )
+        )
+
+
+class AuditHandler(ActionHandler):
+    """``GET api/audit``: the record of changes (for those who may open the dashboard)."""
+
+    @web.authenticated
+    def get(self) -> None:
+        self.caller()
+        self.finish(json.dumps({"records": limits.read_log(self.settings["audit_log"])}))
+
+
+def what_caller_may(
+    user: dict[str, Any] | None, rows: list[dict[str, Any]], audit_log: str
+) -> dict[str, Any]:
+    """For the page: the actions the caller may take on each user of ``rows``, the
+    groups whose limits they may change, and the records about those (the
+    endpoints check again on each request)."""
+    scopes = set((user or {}).get("scopes") or [])
+    may: dict[str, list[str]] = {}
+    groups: set[str] = set()
+    for row in rows:
+        member_of = [g for g in str(row.get("groups") or "").split(",") if g]
+        groups.update(member_of)
+        allowed = [
+            action
+            for action, needed in sorted(ACTION_SCOPES.items())
+            if may_act_on_user(scopes, needed, row["user"], member_of)
+        ]
+        if allowed:
+            may[row["user"]] = allowed
+    group_limits = sorted(g for g in groups if may_act_on_group(scopes, ACTION_SCOPES["limits"], g))
+    records = [
+        r
+        for r in limits.read_log(audit_log, 200)
+        if (str(r.get("target", "")).startswith("user:") and r["target"][5:] in may)
+        or (str(r.get("target", "")).startswith("group:") and r["target"][6:] in group_limits)
+    ][:20]
+    return {"actions": may, "group_limits": group_limits, "audit": records}
+
+
+def routes(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
+    from jupyterhub.utils import url_path_join
+
+    name = r"([^/]+)"
+    return [
+        (url_path_join(prefix, rf"api/users/{name}/(stop|start)"), ServerAction),
+        (url_path_join(prefix, rf"api/(users|groups)/{name}/limits"), LimitsAction),
+        (url_path_join(prefix, "api/audit"), AuditHandler),
+    ]

@@ -1,0 +1,176 @@
+"""A teacher's change of limits, written to the live policy file, and its record.
+
+The hub's spawner re-reads ``c.QuotaDockerSpawner.quota_policy_file`` at each
+start, so a change takes effect at the student's next start. The file is
+rewritten whole or not at all (:func:`jhub_kit.files.atomic_write`), and only
+after the new text parses as a policy with the hub's own parser. A TOML file
+keeps its comments and layout (``tomlkit``); a YAML file is written again by
+PyYAML (its comments are lost). Each change is appended to the audit log (JSON
+lines: who, when, target, limit, old, new), which the dashboard shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ...files import atomic_write
+from ...quota.policy import QuotaError
+from ...quota.policy_file import _format_for, parse_policy_text
+from ...quota.teaching import Change, change_limits
+
+#: the service's environment: the admin's ceiling (JSON) and the audit log's path
+CEILING_ENV = "JHUB_KIT_DASHBOARD_CEILING"
+AUDIT_ENV = "JHUB_KIT_DASHBOARD_AUDIT_LOG"
+
+
+def _load(text: str, fmt: str) -> Any:
+    if fmt == "toml":
+        import tomlkit
+
+        return tomlkit.parse(text)
+    import yaml
+
+    return yaml.safe_load(text) or {}
+
+
+def _dump(doc: Any, fmt: str) -> str:
+    if fmt == "toml":
+        import tomlkit
+
+        return tomlkit.dumps(doc)
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def _apply(doc: Any, changes: list[Change], fmt: str) -> None:
+    """Set each change on the document itself (a tomlkit document keeps its
+    comments: only the changed entries are touched)."""
+    for ch in changes:
+        if ch.section not in doc or doc[ch.section] is None:
+            if fmt == "toml":
+                import tomlkit
+
+                doc[ch.section] = tomlkit.table(is_super_table=True)
+            else:
+                doc[ch.section] = {}
+        section = doc[ch.section]
+        if ch.name not in section:
+            if ch.new is None:
+                continue
+            if fmt == "toml":
+                import tomlkit
+
+                section[ch.name] = tomlkit.table()
+            else:
+                section[ch.name] = {}
+        entry = section[ch.name]
+        if ch.new is None:
+            entry.pop(ch.key, None)
+        else:
+            entry[ch.key] = ch.new
+        if not entry:
+            del section[ch.name]
+
+
+def _normalized(limits: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in limits.items():
+        if isinstance(value, str):
+            value = value.strip()
+            if key == "cpu_limit":
+                with contextlib.suppress(ValueError):  # parse_cpu names the problem
+                    value = float(value)
+        if isinstance(value, float) and value.is_integer() and key == "cpu_limit":
+            value = int(value)
+        out[key] = value if value != "" else None
+    return out
+
+
+def write_limits(
+    path: str,
+    section: str,
+    name: str,
+    limits: Mapping[str, Any],
+    ceiling: Mapping[str, Any],
+) -> list[Change]:
+    """Change ``limits`` of ``name`` (a user or a group, by ``section``) in the
+    policy file at ``path``; returns the changes (none written if none). Raises
+    :class:`QuotaError` (a bad value, above the ceiling, a broken file) or OSError."""
+    target = Path(path)
+    fmt = _format_for(target)
+    text = target.read_text(encoding="utf-8-sig")
+    parse_policy_text(text, path=path, fmt=fmt)  # never build on a broken file
+    doc = _load(text, fmt)
+    plain = json.loads(json.dumps(doc, default=str)) if fmt == "toml" else doc
+    _, changes = change_limits(plain, section, name, _normalized(limits), ceiling)
+    if not changes:
+        return []
+    _apply(doc, changes, fmt)
+    new_text = _dump(doc, fmt)
+    parse_policy_text(new_text, path=path, fmt=fmt)  # what the hub will read
+    mode = target.stat().st_mode & 0o777
+    atomic_write(target, new_text, mode)
+    return changes
+
+
+def record(audit_log: str, who: str, changes: list[Change], action: str = "limits") -> None:
+    """Append one JSON line per change: when (UTC), who, the action, target, old, new."""
+    if not audit_log or not changes:
+        return
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    lines = "".join(
+        json.dumps({"when": when, "who": who, "action": action, **ch.record()}) + "\n"
+        for ch in changes
+    )
+    fd = os.open(audit_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    with os.fdopen(fd, "a") as f:  # one write: lines of concurrent writers do not mix
+        f.write(lines)
+
+
+def record_action(audit_log: str, who: str, action: str, target: str) -> None:
+    """Append one JSON line for an action without old and new values (stop, start)."""
+    if not audit_log:
+        return
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    line = json.dumps({"when": when, "who": who, "action": action, "target": target})
+    fd = os.open(audit_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    with os.fdopen(fd, "a") as f:
+        f.write(line + "\n")
+
+
+def read_log(audit_log: str, last: int = 50) -> list[dict[str, Any]]:
+    """The last ``last`` records, newest first (lines that do not parse are skipped)."""
+    try:
+        lines = Path(audit_log).read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in reversed(lines):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+        if len(out) >= last:
+            break
+    return out
+
+
+def ceiling_from_env() -> dict[str, Any]:
+    """The admin's ceiling handed over by the hub ({}: teachers change nothing)."""
+    raw = os.environ.get(CEILING_ENV, "")
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        raise QuotaError(f"${CEILING_ENV} is not JSON: {raw[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise QuotaError(f"${CEILING_ENV}: expected a JSON object, got {raw[:80]!r}")
+    return value

@@ -1,0 +1,190 @@
+"""Teachers act from the class dashboard, on a real hub from the bundle: the teacher
+of class-a raises a student's memory (written to the live policy file), stops and
+starts the student's server through the dashboard, and the new container has the
+new limit (``docker inspect``); the teacher of class-b, the student and a request
+without JupyterHub's XSRF token get 403; the audit record holds each change; the
+CLI reaches the same endpoints with a teacher's API token and the same rules.
+Real engine, hub, proxy, dashboard process and OAuth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import pytest
+from click.testing import CliRunner
+from conftest import TEST_PREFIX
+from hubutil import bundle_config_file, ensure_user, form_login, own_network, running_hub
+from jupyterhub.tests.utils import public_url
+from jupyterhub.utils import url_path_join
+from traitlets.config.loader import PyFileConfigLoader
+
+from jhub_kit.cli import main
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+
+NET = f"{TEST_PREFIX}-teach"
+MB = 1024**2
+
+BEFORE = """\
+c.JhubKit.teachers = {"teach-a": ["class-a"], "teach-b": ["class-b"]}
+c.JhubKit.teacher_ceiling = {"mem_limit": "1G", "cpu_limit": 2}
+c.JhubKit.dashboard_user = ""  # it writes the policy file in the test's own directory
+"""
+EXTRA = """\
+c.QuotaDockerSpawner.mem_limit = "512M"
+c.QuotaDockerSpawner.quota_policy_file = {policy!r}
+c.QuotaDockerSpawner.disk_limit = "40M"
+c.Authenticator.admin_users = {{"admin"}}
+"""
+POLICY = "# the admin's file\n[defaults]\npids_limit = 512\n"
+
+
+@pytest.fixture
+def net(docker_client):
+    with own_network(docker_client, NET) as n:
+        yield n
+
+
+def board(app, path: str = "") -> str:
+    return url_path_join(public_url(app), "services/class-dashboard/", path)
+
+
+async def xsrf_of(session, app) -> str:
+    """The dashboard page (after JupyterHub's OAuth) and the XSRF token it carries."""
+    r = await session.get(board(app))
+    assert r.status_code == 200, r.text[:300]
+    found = re.search(r'<meta name="xsrf" content="([^"]+)"', r.text)
+    assert found, "no XSRF token on the page"
+    return found.group(1)
+
+
+async def act(session, app, path: str, xsrf: str | None, body: dict | None = None):
+    headers = {"X-XSRFToken": xsrf} if xsrf else {}
+    return await session.post(board(app, path), json=body or {}, headers=headers)
+
+
+def memory_of(docker_client, app, name: str) -> int:
+    sp = app.users[name].spawner
+    return docker_client.containers.get(sp.container_id).attrs["HostConfig"]["Memory"]
+
+
+async def wait_for(check, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.3)
+
+
+async def test_a_teacher_changes_a_students_memory_and_stops_and_starts_them(
+    docker_client, test_image, chp, net, mount_area, tmp_path, docker_debug
+):
+    policy = tmp_path / "quotas.toml"
+    policy.write_text(POLICY)
+    userlist = "admin admin\nteach-a group:teachers\nteach-b group:teachers\nann\nbob\n"
+    cfg = bundle_config_file(
+        tmp_path,
+        test_image,
+        NET,
+        userlist,
+        EXTRA.format(policy=str(policy)),
+        before=BEFORE,
+    )
+    c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
+    audit = tmp_path / "data" / "class-dashboard-audit.jsonl"
+    async with running_hub(c) as app:
+        for name, groups in [("ann", ("class-a",)), ("bob", ("class-b",))]:
+            ensure_user(app, name, groups)
+        r, teach_a = await form_login(app, "teach-a", "any")
+        assert r.status_code == 302
+        xsrf_a = await xsrf_of(teach_a, app)
+
+        # the teacher starts the student's server from the dashboard (their own token)
+        r = await act(teach_a, app, "api/users/ann/start", xsrf_a)
+        assert r.status_code == 200, r.text
+        ann = app.users["ann"]
+        await wait_for(lambda: ann.running and not ann.spawner.pending, "ann never started")
+        assert memory_of(docker_client, app, "ann") == 512 * MB
+
+        # no XSRF token with the cookie: refused, nothing written
+        before = policy.read_text()
+        r = await act(teach_a, app, "api/users/ann/limits", None, {"mem_limit": "1G"})
+        assert r.status_code == 403, r.text
+        assert policy.read_text() == before
+
+        # the teacher of another group: 403 on each action, for a student of class-a
+        r, teach_b = await form_login(app, "teach-b", "any")
+        xsrf_b = await xsrf_of(teach_b, app)
+        for path, body in [
+            ("api/users/ann/limits", {"mem_limit": "1G"}),
+            ("api/groups/class-a/limits", {"mem_limit": "1G"}),
+            ("api/users/ann/stop", None),
+            ("api/users/ann/start", None),
+        ]:
+            r = await act(teach_b, app, path, xsrf_b, body)
+            assert r.status_code == 403, (path, r.status_code, r.text)
+        assert policy.read_text() == before and ann.running
+
+        # a student: the hub does not even let them into the service
+        r, bob = await form_login(app, "bob", "any")
+        r = await bob.get(board(app))
+        assert r.status_code == 403
+        r = await act(bob, app, "api/users/ann/stop", None)
+        assert r.status_code == 403 and ann.running
+
+        # above the admin's ceiling: 400, nothing written
+        r = await act(teach_a, app, "api/users/ann/limits", xsrf_a, {"mem_limit": "2G"})
+        assert r.status_code == 400 and "ceiling" in r.json()["message"], r.text
+        assert policy.read_text() == before
+
+        # the teacher of class-a raises ann's memory: the live policy file says so
+        r = await act(teach_a, app, "api/users/ann/limits", xsrf_a, {"mem_limit": "1G"})
+        assert r.status_code == 200, r.text
+        assert r.json()["changes"] == [
+            {"target": "user:ann", "limit": "mem_limit", "old": None, "new": "1G"}
+        ]
+        text = policy.read_text()
+        assert "# the admin's file" in text and "[users.ann]" in text, text
+        assert memory_of(docker_client, app, "ann") == 512 * MB  # until the next start
+
+        # stop and start from the dashboard: the new container has 1G
+        r = await act(teach_a, app, "api/users/ann/stop", xsrf_a)
+        assert r.status_code == 200, r.text
+        await wait_for(lambda: not ann.running and not ann.spawner.pending, "ann never stopped")
+        r = await act(teach_a, app, "api/users/ann/start", xsrf_a)
+        assert r.status_code == 200, r.text
+        await wait_for(lambda: ann.running and not ann.spawner.pending, "ann never restarted")
+        assert memory_of(docker_client, app, "ann") == 1024 * MB
+
+        # the record: who, when, old, new; and the actions
+        r = await teach_a.get(board(app, "api/audit"))
+        assert r.status_code == 200
+        records = r.json()["records"]
+        assert [(x["action"], x["target"]) for x in reversed(records)] == [
+            ("start", "user:ann"),
+            ("limits", "user:ann"),
+            ("stop", "user:ann"),
+            ("start", "user:ann"),
+        ]
+        change = records[2]
+        assert (change["who"], change["limit"], change["old"], change["new"]) == (
+            "teach-a",
+            "mem_limit",
+            None,
+            "1G",
+        )
+        assert len(audit.read_text().splitlines()) == 4
+
+        # the CLI: the same endpoints with a teacher's API token, the same rules
+        for teacher, expected in [("teach-b", 1), ("teach-a", 0)]:
+            token = app.users[teacher].new_api_token()
+            env = {"JUPYTERHUB_URL": public_url(app).rstrip("/"), "JUPYTERHUB_API_TOKEN": token}
+            out = await asyncio.to_thread(
+                CliRunner().invoke, main, ["class", "limits", "ann", "--cpu", "2"], env=env
+            )
+            assert out.exit_code == expected, (teacher, out.output)
+        assert "cpu_limit = 2" in policy.read_text()
+        last = json.loads(audit.read_text().splitlines()[-1])
+        assert (last["who"], last["limit"], last["new"]) == ("teach-a", "cpu_limit", 2)
