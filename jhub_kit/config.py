@@ -196,7 +196,9 @@ class JhubKit(RenamedTraits, Configurable):
         filtered to those groups (``servers!group=...``, ``read:users!group=...``,
         ``access:servers!group=...`` and the kit's ``custom:jhub-kit:limits``), not
         admin: from the class dashboard they stop and start those students'
-        servers and change their limits within ``teacher_ceiling``. The course
+        servers and change their limits within ``teacher_ceiling``, written to
+        ``<data_dir>/teachers/policy.toml`` (the spawner's ``teacher_policy_file``,
+        layered over the admin's ``quota_policy_file``). The course
         declaration (``c.Courses.courses``, set before the bundle) gives the same
         to each course's teachers over its students. Example:
         ``{"ada": ["physics-101", "physics-102"]}``.
@@ -209,9 +211,9 @@ class JhubKit(RenamedTraits, Configurable):
         help="""The most a teacher may give a student or a group from the class
         dashboard: ``mem_limit`` and ``disk_limit`` (sizes), ``cpu_limit`` (cores). A
         limit without a ceiling here cannot be changed by a teacher. Changes are
-        written to ``c.QuotaDockerSpawner.quota_policy_file`` (which the dashboard's
-        user must be able to replace: write access to its directory) and take
-        effect at the next start. Example:
+        written to the spawner's ``teacher_policy_file`` (the bundle's:
+        ``<data_dir>/teachers/policy.toml``, a folder the hub gives the dashboard's
+        user) and take effect at the next start. Example:
         ``{"mem_limit": "4G", "cpu_limit": 2, "disk_limit": "10G"}``.
 
         .. versionadded:: 0.5
@@ -221,7 +223,8 @@ class JhubKit(RenamedTraits, Configurable):
     teacher_audit_log = Unicode(
         help="""The record of the teachers' actions (JSON lines: when, who, the
         action, the student or group, the limit, old and new value), shown on the
-        class dashboard. Default: ``<data_dir>/class-dashboard-audit.jsonl``.
+        class dashboard. Default: ``<data_dir>/teachers/audit.jsonl`` (the hub makes
+        the folder at its start, owned by :attr:`dashboard_user`).
         Example: ``"/var/log/jupyterhub/teachers.jsonl"``.
 
         .. versionadded:: 0.5
@@ -230,7 +233,7 @@ class JhubKit(RenamedTraits, Configurable):
 
     @default("teacher_audit_log")
     def _teacher_audit_log_default(self) -> str:
-        return os.path.join(self.data_dir, "class-dashboard-audit.jsonl")
+        return os.path.join(self.data_dir, "teachers", "audit.jsonl")
 
     sqlite_wal = Bool(
         True,
@@ -267,6 +270,15 @@ class JhubKit(RenamedTraits, Configurable):
         .. versionadded:: 0.5
         """,
     ).tag(config=True)
+
+
+def _courses_have_teachers(c: Config) -> bool:
+    """Whether ``c.Courses.courses`` names a teacher (users or groups)."""
+    if "Courses" not in c:
+        return False
+    from .quota.courses import Courses
+
+    return any(course.teachers for course in Courses(config=c).declared().values())
 
 
 def _idle_rules_in(c: Config) -> bool:
@@ -395,6 +407,11 @@ def configure(c: Config) -> JhubKit:
             "them. Set c.JhubKit.idle_timeout above 0 (servers without a rule of their "
             "own get it; c.QuotaDockerSpawner.idle_timeout = 'unlimited' makes that never)."
         )
+
+    if kit.dashboard and (kit.teachers or _courses_have_teachers(c)):
+        # the teachers' changes: a file of their own over the admin's policy file
+        teachers_file = os.path.join(kit.data_dir, "teachers", "policy.toml")
+        setdefault(c, Spawner, "teacher_policy_file", teachers_file)
 
     if kit.dashboard:
         add_dashboard(

@@ -47,11 +47,40 @@ async def on_hub_start(app: Any) -> None:
         auth = getattr(app, "authenticator", None)
         settings = await offloop.run_io(dashboard.settings_of, stand_in, auth)
         await offloop.run_io(dashboard.write, path, settings)
+        await _prepare_teachers_files(app, stand_in)
         task = asyncio.get_running_loop().create_task(
             dashboard.keep_written(stand_in, path, settings, authenticator=auth)
         )
         tasks: list[asyncio.Task[None]] = registry.shared("hub-tasks", app.config, list)
         tasks.append(task)
+
+
+async def _prepare_teachers_files(app: Any, stand_in: Any) -> None:
+    """The teachers' policy file's and audit log's folders, writable by the class
+    dashboard's user (:func:`jhub_kit.views.dashboard.limits.prepare_for`)."""
+    import logging
+
+    from .views.dashboard import SERVICE_NAME, limits
+
+    service: dict[str, Any] = next(
+        (s for s in getattr(app, "services", []) or [] if s.get("name") == SERVICE_NAME), {}
+    )
+    env = service.get("environment") or {}
+    teachers = getattr(stand_in, "teacher_policy_file", "")
+    try:
+        ceiling = limits.ceiling_from_env_of(env)
+    except ValueError:  # QuotaError: the dashboard says so when it starts
+        ceiling = {}
+    if not (teachers or ceiling):
+        return  # no teacher changes anything here
+    user = env.get("JHUB_KIT_DASHBOARD_USER", "")
+    paths = [teachers, env.get(limits.AUDIT_ENV, "")]
+    try:
+        problems = await offloop.run_io(limits.prepare_for, user, paths)
+    except OSError as e:
+        problems = [f"cannot prepare the teachers' files {paths}: {e}"]
+    for line in problems:
+        logging.getLogger("jhub_kit").warning(line)
 
 
 async def on_hub_stop(app: Any) -> None:

@@ -9,6 +9,7 @@ resolved at every spawn by :meth:`QuotaConfigMixin.resolve_quota`.
 from __future__ import annotations
 
 import inspect
+import os
 from typing import TYPE_CHECKING, Any
 
 from jupyterhub.traitlets import ByteSpecification
@@ -273,6 +274,22 @@ class QuotaConfigMixin(_Base):
         """,
     ).tag(config=True)
 
+    teacher_policy_file = Unicode(
+        "",
+        help="""The file the teachers' changes from the class dashboard are written to
+        (the format of :attr:`quota_policy_file`); its entries win over that file's,
+        key by key, and it is re-read when it changes. It is the kit's to write: the
+        admin's own policy file keeps its owner, its comments and its mode, and a
+        term's changes are one file to read or remove. A missing file is no change.
+        The bundle sets it to ``<data_dir>/teachers/policy.toml`` when teachers are
+        declared (``c.JhubKit.teachers`` or ``c.Courses.courses``); "" (the default
+        otherwise): teachers' changes go to :attr:`quota_policy_file`. Example:
+        ``c.QuotaDockerSpawner.teacher_policy_file = "/srv/jupyterhub/teachers/policy.toml"``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
     @validate("quota_groups", "quota_users")
     def _validate_quota_entries(self, proposal: Any) -> Any:
         name = proposal.trait.name
@@ -291,6 +308,14 @@ class QuotaConfigMixin(_Base):
         found: PolicyFile = registry.shared("policy-file", None, lambda: PolicyFile(path), path)
         return found
 
+    def teacher_file(self) -> PolicyFile | None:
+        """The teachers' policy file, if it is set and exists (one stat)."""
+        path = self.teacher_policy_file
+        if not path or not os.path.exists(path):
+            return None
+        found: PolicyFile = registry.shared("policy-file", None, lambda: PolicyFile(path), path)
+        return found
+
     def _called_defaults(self) -> dict[str, Any]:
         """Each resource trait's value; a callable is called with the spawner (its
         result may be awaitable)."""
@@ -299,12 +324,21 @@ class QuotaConfigMixin(_Base):
             raw[key] = value(self) if callable(value) else value
         return raw
 
-    def _policy(self, raw_defaults: dict[str, Any], file_policy: QuotaPolicy | None) -> QuotaPolicy:
-        """The config's groups and users over ``raw_defaults``, the policy file over both."""
+    def _policy(
+        self,
+        raw_defaults: dict[str, Any],
+        file_policy: QuotaPolicy | None,
+        teacher_policy: QuotaPolicy | None = None,
+    ) -> QuotaPolicy:
+        """The config's groups and users over ``raw_defaults``, the policy file over
+        both, the teachers' file over all."""
         cls_name = type(self).__name__
         policy = QuotaPolicy.from_config(None, self.quota_groups, self.quota_users, where=cls_name)
         policy.defaults = parse_partial(raw_defaults, where=f"{cls_name} defaults")
-        return policy if file_policy is None else policy.overlay(file_policy)
+        for layer in (file_policy, teacher_policy):
+            if layer is not None:
+                policy = policy.overlay(layer)
+        return policy
 
     def budget_configured(self) -> bool:
         """Whether any budget key (``max_servers``, ``mem_budget``, ``cpu_budget``) is
@@ -339,8 +373,9 @@ class QuotaConfigMixin(_Base):
                     value.close()  # never awaited, on purpose: no warning
                 raw[key] = None
         try:
-            pf = self.policy_file()
-            policy = self._policy(raw, None if pf is None else pf.cached() or pf.load())
+            pf, tf = self.policy_file(), self.teacher_file()
+            teachers = None if tf is None else tf.cached() or tf.load()
+            policy = self._policy(raw, None if pf is None else pf.cached() or pf.load(), teachers)
             return policy.resolve(self.user.name, self.user_groups(), extra=self.profile_layer())
         except Exception:  # QuotaError, a policy file that does not load: shown as unknown
             return None
@@ -372,7 +407,9 @@ class QuotaConfigMixin(_Base):
             file_policy = pf.cached()
             if file_policy is None:
                 file_policy = await offloop.run_io(pf.load)
-        policy = self._policy(raw, file_policy)
+        tf = await offloop.run_io(self.teacher_file)
+        teachers = None if tf is None else tf.cached() or await offloop.run_io(tf.load)
+        policy = self._policy(raw, file_policy, teachers)
         name, groups, profile = self.user.name, self.user_groups(), self.profile_layer()
         quota = policy.resolve(name, groups, extra=profile)
         if not requested(self.user_options):

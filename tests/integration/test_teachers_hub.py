@@ -1,5 +1,6 @@
 """Teachers act from the class dashboard, on a real hub from the bundle: the teacher
-of class-a raises a student's memory (written to the live policy file), stops and
+of class-a raises a student's memory (written to the teachers' own policy file by the
+dashboard as nobody, the admin's file untouched), stops and
 starts the student's server through the dashboard, and the new container has the
 new limit (``docker inspect``); the teacher of class-b, the student and a request
 without JupyterHub's XSRF token get 403; the audit record holds each change; the
@@ -10,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pwd
 import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -28,12 +33,15 @@ pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 NET = f"{TEST_PREFIX}-teach"
 MB = 1024**2
 
+# the dashboard becomes its default user (nobody), as on a root hub; pytest's own
+# folders are root's alone, so the teachers' files sit in a folder anyone may enter
 BEFORE = """\
-c.JhubKit.teachers = {"teach-a": ["class-a"], "teach-b": ["class-b"]}
-c.JhubKit.teacher_ceiling = {"mem_limit": "1G", "cpu_limit": 2}
-c.JhubKit.dashboard_user = ""  # it writes the policy file in the test's own directory
+c.JhubKit.teachers = {{"teach-a": ["class-a"], "teach-b": ["class-b"]}}
+c.JhubKit.teacher_ceiling = {{"mem_limit": "1G", "cpu_limit": 2}}
+c.JhubKit.teacher_audit_log = {audit!r}
 """
 EXTRA = """\
+c.QuotaDockerSpawner.teacher_policy_file = {teachers!r}
 c.QuotaDockerSpawner.mem_limit = "512M"
 c.QuotaDockerSpawner.quota_policy_file = {policy!r}
 c.QuotaDockerSpawner.disk_limit = "40M"
@@ -79,21 +87,25 @@ async def wait_for(check, what: str, timeout: float = 120) -> None:
 
 
 async def test_a_teacher_changes_a_students_memory_and_stops_and_starts_them(
-    docker_client, test_image, chp, net, mount_area, tmp_path, docker_debug
+    docker_client, test_image, chp, net, mount_area, tmp_path, docker_debug, request
 ):
     policy = tmp_path / "quotas.toml"
     policy.write_text(POLICY)
+    shared = Path(tempfile.mkdtemp(prefix="jhub-kit-teach-"))
+    shared.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(shared, ignore_errors=True))
+    teachers = shared / "teachers" / "policy.toml"  # made by the hub, for nobody
+    audit = shared / "teachers" / "audit.jsonl"
     userlist = "admin admin\nteach-a group:teachers\nteach-b group:teachers\nann\nbob\n"
     cfg = bundle_config_file(
         tmp_path,
         test_image,
         NET,
         userlist,
-        EXTRA.format(policy=str(policy)),
-        before=BEFORE,
+        EXTRA.format(policy=str(policy), teachers=str(teachers)),
+        before=BEFORE.format(audit=str(audit)),
     )
     c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
-    audit = tmp_path / "data" / "class-dashboard-audit.jsonl"
     async with running_hub(c) as app:
         for name, groups in [("ann", ("class-a",)), ("bob", ("class-b",))]:
             ensure_user(app, name, groups)
@@ -139,14 +151,19 @@ async def test_a_teacher_changes_a_students_memory_and_stops_and_starts_them(
         assert r.status_code == 400 and "ceiling" in r.json()["message"], r.text
         assert policy.read_text() == before
 
-        # the teacher of class-a raises ann's memory: the live policy file says so
+        # the hub gave the teachers' folder to the dashboard's user, nobody
+        assert teachers.parent.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+        assert not teachers.exists()
+
+        # the teacher of class-a raises ann's memory: the teachers' file says so,
+        # written by the dashboard as nobody; the admin's file is left as it was
         r = await act(teach_a, app, "api/users/ann/limits", xsrf_a, {"mem_limit": "1G"})
         assert r.status_code == 200, r.text
         assert r.json()["changes"] == [
             {"target": "user:ann", "limit": "mem_limit", "old": None, "new": "1G"}
         ]
-        text = policy.read_text()
-        assert "# the admin's file" in text and "[users.ann]" in text, text
+        assert "[users.ann]" in teachers.read_text() and policy.read_text() == POLICY
+        assert teachers.stat().st_uid == pwd.getpwnam("nobody").pw_uid
         assert memory_of(docker_client, app, "ann") == 512 * MB  # until the next start
 
         # stop and start from the dashboard: the new container has 1G
@@ -185,6 +202,6 @@ async def test_a_teacher_changes_a_students_memory_and_stops_and_starts_them(
                 CliRunner().invoke, main, ["class", "limits", "ann", "--cpu", "2"], env=env
             )
             assert out.exit_code == expected, (teacher, out.output)
-        assert "cpu_limit = 2" in policy.read_text()
+        assert "cpu_limit = 2" in teachers.read_text() and policy.read_text() == POLICY
         last = json.loads(audit.read_text().splitlines()[-1])
         assert (last["who"], last["limit"], last["new"]) == ("teach-a", "cpu_limit", 2)

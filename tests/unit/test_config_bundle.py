@@ -278,7 +278,7 @@ def test_the_dashboard_gets_the_hubs_settings_file_and_nothing_else(tmp_path):
         "JHUB_KIT_DASHBOARD_SETTINGS": str(tmp_path / "board.json"),
         "JHUB_KIT_DASHBOARD_USER": "nobody",
         "JHUB_KIT_DASHBOARD_CEILING": "{}",  # teachers change no limit unless the admin says
-        "JHUB_KIT_DASHBOARD_AUDIT_LOG": str(tmp_path / "class-dashboard-audit.jsonl"),
+        "JHUB_KIT_DASHBOARD_AUDIT_LOG": str(tmp_path / "teachers" / "audit.jsonl"),
     }
 
 

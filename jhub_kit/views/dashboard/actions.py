@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -141,13 +142,16 @@ class LimitsAction(ActionHandler):
         else:
             self.group(name, "limits")
         found = settings.read(self.settings["collector"].settings_path) or {}
-        file = found.get("policy_file") or {}
+        # the teachers' own file where the hub has one, else the admin's policy file
+        file = found.get("teacher_policy_file") or found.get("policy_file") or {}
         path = file.get("path") if isinstance(file, dict) else None
         if not path:
             raise web.HTTPError(
                 409,
-                "the hub has no live policy file: the admin sets "
-                "c.QuotaDockerSpawner.quota_policy_file",
+                "the hub has no file for teachers' changes: the admin sets "
+                "c.QuotaDockerSpawner.teacher_policy_file (the bundle does when "
+                "c.JhubKit.teachers or c.Courses.courses declare teachers) or "
+                "quota_policy_file",
             )
         try:
             changes = await asyncio.to_thread(
@@ -156,8 +160,17 @@ class LimitsAction(ActionHandler):
         except QuotaError as e:
             raise web.HTTPError(400, str(e)) from None
         except OSError as e:
-            log.error("Cannot write the policy file %s: %s", path, e)
-            raise web.HTTPError(500, f"cannot write the policy file: {e.strerror}") from None
+            log.error(
+                "Cannot write %s as %s: %s; the class dashboard's user must be able to "
+                "write the file's directory (c.QuotaDockerSpawner.teacher_policy_file, "
+                "c.JhubKit.dashboard_user)",
+                path,
+                _whoami(),
+                e,
+            )
+            raise web.HTTPError(
+                500, f"cannot write the teachers' limits ({e.strerror}); tell the hub's admin"
+            ) from None
         limits.record(self.settings["audit_log"], self.who(), changes)
         for ch in changes:
             log.info("%s: %s %s %s -> %s", self.who(), name, ch.key, ch.old, ch.new)
@@ -218,3 +231,13 @@ def routes(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
         (url_path_join(prefix, rf"api/(users|groups)/{name}/limits"), LimitsAction),
         (url_path_join(prefix, "api/audit"), AuditHandler),
     ]
+
+
+def _whoami() -> str:
+    """This process's user, for the admin's log line."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"

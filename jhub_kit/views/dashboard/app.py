@@ -297,6 +297,11 @@ PRELOAD = (
     "jupyterhub.services.auth",
     "urllib3.contrib",
     "requests.adapters",
+    # the teachers' actions: the policy files' formats and codec, the user's name
+    "encodings.utf_8_sig",
+    "tomlkit",
+    "yaml",
+    "pwd",
 )
 
 

@@ -105,7 +105,8 @@ def write_limits(
     :class:`QuotaError` (a bad value, above the ceiling, a broken file) or OSError."""
     target = Path(path)
     fmt = _format_for(target)
-    text = target.read_text(encoding="utf-8-sig")
+    exists = target.exists()  # the teachers' file: made by the first change
+    text = target.read_text(encoding="utf-8-sig") if exists else ""
     parse_policy_text(text, path=path, fmt=fmt)  # never build on a broken file
     doc = _load(text, fmt)
     plain = json.loads(json.dumps(doc, default=str)) if fmt == "toml" else doc
@@ -115,7 +116,7 @@ def write_limits(
     _apply(doc, changes, fmt)
     new_text = _dump(doc, fmt)
     parse_policy_text(new_text, path=path, fmt=fmt)  # what the hub will read
-    mode = target.stat().st_mode & 0o777
+    mode = target.stat().st_mode & 0o777 if exists else 0o644  # the hub reads it
     atomic_write(target, new_text, mode)
     return changes
 
@@ -166,7 +167,12 @@ def read_log(audit_log: str, last: int = 50) -> list[dict[str, Any]]:
 
 def ceiling_from_env() -> dict[str, Any]:
     """The admin's ceiling handed over by the hub ({}: teachers change nothing)."""
-    raw = os.environ.get(CEILING_ENV, "")
+    return ceiling_from_env_of(os.environ)
+
+
+def ceiling_from_env_of(env: Mapping[str, str]) -> dict[str, Any]:
+    """:func:`ceiling_from_env` of the environment ``env`` (the service's, in the hub)."""
+    raw = env.get(CEILING_ENV, "")
     try:
         value = json.loads(raw) if raw else {}
     except ValueError:
@@ -174,3 +180,49 @@ def ceiling_from_env() -> dict[str, Any]:
     if not isinstance(value, dict):
         raise QuotaError(f"${CEILING_ENV}: expected a JSON object, got {raw[:80]!r}")
     return value
+
+
+def prepare_for(user: str, paths: list[str]) -> list[str]:
+    """Run by the hub at its start: the directory of each of ``paths`` (the teachers'
+    policy file, the audit log) exists, and the class dashboard, which becomes
+    ``user`` when the hub runs as root, may write it. A directory made here is given
+    to ``user``; an existing one is never changed: where ``user`` cannot write it,
+    or an existing file in it, the returned lines say so and what to do."""
+    import pwd
+
+    problems: list[str] = []
+    root = os.geteuid() == 0 and bool(user)
+    entry = None
+    if root:
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            return [
+                f"the class dashboard's user {user!r} does not exist (c.JhubKit.dashboard_user)"
+            ]
+    for path in dict.fromkeys(p for p in paths if p):
+        folder = Path(path).parent
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=0o755)
+            if entry is not None:
+                os.chown(folder, entry.pw_uid, entry.pw_gid)
+        if entry is None:
+            continue
+        for what in (folder, Path(path)):
+            if what.exists() and not _writable_by(what.stat(), entry):
+                problems.append(
+                    f"the class dashboard runs as {user} and cannot write {what}: teachers' "
+                    f"changes will fail; run `chown {user} {what}`, or set "
+                    "c.QuotaDockerSpawner.teacher_policy_file and c.JhubKit.teacher_audit_log "
+                    f"to a directory {user} may write"
+                )
+    return problems
+
+
+def _writable_by(st: os.stat_result, entry: Any) -> bool:
+    """Whether the owner, group or other write bit of ``st`` is ``entry``'s."""
+    if st.st_uid == entry.pw_uid:
+        return bool(st.st_mode & 0o200)
+    if st.st_gid == entry.pw_gid:
+        return bool(st.st_mode & 0o020)
+    return bool(st.st_mode & 0o002)

@@ -70,6 +70,13 @@ def settings_of(spawner: Any, authenticator: Any = None) -> dict[str, Any]:
             out["policy_file"] = {"path": path, "text": Path(path).read_text()}
         except OSError as e:
             log.warning("Dashboard settings: cannot read %s: %s", path, e)
+    teachers = getattr(spawner, "teacher_policy_file", "")
+    if teachers:  # the dashboard writes the teachers' changes there (missing: none yet)
+        try:
+            text = Path(teachers).read_text() if os.path.exists(teachers) else ""
+            out["teacher_policy_file"] = {"path": teachers, "text": text}
+        except OSError as e:
+            log.warning("Dashboard settings: cannot read %s: %s", teachers, e)
     return out
 
 
@@ -84,10 +91,12 @@ def policy_of(settings: dict[str, Any]) -> QuotaPolicy | None:
             settings.get("users"),
             where=str(settings.get("spawner", "the hub's spawner")),
         )
-        file = settings.get("policy_file")
-        if file:
-            fmt = _format_for(Path(file["path"]))
-            policy = policy.overlay(parse_policy_text(file["text"], path=file["path"], fmt=fmt))
+        for key in ("policy_file", "teacher_policy_file"):
+            file = settings.get(key)
+            if file:
+                fmt = _format_for(Path(file["path"]))
+                text = file["text"]
+                policy = policy.overlay(parse_policy_text(text, path=file["path"], fmt=fmt))
         return policy
     except (QuotaError, KeyError, TypeError, ValueError) as e:
         log.warning("Dashboard settings not usable: %s", e)
