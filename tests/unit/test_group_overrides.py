@@ -120,3 +120,22 @@ async def test_an_override_for_another_spawner_changes_nothing():
     quota = await spawn_quota(bob)
     assert (quota.mem_limit, quota.cpu_limit) == (300 * M, 0.5)
     assert "BIG" not in bob.environment  # a merged dict is the spawner's own copy
+
+
+async def test_the_teachers_file_wins_over_the_admins_file_and_missing_is_nothing(tmp_path):
+    """The class dashboard writes teachers' changes to teacher_policy_file, layered over
+    the admin's quota_policy_file key by key; the report resolves the same."""
+    policy = tmp_path / "quotas.toml"
+    policy.write_text('[defaults]\nmem_limit = "400M"\n\n[users.ann]\ncpu_limit = 1\n')
+    teachers = tmp_path / "teachers" / "policy.toml"
+    c = config(str(policy))
+    c.QuotaDockerSpawner.teacher_policy_file = str(teachers)
+    quota = await spawn_quota(spawner(c, "ann", ()))
+    assert (quota.mem_limit, quota.cpu_limit) == (400 * M, 1.0)  # no teachers' file yet
+    teachers.parent.mkdir()
+    teachers.write_text('[users.ann]\nmem_limit = "1G"\n')
+    quota = await spawn_quota(spawner(c, "ann", ()))
+    assert (quota.mem_limit, quota.cpu_limit) == (G, 1.0)
+    assert (await resolve.quota_for(c, "ann", ())).mem_limit == G
+    assert spawner(c, "ann", ()).resolve_quota_now().mem_limit == G
+    assert (await spawn_quota(spawner(c, "bob", ()))).mem_limit == 400 * M
