@@ -67,6 +67,9 @@ def start_cmd(user: str, hub_url: str, token_file: str | None) -> None:
 @click.option("--memory", help='Memory limit, e.g. "1G" ("" removes the override).')
 @click.option("--cpu", help='CPU limit in cores, e.g. "2" ("" removes the override).')
 @click.option("--disk", help='Home size, e.g. "5G" ("" removes the override).')
+@click.option(
+    "--idle", help='Time idle before the idle culler stops it, e.g. "3h" ("" removes it).'
+)
 @hub_options
 def limits_cmd(
     name: str,
@@ -74,6 +77,7 @@ def limits_cmd(
     memory: str | None,
     cpu: str | None,
     disk: str | None,
+    idle: str | None,
     hub_url: str,
     token_file: str | None,
 ) -> None:
@@ -81,11 +85,16 @@ def limits_cmd(
     ceiling the admin set; effective at the next start of each server."""
     wanted = {
         key: (value or None)
-        for key, value in (("mem_limit", memory), ("cpu_limit", cpu), ("disk_limit", disk))
+        for key, value in (
+            ("mem_limit", memory),
+            ("cpu_limit", cpu),
+            ("disk_limit", disk),
+            ("idle_timeout", idle),
+        )
         if value is not None
     }
     if not wanted:
-        raise click.UsageError("give --memory, --cpu or --disk")
+        raise click.UsageError("give --memory, --cpu, --disk or --idle")
     kind = "groups" if is_group else "users"
     answer = _post(hub_url, token_file, f"{kind}/{quote(name, safe='')}/limits", wanted)
     changes = answer.get("changes") or []

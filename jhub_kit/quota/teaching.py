@@ -21,7 +21,15 @@ from typing import Any
 
 from ..names import safe_name
 from .courses import Course
-from .policy import UNLIMITED, QuotaError, format_size, parse_cpu, parse_size
+from .policy import (
+    UNLIMITED,
+    QuotaError,
+    format_duration,
+    format_size,
+    parse_cpu,
+    parse_duration,
+    parse_size,
+)
 
 #: JupyterHub custom scope for changing a student's limits (the kit's own; the
 #: hub knows it from ``c.JupyterHub.custom_scopes``, the dashboard checks it)
@@ -45,7 +53,7 @@ ACTION_SCOPES = {
 }
 
 #: the limits a teacher may change, each with how a value is read
-LIMIT_KEYS = ("mem_limit", "cpu_limit", "disk_limit")
+LIMIT_KEYS = ("mem_limit", "cpu_limit", "disk_limit", "idle_timeout")
 
 ROLE_PREFIX = "class-dashboard-teacher"
 
@@ -157,6 +165,8 @@ def parse_limit(key: str, value: Any, *, where: str) -> float:
         raise QuotaError(f"{where}: {key!r} cannot be changed here; use {', '.join(LIMIT_KEYS)}")
     if key == "cpu_limit":
         return float(parse_cpu(value, where=where))
+    if key == "idle_timeout":  # more time before the idle culler stops the server
+        return float(parse_duration(value, where=where))
     return float(parse_size(value, where=where))
 
 
@@ -171,7 +181,13 @@ def check_ceiling(ceiling: Mapping[str, Any], key: str, value: Any, *, where: st
         raise QuotaError(f"{where}: {key} cannot be unlimited; at most {ceiling[key]}")
     top = parse_limit(key, ceiling[key], where="the ceiling")
     if parse_limit(key, value, where=where) > top:
-        shown = ceiling[key] if key == "cpu_limit" else format_size(top)
+        shown = (
+            ceiling[key]
+            if key == "cpu_limit"
+            else format_duration(top)
+            if key == "idle_timeout"
+            else format_size(top)
+        )
         raise QuotaError(f"{where}: {key} {value} is above the ceiling of {shown}")
 
 

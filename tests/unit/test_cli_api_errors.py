@@ -116,6 +116,6 @@ def test_class_limits_needs_a_limit_and_a_reachable_dashboard():
 
     env = {"JUPYTERHUB_API_TOKEN": "t" * 32, "JUPYTERHUB_URL": "http://127.0.0.1:9"}
     out = CliRunner().invoke(main, ["class", "limits", "ann"], env=env)
-    assert out.exit_code == 2 and "give --memory, --cpu or --disk" in out.output
+    assert out.exit_code == 2 and "give --memory, --cpu, --disk or --idle" in out.output
     out = CliRunner().invoke(main, ["class", "stop", "ann"], env=env)
     assert out.exit_code == 1 and "cannot reach the class dashboard" in out.output, out.output

@@ -116,7 +116,7 @@ def test_a_scope_on_one_user_or_server_is_not_the_group():
     assert not may_act_on_user(expanded(STUDENT), LIMITS_SCOPE, "bob", ["a"])
 
 
-CEILING = {"mem_limit": "2G", "cpu_limit": 2, "disk_limit": "10G"}
+CEILING = {"mem_limit": "2G", "cpu_limit": 2, "disk_limit": "10G", "idle_timeout": "8h"}
 
 
 @pytest.mark.parametrize(
@@ -125,15 +125,40 @@ CEILING = {"mem_limit": "2G", "cpu_limit": 2, "disk_limit": "10G"}
         ({"mem_limit": "3G"}, "above the ceiling of 2G"),
         ({"cpu_limit": 4}, "above the ceiling of 2"),
         ({"mem_limit": "unlimited"}, "cannot be unlimited"),
+        ({"idle_timeout": "9h"}, "above the ceiling of 8h"),
+        ({"idle_timeout": "unlimited"}, "cannot be unlimited"),
+        ({"idle_timeout": "soon"}, "not a time span"),
         ({"mem_limit": "lots"}, "not a size"),
         ({"pids_limit": 10}, "cannot be changed"),
         ({}, "no limit to change"),
     ],
-    ids=["memory-over", "cpu-over", "unlimited", "bad-size", "other-key", "nothing"],
+    ids=[
+        "memory-over",
+        "cpu-over",
+        "unlimited",
+        "idle-over",
+        "idle-never",
+        "bad-idle",
+        "bad-size",
+        "other-key",
+        "nothing",
+    ],
 )
 def test_change_refused(limits_, error):
     with pytest.raises(QuotaError, match=error):
         change_limits({}, "users", "ann", limits_, CEILING)
+
+
+def test_a_teacher_gives_a_student_more_time_before_the_idle_culler(tmp_path):
+    """idle_timeout within the ceiling: the student's server is culled later, from
+    its next start (the rule is kept with the running server)."""
+    from jhub_kit.quota.policy_file import PolicyFile
+    from jhub_kit.views.dashboard import limits
+
+    path = tmp_path / "policy.toml"
+    changes = limits.write_limits(str(path), "users", "ann", {"idle_timeout": "3h"}, CEILING)
+    assert [(c.key, c.new) for c in changes] == [("idle_timeout", "3h")]
+    assert PolicyFile(path).load().resolve("ann", []).idle_timeout == 3 * 3600
 
 
 def test_no_ceiling_no_change():

@@ -303,7 +303,7 @@
   document.getElementById("limits-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const body = {};
-    for (const [id, key] of [["limits-memory", "mem_limit"], ["limits-cpu", "cpu_limit"], ["limits-disk", "disk_limit"]]) {
+    for (const [id, key] of [["limits-memory", "mem_limit"], ["limits-cpu", "cpu_limit"], ["limits-disk", "disk_limit"], ["limits-idle", "idle_timeout"]]) {
       const v = document.getElementById(id).value.trim();
       if (v) body[key] = v;
     }
