@@ -20,8 +20,9 @@ one ``start``, an engine's class overrides only the small steps below:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from docker.types import Mount
 from jupyterhub.utils import AnyTimeoutError, maybe_future, random_port, wait_for_http_server
@@ -39,8 +40,10 @@ from .budget import BudgetPart
 from .homes import HomePart, HomesMixin, home_key, home_owner, shared_provisioner
 from .profiles import ProfileMixin
 from .singleuser import SingleUserOptionsMixin
-from .start_queue import StartQueue, StartQueueMixin, short_start_timeout
+from .start_queue import StartQueue, StartQueueMixin, hub_spawn_limit, short_start_timeout
 from .state import KitStateMixin
+
+T = TypeVar("T")
 
 
 class KitSpawner(
@@ -179,6 +182,25 @@ class KitSpawner(
             log=self.log,
         )
 
+    async def admitted(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Deprecated since 0.5: ``start_queue().admit(body)``."""
+        warnings.warn(
+            "KitSpawner.admitted(body) is deprecated since 0.5: use start_queue().admit(body)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.start_queue().admit(body)
+
+    def hub_concurrent_spawn_limit(self) -> int:
+        """Deprecated since 0.5: ``jhub_kit.spawners.start_queue.hub_spawn_limit(config)``."""
+        warnings.warn(
+            "KitSpawner.hub_concurrent_spawn_limit() is deprecated since 0.5: use "
+            "jhub_kit.spawners.start_queue.hub_spawn_limit(spawner.config)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return hub_spawn_limit(self.config)
+
     def in_line(self, ahead: int | None) -> None:
         """Record how many starts are ahead of this one in the queue (None: not in line)."""
         self.queue_ahead = ahead
@@ -209,8 +231,13 @@ class KitSpawner(
         return ""
 
     @property
-    def _log_name(self) -> str:
+    def log_name(self) -> str:
+        """How the log names this server (the user's, and its name if it has one)."""
         return f"{self.user.name}'s server" + (f" {self.name!r}" if self.name else "")
+
+    @property
+    def _log_name(self) -> str:  # DockerSpawner's name for it, which its own code reads
+        return self.log_name
 
     # -- progress ------------------------------------------------------------
 

@@ -210,3 +210,28 @@ def test_the_start_calls_the_queue_and_the_home_in_order():
     assert "self.start_queue().admit(self.start_cold)" in start
     cold = inspect.getsource(KitSpawner.start_cold)
     assert cold.index("provision_home") < cold.index("prepare_engine") < cold.index("start()")
+
+
+def test_the_pool_part_needs_of_its_spawner_only_what_its_protocol_names():
+    """``PoolSpawner`` (a Protocol) lists what the pool part calls; mypy holds the
+    part to it, and here the spawner is checked to have each of them (DockerSpawner
+    has no type hints, so mypy cannot check that side)."""
+    import re
+
+    from jhub_kit import QuotaDockerSpawner
+    from jhub_kit.spawners import pool
+    from jhub_kit.spawners.pool import PoolPart, PoolSpawner
+
+    members = set(PoolSpawner.__annotations__) | {
+        n
+        for n, v in vars(PoolSpawner).items()
+        if not n.startswith("_") and (callable(v) or isinstance(v, property))
+    }
+    assert {"describe", "provision_home", "pool_size", "log_name"} <= members
+    missing = sorted(n for n in members if not hasattr(QuotaDockerSpawner, n))
+    assert not missing, f"QuotaDockerSpawner lacks what the pool part needs: {missing}"
+    source = Path(pool.__file__).read_text()
+    private = re.findall(r"\b(?:sp|spawner|stand_in)\.(_\w+)", source)
+    assert not private, f"the pool part reaches into its spawner's private names: {private}"
+    hint = PoolPart.__init__.__annotations__["spawner"]
+    assert hint in ("PoolSpawner", PoolSpawner), hint

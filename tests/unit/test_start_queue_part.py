@@ -113,3 +113,20 @@ def test_a_start_timeout_below_the_queues_is_said(start_timeout, said):
     assert bool(why) is said
     if said:
         assert "queue_timeout + start_after_queue_timeout = 1020" in why
+
+
+async def test_the_spawners_old_queue_methods_warn_and_name_their_replacements():
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    from jhub_kit import QuotaDockerSpawner
+
+    c = Config()
+    c.JupyterHub.concurrent_spawn_limit = 50
+    sp = QuotaDockerSpawner(config=c, user=SimpleNamespace(name="ann", groups=[]))
+    with pytest.warns(DeprecationWarning, match=r"hub_spawn_limit\(spawner\.config\)"):
+        assert sp.hub_concurrent_spawn_limit() == 50
+    with pytest.warns(DeprecationWarning, match=r"use start_queue\(\)\.admit\(body\)"):
+        assert await sp.admitted(lambda: asyncio.sleep(0, "started")) == "started"
+    assert sp.start_gate().idle
