@@ -319,7 +319,7 @@ class KitSpawner(
         self._usage_at = now
         home = self.home_part()
         await home.measure()
-        self.keep_home(home)
+        self.home_usage = home.usage  # only the measure: a start may have moved the home since
 
     def home_full_now(self) -> str:
         """Why this server's home has no room left, as last measured (``"space"``,
