@@ -1,18 +1,26 @@
-"""Homes as a Spawner mixin: the ``home_provisioner`` option, and the home made
-before each start (a size from the quota's ``disk_limit``).
+"""The home as a part: each server's home made (or found) and measured before its
+start (a size from the quota's ``disk_limit``), and the mounts beside it readied.
 
-Shared by :class:`~jhub_kit.QuotaDockerSpawner` and
-:class:`~jhub_kit.QuotaSwarmSpawner`; the spawner mounts :attr:`HomesMixin.home_mount`
-at :meth:`HomesMixin.home_mount_target`. The provisioner runs in the hub's process,
-where ``base_dir`` lives (on a swarm: a share mounted at the same path on every node).
+:class:`HomesMixin` holds the options (traits only: configured as
+``c.QuotaDockerSpawner.home_provisioner`` and so on); :class:`HomePart` is the
+work, made by the spawner where it needs it
+(:meth:`jhub_kit.spawners.kit.KitSpawner.home_part`) from what it is given: the
+provisioner, the key the home is kept under, the home as last recorded, the
+server's image and the engine's calls. The record stays the spawner's
+(``home_mount``, ``home_usage``, kept in the hub's database by
+:mod:`.state`): the part starts from it and the spawner takes back what the part
+found. Shared by :class:`~jhub_kit.QuotaDockerSpawner` and
+:class:`~jhub_kit.QuotaSwarmSpawner`. The provisioner runs in the hub's process,
+where ``base_dir`` lives (on a swarm: a share mounted at the same path on every
+node).
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
@@ -49,10 +57,7 @@ _WARNED: set[str] = set()
 
 
 class HomesMixin(_Base):
-    """Each user's home, made by a provisioner before their server starts."""
-
-    client: Any
-    image: str
+    """The home's options (traits only; the work is :class:`HomePart`)."""
 
     home_provisioner = Union(
         [Unicode(), Instance(HomeProvisioner)],
@@ -101,57 +106,6 @@ class HomesMixin(_Base):
         """,
     ).tag(config=True)
 
-    def home_key(self) -> str:
-        """What the provisioner keeps this server's home under: the user's name, or
-        ``USER/SERVER`` for a named server with :attr:`home_per_server`."""
-        if self.home_per_server and self.name:
-            return f"{self.user.name}/{self.name}"
-        return str(self.user.name)
-
-    def provisioner(self) -> HomeProvisioner | None:
-        """The configured provisioner, shared by every user's spawner (one lock per user)."""
-        hp = self.home_provisioner
-        if hp is None or isinstance(hp, HomeProvisioner):
-            return hp
-        prov: HomeProvisioner | None = registry.shared(
-            "provisioner",
-            self.config,
-            lambda: make_provisioner(
-                hp, config=self.config, log=self.log, docker_client=self.client
-            ),
-            hp,
-        )
-        return prov
-
-    home_mount: HomeMount | None = None
-    """The home mounted into the current (or last) container."""
-
-    async def provision_home(self, quota: Quota, progress: Callable[[int, str], None]) -> None:
-        """Make (or find) this server's home, sized by ``quota``'s ``disk_limit``, and
-        measure it; ``progress`` tells the student how it goes."""
-        prov = self.provisioner()
-        if prov is None:
-            return
-        progress(30, "Preparing your home directory")
-        if isinstance(prov, DockerVolumeProvisioner):
-            prov.server_image = self.image  # the image at hand to set a new volume's owner
-        try:
-            self.home_mount = await prov.provision(self.home_key(), quota)
-        except ProvisionError as e:
-            admin_must_fix(
-                self.log,
-                e.user_message,
-                f"Home of {self.home_key()} not provisioned: {e}",
-                reason="home",
-            )
-        usage = self.home_usage = await prov.usage(self.home_key())
-        size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
-        progress(40, f"Home ready ({size})")
-        if usage is not None and usage.full:
-            what = "space" if usage.full == "space" else "inode"
-            self.log.warning("Home of %s is full (no %s left) at its start", self.home_key(), what)
-            progress(45, "Your home folder is full: delete files to make room")
-
     home_full_notice = Bool(
         True,
         help="""Open a server whose home is full on a notice that says so and how to
@@ -171,14 +125,6 @@ class HomesMixin(_Base):
         """,
     ).tag(config=True)
 
-    def home_full_now(self) -> str:
-        """Why this server's home has no room left, as last measured (``"space"``,
-        ``"files"``), or "" (room left, not measured, or the notice is off)."""
-        usage = self.home_usage
-        if not self.home_full_notice or self.home_mount is None or usage is None:
-            return ""
-        return usage.full
-
     usage_interval = Float(
         60,
         help="""Measure a running server's home at most this often (seconds), in
@@ -187,48 +133,130 @@ class HomesMixin(_Base):
         file by file. Example: ``c.QuotaDockerSpawner.usage_interval = 300``.""",
     ).tag(config=True)
 
-    home_usage: Usage | None = None
-    _usage_at = 0.0
 
-    async def refresh_usage(self, force: bool = False) -> None:
-        """Measure the home now (``force``) or when ``usage_interval`` has passed."""
-        prov = self.provisioner()
-        now = asyncio.get_running_loop().time()
-        if prov is None or (not force and now - self._usage_at < self.usage_interval):
+def home_key(user: str, server: str, per_server: bool) -> str:
+    """What the provisioner keeps a server's home under: the user's name, or
+    ``USER/SERVER`` for named server ``server`` with ``home_per_server``."""
+    if per_server and server:
+        return f"{user}/{server}"
+    return user
+
+
+def home_owner(home_provisioner: str | HomeProvisioner | None, config: Any) -> tuple[int, int]:
+    """The uid and gid the homes of ``home_provisioner`` belong to (1000:100 without
+    one). Read from the configuration: no engine or disk is touched (config check
+    runs this where no Docker engine answers)."""
+    if home_provisioner is None:
+        return (1000, 100)
+    if isinstance(home_provisioner, HomeProvisioner):
+        return (home_provisioner.uid, home_provisioner.gid)
+    prov = provisioner_class(home_provisioner)(config=config)  # no docker client made
+    return (prov.uid, prov.gid)
+
+
+def shared_provisioner(
+    home_provisioner: str | HomeProvisioner | None,
+    config: Any,
+    log: Any,
+    client: Callable[[], Any],
+) -> HomeProvisioner | None:
+    """The provisioner ``home_provisioner`` names, made once per hub and shared by
+    every user's spawner (one lock per user); ``client()`` gives the engine's client,
+    asked for only when the provisioner is made."""
+    if home_provisioner is None or isinstance(home_provisioner, HomeProvisioner):
+        return home_provisioner
+    hp = home_provisioner
+    prov: HomeProvisioner | None = registry.shared(
+        "provisioner",
+        config,
+        lambda: make_provisioner(hp, config=config, log=log, docker_client=client()),
+        hp,
+    )
+    return prov
+
+
+class HomePart:
+    """One server's home, as the spawner gives it: ``provisioner`` (None: the kit
+    makes no home) keeps it under ``key``; ``mount`` and ``usage`` are the home as
+    last recorded, updated by :meth:`provision` and :meth:`measure`; ``user`` names
+    the student in the log, ``image`` is the server's; ``docker`` is the spawner's
+    engine call (run on its threads) and ``client`` the engine's client, for the
+    volumes beside the home."""
+
+    def __init__(
+        self,
+        *,
+        provisioner: HomeProvisioner | None,
+        key: str,
+        user: str,
+        mount: HomeMount | None,
+        usage: Usage | None,
+        image: str,
+        docker: Callable[..., Awaitable[Any]],
+        client: Any,
+        log: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> None:
+        self.provisioner = provisioner
+        self.key = key
+        self.user = user
+        self.mount = mount
+        self.usage = usage
+        self.image = image
+        self.docker = docker
+        self.client = client
+        self.log = log
+
+    @property
+    def owner(self) -> tuple[int, int]:
+        """The uid and gid the home belongs to (the provisioner's; 1000:100 without one)."""
+        return home_owner(self.provisioner, None)
+
+    async def provision(self, quota: Quota, progress: Callable[[int, str], None]) -> None:
+        """Make (or find) the home, sized by ``quota``'s ``disk_limit``, and measure
+        it; ``progress`` tells the student how it goes."""
+        prov = self.provisioner
+        if prov is None:
             return
-        self._usage_at = now
+        progress(30, "Preparing your home directory")
+        if isinstance(prov, DockerVolumeProvisioner):
+            prov.server_image = self.image  # the image at hand to set a new volume's owner
         try:
-            usage = self.home_usage = await prov.usage(self.home_key())
-            if usage is not None:
-                metrics.HOME_USE.record(self.home_key(), usage.used, usage.limit)
+            self.mount = await prov.provision(self.key, quota)
         except ProvisionError as e:
-            self.log.warning("Could not measure the home of %s: %s", self.home_key(), e)
+            admin_must_fix(
+                self.log,
+                e.user_message,
+                f"Home of {self.key} not provisioned: {e}",
+                reason="home",
+            )
+        usage = self.usage = await prov.usage(self.key)
+        size = approx_size(usage.limit) if usage and usage.limit else "no size limit"
+        progress(40, f"Home ready ({size})")
+        if usage is not None and usage.full:
+            what = "space" if usage.full == "space" else "inode"
+            self.log.warning("Home of %s is full (no %s left) at its start", self.key, what)
+            progress(45, "Your home folder is full: delete files to make room")
 
-    def home_mount_target(self) -> str:
-        """Where the home is mounted in the server."""
-        return self.home_target or self.notebook_dir or "/home/jovyan"
+    async def measure(self) -> None:
+        """Measure the home now (a failure is logged; the last measure stays)."""
+        if self.provisioner is None:
+            return
+        try:
+            usage = self.usage = await self.provisioner.usage(self.key)
+            if usage is not None:
+                metrics.HOME_USE.record(self.key, usage.used, usage.limit)
+        except ProvisionError as e:
+            self.log.warning("Could not measure the home of %s: %s", self.key, e)
 
     # -- what sits beside the home ---------------------------------------------------
-
-    def home_owner(self) -> tuple[int, int]:
-        """The uid and gid the home belongs to (the provisioner's; 1000:100 without one).
-        Read from the configuration: no engine or disk is touched (config check runs
-        this where no Docker engine answers)."""
-        hp = self.home_provisioner
-        if hp is None:
-            return (1000, 100)
-        if isinstance(hp, HomeProvisioner):
-            return (hp.uid, hp.gid)
-        prov = provisioner_class(hp)(config=self.config)  # no docker client made
-        return (prov.uid, prov.gid)
 
     async def host_path(self, m: Mountpoint, image: str = "") -> str:
         """Where mount ``m``'s content is on this host: a bind's path, a named volume's
         directory (the engine's ``local`` driver, no options), or the home's. A named
         volume that does not exist yet (a first start) is made as the engine would
         make it for a container of ``image`` (:func:`make_volume_as_a_first_start`)."""
-        if m.home and self.home_mount is not None and self.home_mount.type != "volume":
-            return self.home_mount.source
+        if m.home and self.mount is not None and self.mount.type != "volume":
+            return self.mount.source
         if m.kind == "bind":
             return m.source
         try:
@@ -244,9 +272,7 @@ class HomesMixin(_Base):
                 target=m.target,
                 read_only=m.read_only,
             )
-            self.log.info(
-                "Made volume %s for %s as its first start would", m.source, self.user.name
-            )
+            self.log.info("Made volume %s for %s as its first start would", m.source, self.user)
             info = await self.docker("inspect_volume", m.source)
         if info.get("Driver") != "local" or info.get("Options"):
             raise ProvisionError(
@@ -264,9 +290,9 @@ class HomesMixin(_Base):
           is no directory in the image for the engine to copy an owner from);
         - a read-write bind the student cannot write to: a warning in the hub log
           (a path the admin named keeps its owner: the kit never changes it)."""
-        uid, gid = self.home_owner()
+        uid, gid = self.owner
         home_dir = None
-        if self.home_mount is not None and described.home_target:
+        if self.mount is not None and described.home_target:
             home_dir = await self._home_dir_on_host()
         for m in described.mounts:
             if m.home or m.kind == "tmpfs":
@@ -285,17 +311,17 @@ class HomesMixin(_Base):
                     admin_must_fix(
                         self.log,
                         e.user_message,
-                        f"Mount point {m.target} in the home of {self.user.name}: {e}",
+                        f"Mount point {m.target} in the home of {self.user}: {e}",
                         reason="home",
                     )
 
     async def _home_dir_on_host(self) -> str | None:
         """The home's directory as this host sees it (None if it cannot: a volume of
         an engine whose directories the hub does not see)."""
-        assert self.home_mount is not None
-        if self.home_mount.type != "volume":
-            return self.home_mount.source
-        info = await self.docker("inspect_volume", self.home_mount.source)
+        assert self.mount is not None
+        if self.mount.type != "volume":
+            return self.mount.source
+        info = await self.docker("inspect_volume", self.mount.source)
         top = str(info.get("Mountpoint") or "")
         is_dir = await offloop.run_io(os.path.isdir, top) if top else False
         return top if is_dir else None
@@ -309,9 +335,9 @@ class HomesMixin(_Base):
         await self.docker(
             "create_volume",
             name=name,
-            labels={VOLUME_LABEL: "true", f"{VOLUME_LABEL}.user": self.user.name},
+            labels={VOLUME_LABEL: "true", f"{VOLUME_LABEL}.user": self.user},
         )
-        self.log.info("Made volume %s for %s, given to %d:%d", name, self.user.name, uid, gid)
+        self.log.info("Made volume %s for %s, given to %d:%d", name, self.user, uid, gid)
         await give_volume_to(self.client, name, uid=uid, gid=gid, mode=0o755, image=self.image)
 
     def _check_writable(self, m: Mountpoint, uid: int, gid: int) -> None:
@@ -321,7 +347,7 @@ class HomesMixin(_Base):
             return  # the engine makes a missing one (root's): said at config check
         if not paths.writable_by(st, uid, gid):
             message = (
-                f"{self.user.name} cannot write to {m.target}: its bind {m.source} is "
+                f"{self.user} cannot write to {m.target}: its bind {m.source} is "
                 f"owned by {st.st_uid}:{st.st_gid} with mode {st.st_mode & 0o7777:o} and the "
                 f"server runs as {uid}:{gid}. Give the directory to them, or mount it "
                 '{"mode": "ro"}'

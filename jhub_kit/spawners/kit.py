@@ -19,25 +19,32 @@ one ``start``, an engine's class overrides only the small steps below:
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from docker.types import Mount
-from jupyterhub.utils import maybe_future, random_port
+from jupyterhub.utils import AnyTimeoutError, maybe_future, random_port, wait_for_http_server
 
-from .. import registry
-from ..compat import admin_must_fix
+from .. import metrics, registry
+from ..compat import SpawnException, admin_must_fix
+from ..loop.admission import StartGate
 from ..network.mixin import HardeningMixin
+from ..provision import HomeProvisioner
 from ..quota.budget import BudgetLedger
 from ..quota.policy import Quota
 from ..quota.traits import QuotaConfigMixin
-from ..spec import ServerSpec, SpecInputs, make_spec
+from ..spec import Mountpoint, ServerSpec, SpecInputs, make_spec
 from .budget import BudgetPart
 from .courses import CoursePart
-from .homes import HomesMixin
+from .homes import HomePart, HomesMixin, home_key, home_owner, shared_provisioner
 from .profiles import ProfileMixin
 from .singleuser import SingleUserOptionsMixin
-from .start_queue import StartQueueMixin
+from .start_queue import StartQueue, StartQueueMixin, hub_spawn_limit, short_start_timeout
 from .state import KitStateMixin
+
+T = TypeVar("T")
 
 
 class KitSpawner(
@@ -144,7 +151,7 @@ class KitSpawner(
         try:
             started = await self.start_warm()
             if started is None:
-                started = await self.admitted(self.start_cold)
+                started = await self.start_queue().admit(self.start_cold)
         except BaseException:
             await self.clean_failed_start()
             raise
@@ -168,6 +175,196 @@ class KitSpawner(
         await self.wait_until_answering(ip, port)
         self.emit_progress(90, "Server is answering")
         return ip, port
+
+    # -- the start queue (the part: :mod:`.start_queue`) --------------------------------
+
+    def start_gate(self) -> StartGate:
+        """The start queue's gate, shared by every server of this hub."""
+        gate: StartGate = registry.shared(
+            "start-gate",
+            self.config,
+            lambda: StartGate(self.concurrent_starts, self.start_queue_max),
+            type(self),
+            self.concurrent_starts,
+            self.start_queue_max,
+        )
+        metrics.watch_queue(lambda: gate.queued)
+        return gate
+
+    def start_queue(self) -> StartQueue:
+        """This start's way through the hub's start queue, with the options as they
+        are now (a ``start_timeout`` that cuts the queue's short is said once)."""
+        why = short_start_timeout(
+            self.start_timeout, self.queue_timeout, self.start_after_queue_timeout
+        )
+        if why and not getattr(type(self), "_warned_timeout", False):
+            type(self)._warned_timeout = True
+            self.log.warning(why)
+        return StartQueue(
+            self.start_gate(),
+            owner=self._log_name,
+            spawner_class=type(self).__name__,
+            queue_timeout=self.queue_timeout,
+            after_queue_timeout=self.start_after_queue_timeout,
+            progress=self.emit_progress,
+            place=self.in_line,
+            log=self.log,
+        )
+
+    async def admitted(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Deprecated since 0.5: ``start_queue().admit(body)``."""
+        warnings.warn(
+            "KitSpawner.admitted(body) is deprecated since 0.5: use start_queue().admit(body)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.start_queue().admit(body)
+
+    def hub_concurrent_spawn_limit(self) -> int:
+        """Deprecated since 0.5: ``jhub_kit.spawners.start_queue.hub_spawn_limit(config)``."""
+        warnings.warn(
+            "KitSpawner.hub_concurrent_spawn_limit() is deprecated since 0.5: use "
+            "jhub_kit.spawners.start_queue.hub_spawn_limit(spawner.config)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return hub_spawn_limit(self.config)
+
+    def in_line(self, ahead: int | None) -> None:
+        """Record how many starts are ahead of this one in the queue (None: not in line)."""
+        self.queue_ahead = ahead
+
+    async def wait_until_answering(self, ip: str, port: int) -> None:
+        """Hold the start slot until the server answers HTTP: that is where the CPU goes."""
+        if self.internal_ssl or self.server is None:
+            return  # the hub's own check (with its certificates) does it
+        url = f"http://{ip}:{port}{self.server.base_url}"
+        while True:
+            try:
+                await wait_for_http_server(url, timeout=2)
+                return
+            except AnyTimeoutError:  # before Python 3.11 asyncio's is not the builtin
+                status = await self.poll()
+                if status is not None:
+                    tail = await self._output_tail()
+                    raise SpawnException(
+                        "Your server stopped while starting.",
+                        reason="stopped_while_starting",
+                        status_code=500,
+                        log_message=f"{self._log_name} stopped while starting: {status}"
+                        + (f"; its last output:\n{tail}" if tail else ""),
+                    ) from None
+
+    async def _output_tail(self, lines: int = 15) -> str:
+        """The last lines a stopped server printed, for the hub log ("" if unknown)."""
+        return ""
+
+    @property
+    def log_name(self) -> str:
+        """How the log names this server (the user's, and its name if it has one)."""
+        return f"{self.user.name}'s server" + (f" {self.name!r}" if self.name else "")
+
+    @property
+    def _log_name(self) -> str:  # DockerSpawner's name for it, which its own code reads
+        return self.log_name
+
+    # -- progress ------------------------------------------------------------
+
+    _progress_events: list[dict[str, Any]]
+
+    def emit_progress(self, progress: int, message: str) -> None:
+        """Tell the student how the start goes (the callback the parts are given)."""
+        self.log.info("%s: %s", self._log_name, message)
+        self._progress_events.append({"progress": progress, "message": message})
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        sent = 0
+        while True:
+            events = getattr(self, "_progress_events", [])
+            while sent < len(events):
+                yield events[sent]
+                sent += 1
+            await asyncio.sleep(0.2)
+
+    # -- the home (the part: :mod:`.homes`) -------------------------------------------
+
+    def home_key(self) -> str:
+        """What the provisioner keeps this server's home under: the user's name, or
+        ``USER/SERVER`` for a named server with :attr:`home_per_server`."""
+        return home_key(str(self.user.name), self.name, self.home_per_server)
+
+    def provisioner(self) -> HomeProvisioner | None:
+        """The configured provisioner, shared by every user's spawner (one lock per user)."""
+        return shared_provisioner(self.home_provisioner, self.config, self.log, lambda: self.client)
+
+    def home_owner(self) -> tuple[int, int]:
+        """The uid and gid the home belongs to (the provisioner's; 1000:100 without one).
+        Read from the configuration: no engine or disk is touched."""
+        return home_owner(self.home_provisioner, self.config)
+
+    def home_mount_target(self) -> str:
+        """Where the home is mounted in the server."""
+        return self.home_target or self.notebook_dir or "/home/jovyan"
+
+    def home_part(self) -> HomePart:
+        """This server's home as a part, given the provisioner and the home as
+        recorded now; :meth:`keep_home` takes back what it found."""
+        return HomePart(
+            provisioner=self.provisioner(),
+            key=self.home_key(),
+            user=str(self.user.name),
+            mount=self.home_mount,
+            usage=self.home_usage,
+            image=self.image,
+            docker=self.docker,
+            client=self.client,
+            log=self.log,
+        )
+
+    def keep_home(self, home: HomePart) -> None:
+        """Record the home as ``home`` left it (its mount, its last measure)."""
+        self.home_mount, self.home_usage = home.mount, home.usage
+
+    async def provision_home(self, quota: Quota, progress: Callable[[int, str], None]) -> None:
+        """Make (or find) this server's home, sized by ``quota``'s ``disk_limit``, and
+        measure it (:meth:`HomePart.provision`); ``progress`` tells the student."""
+        if self.home_provisioner is None:
+            return
+        home = self.home_part()
+        try:
+            await home.provision(quota, progress)
+        finally:
+            self.keep_home(home)
+
+    _usage_at = 0.0
+
+    async def refresh_usage(self, force: bool = False) -> None:
+        """Measure the home now (``force``) or when ``usage_interval`` has passed."""
+        now = asyncio.get_running_loop().time()
+        if self.home_provisioner is None or (
+            not force and now - self._usage_at < self.usage_interval
+        ):
+            return
+        self._usage_at = now
+        home = self.home_part()
+        await home.measure()
+        self.home_usage = home.usage  # only the measure: a start may have moved the home since
+
+    def home_full_now(self) -> str:
+        """Why this server's home has no room left, as last measured (``"space"``,
+        ``"files"``), or "" (room left, not measured, or the notice is off)."""
+        usage = self.home_usage
+        if not self.home_full_notice or self.home_mount is None or usage is None:
+            return ""
+        return usage.full
+
+    async def host_path(self, m: Mountpoint, image: str = "") -> str:
+        """Where mount ``m``'s content is on this host (:meth:`HomePart.host_path`)."""
+        return await self.home_part().host_path(m, image)
+
+    async def prepare_mounts(self, described: ServerSpec) -> None:
+        """Ready the mounts beside the home before a start (:meth:`HomePart.prepare_mounts`)."""
+        await self.home_part().prepare_mounts(described)
 
     # -- the template methods an engine overrides ------------------------------------
 

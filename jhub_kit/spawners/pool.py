@@ -4,7 +4,8 @@ from the configuration alone, and a start from a member.
 A part, not a mixin: :class:`~jhub_kit.QuotaDockerSpawner` makes one
 (:attr:`~jhub_kit.QuotaDockerSpawner.pool_part`) and calls it in its one start
 (:meth:`PoolPart.try_start`); the part calls the spawner's public methods only
-(its description, home, mounts and network). The options are the spawner's
+(its description, home, mounts and network), as
+:class:`PoolSpawner` lists them. The options are the spawner's
 (:class:`jhub_kit.pool.mixin.PoolMixin`, traits only).
 
 Members are made by a *stand-in* spawner: the hub's spawner class, built from the
@@ -20,9 +21,12 @@ Hub's address on the network), not made again.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jupyterhub.utils import random_port
 from traitlets import TraitError
@@ -33,18 +37,120 @@ from ..pool import members as pool_mod
 from ..pool import schedule as pool_schedule
 from ..pool.members import Attachment, Member, MemberKind, WarmPool
 from ..pool.schedule import Window
+from ..provision import HomeProvisioner
 from ..quota.policy import Quota, QuotaError, build_quota, parse_partial
-from ..spec import ServerSpec
+from ..quota.policy_file import PolicyFile
+from ..quota.profiles import Profile
+from ..spec import Mountpoint, ServerSpec
 from ..standin import stand_in as make_stand_in
 
-if TYPE_CHECKING:
-    from .docker import QuotaDockerSpawner
+
+class PoolSpawner(Protocol):
+    """What the pool part needs of its spawner (:class:`~jhub_kit.QuotaDockerSpawner`
+    is one): the pool's options, the description of the user's server, its home
+    and network, the engine, and the start's progress. Public names only."""
+
+    # the hub, the engine, the log
+    config: Any
+    hub: Any
+    client: Any
+    log: logging.Logger | logging.LoggerAdapter[Any]
+
+    @property
+    def executor(self) -> ThreadPoolExecutor: ...
+
+    def docker(self, method: str, *args: Any, **kwargs: Any) -> Awaitable[Any]: ...
+
+    # the warm pool's options (:class:`jhub_kit.pool.mixin.PoolMixin`) and the start's
+    pool_size: int
+    pool_schedule: list[Any]
+    pool_dir: str
+    pool_max_age: float
+    pool_fill_max: int
+    pool_python: str
+    pool_lag_budget: float
+    pool_lag_max_wait: float
+    loop_stall_log: float
+    prefix: str
+    start_after_queue_timeout: float
+    home_provisioner: str | HomeProvisioner | None
+    post_start_cmd: Any
+    network_name: str
+    port: int
+
+    # who it is, and its profile
+    @property
+    def is_stand_in(self) -> bool: ...
+
+    @property
+    def log_name(self) -> str: ...
+
+    @property
+    def pool_part(self) -> PoolPart: ...
+
+    profile: Profile | None
+
+    def policy_file(self) -> PolicyFile | None: ...
+
+    def profiles(self, policy: Any = None) -> list[Profile]: ...
+
+    async def load_profiles(self) -> list[Profile]: ...
+
+    def set_profile(self, chosen: Profile) -> None: ...
+
+    def configured_defaults(self) -> dict[str, Any]: ...
+
+    def quota_limits(self, quota: Quota, cpu_period: int | None = None) -> dict[str, Any]: ...
+
+    # the description, the home, the network
+    async def describe(
+        self, *, home_target: str | None = None, identity: bool = True
+    ) -> ServerSpec: ...
+
+    async def starts_as_root(self, create_user: str | None = None) -> bool: ...
+
+    def home_mount_target(self) -> str: ...
+
+    def home_input(self, home_target: str | None = None) -> dict[str, Any] | None: ...
+
+    def home_full_now(self) -> str: ...
+
+    def home_owner(self) -> tuple[int, int]: ...
+
+    async def provision_home(self, quota: Quota, progress: Callable[[int, str], None]) -> None: ...
+
+    async def provision_courses(self) -> None: ...
+
+    def course_mounts(self) -> tuple[dict[str, Any], ...]: ...
+
+    async def prepare_mounts(self, described: ServerSpec) -> None: ...
+
+    async def host_path(self, m: Mountpoint, image: str = "") -> str: ...
+
+    async def prepare_network(self) -> None: ...
+
+    def get_env(self) -> dict[str, str]: ...
+
+    def get_args(self) -> list[str]: ...
+
+    # the start
+    def start_gate(self) -> Any: ...
+
+    def runs_in(self, member: Member | None, started: bool = True) -> None: ...
+
+    def emit_progress(self, progress: int, message: str) -> None: ...
+
+    async def get_ip_and_port(self) -> tuple[str, int]: ...
+
+    async def post_start_exec(self) -> Any: ...
+
+    async def wait_until_answering(self, ip: str, port: int) -> None: ...
 
 
 class PoolPart:
     """The warm pool as one spawner sees it, and a start from it."""
 
-    def __init__(self, spawner: QuotaDockerSpawner) -> None:
+    def __init__(self, spawner: PoolSpawner) -> None:
         self.spawner = spawner
         self.log = spawner.log
         self.start_phases: dict[str, float] = {}
@@ -142,7 +248,7 @@ class PoolPart:
                 "Warm pool: filling from now, with the hub's first server of the kit (%s); "
                 "the starts until it is warm are cold. To fill it when the hub starts, add "
                 "`import jhub_kit; jhub_kit.follow_hub()` to jupyterhub_config.py",
-                self.spawner._log_name,
+                self.spawner.log_name,
             )
 
     async def running_pool(self, wanted: bool = False) -> WarmPool | None:
@@ -199,13 +305,13 @@ class PoolPart:
             kinds[slug], sizes[slug] = kind, profile.pool_size
         return kinds, sizes
 
-    def stand_in(self, profile: Any = None) -> QuotaDockerSpawner:
+    def stand_in(self, profile: Any = None) -> PoolSpawner:
         """The hub's spawner class for nobody, from the configuration alone (and the
         image and overrides of ``profile``, if given)."""
         sp = self.spawner
         if sp.is_stand_in and profile is None:
             return sp
-        stand_in = make_stand_in(type(sp), sp.config, hub=sp.hub)
+        stand_in: PoolSpawner = make_stand_in(type(sp), sp.config, hub=sp.hub)
         if profile is not None:
             stand_in.set_profile(profile)
         return stand_in
@@ -294,7 +400,7 @@ class PoolPart:
             why.append("the quota has no memory limit (a running container's cannot be lifted)")
         if why:
             self.log.info(
-                "%s: starting cold, not from the warm pool: %s", sp._log_name, "; ".join(why)
+                "%s: starting cold, not from the warm pool: %s", sp.log_name, "; ".join(why)
             )
             metrics.count_cold("no_memory_limit" if quota.mem_limit is None else "differs")
             return None
@@ -324,7 +430,7 @@ class PoolPart:
         except Exception as e:  # a member that fails is removed; the start goes cold
             metrics.count_cold("member_failed")
             self.log.warning(
-                "%s: warm pool member %s failed (%s); starting cold", sp._log_name, member.name, e
+                "%s: warm pool member %s failed (%s); starting cold", sp.log_name, member.name, e
             )
             await pool.discard(member)
             sp.runs_in(None)
@@ -390,7 +496,7 @@ class PoolPart:
         sp.emit_progress(90, "Server is answering (it came from the warm pool)")
         self.log.info(
             "%s: from the warm pool in %.2f s (%s)",
-            sp._log_name,
+            sp.log_name,
             sum(self.start_phases.values()),
             ", ".join(f"{k} {v:.2f}" for k, v in self.start_phases.items()),
         )

@@ -1,23 +1,30 @@
-"""The start queue as a Spawner mixin: at most ``concurrent_starts`` starts in
-flight, the rest in arrival order with their place shown, a full or slow queue
-refused in plain words; and the progress messages a start emits.
+"""The start queue as a part: at most ``concurrent_starts`` starts in flight, the
+rest in arrival order with their place shown, a full or slow queue refused in
+plain words.
 
-Shared by :class:`~jhub_kit.QuotaDockerSpawner` (one host: the default is the
-hub's cores) and :class:`~jhub_kit.QuotaSwarmSpawner` (the default is the
-swarm's cores). The queue itself is :class:`jhub_kit.loop.admission.StartGate`.
+:class:`StartQueueMixin` holds the options (traits only: configured as
+``c.QuotaDockerSpawner.concurrent_starts`` and so on); :class:`StartQueue` is one
+start's way through the hub's queue, made by the spawner for each start
+(:meth:`jhub_kit.spawners.kit.KitSpawner.start_queue`) from what it is given: the
+hub's gate, the timeouts, and callbacks for the student's progress and the place
+in line the views show. Shared by :class:`~jhub_kit.QuotaDockerSpawner` (one
+host: the default width is the hub's cores) and
+:class:`~jhub_kit.QuotaSwarmSpawner` (the swarm's cores). The gate itself is
+:class:`jhub_kit.loop.admission.StartGate`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jupyterhub.utils import AnyTimeoutError, wait_for_http_server
+from jupyterhub.utils import AnyTimeoutError
 from traitlets import Float, Int, default
 
-from .. import metrics, registry
+from .. import metrics
 from ..compat import SpawnException
 from ..deprecation import RenamedTraits
 from ..loop.admission import QueueFull, QueueTimeout, StartGate, default_limit
@@ -31,8 +38,14 @@ else:
 T = TypeVar("T")
 
 
+def hub_spawn_limit(config: Mapping[str, Any]) -> int:
+    """``c.JupyterHub.concurrent_spawn_limit`` as the hub has it (100 when unset)."""
+    hub_cfg = config.get("JupyterHub", {})
+    return int(hub_cfg.get("concurrent_spawn_limit", 100))
+
+
 class StartQueueMixin(RenamedTraits, _Base):
-    """Admission control and progress messages for a spawner's starts."""
+    """The start queue's options (traits only; the queue is :class:`StartQueue`)."""
 
     renamed_traits = {"startup_timeout": ("start_after_queue_timeout", "0.5")}
 
@@ -69,15 +82,10 @@ class StartQueueMixin(RenamedTraits, _Base):
 
     @default("start_queue_max")
     def _start_queue_max_default(self) -> int:
-        hub_limit = self.hub_concurrent_spawn_limit()
+        hub_limit = hub_spawn_limit(self.config)
         if hub_limit <= 0:
             return 500
         return max(0, hub_limit - self.concurrent_starts)
-
-    def hub_concurrent_spawn_limit(self) -> int:
-        """``c.JupyterHub.concurrent_spawn_limit`` as the hub has it (100 when unset)."""
-        hub_cfg = self.config.get("JupyterHub", {})
-        return int(hub_cfg.get("concurrent_spawn_limit", 100))
 
     start_after_queue_timeout = Float(
         120,
@@ -108,50 +116,73 @@ class StartQueueMixin(RenamedTraits, _Base):
     def _start_timeout_default(self) -> int:
         return int(self.queue_timeout + self.start_after_queue_timeout)
 
-    def _warn_short_start_timeout(self) -> None:
-        budget = self.queue_timeout + self.start_after_queue_timeout
-        if self.start_timeout < budget and not getattr(type(self), "_warned_timeout", False):
-            type(self)._warned_timeout = True
-            self.log.warning(
-                "c.Spawner.start_timeout = %s is below queue_timeout + start_after_queue_timeout "
-                "= %g: "
-                "JupyterHub will give up on a start before the kit's own limits do",
-                self.start_timeout,
-                budget,
-            )
 
-    def start_gate(self) -> StartGate:
-        """The gate shared by every server of this hub."""
-        gate: StartGate = registry.shared(
-            "start-gate",
-            self.config,
-            lambda: StartGate(self.concurrent_starts, self.start_queue_max),
-            type(self),
-            self.concurrent_starts,
-            self.start_queue_max,
-        )
-        metrics.watch_queue(lambda: gate.queued)
-        return gate
+def short_start_timeout(start_timeout: float, queue_timeout: float, after: float) -> str:
+    """Why JupyterHub's ``start_timeout`` gives up before the queue's own limits
+    (``queue_timeout`` in line, ``after`` once out of it), or "" when it does not."""
+    budget = queue_timeout + after
+    if start_timeout >= budget:
+        return ""
+    return (
+        f"c.Spawner.start_timeout = {start_timeout} is below queue_timeout + "
+        f"start_after_queue_timeout = {budget:g}: JupyterHub will give up on a start "
+        "before the kit's own limits do"
+    )
 
-    async def admitted(self, body: Callable[[], Awaitable[T]]) -> T:
-        """Run ``body`` (the start proper) in a slot of :meth:`start_gate`, within
-        ``start_after_queue_timeout``; a full or slow queue fails the spawn in plain words."""
-        cls = type(self).__name__
-        self._warn_short_start_timeout()
+
+class StartQueue:
+    """One start's way through the hub's start queue: a slot of ``gate`` within
+    ``queue_timeout``, then the start proper within ``after_queue_timeout``.
+
+    ``owner`` names the server in the log (and in the gate's list of holders),
+    ``spawner_class`` the section of the options a message names; ``progress``
+    tells the student their place, ``place`` records it (None once out of line)."""
+
+    def __init__(
+        self,
+        gate: StartGate,
+        *,
+        owner: str,
+        spawner_class: str,
+        queue_timeout: float,
+        after_queue_timeout: float,
+        progress: Callable[[int, str], None],
+        place: Callable[[int | None], None],
+        log: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> None:
+        self.gate = gate
+        self.owner = owner
+        self.spawner_class = spawner_class
+        self.queue_timeout = queue_timeout
+        self.after_queue_timeout = after_queue_timeout
+        self.progress = progress
+        self.place = place
+        self.log = log
+
+    def queued(self, ahead: int) -> None:
+        """The gate's word on this start's place in line."""
+        self.place(ahead)
+        if ahead:
+            self.progress(8, f"Waiting to start: {ahead} ahead of you")
+        else:
+            self.progress(8, "Waiting to start: you are next")
+
+    async def admit(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run ``body`` (the start proper) in a slot of the gate, within the timeout
+        after the queue; a full or slow queue fails the spawn in plain words."""
+        cls, owner = self.spawner_class, self.owner
         asked = time.monotonic()
         try:
-            async with self.start_gate().slot(
-                self._queued, timeout=self.queue_timeout, owner=self._log_name
-            ):
-                self.queue_ahead = None
+            async with self.gate.slot(self.queued, timeout=self.queue_timeout, owner=owner):
+                self.place(None)
                 metrics.START_QUEUE_WAIT.observe(time.monotonic() - asked)
-                return await asyncio.wait_for(body(), self.start_after_queue_timeout)
+                return await asyncio.wait_for(body(), self.after_queue_timeout)
         except QueueTimeout as e:
             metrics.count_refusal("queue_timeout")
-            self.queue_ahead = None
+            self.place(None)
             self.log.warning(
                 "Start of %s gave up after %g s in line (c.%s.queue_timeout): %s",
-                self._log_name,
+                owner,
                 self.queue_timeout,
                 cls,
                 e,
@@ -161,82 +192,26 @@ class StartQueueMixin(RenamedTraits, _Base):
                 reason="queue_timeout",
                 status_code=503,
                 log_message=(
-                    f"Start of {self._log_name} waited {self.queue_timeout:g} s in line "
+                    f"Start of {owner} waited {self.queue_timeout:g} s in line "
                     f"(c.{cls}.queue_timeout)"
                 ),
             ) from None
         except QueueFull as e:
             metrics.count_refusal("queue_full")
-            self.log.warning("Start of %s refused: %s", self._log_name, e)
+            self.log.warning("Start of %s refused: %s", owner, e)
             raise SpawnException(
                 "Too many servers are starting right now; please try again in a minute.",
                 reason="queue_full",
                 status_code=429,
-                log_message=f"Start of {self._log_name} refused: the start queue is full ({e})",
+                log_message=f"Start of {owner} refused: the start queue is full ({e})",
             ) from None
         except AnyTimeoutError:
             raise SpawnException(
-                f"Your server did not start within {self.start_after_queue_timeout:g} seconds.",
+                f"Your server did not start within {self.after_queue_timeout:g} seconds.",
                 reason="startup_timeout",
                 status_code=500,
                 log_message=(
-                    f"{self._log_name} not ready {self.start_after_queue_timeout:g} s after it "
+                    f"{owner} not ready {self.after_queue_timeout:g} s after it "
                     f"left the start queue (c.{cls}.start_after_queue_timeout)"
                 ),
             ) from None
-
-    async def wait_until_answering(self, ip: str, port: int) -> None:
-        """Hold the start slot until the server answers HTTP: that is where the CPU goes."""
-        if self.internal_ssl or self.server is None:
-            return  # the hub's own check (with its certificates) does it
-        url = f"http://{ip}:{port}{self.server.base_url}"
-        while True:
-            try:
-                await wait_for_http_server(url, timeout=2)
-                return
-            except AnyTimeoutError:  # before Python 3.11 asyncio's is not the builtin
-                status = await self.poll()
-                if status is not None:
-                    tail = await self._output_tail()
-                    raise SpawnException(
-                        "Your server stopped while starting.",
-                        reason="stopped_while_starting",
-                        status_code=500,
-                        log_message=f"{self._log_name} stopped while starting: {status}"
-                        + (f"; its last output:\n{tail}" if tail else ""),
-                    ) from None
-
-    async def _output_tail(self, lines: int = 15) -> str:
-        """The last lines a stopped server printed, for the hub log ("" if unknown)."""
-        return ""
-
-    queue_ahead: int | None = None
-    """How many starts are ahead of this one in the start queue, while it waits."""
-
-    def _queued(self, ahead: int) -> None:
-        self.queue_ahead = ahead
-        if ahead:
-            self.emit_progress(8, f"Waiting to start: {ahead} ahead of you")
-        else:
-            self.emit_progress(8, "Waiting to start: you are next")
-
-    @property
-    def _log_name(self) -> str:
-        return f"{self.user.name}'s server" + (f" {self.name!r}" if self.name else "")
-
-    # -- progress ------------------------------------------------------------
-
-    _progress_events: list[dict[str, Any]]
-
-    def emit_progress(self, progress: int, message: str) -> None:
-        self.log.info("%s: %s", self._log_name, message)
-        self._progress_events.append({"progress": progress, "message": message})
-
-    async def progress(self) -> AsyncIterator[dict[str, Any]]:
-        sent = 0
-        while True:
-            events = getattr(self, "_progress_events", [])
-            while sent < len(events):
-                yield events[sent]
-                sent += 1
-            await asyncio.sleep(0.2)

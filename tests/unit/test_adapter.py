@@ -87,5 +87,5 @@ def test_the_swarm_spawner_uses_no_private_dockerspawner_name():
     import jhub_kit.spawners.swarm as mod
     from jhub_kit import QuotaSwarmSpawner
 
-    # _log_name: the kit's own (StartQueueMixin), which DockerSpawner also has
+    # _log_name: the kit's own (KitSpawner.log_name), which DockerSpawner also has
     assert _private_names_used(mod, SwarmSpawner, QuotaSwarmSpawner) <= {"_log_name"}

@@ -125,3 +125,113 @@ def test_a_description_is_refined_not_made_again():
     assert refined.host_config["mounts"][-1] == home
     assert refined.env["A"] == "2" and first.env["A"] == "1"
     assert refined.create["image"] == "img" and refined.args == first.args
+
+
+# -- the home and the start queue: parts, their options the spawner's ------------------
+
+
+def _behaviour(cls: type) -> list[str]:
+    """What a class body defines besides traits and their handlers (``@default``,
+    ``@observe``, ``@validate``, traitlets' ``_name_default``): methods, properties."""
+    from traitlets import EventHandler, TraitType
+
+    found = []
+    for name, value in vars(cls).items():
+        if name.startswith("__") or isinstance(value, (TraitType, EventHandler)):
+            continue
+        if name.startswith("_") and name.endswith("_default"):
+            continue
+        if callable(value) or isinstance(value, (property, classmethod, staticmethod)):
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize(
+    "module, part",
+    [("homes", "HomePart"), ("start_queue", "StartQueue")],
+    ids=["home", "start-queue"],
+)
+def test_the_home_and_the_start_queue_are_parts_with_their_options_on_the_spawner(module, part):
+    """The spawner's bases from the part's module hold its options and nothing else
+    (``c.QuotaDockerSpawner.home_provisioner`` is configured as before); the work is
+    a plain object, given values and callbacks, not the spawner."""
+    import importlib
+    import inspect
+
+    from traitlets import HasTraits
+
+    from jhub_kit.spawners.kit import KitSpawner
+
+    mod = importlib.import_module(f"jhub_kit.spawners.{module}")
+    bases = [c for c in KitSpawner.__mro__ if c.__module__ == mod.__name__]
+    assert bases, f"no base of KitSpawner holds the options of {module}"
+    for base in bases:
+        assert not _behaviour(base), (
+            f"{base.__name__} ({module}) does more than hold options: {_behaviour(base)}"
+        )
+    cls = getattr(mod, part, None)
+    assert cls is not None, f"{module} has no part {part}"
+    assert not issubclass(cls, HasTraits) and not issubclass(KitSpawner, cls)
+    given = inspect.signature(cls.__init__).parameters
+    assert "spawner" not in given, f"{part} is given the whole spawner: {list(given)}"
+
+
+def test_the_behaviour_check_sees_a_method_and_not_a_trait():
+    from traitlets import Int, default
+    from traitlets.config import Configurable
+
+    class Options(Configurable):
+        size = Int(1).tag(config=True)
+
+        @default("size")
+        def _size_default(self):
+            return 2
+
+    class Mixin(Options):
+        def provision(self):
+            return None
+
+        @property
+        def key(self):
+            return ""
+
+    assert _behaviour(Options) == []
+    assert _behaviour(Mixin) == ["provision", "key"]
+
+
+def test_the_start_calls_the_queue_and_the_home_in_order():
+    """Read top to bottom: the start queue admits the cold start, whose first step
+    is the home."""
+    import inspect
+
+    from jhub_kit.spawners.kit import KitSpawner
+
+    start = inspect.getsource(KitSpawner.start)
+    assert "self.start_queue().admit(self.start_cold)" in start
+    cold = inspect.getsource(KitSpawner.start_cold)
+    assert cold.index("provision_home") < cold.index("prepare_engine") < cold.index("start()")
+
+
+def test_the_pool_part_needs_of_its_spawner_only_what_its_protocol_names():
+    """``PoolSpawner`` (a Protocol) lists what the pool part calls; mypy holds the
+    part to it, and here the spawner is checked to have each of them (DockerSpawner
+    has no type hints, so mypy cannot check that side)."""
+    import re
+
+    from jhub_kit import QuotaDockerSpawner
+    from jhub_kit.spawners import pool
+    from jhub_kit.spawners.pool import PoolPart, PoolSpawner
+
+    members = set(PoolSpawner.__annotations__) | {
+        n
+        for n, v in vars(PoolSpawner).items()
+        if not n.startswith("_") and (callable(v) or isinstance(v, property))
+    }
+    assert {"describe", "provision_home", "pool_size", "log_name"} <= members
+    missing = sorted(n for n in members if not hasattr(QuotaDockerSpawner, n))
+    assert not missing, f"QuotaDockerSpawner lacks what the pool part needs: {missing}"
+    source = Path(pool.__file__).read_text()
+    private = re.findall(r"\b(?:sp|spawner|stand_in)\.(_\w+)", source)
+    assert not private, f"the pool part reaches into its spawner's private names: {private}"
+    hint = PoolPart.__init__.__annotations__["spawner"]
+    assert hint in ("PoolSpawner", PoolSpawner), hint
