@@ -22,8 +22,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-#: the culler's config file: ``c.IdleCuller.cull_arbiter_hook = cull_arbiter``
-CULLER_CONFIG = str(Path(__file__).with_name("idle_culler_config.py"))
+#: the culler's config file: ``c.IdleCuller.cull_arbiter_hook = cull_arbiter``. In a
+#: folder without ``__init__.py``, so it is data of the package, never one of its
+#: modules (it needs the config loader's ``get_config``; importing every module of the
+#: package, as pydoc or a test does, must work)
+CULLER_CONFIG = str(Path(__file__).with_name("culler") / "idle_culler_config.py")
 
 #: the key of the kit's part of a spawner's state (:mod:`jhub_kit.spawners.state`)
 _STATE_KEY = "jhub_kit"

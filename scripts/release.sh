@@ -72,6 +72,7 @@ need = [
     "jhub_kit/py.typed",
     "jhub_kit/_version.py",
     "jhub_kit/pool/launcher.py",
+    "jhub_kit/culler/idle_culler_config.py",
     "jhub_kit/views/templates/home.html",
     "jhub_kit/views/dashboard/templates/index.html",
 ]

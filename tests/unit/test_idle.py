@@ -128,8 +128,17 @@ def test_the_arbiter_without_activity_or_start_culls_nothing():
 
 
 def test_the_culler_loads_the_kits_config_file():
-    """The file the bundle passes as --config sets the culler's documented hook."""
+    """The file the bundle passes as --config sets the culler's documented hook; it is
+    not a module of the package (importing every module must work)."""
+    import pkgutil
+
     from jupyterhub_idle_culler import IdleCuller
+
+    import jhub_kit
+
+    names = {m.name for m in pkgutil.walk_packages(jhub_kit.__path__, "jhub_kit.")}
+    assert "jhub_kit.idle" in names
+    assert not any("culler" in n.split(".")[-1] for n in names), names
 
     culler = IdleCuller()
     culler.load_config_file(CULLER_CONFIG)
