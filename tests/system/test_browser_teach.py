@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark
 BEFORE = """\
 c.JhubKit.teachers = {"teach-a": ["class-a"]}
 c.JhubKit.teacher_ceiling = {"mem_limit": "1G"}
-c.JhubKit.dashboard_user = ""  # it writes the policy file in the test's own directory
+c.JhubKit.dashboard_user = ""  # the hub's user (test_teachers_hub runs it as nobody)
 """
 EXTRA = """\
 c.QuotaDockerSpawner.mem_limit = "512M"
@@ -97,7 +97,10 @@ async def test_a_teacher_raises_memory_stops_and_starts_from_the_dashboard(
         await expect(page.locator("#action-status")).to_contain_text(
             "user:ann mem_limit: - → 1G", timeout=30 * MS
         )
-        assert "[users.ann]" in policy.read_text()
+        # the teachers' own file (the bundle's), over the admin's, which stays as it was
+        teachers = tmp_path / "data" / "teachers" / "policy.toml"
+        assert "[users.ann]" in teachers.read_text()
+        assert policy.read_text() == "[defaults]\npids_limit = 512\n"
         row = page.locator("#audit tbody tr").first
         await expect(row).to_contain_text("teach-a", timeout=30 * MS)
         await expect(row).to_contain_text("mem_limit")
