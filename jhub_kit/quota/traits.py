@@ -37,6 +37,12 @@ def _resource_trait(inner: Any, help: str) -> Any:
     )
 
 
+def _shared_policy_file(path: str) -> PolicyFile:
+    """One cache per path, shared by every user's spawner."""
+    found: PolicyFile = registry.shared("policy-file", None, lambda: PolicyFile(path), path)
+    return found
+
+
 class QuotaConfigMixin(_Base):
     """Quota traits (defaults, groups, users, policy file) and their resolution."""
 
@@ -302,19 +308,12 @@ class QuotaConfigMixin(_Base):
 
     def policy_file(self) -> PolicyFile | None:
         path = self.quota_policy_file
-        if not path:
-            return None
-        # one cache per path, shared by every user's spawner
-        found: PolicyFile = registry.shared("policy-file", None, lambda: PolicyFile(path), path)
-        return found
+        return _shared_policy_file(path) if path else None
 
     def teacher_file(self) -> PolicyFile | None:
         """The teachers' policy file, if it is set and exists (one stat)."""
         path = self.teacher_policy_file
-        if not path or not os.path.exists(path):
-            return None
-        found: PolicyFile = registry.shared("policy-file", None, lambda: PolicyFile(path), path)
-        return found
+        return _shared_policy_file(path) if path and os.path.exists(path) else None
 
     def _called_defaults(self) -> dict[str, Any]:
         """Each resource trait's value; a callable is called with the spawner (its
