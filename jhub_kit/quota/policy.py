@@ -102,13 +102,20 @@ def parse_count(value: Any, *, where: str = "count") -> Number:
     return value
 
 
-_DURATION_RE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[smhd]?)\s*$", re.IGNORECASE)
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NUM = r"\d+(?:\.\d+)?"
+#: ``90``, ``30m``, ``1.5h``, and :func:`format_duration`'s own ``1h30m`` or ``1d1m1s``
+_DURATION_RE = re.compile(
+    rf"^\s*(?:(?P<bare>{_NUM})|(?:(?P<d>{_NUM})d)?(?:(?P<h>{_NUM})h)?(?:(?P<m>{_NUM})m)?"
+    rf"(?:(?P<s>{_NUM})s)?)\s*$",
+    re.IGNORECASE,
+)
+_SECONDS = {"bare": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_EXAMPLE = '"30m", "8h", "1d", a number of seconds, or "unlimited" (never)'
 
 
 def parse_duration(value: Any, *, where: str = "duration") -> Number:
-    """Parse a time span in seconds: ``90`` (seconds), ``"30m"``, ``"8h"``, ``"1d"``.
+    """Parse a time span in seconds: ``90`` (seconds), ``"30m"``, ``"8h"``, ``"1d"``,
+    ``"1h30m"`` (what :func:`format_duration` writes).
 
     ``"unlimited"`` and 0 give :data:`UNLIMITED` (no such limit: never stopped for it),
     as ``0`` turns jupyterhub-idle-culler's own ``--timeout`` and ``--max-age`` off."""
@@ -116,9 +123,9 @@ def parse_duration(value: Any, *, where: str = "duration") -> Number:
         if value.strip().lower() in _UNLIMITED_WORDS:
             return UNLIMITED
         m = _DURATION_RE.match(value)
-        if not m:
+        if not m or not any(m.groupdict().values()):
             raise QuotaError(f"{where}: {value!r} is not a time span; use e.g. {DURATION_EXAMPLE}")
-        value = float(m["num"]) * _SECONDS[m["unit"].lower()]
+        value = sum(float(n) * _SECONDS[unit] for unit, n in m.groupdict().items() if n)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise QuotaError(f"{where}: {value!r} is not a time span; use e.g. {DURATION_EXAMPLE}")
     if value < 0:

@@ -25,6 +25,8 @@ DURATIONS = [
     ("1.5h", 5400),
     ("8H", 28800),
     ("1d", 86400),
+    ("1h30m", 5400),  # what format_duration writes, read back
+    ("1d1m1s", 86461),
     ("unlimited", float("inf")),
     (0, float("inf")),
     ("0m", float("inf")),
@@ -36,10 +38,17 @@ def test_durations(raw, seconds):
     assert parse_duration(raw) == seconds
 
 
-@pytest.mark.parametrize("raw", ["-5", -5, "soon", "5 minutes", True, None, float("nan"), "1w"])
+@pytest.mark.parametrize(
+    "raw", ["-5", -5, "soon", "5 minutes", True, None, float("nan"), "1w", "", "m", "30m1h"]
+)
 def test_bad_durations_say_what_to_write(raw):
     with pytest.raises(QuotaError, match=re.escape('use e.g. "30m"')):
         parse_duration(raw, where="quota_groups['exam']['idle_timeout']")
+
+
+def test_what_format_duration_writes_reads_back():
+    for seconds in (1, 59, 60, 90, 1800, 5400, 28800, 86400, 86461, 200_000):
+        assert parse_duration(format_duration(seconds)) == seconds
 
 
 def test_format_duration():
