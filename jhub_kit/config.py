@@ -503,7 +503,7 @@ def add_dashboard(
         # what it needs, and nothing of the hub's: no secret, no config to run
         "environment": {
             board.ENV: settings or kit.dashboard_settings,
-            "JHUB_KIT_DASHBOARD_USER": user,
+            board.USER_ENV: user,
             board_limits.CEILING_ENV: json.dumps(ceiling or {}),
             board_limits.AUDIT_ENV: audit_log or kit.teacher_audit_log,
         },

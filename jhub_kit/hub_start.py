@@ -60,12 +60,9 @@ async def _prepare_teachers_files(app: Any, stand_in: Any) -> None:
     dashboard's user (:func:`jhub_kit.views.dashboard.limits.prepare_for`)."""
     import logging
 
-    from .views.dashboard import SERVICE_NAME, limits
+    from .views.dashboard import SERVICE_NAME, limits, settings
 
-    service: dict[str, Any] = next(
-        (s for s in getattr(app, "services", []) or [] if s.get("name") == SERVICE_NAME), {}
-    )
-    env = service.get("environment") or {}
+    env = settings.environment_of(list(getattr(app, "services", []) or []), SERVICE_NAME)
     teachers = getattr(stand_in, "teacher_policy_file", "")
     try:
         ceiling = limits.ceiling_from_env_of(env)
@@ -73,7 +70,7 @@ async def _prepare_teachers_files(app: Any, stand_in: Any) -> None:
         ceiling = {}
     if not (teachers or ceiling):
         return  # no teacher changes anything here
-    user = env.get("JHUB_KIT_DASHBOARD_USER", "")
+    user = env.get(settings.USER_ENV, "")
     paths = [teachers, env.get(limits.AUDIT_ENV, "")]
     try:
         problems = await offloop.run_io(limits.prepare_for, user, paths)

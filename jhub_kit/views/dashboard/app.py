@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument(
         "--user",
-        default=os.environ.get("JHUB_KIT_DASHBOARD_USER", ""),
+        default=os.environ.get(settings.USER_ENV, ""),
         help="when started as root, become this user before serving "
         "(default $JHUB_KIT_DASHBOARD_USER)",
     )

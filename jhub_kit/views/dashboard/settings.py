@@ -28,6 +28,8 @@ from ...quota.policy_file import _format_for, parse_policy_text
 SCHEMA = 1
 #: the service's environment variable naming the file
 ENV = "JHUB_KIT_DASHBOARD_SETTINGS"
+#: the service's environment: the user it becomes, started by a root hub
+USER_ENV = "JHUB_KIT_DASHBOARD_USER"
 
 log = logging.getLogger("jhub_kit.views.dashboard")
 
@@ -133,12 +135,17 @@ def read(path: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def path_in(services: list[dict[str, Any]], name: str) -> str:
-    """The settings file the hub's dashboard service reads ("" if none is configured)."""
+def environment_of(services: list[dict[str, Any]], name: str) -> dict[str, str]:
+    """The environment the hub gives its service ``name`` ({} if none is configured)."""
     for service in services:
         if service.get("name") == name:
-            return str((service.get("environment") or {}).get(ENV, ""))
-    return ""
+            return dict(service.get("environment") or {})
+    return {}
+
+
+def path_in(services: list[dict[str, Any]], name: str) -> str:
+    """The settings file the hub's dashboard service reads ("" if none is configured)."""
+    return str(environment_of(services, name).get(ENV, ""))
 
 
 async def keep_written(
