@@ -31,6 +31,8 @@ import os
 import sqlite3
 from typing import Any
 
+from . import registry
+
 
 def _for_a_class(con: sqlite3.Connection) -> None:
     con.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
@@ -64,7 +66,10 @@ def sqlite_path(url: str) -> str | None:
     return u.database
 
 
-_FILES: set[str] = set()
+def _files() -> set[str]:
+    """The SQLite files (real paths) this process gives a class's settings."""
+    found: set[str] = registry.shared("hubdb-files", None, set)
+    return found
 
 
 def enable(db_url: str) -> bool:
@@ -76,15 +81,16 @@ def enable(db_url: str) -> bool:
     path = sqlite_path(db_url)
     if path is None:
         return False
-    _FILES.add(os.path.realpath(path))
+    _files().add(os.path.realpath(path))
     if not event.contains(Engine, "connect", _on_connect):
         event.listen(Engine, "connect", _on_connect)
     return True
 
 
 def _on_connect(dbapi_con: Any, record: Any) -> None:
-    if not _FILES or not isinstance(dbapi_con, sqlite3.Connection):
+    files = _files()
+    if not files or not isinstance(dbapi_con, sqlite3.Connection):
         return
     row = dbapi_con.execute("PRAGMA database_list").fetchone()  # (seq, name, file)
-    if row and row[2] and os.path.realpath(row[2]) in _FILES:
+    if row and row[2] and os.path.realpath(row[2]) in files:
         _for_a_class(dbapi_con)

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from . import registry
+
 T = TypeVar("T")
 
 IO_THREADS = 16
@@ -28,21 +30,22 @@ COMMAND_THREADS = 16
 ENGINE_THREADS = 4
 SIZES = {"io": IO_THREADS, "commands": COMMAND_THREADS, "engine": ENGINE_THREADS}
 
-_EXECUTORS: dict[str, ThreadPoolExecutor] = {}
-
 
 def executor(kind: str) -> ThreadPoolExecutor:
     """The process's ``"io"``, ``"commands"`` or ``"engine"`` executor (made at first
     use, its threads started at once from a thread of its own: a ThreadPoolExecutor
     starts a thread inside ``submit`` and waits for it to run, which in a rush held
     the hub's loop for tens of milliseconds)."""
-    if kind not in _EXECUTORS:
+
+    def make() -> ThreadPoolExecutor:
         ex = ThreadPoolExecutor(SIZES[kind], thread_name_prefix=f"jhub-kit-{kind}")
-        _EXECUTORS[kind] = ex
         threading.Thread(
             target=_start_threads, args=(ex, SIZES[kind]), name="jhub-kit-warm", daemon=True
         ).start()
-    return _EXECUTORS[kind]
+        return ex
+
+    found: ThreadPoolExecutor = registry.shared("executor", None, make, kind)
+    return found
 
 
 def _start_threads(ex: ThreadPoolExecutor, n: int) -> None:

@@ -32,6 +32,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import registry
 from ..provision import commands
 from .hub_address import bridge_of as bridge_of  # where it was first defined
 
@@ -158,14 +159,13 @@ def restore_input(iso: Isolation) -> str:
     return "\n".join(lines) + "\n"
 
 
-_LOCKS: dict[tuple[str, int], asyncio.Lock] = {}
-
-
 def _lock(iso: Isolation) -> asyncio.Lock:
     """One writer per network at a time in this process (many first spawns on a
     network arrive together)."""
-    key = (iso.bridge, id(asyncio.get_running_loop()))
-    return _LOCKS.setdefault(key, asyncio.Lock())
+    lock: asyncio.Lock = registry.shared(
+        "firewall-lock", None, asyncio.Lock, iso.bridge, id(asyncio.get_running_loop())
+    )
+    return lock
 
 
 async def apply(iso: Isolation) -> None:

@@ -18,15 +18,30 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
+from .. import registry
 from ..compat import admin_must_fix
 from . import firewall
 from . import hub_address as address
 from . import watch as firewall_watch
 
-#: networks whose rules this process has set up (re-checked at every start)
-_ISOLATED: set[firewall.Isolation] = set()
-_WARNED: set[str] = set()
-_LIFTED: set[str] = set()
+
+def _isolated() -> set[firewall.Isolation]:
+    """The networks whose rules this process has set up (re-checked at every start)."""
+    found: set[firewall.Isolation] = registry.shared("network-isolated", None, set)
+    return found
+
+
+def _lifted() -> set[str]:
+    """The networks whose old rules this process has looked for (``network_isolation``
+    off), once each."""
+    found: set[str] = registry.shared("network-lifted", None, set)
+    return found
+
+
+def _warned() -> set[str]:
+    """The network warnings this process has logged (each once)."""
+    found: set[str] = registry.shared("network-warned", None, set)
+    return found
 
 
 class NetworkPart:
@@ -101,7 +116,7 @@ class NetworkPart:
                 "(`jhub-kit doctor` prints the rules)"
             )
             return
-        if iso not in _ISOLATED or not await firewall.present(iso):
+        if iso not in _isolated() or not await firewall.present(iso):
             try:
                 # rules left for networks deleted since (by the kit or anyone): gone too
                 networks = await self.docker("networks")
@@ -115,15 +130,15 @@ class NetworkPart:
                     str(e),
                     reason="network_isolation",
                 )
-            _ISOLATED.add(iso)
+            _isolated().add(iso)
             self.log.info("Network isolation set up: %s", firewall.describe(iso))
 
     async def _lift(self, network_name: str) -> None:
         """``network_isolation = False``: the kit's rules for this network, from a time
         it was on, are removed (once per network and process), not left to block."""
-        if network_name in _LIFTED or os.geteuid() != 0:
+        if network_name in _lifted() or os.geteuid() != 0:
             return
-        _LIFTED.add(network_name)
+        _lifted().add(network_name)
         try:
             info = await self.docker("inspect_network", network_name)
         except Exception:  # no such network yet: no rules for it either
@@ -134,12 +149,12 @@ class NetworkPart:
         listing = await firewall.listing()
         if any(chain in firewall.kit_chains(listing) for chain in firewall.rules(iso)):
             await firewall.remove(iso)
-            _ISOLATED.discard(iso)
+            _isolated().discard(iso)
             self.log.info("network_isolation is off: removed the kit's rules for %s", network_name)
 
     def _warn_once(self, message: str) -> None:
-        if message not in _WARNED:
-            _WARNED.add(message)
+        if message not in _warned():
+            _warned().add(message)
             self.log.warning(message)
 
     # -- the Hub API's address -----------------------------------------------

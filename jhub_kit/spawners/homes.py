@@ -53,7 +53,6 @@ else:
 
 #: label of the volumes the kit made beside a home (``volumes`` inside ``home_target``)
 VOLUME_LABEL = "io.jhub-kit.volume"
-_WARNED: set[str] = set()
 
 
 class HomesMixin(_Base):
@@ -352,6 +351,7 @@ class HomePart:
                 f"server runs as {uid}:{gid}. Give the directory to them, or mount it "
                 '{"mode": "ro"}'
             )
-            if message not in _WARNED:
-                _WARNED.add(message)
+            warned: set[str] = registry.shared("homes-warned", None, set)
+            if message not in warned:
+                warned.add(message)
                 self.log.warning(message)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -59,12 +60,27 @@ from . import oom
 from .adapter import SwarmSpawnerAdapter
 from .kit import KitSpawner
 
-_NODES: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
-#: when each engine's manager last failed to answer, and since when each node is down
-_MANAGER_AWAY: dict[str, float] = {}
-_DOWN_SINCE: dict[tuple[str, str], float] = {}
-#: (engine, what) of secure defaults an engine cannot set, warned about once
-_SECURITY_WARNED: set[tuple[str, str]] = set()
+
+@dataclass
+class SwarmSeen:
+    """What this process has seen of one swarm's manager, shared by every spawner
+    that uses it (:func:`seen`)."""
+
+    #: (when listed, the nodes by ID): one listing shared by every poll for a moment
+    nodes: tuple[float, dict[str, dict[str, Any]]] | None = None
+    #: when the manager last failed to answer
+    manager_away: float | None = None
+    #: since when each node (by ID) is down
+    down_since: dict[str, float] = field(default_factory=dict)
+    #: the secure defaults this engine cannot set, warned about once
+    security_warned: set[str] = field(default_factory=set)
+
+
+def seen(engine_key: str) -> SwarmSeen:
+    """What this process has seen of the swarm whose manager is ``engine_key``."""
+    found: SwarmSeen = registry.shared("swarm-seen", None, SwarmSeen, engine_key)
+    return found
+
 
 #: task states on the way to running
 _STARTING = {
@@ -241,8 +257,9 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
             )
         api_version = str(self.client.api_version)
         for gap in service_security(described.host_config, api_version)[1]:
-            if (self._engine_key, gap) not in _SECURITY_WARNED:
-                _SECURITY_WARNED.add((self._engine_key, gap))
+            warned = seen(self._engine_key).security_warned
+            if gap not in warned:
+                warned.add(gap)
                 self.log.warning("Servers on this swarm start without %s", gap)
         kwargs = service_kwargs(
             described,
@@ -340,13 +357,11 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
 
     async def _nodes(self) -> dict[str, dict[str, Any]]:
         """The swarm's nodes by ID, one listing shared by every poll for a moment."""
-        key = self._engine_key
-        now = time.monotonic()
-        cached = _NODES.get(key)
-        if cached is None or now - cached[0] > self.nodes_cache_seconds:
+        swarm = seen(self._engine_key)
+        cached = swarm.nodes
+        if cached is None or time.monotonic() - cached[0] > self.nodes_cache_seconds:
             nodes = await self.docker("nodes")
-            cached = (time.monotonic(), {n["ID"]: n for n in nodes})
-            _NODES[key] = cached
+            cached = swarm.nodes = (time.monotonic(), {n["ID"]: n for n in nodes})
         return cached[1]
 
     async def poll(self) -> Any:
@@ -395,7 +410,7 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
         except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
             if isinstance(e, docker.errors.APIError) and not e.is_server_error():
                 raise
-            _MANAGER_AWAY[self._engine_key] = time.monotonic()
+            seen(self._engine_key).manager_away = time.monotonic()
             self.log.warning(
                 "Swarm manager not answering while checking %s (%s); assuming it still runs",
                 self.service_name,
@@ -406,15 +421,14 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
             return None if not task.get("NodeID") else f"node {task['NodeID'][:12]} left the swarm"
         name = f"{node.get('Description', {}).get('Hostname', '')} ({node['Status'].get('Addr')})"
         state = node["Status"]["State"]
-        key = (self._engine_key, node["ID"])
+        swarm = seen(self._engine_key)
         if state in ("down", "disconnected"):
             now = time.monotonic()
-            since = _DOWN_SINCE.setdefault(key, now)
-            away = _MANAGER_AWAY.get(self._engine_key)
-            if node_lost(since, away, now, self.lost_node_grace):
+            since = swarm.down_since.setdefault(node["ID"], now)
+            if node_lost(since, swarm.manager_away, now, self.lost_node_grace):
                 return f"node {name} is {state}: the server stopped with it"
             return None
-        _DOWN_SINCE.pop(key, None)
+        swarm.down_since.pop(node["ID"], None)
         # "unknown": a manager that just restarted has not heard from the node yet
         if node["Spec"].get("Availability") == "drain":
             return f"node {name} was drained: the server was stopped"

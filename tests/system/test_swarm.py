@@ -492,9 +492,9 @@ async def test_attack_rows_on_a_swarm_node(swarm, test_image, chp, tmp_path, cap
     mode has no per-server firewall, and no-new-privileges needs Engine API 1.44."""
     from jupyterhub.utils import random_port
 
-    from jhub_kit.spawners import swarm as kit_swarm
+    from jhub_kit import registry
 
-    kit_swarm._SECURITY_WARNED.clear()  # said once per engine: an earlier test heard it
+    registry.forget("swarm-seen")  # said once per engine: an earlier test heard it
     c = swarm_config(swarm.image_ref, swarm.manager.sock)
     c.ConfigurableHTTPProxy.api_url = f"http://0.0.0.0:{random_port()}"
     api = swarm.manager.docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()

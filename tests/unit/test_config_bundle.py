@@ -323,9 +323,9 @@ def test_the_hubs_sqlite_runs_in_wal_mode_unless_told_otherwise(tmp_path, monkey
     after the bundle (``jupyterhub --db=...``) gets nothing it cannot take."""
     import sqlalchemy
 
-    from jhub_kit import hubdb
+    from jhub_kit import hubdb, registry
 
-    monkeypatch.setattr(hubdb, "_FILES", set())
+    registry.forget("hubdb-files")  # the files an earlier test's bundle named
 
     def modes(url: str) -> tuple[str, int]:
         engine = sqlalchemy.create_engine(url, connect_args={"check_same_thread": False})
