@@ -3,7 +3,10 @@
 The hub's spawner re-reads ``c.QuotaDockerSpawner.quota_policy_file`` at each
 start, so a change takes effect at the student's next start. The file is
 rewritten whole or not at all (:func:`jhub_kit.files.atomic_write`), and only
-after the new text parses as a policy with the hub's own parser. A TOML file
+after the new text parses as a policy with the hub's own parser; the read, the
+change and the write happen under an exclusive lock on ``.<file>.lock`` beside it
+(:func:`jhub_kit.files.locked`), so two changes at once (two teachers, a teacher
+and ``jhub-kit class limits``) both land. A TOML file
 keeps its comments and layout (``tomlkit``); a YAML file is written again by
 PyYAML (its comments are lost). Each change is appended to the audit log (JSON
 lines: who, when, target, limit, old, new), which the dashboard shows.
@@ -19,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ...files import atomic_write
+from ...files import atomic_write, locked
 from ...quota.policy import QuotaError
 from ...quota.policy_file import _format_for, parse_policy_text
 from ...quota.teaching import Change, change_limits
@@ -104,6 +107,18 @@ def write_limits(
     policy file at ``path``; returns the changes (none written if none). Raises
     :class:`QuotaError` (a bad value, above the ceiling, a broken file) or OSError."""
     target = Path(path)
+    with locked(target):  # concurrent writers (threads, processes) lose no change
+        return _write_limits(target, path, section, name, limits, ceiling)
+
+
+def _write_limits(
+    target: Path,
+    path: str,
+    section: str,
+    name: str,
+    limits: Mapping[str, Any],
+    ceiling: Mapping[str, Any],
+) -> list[Change]:
     fmt = _format_for(target)
     exists = target.exists()  # the teachers' file: made by the first change
     text = target.read_text(encoding="utf-8-sig") if exists else ""
