@@ -108,32 +108,21 @@ def write_limits(
     :class:`QuotaError` (a bad value, above the ceiling, a broken file) or OSError."""
     target = Path(path)
     with locked(target):  # concurrent writers (threads, processes) lose no change
-        return _write_limits(target, path, section, name, limits, ceiling)
-
-
-def _write_limits(
-    target: Path,
-    path: str,
-    section: str,
-    name: str,
-    limits: Mapping[str, Any],
-    ceiling: Mapping[str, Any],
-) -> list[Change]:
-    fmt = _format_for(target)
-    exists = target.exists()  # the teachers' file: made by the first change
-    text = target.read_text(encoding="utf-8-sig") if exists else ""
-    parse_policy_text(text, path=path, fmt=fmt)  # never build on a broken file
-    doc = _load(text, fmt)
-    plain = json.loads(json.dumps(doc, default=str)) if fmt == "toml" else doc
-    _, changes = change_limits(plain, section, name, _normalized(limits), ceiling)
-    if not changes:
-        return []
-    _apply(doc, changes, fmt)
-    new_text = _dump(doc, fmt)
-    parse_policy_text(new_text, path=path, fmt=fmt)  # what the hub will read
-    mode = target.stat().st_mode & 0o777 if exists else 0o644  # the hub reads it
-    atomic_write(target, new_text, mode)
-    return changes
+        fmt = _format_for(target)
+        exists = target.exists()  # the teachers' file: made by the first change
+        text = target.read_text(encoding="utf-8-sig") if exists else ""
+        parse_policy_text(text, path=path, fmt=fmt)  # never build on a broken file
+        doc = _load(text, fmt)
+        plain = json.loads(json.dumps(doc, default=str)) if fmt == "toml" else doc
+        _, changes = change_limits(plain, section, name, _normalized(limits), ceiling)
+        if not changes:
+            return []
+        _apply(doc, changes, fmt)
+        new_text = _dump(doc, fmt)
+        parse_policy_text(new_text, path=path, fmt=fmt)  # what the hub will read
+        mode = target.stat().st_mode & 0o777 if exists else 0o644  # the hub reads it
+        atomic_write(target, new_text, mode)
+        return changes
 
 
 def record(audit_log: str, who: str, changes: list[Change], action: str = "limits") -> None:
