@@ -30,6 +30,8 @@ from ...quota.teaching import Change, change_limits
 #: the service's environment: the admin's ceiling (JSON) and the audit log's path
 CEILING_ENV = "JHUB_KIT_DASHBOARD_CEILING"
 AUDIT_ENV = "JHUB_KIT_DASHBOARD_AUDIT_LOG"
+#: how much of the audit log's end :func:`read_log` reads, in bytes
+TAIL = 512 * 1024
 
 
 def _load(text: str, fmt: str) -> Any:
@@ -139,23 +141,37 @@ def record(audit_log: str, who: str, changes: list[Change], action: str = "limit
         f.write(lines)
 
 
-def record_action(audit_log: str, who: str, action: str, target: str) -> None:
-    """Append one JSON line for an action without old and new values (stop, start)."""
+def record_action(
+    audit_log: str, who: str, action: str, target: str, until: str | None = None
+) -> None:
+    """Append one JSON line for an action without old and new values (stop, start,
+    open; extend with ``until``)."""
     if not audit_log:
         return
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    line = json.dumps({"when": when, "who": who, "action": action, "target": target})
+    item = {"when": when, "who": who, "action": action, "target": target}
+    if until is not None:
+        item["until"] = until
+    line = json.dumps(item)
     fd = os.open(audit_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     with os.fdopen(fd, "a") as f:
         f.write(line + "\n")
 
 
 def read_log(audit_log: str, last: int = 50) -> list[dict[str, Any]]:
-    """The last ``last`` records, newest first (lines that do not parse are skipped)."""
+    """The last ``last`` records, newest first (lines that do not parse are skipped);
+    only the file's last :data:`TAIL` bytes are read (a long-lived log stays cheap)."""
     try:
-        lines = Path(audit_log).read_text().splitlines()
+        with open(audit_log, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - TAIL))
+            raw = f.read()
     except OSError:
         return []
+    lines = raw.decode("utf-8", "replace").splitlines()
+    if size > TAIL:
+        lines = lines[1:]  # the first is cut
     out = []
     for line in reversed(lines):
         try:
