@@ -133,7 +133,7 @@ def notices(
                 "kind": "info",
                 "key": "extended",
                 "text": f"Your teacher {by} gave you more idle time today: your server is "
-                f"not stopped for being idle until {_clock(until)}.",
+                f"not stopped for being idle until the end of the day ({_clock(until)}).",
             },
         )
     if idle is not None:

@@ -292,5 +292,5 @@ def test_what_the_page_offers_follows_the_callers_scopes(tmp_path):
     admin = what_caller_may({"name": "admin", "scopes": sorted(expanded(ADMIN))}, rows, str(audit))
     assert set(admin["actions"]) == {"ann", "bob", "t"} and len(admin["audit"]) == 2
     nobody = what_caller_may({"name": "bob", "scopes": sorted(expanded(STUDENT))}, rows, str(audit))
-    assert nobody["actions"] == {"bob": ["open", "start", "stop"]}  # their own server
+    assert nobody["actions"] == {"bob": ["start", "stop"]}  # their own: nothing to open
     assert nobody["group_limits"] == []

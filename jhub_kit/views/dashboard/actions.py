@@ -284,6 +284,7 @@ def what_caller_may(
             action
             for action, needed in sorted(ACTION_SCOPES.items())
             if may_act_on_user(scopes, needed, row["user"], member_of)
+            and not (action == "open" and row["user"] == (user or {}).get("name"))
         ]
         if allowed:
             may[row["user"]] = allowed
