@@ -44,6 +44,15 @@ c.Authenticator.admin_users = {{"admin"}}
 """
 
 
+async def teachers_dashboard(browser, app, width: int, height: int):  # noqa: F811
+    """teach-a's class dashboard in a new browser window of ``width`` x ``height``."""
+    page = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
+    await login(page, app, "teach-a")
+    await page.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+    await page.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+    return page
+
+
 async def until(check, what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -80,10 +89,7 @@ async def test_a_teacher_raises_memory_stops_and_starts_from_the_dashboard(
         memory = docker_client.containers.get(sp.container_id).attrs["HostConfig"]["Memory"]
         assert memory == 512 * 1024**2
 
-        page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-        await login(page, app, "teach-a")
-        await page.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
-        await page.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+        page = await teachers_dashboard(browser, app, 1280, 900)
         ann = page.locator("tr[data-user='ann']")
         await expect(ann.locator("td[data-key='server']")).to_have_text("running", timeout=60 * MS)
         stop = ann.locator("button[data-action='stop']")
@@ -165,10 +171,7 @@ async def test_a_teacher_raises_memory_stops_and_starts_from_the_dashboard(
         await shots(student, "student-sees-the-teacher")
 
         # -- a phone: the buttons are reachable, the page does not scroll sideways --
-        phone = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
-        await login(phone, app, "teach-a")
-        await phone.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
-        await phone.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+        phone = await teachers_dashboard(browser, app, 390, 844)
         row = phone.locator("tr[data-user='ann']")
         await expect(row.locator("td[data-key='server']")).to_have_text("running", timeout=60 * MS)
         for action in ("open", "stop", "extend"):
