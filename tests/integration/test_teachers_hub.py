@@ -243,6 +243,8 @@ async def test_a_teacher_changes_a_students_memory_and_stops_and_starts_them(
         for path in ["api/users/ann/extend", "api/groups/class-a/extend"]:
             r = await act(teach_b, app, path, xsrf_b)
             assert r.status_code == 403, (path, r.text)
+            r = await act(bob, app, path, None)  # a student
+            assert r.status_code == 403, (path, r.text)
             r = await act(teach_a, app, path, None)
             assert r.status_code == 403, (path, r.text)
         assert not extensions.exists()
