@@ -23,7 +23,7 @@ import sys
 import warnings
 from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Dict, Int, List, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Dict, Int, List, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
 from . import hubdb
@@ -261,6 +261,39 @@ class JhubKit(RenamedTraits, Configurable):
         Example: ``c.JhubKit.idle_timeout = 7200``.""",
     ).tag(config=True)
 
+    idle_warning = Unicode(
+        "5m",
+        help="""How long before the idle culler stops a server the student's hub page
+        warns them (when and why: no activity since a time, or the server's
+        ``max_age``), as a duration (``"5m"``, ``"90s"``, ``"0"``: no warning). The
+        page is the warning: JupyterLab shows nothing (a notification in the server
+        would need an extension in the image). Times shown are the hub's local time.
+        Example: ``c.JhubKit.idle_warning = "10m"``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
+
+    @validate("idle_warning")
+    def _valid_idle_warning(self, proposal: Any) -> str:
+        from .quota.policy import parse_duration
+
+        value = str(proposal["value"]).strip()
+        parse_duration(value, where="c.JhubKit.idle_warning")
+        return value
+
+    def idle_warning_seconds(self) -> int:
+        """:attr:`idle_warning` in seconds (0: none)."""
+        from .quota.policy import parse_duration
+
+        seconds = parse_duration(self.idle_warning, where="c.JhubKit.idle_warning")
+        return 0 if seconds == float("inf") else int(seconds)
+
+    def cull_every(self) -> int:
+        """The culler's ``--cull-every``: :attr:`idle_check_every`, at most half of
+        :attr:`idle_timeout`."""
+        return max(1, min(self.idle_check_every, self.idle_timeout // 2))
+
     idle_check_every = Int(
         300,
         help="""How often, in seconds, the idle culler looks at every server (its
@@ -353,6 +386,7 @@ def configure(c: Config) -> JhubKit:
     # pages: the admin's own templates first, then the kit's and NativeAuthenticator's
     if kit.student_view:
         add_student_view(c)
+        add_student_notices(c, kit)
     if kit.authenticator == "native":
         import nativeauthenticator
 
@@ -387,8 +421,9 @@ def configure(c: Config) -> JhubKit:
     # idle culler, as a hub-managed service with the least roles it needs
     if kit.idle_timeout > 0:
         from .idle import CULLER_CONFIG
+        from .quota.extensions import EXTENSIONS_ENV, extensions_file_for
 
-        every = max(1, min(kit.idle_check_every, kit.idle_timeout // 2))
+        every = kit.cull_every()
         command = [
             sys.executable,
             "-m",
@@ -397,7 +432,10 @@ def configure(c: Config) -> JhubKit:
             f"--cull-every={every}",
             f"--config={CULLER_CONFIG}",  # each server's own rules (jhub_kit.idle)
         ]
-        _append_named(c, "JupyterHub", "services", {"name": "idle-culler", "command": command})
+        culler: dict[str, Any] = {"name": "idle-culler", "command": command}
+        if kit.dashboard:  # the teachers' "more idle time for today" (jhub_kit.idle)
+            culler["environment"] = {EXTENSIONS_ENV: extensions_file_for(kit.teacher_audit_log)}
+        _append_named(c, "JupyterHub", "services", culler)
         role = {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
         _append_named(c, "JupyterHub", "load_roles", role)
     elif _idle_rules_in(c):
@@ -444,6 +482,28 @@ def add_student_view(c: Config) -> None:
     current = dict(c.JupyterHub.get("template_vars", {}))
     if "jhub_kit" not in current:
         c.JupyterHub.template_vars = {**current, "jhub_kit": student_view.template_var}
+
+
+def add_student_notices(c: Config, kit: JhubKit) -> None:
+    """Tell each student on their hub page when a teacher opened their server, gave
+    them more idle time, and when the idle culler will stop it
+    (:mod:`jhub_kit.views.notices`); :func:`configure` calls it. Idempotent."""
+    from .quota.extensions import extensions_file_for
+    from .views.notices import StudentNotices
+
+    current = dict(c.JupyterHub.get("template_vars", {}))
+    if "jhub_kit_notices" in current:
+        return
+    audit = kit.teacher_audit_log if kit.dashboard else ""
+    culler = kit.idle_timeout
+    current["jhub_kit_notices"] = StudentNotices(
+        audit,
+        extensions_file_for(audit),
+        warning=kit.idle_warning_seconds() if culler > 0 else 0,
+        culler_timeout=culler,
+        check_every=kit.cull_every() if culler > 0 else 0,
+    )
+    c.JupyterHub.template_vars = current
 
 
 def add_dashboard(
@@ -509,7 +569,7 @@ def add_dashboard(
         },
         # the OAuth token a teacher's browser holds may carry these, as far as the
         # teacher holds them (JupyterHub intersects): the actions check them
-        "oauth_client_allowed_scopes": ["servers", LIMITS_SCOPE],
+        "oauth_client_allowed_scopes": ["servers", LIMITS_SCOPE, "access:servers"],
     }
     _append_named(c, "JupyterHub", "services", service)
     follow_hub()  # the hub writes the dashboard's settings once it serves

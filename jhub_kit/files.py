@@ -1,10 +1,12 @@
-"""Files the kit writes whole or not at all (status files, settings, the policy file)."""
+"""Files the kit writes whole or not at all (status files, settings, the policy file),
+and the lock writers of one file share."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -30,3 +32,21 @@ def atomic_write(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``.<name>.lock`` beside ``path`` (made if
+    missing, mode 0644) for a read-modify-write of ``path``: writers that all take
+    it (the class dashboard, ``jhub-kit class limits`` run on the hub's machine) lose
+    no change to each other. The lock file stays; an ``atomic_write`` over ``path``
+    leaves it as it is."""
+    import fcntl
+
+    lock = path.parent / f".{path.name}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

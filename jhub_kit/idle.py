@@ -13,14 +13,24 @@ its documented ``cull_arbiter_hook``, set by the config file beside this module
 spawner of another kind, a server started before the upgrade) gets the culler's
 own ``--timeout``.
 
-Pure: this module runs in the culler's process and reads only the model it is given.
+A teacher's "more idle time for today" (:mod:`jhub_kit.quota.extensions`) lifts a
+student's idle timeout until the end of the day: :func:`arbiter_with_extensions`
+reads the extensions file (the culler's ``$JHUB_KIT_IDLE_EXTENSIONS``, set by the
+bundle) at each look at a server; no cleanup is needed, an expired extension counts
+for nothing.
+
+:func:`cull_arbiter` is pure; :func:`arbiter_with_extensions` reads the extensions
+file. This module runs in the culler's process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from .quota.extensions import extended_until, parse_time, read_extensions
 
 #: the culler's config file: ``c.IdleCuller.cull_arbiter_hook = cull_arbiter``. In a
 #: folder without ``__init__.py``, so it is data of the package, never one of its
@@ -49,16 +59,8 @@ def server_rules(server: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def _age(server: dict[str, Any], now: datetime) -> timedelta | None:
-    started = server.get("started")
-    if not isinstance(started, str):
-        return None
-    try:
-        when = datetime.fromisoformat(started.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return now - when
+    when = parse_time(server.get("started"))
+    return None if when is None else now - when
 
 
 def cull_arbiter(
@@ -67,13 +69,15 @@ def cull_arbiter(
     inactive_limit: int,
     server: dict[str, Any],
     now: datetime | None = None,
+    extended: bool = False,
     **kwargs: Any,
 ) -> bool:
     """jupyterhub-idle-culler's ``cull_arbiter_hook``: whether to stop ``server`` now.
 
     The server's own ``idle_timeout`` replaces the culler's ``inactive_limit`` (0:
     never for idleness); its ``max_age`` stops it that long after its start, active
-    or not (the culler's own ``--max-age`` still applies beside it)."""
+    or not (the culler's own ``--max-age`` still applies beside it). ``extended``: a
+    teacher lifted the idle timeout for today (never for idleness; ``max_age`` holds)."""
     if inactive is None:  # no activity and no start time: the culler skips it too
         return False
     timeout, max_age = server_rules(server)
@@ -82,6 +86,24 @@ def cull_arbiter(
         if age is not None and age.total_seconds() >= max_age:
             return True
     limit = inactive_limit if timeout is None else timeout
-    if limit <= 0:
+    if limit <= 0 or extended:
         return False
     return inactive.total_seconds() >= limit
+
+
+def server_user(server: dict[str, Any]) -> str:
+    """The name of the user a server model belongs to (its ``full_name``: ``user/name``)."""
+    return str(server.get("full_name") or "").split("/", 1)[0]
+
+
+def arbiter_with_extensions(path: str) -> Callable[..., bool]:
+    """:func:`cull_arbiter` that honours the teachers' extensions in the file at
+    ``path`` (read at each call: an extension given a minute ago counts)."""
+
+    def arbiter(*, server: dict[str, Any], **kwargs: Any) -> bool:
+        now = kwargs.pop("now", None) or datetime.now(timezone.utc)
+        user = server_user(server)
+        until = extended_until(read_extensions(path), user, now) if path and user else None
+        return cull_arbiter(server=server, now=now, extended=until is not None, **kwargs)
+
+    return arbiter

@@ -40,7 +40,7 @@ def _post(hub_url: str, token_file: str | None, path: str, body: dict[str, Any])
 
 @click.group("class")
 def class_group() -> None:
-    """A teacher's actions on the students they teach (stop, start, limits)."""
+    """A teacher's actions on the students they teach (stop, start, limits, extend)."""
 
 
 @class_group.command("stop")
@@ -106,3 +106,18 @@ def limits_cmd(
         click.echo("nothing changed")
     else:
         click.echo(f"effective {answer.get('effective', 'at the next start')}")
+
+
+@class_group.command("extend")
+@click.argument("name")
+@click.option("--group", "is_group", is_flag=True, help="NAME is a group: each of its members.")
+@hub_options
+def extend_cmd(name: str, is_group: bool, hub_url: str, token_file: str | None) -> None:
+    """Give NAME (a user, or each member of a group with --group) more idle time for
+    today: the idle culler leaves their servers alone until midnight, the hub's
+    local time (their maximum age still holds)."""
+    kind = "groups" if is_group else "users"
+    answer = _post(hub_url, token_file, f"{kind}/{quote(name, safe='')}/extend", {})
+    users = ", ".join(answer.get("users") or [])
+    click.echo(f"{answer.get('target')}: not stopped for being idle until {answer.get('until')}")
+    click.echo(f"({users})")

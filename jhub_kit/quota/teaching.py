@@ -45,11 +45,16 @@ TEACHER_SCOPES = (
     LIMITS_SCOPE,  # raise or lower a student's memory, CPU and home size
 )
 
-#: what each action of the dashboard needs of the caller, on the student or group
+#: what each action of the dashboard needs of the caller, on the student or group:
+#: ``open`` a student's server to help them (JupyterHub's own ``access:servers``,
+#: which the hub checks again when the teacher's browser opens ``/user/NAME/``);
+#: ``extend`` the idle time for today (like a change of ``idle_timeout``)
 ACTION_SCOPES = {
     "stop": "delete:servers",
     "start": "servers",
     "limits": LIMITS_SCOPE,
+    "open": "access:servers",
+    "extend": LIMITS_SCOPE,
 }
 
 #: the limits a teacher may change, each with how a value is read
@@ -138,6 +143,35 @@ def may_act_on_group(scopes: Iterable[str], needed: str, group: str) -> bool:
     some of its members is not enough)."""
     everything, on_groups, _ = _filters(scopes, needed)
     return everything or group in on_groups
+
+
+def visible_records(
+    scopes: Iterable[str],
+    records: Iterable[Mapping[str, Any]],
+    groups_of: Mapping[str, Iterable[str]],
+) -> list[Mapping[str, Any]]:
+    """The audit ``records`` a caller with ``scopes`` may read: those about a student
+    (``user:NAME``, a member of ``groups_of[NAME]``) or a group (``group:NAME``) the
+    caller holds one of the actions' scopes on. An admin (unfiltered) reads all; a
+    teacher, the records of the groups they teach; a record of anything else (a
+    student no longer in the hub, a malformed target) is an admin's only."""
+    scopes = set(scopes)
+    needed = sorted(set(ACTION_SCOPES.values()))
+    if any(_filters(scopes, n)[0] for n in needed):
+        return list(records)
+    out = []
+    for record in records:
+        kind, _, name = str(record.get("target", "")).partition(":")
+        if kind == "user" and name in groups_of:
+            member_of = list(groups_of[name])
+            ok = any(may_act_on_user(scopes, n, name, member_of) for n in needed)
+        elif kind == "group" and name:
+            ok = any(may_act_on_group(scopes, n, name) for n in needed)
+        else:
+            ok = False
+        if ok:
+            out.append(record)
+    return out
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..provision import HomeMount, Usage
-from ..quota.policy import Quota
+from ..quota.policy import Quota, format_duration
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
@@ -33,6 +33,36 @@ else:
 STATE_KEY = "jhub_kit"
 #: the version of that part's shape this kit writes and reads
 SCHEMA = 1
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=timezone.utc) if when and when.tzinfo is None else when
+
+
+def idle_stop_text(
+    idle_timeout: int | None,
+    max_age: int | None,
+    last_activity: datetime | None,
+    started: datetime | None,
+    now: datetime,
+) -> str:
+    """Why a server stopped at ``now`` by its own idle rules ("" if none explains it):
+    past its ``max_age`` after ``started``, or ``idle_timeout`` after its last
+    activity (the hub's times, naive UTC). A stop by someone else of a server that
+    idle is told the same way: the culler would have stopped it."""
+    last, started = _aware(last_activity), _aware(started)
+    if max_age and started is not None and (now - started).total_seconds() >= max_age:
+        return (
+            f"Your last server was stopped by the idle culler: it reached its maximum "
+            f"age of {format_duration(max_age)}."
+        )
+    last = last or started
+    if idle_timeout and last is not None and (now - last).total_seconds() >= idle_timeout:
+        return (
+            f"Your last server was stopped by the idle culler after "
+            f"{format_duration(idle_timeout)} without activity."
+        )
+    return ""
 
 
 class KitStateMixin(_Base):
@@ -84,8 +114,21 @@ class KitStateMixin(_Base):
         self._kit_running = True
 
     async def stop(self, now: bool = False) -> None:
+        self._note_idle_stop()
         await super().stop(now)
         self._kit_running = False
+
+    def _note_idle_stop(self) -> None:
+        """A stop of a server past its own idle rule is the idle culler's: say so."""
+        orm = getattr(self, "orm_spawner", None)
+        if orm is None or self.quota is None or not self.running_record():
+            return
+        now = datetime.now(timezone.utc)
+        text = idle_stop_text(
+            self.quota.idle_timeout, self.quota.max_age, orm.last_activity, orm.started, now
+        )
+        if text:
+            self._event(text)
 
     def kit_state(self) -> dict[str, Any]:
         """The kit's part of the state (empty when there is nothing to keep)."""

@@ -5,6 +5,11 @@ starts the student's server through the dashboard, and the new container has the
 new limit (``docker inspect``); the teacher of class-b, the student and a request
 without JupyterHub's XSRF token get 403; the audit record holds each change; the
 CLI reaches the same endpoints with a teacher's API token and the same rules.
+Then the teacher opens the student's server (recorded; the hub lets them in with
+``access:servers!group=``) and gives them more idle time for today (the extensions
+file the culler reads); the other teacher, the student and a forged request are
+refused; each teacher reads only their groups' record, the admin all; the student's
+hub page shows the opening and the extension.
 Real engine, hub, proxy, dashboard process and OAuth."""
 
 from __future__ import annotations
@@ -96,7 +101,10 @@ async def test_a_teacher_changes_a_students_memory_and_stops_and_starts_them(
     request.addfinalizer(lambda: shutil.rmtree(shared, ignore_errors=True))
     teachers = shared / "teachers" / "policy.toml"  # made by the hub, for nobody
     audit = shared / "teachers" / "audit.jsonl"
-    userlist = "admin admin\nteach-a group:teachers\nteach-b group:teachers\nann\nbob\n"
+    userlist = (  # a login keeps the groups the userlist gives
+        "admin admin\nteach-a group:teachers\nteach-b group:teachers\n"
+        "ann group:class-a\nbob group:class-b\n"
+    )
     cfg = bundle_config_file(
         tmp_path,
         test_image,
@@ -205,3 +213,74 @@ async def test_a_teacher_changes_a_students_memory_and_stops_and_starts_them(
         assert "cpu_limit = 2" in teachers.read_text() and policy.read_text() == POLICY
         last = json.loads(audit.read_text().splitlines()[-1])
         assert (last["who"], last["limit"], last["new"]) == ("teach-a", "cpu_limit", 2)
+
+        # -- open a student's server to help them (issue 39) --
+        for caller, session, xsrf in [("teach-b", teach_b, xsrf_b), ("bob", bob, None)]:
+            r = await act(session, app, "api/users/ann/open", xsrf)
+            assert r.status_code == 403, (caller, r.text)
+        r = await act(teach_a, app, "api/users/ann/open", None)  # forged: no XSRF token
+        assert r.status_code == 403, r.text
+        r = await act(teach_a, app, "api/users/bob/open", xsrf_a)  # not their student
+        assert r.status_code == 403, r.text
+        assert "open" not in audit.read_text()
+        r = await act(teach_a, app, "api/users/ann/open", xsrf_a)
+        assert r.status_code == 200, r.text
+        assert r.json()["url"] == app.users["ann"].url  # the hub's own: <base>/user/ann/
+        # the hub itself lets the teacher in (their access:servers!group=class-a)
+        lab = url_path_join(public_url(app), "user/ann/lab")
+        r = await teach_a.get(lab)  # through the hub's OAuth to ann's server: the hub
+        assert r.status_code == 200 and "oauth2/authorize" in r.url  # asks the teacher
+        form = dict(
+            re.findall(r'<input type="hidden" name="(_xsrf|scopes)" value="([^"]*)"', r.text)
+        )
+        r = await teach_a.post(r.url, data=form)  # "Authorize", as the teacher clicks
+        assert r.status_code == 200 and "/user/ann/lab" in r.url, (r.status_code, r.url)
+        r = await teach_b.get(lab)
+        assert r.status_code == 403, (r.status_code, r.url)
+
+        # -- more idle time for today --
+        extensions = audit.with_name("idle_extensions.json")
+        for path in ["api/users/ann/extend", "api/groups/class-a/extend"]:
+            r = await act(teach_b, app, path, xsrf_b)
+            assert r.status_code == 403, (path, r.text)
+            r = await act(bob, app, path, None)  # a student
+            assert r.status_code == 403, (path, r.text)
+            r = await act(teach_a, app, path, None)
+            assert r.status_code == 403, (path, r.text)
+        assert not extensions.exists()
+        r = await act(teach_a, app, "api/groups/class-a/extend", xsrf_a)
+        assert r.status_code == 200, r.text
+        assert r.json()["users"] == ["ann"]
+        until = r.json()["until"]
+        given = json.loads(extensions.read_text())["users"]
+        assert set(given) == {"ann"} and given["ann"]["until"] == until
+        assert extensions.stat().st_mode & 0o777 == 0o644  # the culler and the hub read it
+        r = await act(teach_b, app, "api/users/bob/extend", xsrf_b)  # their own student
+        assert r.status_code == 200, r.text
+        token = app.users["teach-b"].new_api_token()
+        env = {"JUPYTERHUB_URL": public_url(app).rstrip("/"), "JUPYTERHUB_API_TOKEN": token}
+        out = await asyncio.to_thread(CliRunner().invoke, main, ["class", "extend", "ann"], env=env)
+        assert out.exit_code == 1 and "403" in out.output, out.output
+
+        # -- the record, per caller: each teacher their groups', the admin all --
+        def targets(records):
+            return {(x["action"], x["target"]) for x in records}
+
+        r = await teach_a.get(board(app, "api/audit"))
+        seen_a = targets(r.json()["records"])
+        assert ("open", "user:ann") in seen_a and ("extend", "group:class-a") in seen_a
+        assert not any(t.endswith(":bob") or t.endswith("class-b") for _, t in seen_a), seen_a
+        r = await teach_b.get(board(app, "api/audit"))
+        assert targets(r.json()["records"]) == {("extend", "user:bob")}
+        r, admin = await form_login(app, "admin", "any")
+        r = await admin.get(board(app))
+        assert r.status_code == 200
+        r = await admin.get(board(app, "api/audit"))
+        assert targets(r.json()["records"]) == seen_a | {("extend", "user:bob")}
+
+        # -- the student's hub page --
+        r, ann_s = await form_login(app, "ann", "any")
+        r = await ann_s.get(url_path_join(public_url(app), "hub/home"))
+        assert r.status_code == 200
+        assert re.search(r"Your teacher teach-a opened your server at \d\d:\d\d", r.text), r.text
+        assert "Your teacher teach-a gave you more idle time today" in r.text

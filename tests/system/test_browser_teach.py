@@ -23,6 +23,7 @@ from test_browser import (  # noqa: F401 - fixtures are found by name
     chromium_path,
     login,
     net,
+    put_notebook,
     shots,
 )
 from traitlets.config.loader import PyFileConfigLoader
@@ -41,6 +42,15 @@ c.QuotaDockerSpawner.disk_limit = "40M"
 c.QuotaDockerSpawner.poll_interval = 2
 c.Authenticator.admin_users = {{"admin"}}
 """
+
+
+async def teachers_dashboard(browser, app, width: int, height: int):  # noqa: F811
+    """teach-a's class dashboard in a new browser window of ``width`` x ``height``."""
+    page = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
+    await login(page, app, "teach-a")
+    await page.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
+    await page.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+    return page
 
 
 async def until(check, what: str, timeout: float = 120) -> None:
@@ -65,7 +75,8 @@ async def test_a_teacher_raises_memory_stops_and_starts_from_the_dashboard(
 
     policy = tmp_path / "quotas.toml"
     policy.write_text("[defaults]\npids_limit = 512\n")
-    userlist = "admin admin\nteach-a group:teachers\nann\nbob\n"
+    # a login keeps the groups the userlist gives (ann logs in below)
+    userlist = "admin admin\nteach-a group:teachers\nann group:class-a\nbob group:class-b\n"
     cfg = bundle_config_file(
         tmp_path, test_image, NET, userlist, EXTRA.format(policy=str(policy)), before=BEFORE
     )
@@ -78,10 +89,7 @@ async def test_a_teacher_raises_memory_stops_and_starts_from_the_dashboard(
         memory = docker_client.containers.get(sp.container_id).attrs["HostConfig"]["Memory"]
         assert memory == 512 * 1024**2
 
-        page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-        await login(page, app, "teach-a")
-        await page.wait_for_url(re.compile(r"/(hub|user)/"), timeout=60 * MS)
-        await page.goto(url_path_join(public_url(app), "services/class-dashboard/"))
+        page = await teachers_dashboard(browser, app, 1280, 900)
         ann = page.locator("tr[data-user='ann']")
         await expect(ann.locator("td[data-key='server']")).to_have_text("running", timeout=60 * MS)
         stop = ann.locator("button[data-action='stop']")
@@ -125,3 +133,54 @@ async def test_a_teacher_raises_memory_stops_and_starts_from_the_dashboard(
         assert memory == 1024**3
         await expect(ann.locator("td[data-key='memory']")).to_have_text("1G", timeout=90 * MS)
         await shots(page, "teacher-restarted-student")
+
+        # -- the teacher opens ann's server to help her and reads her notebook --
+        await put_notebook(app, "ann", "help.ipynb", ["print('where is my mistake?')"])
+        async with page.context.expect_page() as opened:
+            await ann.locator("button[data-action='open']").click()
+        tab = await opened.value
+        await tab.wait_for_url(re.compile(r"oauth2/authorize"), timeout=60 * MS)
+        await shots(tab, "teacher-asked-to-authorize")
+        await tab.get_by_role("button", name="Authorize").click()
+        await tab.wait_for_url(re.compile(r"/user/ann/"), timeout=60 * MS)
+        await tab.goto(url_path_join(public_url(app, app.users["ann"]), "lab/tree/help.ipynb"))
+        await expect(tab.locator(".jp-Notebook .jp-Cell").first).to_contain_text(
+            "where is my mistake?", timeout=120 * MS
+        )
+        await shots(tab, "teacher-reads-students-notebook")
+        await tab.close()
+
+        # -- more idle time for today --
+        await ann.locator("button[data-action='extend']").click()
+        await expect(page.locator("#action-status")).to_contain_text(
+            "not stopped for being idle until", timeout=30 * MS
+        )
+
+        # -- the student's hub page says both --
+        student = await (
+            await browser.new_context(viewport={"width": 1280, "height": 900})
+        ).new_page()
+        await login(student, app, "ann")
+        await student.goto(url_path_join(public_url(app), "hub/home"))
+        await expect(student.locator("[data-notice='opened']").first).to_contain_text(
+            re.compile(r"Your teacher teach-a opened your server at \d\d:\d\d")
+        )
+        await expect(student.locator("[data-notice='extended']")).to_contain_text(
+            "gave you more idle time today"
+        )
+        await shots(student, "student-sees-the-teacher")
+
+        # -- a phone: the buttons are reachable, the page does not scroll sideways --
+        phone = await teachers_dashboard(browser, app, 390, 844)
+        row = phone.locator("tr[data-user='ann']")
+        await expect(row.locator("td[data-key='server']")).to_have_text("running", timeout=60 * MS)
+        for action in ("open", "stop", "extend"):
+            button = row.locator(f"button[data-action='{action}']")
+            await expect(button).to_have_count(1, timeout=60 * MS)
+            await button.scroll_into_view_if_needed()
+            box = await button.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
+        await phone.locator("#extend-today").scroll_into_view_if_needed()
+        width = await phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width
+        await shots(phone, "teacher-on-a-phone")

@@ -4,6 +4,7 @@ with each server's model (:mod:`jhub_kit.idle`)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import datetime, timedelta, timezone
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from traitlets.config import Config
 
-from jhub_kit.idle import CULLER_CONFIG, cull_arbiter, server_rules
+from jhub_kit.idle import CULLER_CONFIG, arbiter_with_extensions, cull_arbiter, server_rules
 from jhub_kit.quota import QuotaError, QuotaPolicy, format_duration, parse_duration
 from jhub_kit.quota.user_options import RequestRefused, bound_requests
 
@@ -151,7 +152,39 @@ def test_the_culler_loads_the_kits_config_file():
 
     culler = IdleCuller()
     culler.load_config_file(CULLER_CONFIG)
-    assert culler.cull_arbiter_hook is cull_arbiter
+    hook = culler.cull_arbiter_hook
+    assert hook.__qualname__ == "arbiter_with_extensions.<locals>.arbiter"
+    server = {**model(idle=900), "full_name": "ann/"}
+    assert hook(inactive=timedelta(minutes=15), inactive_limit=3600, server=server, now=NOW)
+
+
+def test_a_teachers_extension_lifts_the_idle_timeout_until_it_expires(tmp_path):
+    """The arbiter reads the extensions file at each call: ann's extension keeps her
+    idle server, bob's expired one does not, and max_age still holds."""
+    from jhub_kit.quota.extensions import end_of_day, extend
+
+    path = tmp_path / "idle_extensions.json"
+    until = end_of_day(NOW)
+    data = extend({}, ["ann"], until, "teach-a", NOW)
+    data = extend(data, ["bob"], NOW - timedelta(minutes=1), "teach-a", NOW)
+    path.write_text(json.dumps(data))
+    arbiter = arbiter_with_extensions(str(path))
+    idle = timedelta(hours=3)
+
+    def culled(user: str, when=NOW, **rule) -> bool:
+        server = {**model(**(rule or {"idle": 900})), "full_name": f"{user}/"}
+        return arbiter(inactive=idle, inactive_limit=3600, server=server, now=when)
+
+    assert not culled("ann")  # extended
+    assert culled("bob")  # expired: no cleanup needed
+    assert culled("cy")  # none
+    assert culled("ann", idle=0, max_age=1800)  # max_age still holds
+    assert culled("ann", when=until + timedelta(seconds=1))  # tomorrow
+    path.write_text("{not json")
+    assert culled("ann")  # a broken file: the rules as set
+    assert not arbiter_with_extensions("")(  # no file at all: the rule alone
+        inactive=timedelta(minutes=1), inactive_limit=3600, server=model(idle=900), now=NOW
+    )
 
 
 def test_rules_without_a_culler_are_named_in_the_log(tmp_path, caplog):

@@ -23,6 +23,7 @@ from jhub_kit.quota.teaching import (
     may_act_on_group,
     may_act_on_user,
     teacher_roles,
+    visible_records,
 )
 from jhub_kit.views.dashboard import limits
 
@@ -78,9 +79,37 @@ def test_add_dashboard_registers_the_scope_and_the_roles():
     assert json.loads(service["environment"][limits.CEILING_ENV]) == {"mem_limit": "2G"}
     assert service["environment"][limits.AUDIT_ENV] == "/x.jsonl"
     assert LIMITS_SCOPE in service["oauth_client_allowed_scopes"]
+    # a teacher's token to the dashboard carries access:servers (filtered to the groups
+    # they teach, the hub intersects): the open endpoint checks it
+    assert "access:servers" in service["oauth_client_allowed_scopes"]
+    assert "access:servers!group=g1" in role["scopes"]
 
 
-ADMIN = {"admin:servers", "admin:users", LIMITS_SCOPE}
+def test_the_audit_a_caller_reads():
+    """A teacher reads the records of the groups they teach (their students' and the
+    groups'), an admin all of them, a student none."""
+    records = [
+        {"target": "user:ann", "action": "open"},
+        {"target": "user:bob", "action": "stop"},
+        {"target": "group:a", "action": "extend"},
+        {"target": "group:b", "action": "limits"},
+        {"target": "user:gone", "action": "stop"},  # no longer in the hub
+        {"target": "?", "action": "stop"},
+    ]
+    groups = {"ann": ["a"], "bob": ["b"], "t": []}
+
+    def targets(scopes: set[str]) -> list[str]:
+        return [str(r["target"]) for r in visible_records(expanded(scopes), records, groups)]
+
+    assert targets(TEACHER_A) == ["user:ann", "group:a"]
+    assert targets(TEACHER_B) == ["user:bob", "group:b"]
+    assert targets(ADMIN) == [str(r["target"]) for r in records]
+    assert targets(STUDENT) == ["user:bob"]  # the records about themselves only
+    assert targets(set()) == []
+
+
+#: the parts of the hub's admin role the actions need (and the kit's scope)
+ADMIN = {"admin:servers", "admin:users", "access:servers", LIMITS_SCOPE}
 TEACHER_A = {s for r in teacher_roles({"t": ["a"]}) for s in r["scopes"]}
 TEACHER_B = {s for r in teacher_roles({"u": ["b"]}) for s in r["scopes"]}
 #: the hub's ``user`` role, expanded for bob (another student)
@@ -257,10 +286,11 @@ def test_what_the_page_offers_follows_the_callers_scopes(tmp_path):
     offered = what_caller_may(
         {"name": "t", "scopes": sorted(expanded(TEACHER_A))}, rows, str(audit)
     )
-    assert offered["actions"] == {"ann": ["limits", "start", "stop"]}
+    assert offered["actions"] == {"ann": ["extend", "limits", "open", "start", "stop"]}
     assert offered["group_limits"] == ["a"]
     assert [r["target"] for r in offered["audit"]] == ["user:ann"]  # not bob's record
     admin = what_caller_may({"name": "admin", "scopes": sorted(expanded(ADMIN))}, rows, str(audit))
     assert set(admin["actions"]) == {"ann", "bob", "t"} and len(admin["audit"]) == 2
     nobody = what_caller_may({"name": "bob", "scopes": sorted(expanded(STUDENT))}, rows, str(audit))
-    assert nobody["actions"] == {"bob": ["start", "stop"]} and nobody["group_limits"] == []
+    assert nobody["actions"] == {"bob": ["start", "stop"]}  # their own: nothing to open
+    assert nobody["group_limits"] == []

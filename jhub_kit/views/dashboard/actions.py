@@ -19,7 +19,14 @@ Endpoints, under ``/services/class-dashboard/api/``:
 - ``POST users/NAME/limits``, ``POST groups/NAME/limits`` with a JSON body such
   as ``{"mem_limit": "1G", "cpu_limit": 2, "disk_limit": "5G"}`` (``null``
   removes that override)
-- ``GET audit``: the last changes, newest first
+- ``POST users/NAME/open``: record that the caller opens NAME's running server to
+  help them (needs ``access:servers`` on NAME, which the hub checks again at
+  ``/user/NAME/``); answers the server's URL; the student's hub page shows it
+- ``POST users/NAME/extend``, ``POST groups/NAME/extend``: lift the idle timeout
+  of NAME (or of each member of the group) until the end of today, in the hub's
+  local time (:mod:`jhub_kit.quota.extensions`)
+- ``GET audit``: the last changes, newest first, those about the students and
+  groups the caller acts on (an admin: all)
 """
 
 from __future__ import annotations
@@ -35,9 +42,10 @@ from jupyterhub.services.auth import HubOAuthenticated
 from tornado import web
 
 from ...hubapi import HubAPI, HubAPIError
+from ...quota.extensions import extensions_file_for
 from ...quota.policy import QuotaError
-from ...quota.teaching import ACTION_SCOPES, may_act_on_group, may_act_on_user
-from . import limits, settings
+from ...quota.teaching import ACTION_SCOPES, may_act_on_group, may_act_on_user, visible_records
+from . import idle_time, limits, settings
 
 log = logging.getLogger("jhub_kit.views.dashboard")
 
@@ -188,9 +196,76 @@ class AuditHandler(ActionHandler):
     """``GET api/audit``: the record of changes (for those who may open the dashboard)."""
 
     @web.authenticated
-    def get(self) -> None:
-        self.caller()
-        self.finish(json.dumps({"records": limits.read_log(self.settings["audit_log"])}))
+    async def get(self) -> None:
+        scopes = self.caller().get("scopes") or []
+        records = limits.read_log(self.settings["audit_log"], 500)
+        # the students' groups now (the page's rows may be up to a refresh old)
+        everyone = await asyncio.to_thread(self.api.users)
+        groups = {u["name"]: list(u.get("groups") or []) for u in everyone}
+        shown = visible_records(scopes, records, groups)[:50]
+        self.finish(json.dumps({"records": shown}))
+
+
+class OpenAction(ActionHandler):
+    """``POST api/users/NAME/open``: the caller opens NAME's server to help them."""
+
+    @web.authenticated
+    async def post(self, name: str) -> None:
+        model = await self.student(name, "open")
+        if name == self.who():
+            raise web.HTTPError(400, "that is your own server")
+        url = model.get("server")
+        if not url:
+            raise web.HTTPError(409, f"{name}'s server is not running")
+        limits.record_action(self.settings["audit_log"], self.who(), "open", f"user:{name}")
+        log.info("%s: opens %s's server", self.who(), name)
+        self.finish(json.dumps({"user": name, "action": "open", "url": url, "done": True}))
+
+
+class ExtendAction(ActionHandler):
+    """``POST api/(users|groups)/NAME/extend``: more idle time for today."""
+
+    @web.authenticated
+    async def post(self, kind: str, name: str) -> None:
+        if kind == "users":
+            await self.student(name, "extend")
+            users = [name]
+        else:
+            self.group(name, "extend")
+            everyone = await asyncio.to_thread(self.api.users)
+            users = sorted(u["name"] for u in everyone if name in (u.get("groups") or []))
+            if not users:
+                raise web.HTTPError(404, f"the group {name} has no members in the hub")
+        path = extensions_file_for(self.settings["audit_log"])
+        if not path:
+            raise web.HTTPError(
+                409, "the hub keeps no teachers' record (c.JhubKit.teacher_audit_log)"
+            )
+        try:
+            until = await asyncio.to_thread(idle_time.extend_for_today, path, users, self.who())
+        except OSError as e:
+            log.error("Cannot write %s as %s: %s", path, _whoami(), e)
+            raise web.HTTPError(
+                500, f"cannot write the idle time ({e.strerror}); tell the hub's admin"
+            ) from None
+        target = f"{'user' if kind == 'users' else 'group'}:{name}"
+        limits.record_action(
+            self.settings["audit_log"], self.who(), "extend", target, until.isoformat()
+        )
+        log.info("%s: idle time of %s lifted until %s", self.who(), target, until)
+        self.finish(
+            json.dumps(
+                {"target": target, "action": "extend", "users": users, "until": until.isoformat()}
+            )
+        )
+
+
+def groups_of(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each user's groups, from the dashboard's rows (a comma-separated column)."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        out.setdefault(row["user"], [g for g in str(row.get("groups") or "").split(",") if g])
+    return out
 
 
 def what_caller_may(
@@ -209,16 +284,12 @@ def what_caller_may(
             action
             for action, needed in sorted(ACTION_SCOPES.items())
             if may_act_on_user(scopes, needed, row["user"], member_of)
+            and not (action == "open" and row["user"] == (user or {}).get("name"))
         ]
         if allowed:
             may[row["user"]] = allowed
     group_limits = sorted(g for g in groups if may_act_on_group(scopes, ACTION_SCOPES["limits"], g))
-    records = [
-        r
-        for r in limits.read_log(audit_log, 200)
-        if (str(r.get("target", "")).startswith("user:") and r["target"][5:] in may)
-        or (str(r.get("target", "")).startswith("group:") and r["target"][6:] in group_limits)
-    ][:20]
+    records = visible_records(scopes, limits.read_log(audit_log, 200), groups_of(rows))[:20]
     return {"actions": may, "group_limits": group_limits, "audit": records}
 
 
@@ -229,6 +300,8 @@ def routes(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
     return [
         (url_path_join(prefix, rf"api/users/{name}/(stop|start)"), ServerAction),
         (url_path_join(prefix, rf"api/(users|groups)/{name}/limits"), LimitsAction),
+        (url_path_join(prefix, rf"api/users/{name}/open"), OpenAction),
+        (url_path_join(prefix, rf"api/(users|groups)/{name}/extend"), ExtendAction),
         (url_path_join(prefix, "api/audit"), AuditHandler),
     ]
 

@@ -3,7 +3,10 @@
 The hub's spawner re-reads ``c.QuotaDockerSpawner.quota_policy_file`` at each
 start, so a change takes effect at the student's next start. The file is
 rewritten whole or not at all (:func:`jhub_kit.files.atomic_write`), and only
-after the new text parses as a policy with the hub's own parser. A TOML file
+after the new text parses as a policy with the hub's own parser; the read, the
+change and the write happen under an exclusive lock on ``.<file>.lock`` beside it
+(:func:`jhub_kit.files.locked`), so two changes at once (two teachers, a teacher
+and ``jhub-kit class limits``) both land. A TOML file
 keeps its comments and layout (``tomlkit``); a YAML file is written again by
 PyYAML (its comments are lost). Each change is appended to the audit log (JSON
 lines: who, when, target, limit, old, new), which the dashboard shows.
@@ -19,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ...files import atomic_write
+from ...files import atomic_write, locked
 from ...quota.policy import QuotaError
 from ...quota.policy_file import _format_for, parse_policy_text
 from ...quota.teaching import Change, change_limits
@@ -27,6 +30,8 @@ from ...quota.teaching import Change, change_limits
 #: the service's environment: the admin's ceiling (JSON) and the audit log's path
 CEILING_ENV = "JHUB_KIT_DASHBOARD_CEILING"
 AUDIT_ENV = "JHUB_KIT_DASHBOARD_AUDIT_LOG"
+#: how much of the audit log's end :func:`read_log` reads, in bytes
+TAIL = 512 * 1024
 
 
 def _load(text: str, fmt: str) -> Any:
@@ -104,21 +109,22 @@ def write_limits(
     policy file at ``path``; returns the changes (none written if none). Raises
     :class:`QuotaError` (a bad value, above the ceiling, a broken file) or OSError."""
     target = Path(path)
-    fmt = _format_for(target)
-    exists = target.exists()  # the teachers' file: made by the first change
-    text = target.read_text(encoding="utf-8-sig") if exists else ""
-    parse_policy_text(text, path=path, fmt=fmt)  # never build on a broken file
-    doc = _load(text, fmt)
-    plain = json.loads(json.dumps(doc, default=str)) if fmt == "toml" else doc
-    _, changes = change_limits(plain, section, name, _normalized(limits), ceiling)
-    if not changes:
-        return []
-    _apply(doc, changes, fmt)
-    new_text = _dump(doc, fmt)
-    parse_policy_text(new_text, path=path, fmt=fmt)  # what the hub will read
-    mode = target.stat().st_mode & 0o777 if exists else 0o644  # the hub reads it
-    atomic_write(target, new_text, mode)
-    return changes
+    with locked(target):  # concurrent writers (threads, processes) lose no change
+        fmt = _format_for(target)
+        exists = target.exists()  # the teachers' file: made by the first change
+        text = target.read_text(encoding="utf-8-sig") if exists else ""
+        parse_policy_text(text, path=path, fmt=fmt)  # never build on a broken file
+        doc = _load(text, fmt)
+        plain = json.loads(json.dumps(doc, default=str)) if fmt == "toml" else doc
+        _, changes = change_limits(plain, section, name, _normalized(limits), ceiling)
+        if not changes:
+            return []
+        _apply(doc, changes, fmt)
+        new_text = _dump(doc, fmt)
+        parse_policy_text(new_text, path=path, fmt=fmt)  # what the hub will read
+        mode = target.stat().st_mode & 0o777 if exists else 0o644  # the hub reads it
+        atomic_write(target, new_text, mode)
+        return changes
 
 
 def record(audit_log: str, who: str, changes: list[Change], action: str = "limits") -> None:
@@ -135,23 +141,37 @@ def record(audit_log: str, who: str, changes: list[Change], action: str = "limit
         f.write(lines)
 
 
-def record_action(audit_log: str, who: str, action: str, target: str) -> None:
-    """Append one JSON line for an action without old and new values (stop, start)."""
+def record_action(
+    audit_log: str, who: str, action: str, target: str, until: str | None = None
+) -> None:
+    """Append one JSON line for an action without old and new values (stop, start,
+    open; extend with ``until``)."""
     if not audit_log:
         return
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    line = json.dumps({"when": when, "who": who, "action": action, "target": target})
+    item = {"when": when, "who": who, "action": action, "target": target}
+    if until is not None:
+        item["until"] = until
+    line = json.dumps(item)
     fd = os.open(audit_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     with os.fdopen(fd, "a") as f:
         f.write(line + "\n")
 
 
 def read_log(audit_log: str, last: int = 50) -> list[dict[str, Any]]:
-    """The last ``last`` records, newest first (lines that do not parse are skipped)."""
+    """The last ``last`` records, newest first (lines that do not parse are skipped);
+    only the file's last :data:`TAIL` bytes are read (a long-lived log stays cheap)."""
     try:
-        lines = Path(audit_log).read_text().splitlines()
+        with open(audit_log, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - TAIL))
+            raw = f.read()
     except OSError:
         return []
+    lines = raw.decode("utf-8", "replace").splitlines()
+    if size > TAIL:
+        lines = lines[1:]  # the first is cut
     out = []
     for line in reversed(lines):
         try:

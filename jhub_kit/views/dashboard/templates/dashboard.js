@@ -228,19 +228,45 @@
     td.dataset.key = "actions";
     const may = (data.actions || {})[row.user] || [];
     if (row.server_name) return td;  // the actions are on the default server
+    const box = document.createElement("div");
+    box.className = "d-flex flex-wrap gap-1";
+    td.appendChild(box);
     const running = row.server === "running";
+    const path = (action) => `api/users/${encodeURIComponent(row.user)}/${action}`;
+    const button = (action, label, cls, title, onClick) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = `btn btn-sm ${cls}`;
+      b.textContent = label;
+      b.title = title;
+      b.dataset.action = action;
+      b.addEventListener("click", onClick);
+      box.appendChild(b);
+    };
+    if (running && may.includes("open")) {
+      button("open", "Open", "btn-outline-secondary", `Open ${row.user}'s server to help them (they are told)`,
+        () => openServer(path("open")));
+    }
     const action = running ? "stop" : "start";
     // a student who never logged in has no account in the hub yet: nothing to start
     if (may.includes(action) && (running || row.server === "stopped")) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = `btn btn-sm ${running ? "btn-outline-danger" : "btn-outline-primary"}`;
-      b.textContent = running ? "Stop" : "Start";
-      b.dataset.action = action;
-      b.addEventListener("click", () => act(`api/users/${encodeURIComponent(row.user)}/${action}`, {}));
-      td.appendChild(b);
+      button(action, running ? "Stop" : "Start", running ? "btn-outline-danger" : "btn-outline-primary",
+        `${running ? "Stop" : "Start"} ${row.user}'s server`, () => act(path(action), {}));
+    }
+    if (may.includes("extend") && row.server !== "never logged in") {
+      button("extend", "+Today", "btn-outline-secondary",
+        `Not stopped for being idle until the end of today (${row.user})`, () => act(path("extend"), {}));
     }
     return td;
+  }
+
+  // the access is recorded first (the student sees it), then the server opens in a
+  // new tab at the hub's own URL; the hub checks the teacher's access:servers again
+  async function openServer(path) {
+    const tab = window.open("about:blank", "_blank");
+    const answer = await act(path, {});
+    if (answer && answer.url && tab) tab.location.href = answer.url;
+    else if (tab) tab.close();
   }
 
   async function act(path, body) {
@@ -257,15 +283,20 @@
       const answer = await r.json().catch(() => ({}));
       if (!r.ok) throw new Error(answer.message || "HTTP " + r.status);
       const changes = answer.changes || [];
+      const until = (iso) => new Date(iso).toLocaleTimeString([], { timeStyle: "short" });
       out.textContent = changes.length
         ? changes.map((c) => `${c.target} ${c.limit}: ${c.old ?? "-"} → ${c.new ?? "-"}`).join("; ") + `, effective ${answer.effective}`
+        : answer.action === "extend" ? `${answer.target}: not stopped for being idle until ${until(answer.until)} (${answer.users.join(", ")})`
+        : answer.action === "open" ? `opening ${answer.user}'s server (recorded)`
         : answer.action ? `${answer.action}: ${answer.user}` : "nothing changed";
       setError(out, false);
       clearTimeout(timer);
       timer = setTimeout(refresh, 500);
+      return answer;
     } catch (e) {
       out.textContent = "Refused: " + e.message;
       setError(out, true);
+      return null;
     }
   }
 
@@ -291,7 +322,7 @@
     tbody.replaceChildren();
     for (const r of data.audit || []) {
       const tr = document.createElement("tr");
-      for (const v of [r.when, r.who, r.action, r.target, r.limit, r.old, r.new]) {
+      for (const v of [r.when, r.who, r.action, r.target, r.limit, r.old, r.new ?? r.until]) {
         const td = document.createElement("td");
         td.textContent = v === null || v === undefined ? "-" : String(v);
         tr.appendChild(td);
@@ -308,6 +339,9 @@
       if (v) body[key] = v;
     }
     act(`api/${document.getElementById("limits-target").value}/limits`, body);
+  });
+  document.getElementById("extend-today").addEventListener("click", () => {
+    act(`api/${document.getElementById("limits-target").value}/extend`, {});
   });
 
   function setError(status, error) {
