@@ -37,16 +37,23 @@ TEST_PREFIX = os.environ.get("JHUB_KIT_TEST_PREFIX", "jhubkit-test")
 _STARTED = time.time()
 
 
+#: set when this run hands the lane's files to a process of their own
+_LANE = pytest.StashKey[bool]()
+
+
 def pytest_collection_finish(session):
     """The version matrix and the LVM guest start in the background as soon as they
     are known to run (with other tests: alone, the LVM guest boots in its test)."""
     if session.config.option.collectonly:
         return
+    import lane_runner
+    import matrix_runner
+
     ids = [item.nodeid for item in session.items]
     if any(i.startswith("tests/system/test_matrix.py") for i in ids):
-        import matrix_runner
-
         matrix_runner.start()
+    if session.config.stash.get(_LANE, False):
+        lane_runner.start(wait_first=matrix_runner.wait_for_the_end)
     vm = [i.startswith("tests/system/test_lvm_vm.py") for i in ids]
     if any(vm) and not all(vm):
         import lvm_vm_runner
@@ -55,10 +62,12 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    import lane_runner
     import lvm_vm_runner
     import matrix_runner
 
     matrix_runner.stop()
+    lane_runner.stop()
     lvm_vm_runner.stop()
 
 
@@ -92,6 +101,16 @@ def pytest_collection_modifyitems(config, items):
         return 1 if any(item.get_closest_marker(m) for m in ("docker", "hub", "root")) else 0
 
     items.sort(key=rank)
+
+    import lane_runner
+
+    if lane_runner.wanted([item.nodeid for item in items]):
+        # the lane's files run beside the suite (tests/support/lane_runner.py);
+        # tests/system/test_lane.py reports them
+        lane = [i for i in items if i.nodeid.split("::", 1)[0] in lane_runner.FILES]
+        items[:] = [i for i in items if i not in lane]
+        config.hook.pytest_deselected(items=lane)
+        config.stash[_LANE] = True
     if os.environ.get("JHUB_KIT_NO_ROOT") == "1" and os.geteuid() != 0:
         skip = pytest.mark.skip(
             reason="needs root for loop devices and mounts (JHUB_KIT_NO_ROOT=1)"

@@ -94,6 +94,13 @@ def excerpt(session: str, lines: int = 60) -> str:
     return "\n".join([*failed, "...", *part[-lines:]])
 
 
+def wait_for_the_end() -> None:
+    """Return once the background run has ended (at once if none was started); for
+    another thread: it only polls, the run's result is still :func:`wait`'s."""
+    while _proc is not None and _proc.poll() is None:
+        time.sleep(2)
+
+
 def last() -> tuple[int | None, dict[str, str], float]:
     """What :func:`wait` found, if it was called."""
     return _last
