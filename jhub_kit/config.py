@@ -209,12 +209,14 @@ class JhubKit(RenamedTraits, Configurable):
 
     teacher_ceiling = Dict(
         help="""The most a teacher may give a student or a group from the class
-        dashboard: ``mem_limit`` and ``disk_limit`` (sizes), ``cpu_limit`` (cores). A
-        limit without a ceiling here cannot be changed by a teacher. Changes are
+        dashboard: ``mem_limit`` and ``disk_limit`` (sizes), ``cpu_limit`` (cores),
+        ``idle_timeout`` (a time span; naming it also lets teachers give a student
+        more idle time until the end of the day). A limit without a ceiling here
+        cannot be changed by a teacher. Changes are
         written to the spawner's ``teacher_policy_file`` (the bundle's:
         ``<data_dir>/teachers/policy.toml``, a folder the hub gives the dashboard's
         user) and take effect at the next start. Example:
-        ``{"mem_limit": "4G", "cpu_limit": 2, "disk_limit": "10G"}``.
+        ``{"mem_limit": "4G", "cpu_limit": 2, "disk_limit": "10G", "idle_timeout": "3h"}``.
 
         .. versionadded:: 0.5
         """,
@@ -566,6 +568,8 @@ def add_dashboard(
             board.USER_ENV: user,
             board_limits.CEILING_ENV: json.dumps(ceiling or {}),
             board_limits.AUDIT_ENV: audit_log or kit.teacher_audit_log,
+            # "the end of today" is the hub's: JupyterHub hands a service no TZ of its own
+            **({"TZ": os.environ["TZ"]} if os.environ.get("TZ") else {}),
         },
         # the OAuth token a teacher's browser holds may carry these, as far as the
         # teacher holds them (JupyterHub intersects): the actions check them

@@ -44,7 +44,9 @@ def locked(path: Path) -> Iterator[None]:
     import fcntl
 
     lock = path.parent / f".{path.name}.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    # read-only is enough for flock: a lock file another user made (root's, by a CLI
+    # run) still locks for the dashboard's user
+    fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -38,7 +38,10 @@ def end_of_day(now: datetime) -> datetime:
     """The next midnight after ``now`` in the hub's local time zone (aware, local)."""
     local = now.astimezone()
     tomorrow: date = local.date() + timedelta(days=1)
-    return datetime.combine(tomorrow, time(0)).astimezone()
+    midnight = datetime.combine(tomorrow, time(0)).astimezone()
+    if midnight.date() < tomorrow:  # no midnight that day (summer time starts at 00:00)
+        midnight = datetime.combine(tomorrow, time(1)).astimezone()
+    return midnight
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -90,7 +93,7 @@ def read_extensions(path: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

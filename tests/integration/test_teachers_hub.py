@@ -42,7 +42,7 @@ MB = 1024**2
 # folders are root's alone, so the teachers' files sit in a folder anyone may enter
 BEFORE = """\
 c.JhubKit.teachers = {{"teach-a": ["class-a"], "teach-b": ["class-b"]}}
-c.JhubKit.teacher_ceiling = {{"mem_limit": "1G", "cpu_limit": 2}}
+c.JhubKit.teacher_ceiling = {{"mem_limit": "1G", "cpu_limit": 2, "idle_timeout": "4h"}}
 c.JhubKit.teacher_audit_log = {audit!r}
 """
 EXTRA = """\

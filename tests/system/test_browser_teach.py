@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark
 
 BEFORE = """\
 c.JhubKit.teachers = {"teach-a": ["class-a"]}
-c.JhubKit.teacher_ceiling = {"mem_limit": "1G"}
+c.JhubKit.teacher_ceiling = {"mem_limit": "1G", "idle_timeout": "4h"}
 c.JhubKit.dashboard_user = ""  # the hub's user (test_teachers_hub runs it as nobody)
 """
 EXTRA = """\

@@ -59,3 +59,26 @@ def test_the_file_beside_the_audit_log_and_bad_files(tmp_path):
     bad.write_text("[1, 2]")
     assert read_extensions(str(bad)) == {}
     assert read_extensions("") == {}
+
+
+def test_a_day_without_midnight_ends_at_the_first_hour_of_the_next(monkeypatch):
+    """Where summer time starts at midnight (Chile, 2026-09-06 00:00 -> 01:00), the
+    day ends at the next day's first instant, not an hour early the day before."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/Santiago")
+    time.tzset()
+    try:
+        now = datetime(2026, 9, 5, 18, tzinfo=timezone.utc)  # 14:00 there
+        end = end_of_day(now)
+        assert end.date().isoformat() == "2026-09-06" and end > now, end
+        assert end.astimezone(timezone.utc) == datetime(2026, 9, 6, 4, tzinfo=timezone.utc)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_file_nested_too_deep_is_no_extension(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert read_extensions(str(deep)) == {}

@@ -283,10 +283,13 @@ def test_what_the_page_offers_follows_the_callers_scopes(tmp_path):
         {"user": "bob", "groups": "b"},
         {"user": "t", "groups": ""},
     ]
-    offered = what_caller_may(
-        {"name": "t", "scopes": sorted(expanded(TEACHER_A))}, rows, str(audit)
-    )
+    teacher = {"name": "t", "scopes": sorted(expanded(TEACHER_A))}
+    offered = what_caller_may(teacher, rows, str(audit), {"idle_timeout": "4h"})
     assert offered["actions"] == {"ann": ["extend", "limits", "open", "start", "stop"]}
+    # a ceiling that names no idle_timeout: teachers change no idle time, so no extension
+    assert what_caller_may(teacher, rows, str(audit), {"mem_limit": "1G"})["actions"] == {
+        "ann": ["limits", "open", "start", "stop"]
+    }
     assert offered["group_limits"] == ["a"]
     assert [r["target"] for r in offered["audit"]] == ["user:ann"]  # not bob's record
     admin = what_caller_may({"name": "admin", "scopes": sorted(expanded(ADMIN))}, rows, str(audit))

@@ -227,6 +227,12 @@ class ExtendAction(ActionHandler):
 
     @web.authenticated
     async def post(self, kind: str, name: str) -> None:
+        if not may_extend(self.settings["ceiling"]):
+            raise web.HTTPError(
+                403,
+                "the hub's admin lets teachers change no idle time "
+                "(c.JhubKit.teacher_ceiling names no idle_timeout)",
+            )
         if kind == "users":
             await self.student(name, "extend")
             users = [name]
@@ -268,13 +274,24 @@ def groups_of(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
+def may_extend(ceiling: dict[str, Any]) -> bool:
+    """Whether teachers may give more idle time for today: the admin's ceiling names
+    ``idle_timeout`` (teachers manage idle time); with none, they change no idle time,
+    as they change no other limit the ceiling leaves out."""
+    return "idle_timeout" in ceiling
+
+
 def what_caller_may(
-    user: dict[str, Any] | None, rows: list[dict[str, Any]], audit_log: str
+    user: dict[str, Any] | None,
+    rows: list[dict[str, Any]],
+    audit_log: str,
+    ceiling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """For the page: the actions the caller may take on each user of ``rows``, the
     groups whose limits they may change, and the records about those (the
     endpoints check again on each request)."""
     scopes = set((user or {}).get("scopes") or [])
+    extend = may_extend(ceiling or {})
     may: dict[str, list[str]] = {}
     groups: set[str] = set()
     for row in rows:
@@ -285,6 +302,7 @@ def what_caller_may(
             for action, needed in sorted(ACTION_SCOPES.items())
             if may_act_on_user(scopes, needed, row["user"], member_of)
             and not (action == "open" and row["user"] == (user or {}).get("name"))
+            and (action != "extend" or extend)
         ]
         if allowed:
             may[row["user"]] = allowed

@@ -211,7 +211,12 @@ class DataHandler(Base):
             self.finish(rows.to_csv(c.rows))
             return
         body = {
-            **actions.what_caller_may(self.get_current_user(), c.rows, self.settings["audit_log"]),
+            **actions.what_caller_may(
+                self.get_current_user(),
+                c.rows,
+                self.settings["audit_log"],
+                self.settings["ceiling"],
+            ),
             "generated": c.generated,
             "error": c.error,
             "interval": c.interval,

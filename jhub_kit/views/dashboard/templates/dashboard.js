@@ -264,6 +264,8 @@
   // new tab at the hub's own URL; the hub checks the teacher's access:servers again
   async function openServer(path) {
     const tab = window.open("about:blank", "_blank");
+    // the student's server must not reach back into the dashboard's window
+    if (tab) tab.opener = null;
     const answer = await act(path, {});
     if (answer && answer.url && tab) tab.location.href = answer.url;
     else if (tab) tab.close();
