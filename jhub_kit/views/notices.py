@@ -19,13 +19,16 @@ extensions file (small local files) and what the user's spawner holds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ..quota.extensions import extended_until, parse_time, read_extensions
 from ..quota.policy import format_duration
+
+T = TypeVar("T")
 
 #: how long a teacher's opening of a server stays on the student's page
 SHOWN_FOR = timedelta(days=1)
@@ -166,6 +169,25 @@ class StudentNotices:
         self.audit_log, self.extensions_file = audit_log, extensions_file
         self.warning, self.culler_timeout = warning, culler_timeout
         self.check_every = check_every
+        #: path -> ((mtime, size, inode), what was read): JupyterHub renders its
+        #: template variables for every page, the files change at a teacher's action
+        self._read: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+    def _cached(self, path: str, read: Callable[[str], T], default: T) -> T:
+        """``read(path)``, again only once the file has changed (``default``: none)."""
+        if not path:
+            return default
+        try:
+            st = os.stat(path)
+        except OSError:
+            self._read.pop(path, None)
+            return default
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        found = self._read.get(path)
+        if found is None or found[0] != stamp:
+            found = self._read[path] = (stamp, read(path))
+        value: T = found[1]
+        return value
 
     def __call__(self, user: Any) -> list[dict[str, str]]:
         if user is None:
@@ -173,11 +195,12 @@ class StudentNotices:
         from .dashboard.limits import read_log
 
         try:
-            records = read_log(self.audit_log, 200) if self.audit_log else []
+            none: list[dict[str, Any]] = []
+            records = self._cached(self.audit_log, lambda p: read_log(p, 200), none)
             return notices(
                 user.name,
                 records,
-                read_extensions(self.extensions_file),
+                self._cached(self.extensions_file, read_extensions, {}),
                 datetime.now(timezone.utc),
                 idle_inputs(getattr(user, "spawner", None)),
                 warning=self.warning,

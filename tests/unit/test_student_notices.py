@@ -167,3 +167,11 @@ def test_the_template_variable_reads_the_files(tmp_path):
     var = StudentNotices(str(audit), missing, warning=300, culler_timeout=3600, check_every=300)
     assert [n["key"] for n in var(_User())] == ["opened"]
     assert var(None) == []
+    # read again only once the file changes (JupyterHub asks at every page)
+    assert [n["key"] for n in var(_User())] == ["opened"]
+    with audit.open("a") as f:
+        f.write(json.dumps({**record, "who": "bo"}) + "\n")
+    texts = [n["text"] for n in var(_User())]
+    assert texts and texts[0].startswith("Your teacher bo"), texts
+    audit.unlink()
+    assert var(_User()) == []
