@@ -594,6 +594,15 @@ def add_dashboard(
             "live policy file (within the admin's ceiling), from the class dashboard."
         }
         c.JupyterHub.custom_scopes = custom
-    for role in teacher_roles(teachers or {}, courses):
+    roles = teacher_roles(teachers or {}, courses)
+    for role in roles:
         role["scopes"] = [*role["scopes"], f"access:services!service={SERVICE_NAME}"]
         _append_named(c, "JupyterHub", "load_roles", role)
+    if roles and not c.JupyterHub.get("subdomain_host"):
+        logging.getLogger("jhub_kit").warning(
+            "Teachers may open their students' servers (access:servers), and every server "
+            "shares the hub's web origin: JavaScript a student puts in their own server runs "
+            "with the teacher's cookies while the teacher looks at it. Set "
+            "c.JupyterHub.subdomain_host to give each server an origin of its own "
+            "(docs/reference/views.md, 'What opening a server trusts')."
+        )
