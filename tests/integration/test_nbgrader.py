@@ -1,0 +1,338 @@
+"""nbgrader in a course (issue 38) on a real hub and engine, with the course image
+(nbgrader 0.9.6), loopfile homes and a warm pool of one: one teacher and two
+students, every container as uid 1000.
+
+The whole cycle, by nbgrader's own commands in the servers (``docker exec``, the
+server's own user and environment): the teacher generates and releases an
+assignment; ann (a cold start) and ben (from the warm pool) fetch and submit it;
+the teacher collects, autogrades, generates and releases feedback; each student
+fetches their own. Then the attacks, from ben's server: another student's
+submission and feedback, the solutions and the gradebook, by path and by
+nbgrader's commands (list, fetch_feedback, submit as ann, collect, release); a
+submission made of links to the teacher's files. Every attempt fails.
+
+One hub for all of it (about a minute of the suite).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+from conftest import remove_test_containers
+from hubutil import ensure_user, in_client_thread, running_hub
+from test_course_folders import config as course_folders_config
+from test_course_folders import give_back, hold_members, start, until
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
+
+COURSE = "stats-101"
+HOME = "/home/jovyan"
+STAFF = f"{HOME}/nbgrader/{COURSE}"
+EXCHANGE = f"{HOME}/.jhub-kit/nbgrader/exchange/{COURSE}"
+#: what only the solution (the teacher's source) holds
+SOLUTION_MARK = "solution-only-3b1f"
+
+
+def notebook(answer: str) -> dict:
+    """An nbgrader notebook: one solution cell, one autograded test (1 point)."""
+
+    def cell(source: str, **nbgrader) -> dict:
+        return {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {"nbgrader": {"schema_version": 3, "task": False, **nbgrader}},
+            "outputs": [],
+            "source": source,
+        }
+
+    return {
+        "cells": [
+            cell(answer, grade=False, grade_id="answer", locked=False, solution=True),
+            cell(
+                "assert add(1, 2) == 3",
+                grade=True,
+                grade_id="test_add",
+                locked=True,
+                points=1,
+                solution=False,
+            ),
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+SOURCE = notebook(
+    f"def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b  # {SOLUTION_MARK}\n"
+    "    ### END SOLUTION"
+)
+
+
+def write_file(path: str, content: str) -> str:
+    """A shell command that writes ``content`` to ``path`` (any bytes, no quoting)."""
+    b64 = base64.b64encode(content.encode()).decode()
+    return f"mkdir -p \"$(dirname '{path}')\" && echo {b64} | base64 -d > '{path}'"
+
+
+def answer(nb_path: str, body: str) -> str:
+    """A shell command that replaces the solution cell's body in a fetched notebook."""
+    code = (
+        "import json, sys; p = sys.argv[1]; nb = json.load(open(p)); "
+        "nb['cells'][0]['source'] = sys.argv[2]; json.dump(nb, open(p, 'w'))"
+    )
+    b64 = base64.b64encode(body.encode()).decode()
+    return f'python3 -c "{code}" {nb_path} "$(echo {b64} | base64 -d)"'
+
+
+#: run a shell script with the single-user server's own environment, as its terminal
+#: and the nbgrader lab extension do (a pooled server's environment is its
+#: launcher's child's, not the container's)
+AS_SERVER = """
+import os, sys
+for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
+    try:
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        continue
+    if b"jupyterhub-singleuser" in cmd:
+        raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\\0")
+        env = dict(e.decode().split("=", 1) for e in raw if b"=" in e)
+        os.chdir(env.get("HOME", "/"))
+        os.execve("/bin/sh", ["sh", "-c", sys.argv[1]], env)
+sys.exit("no single-user server in this container")
+"""
+
+
+async def sh(docker_client, sp, script: str) -> tuple[int, str]:
+    """``script`` in the server as its own user, with the server's environment."""
+    c = docker_client.containers.get(sp.object_id)
+    r = await in_client_thread(c.exec_run, ["python3", "-c", AS_SERVER, script])
+    return r.exit_code, r.output.decode("utf-8", "replace")
+
+
+async def run(docker_client, sp, script: str) -> str:
+    code, out = await sh(docker_client, sp, script)
+    assert code == 0, f"{script}\n{out}"
+    return out
+
+
+def config(image, mount_area):
+    """The course folders' hub (loopfile homes, a pool of one), with one nbgrader course."""
+    c = course_folders_config(image, mount_area)
+    c.QuotaDockerSpawner.mem_limit = "400M"
+    c.QuotaDockerSpawner.disk_limit = "64M"
+    c.Courses.courses = {
+        COURSE: {
+            "teachers": {"users": ["tess"]},
+            "students": {"groups": ["stats"]},
+            "size_limit": "64M",
+            "nbgrader": True,
+        }
+    }
+    return c
+
+
+@pytest.fixture
+def fresh_registry():
+    from jhub_kit import registry
+
+    names = ("provisioner", "course-provisioner", "nbgrader-provisioner", "pool")
+    for what in names:
+        registry.forget(what)
+    yield
+    for what in names:
+        registry.forget(what)
+
+
+async def test_nbgrader_cycle_and_attacks(
+    docker_client, course_image, chp, mount_area, fresh_registry, docker_debug
+):
+    c = config(course_image, mount_area)
+    nbg_dir = mount_area / "courses-nbgrader" / COURSE
+    try:
+        async with running_hub(c) as app:
+            ensure_user(app, "tess")
+            ensure_user(app, "ann", groups=("stats",))
+            ensure_user(app, "ben", groups=("stats",))
+            pool = app.users["tess"].spawner.warm_pool()
+            await until(lambda: len(pool.ready) == 1, what="a member ready")
+
+            hold_members(pool)
+            tess = await start(app, "tess")
+            ann = await start(app, "ann")
+            assert tess.pool_member == "" and ann.pool_member == ""
+            give_back(pool)
+            ben = await start(app, "ben")
+            assert ben.pool_member, "ben's start should have come from the warm pool"
+
+            await _the_cycle(docker_client, tess, ann, ben, nbg_dir)
+            await _attacks_by_path(docker_client, ben)
+            await _attacks_by_commands(docker_client, tess, ben, nbg_dir)
+    finally:
+        remove_test_containers(docker_client)
+
+
+async def _the_cycle(docker_client, tess, ann, ben, nbg_dir) -> None:
+    # the teacher: the staff folder is the course directory; generate and release
+    await run(docker_client, tess, write_file(f"{STAFF}/source/ps1/ps1.ipynb", json.dumps(SOURCE)))
+    out = await run(
+        docker_client,
+        tess,
+        "cd ~ && nbgrader generate_assignment ps1 2>&1 && nbgrader release_assignment ps1 2>&1",
+    )
+    assert "Released as: stats-101 ps1" in out, out
+    released = (nbg_dir / "exchange" / "outbound" / "ps1" / "ps1.ipynb").read_text()
+    assert SOLUTION_MARK not in released and "add(1, 2)" in released
+
+    # the students fetch (the released copy has no solution) and submit
+    for sp, body in (
+        (ann, "def add(a, b):\n    return a + b  # ann-answer-7f3a"),
+        (ben, "def add(a, b):\n    return a - b  # ben-answer-c2d9"),
+    ):
+        out = await run(
+            docker_client, sp, f"cd ~ && nbgrader fetch_assignment ps1 --course {COURSE} 2>&1"
+        )
+        assert "Fetched as: stats-101 ps1" in out, out
+        await run(docker_client, sp, answer(f"{HOME}/ps1/ps1.ipynb", body))
+        out = await run(docker_client, sp, f"cd ~ && nbgrader submit ps1 --course {COURSE} 2>&1")
+        assert "Submitted as: stats-101 ps1" in out, out
+    # on the host: each submission in its student's own folder, named as that student
+    for user in ("ann", "ben"):
+        names = os.listdir(nbg_dir / "exchange" / "inbound" / user)
+        assert len(names) == 1 and names[0].startswith(f"{user}+ps1+"), names
+
+    # the teacher collects, autogrades, makes and releases the feedback
+    script = (
+        "cd ~ && nbgrader collect ps1 2>&1 && nbgrader autograde ps1 2>&1 && "
+        "nbgrader generate_feedback ps1 2>&1 && nbgrader release_feedback ps1 2>&1"
+    )
+    out = await run(docker_client, tess, script)
+    assert "Collecting submission: ann ps1" in out and "Collecting submission: ben ps1" in out
+    scores = await _scores(docker_client, tess)
+    assert scores == {"ann": 1.0, "ben": 0.0}, scores
+    for user in ("ann", "ben"):
+        feedback = os.listdir(nbg_dir / "exchange" / "feedback" / user)
+        assert len(feedback) == 1 and feedback[0].endswith(".html"), feedback
+
+    # each student fetches their own feedback, and only theirs
+    for sp, mine, theirs in (
+        (ann, "ann-answer-7f3a", "ben-answer"),
+        (ben, "ben-answer-c2d9", "ann-answer"),
+    ):
+        out = await run(
+            docker_client, sp, f"cd ~ && nbgrader fetch_feedback ps1 --course {COURSE} 2>&1"
+        )
+        assert "Fetched feedback" in out, out
+        html = await run(docker_client, sp, "cat ~/ps1/feedback/*/ps1.html")
+        assert mine in html and theirs not in html and SOLUTION_MARK not in html
+
+
+async def _scores(docker_client, tess) -> dict[str, float]:
+    code = (
+        "from nbgrader.api import Gradebook; import json; "
+        f"gb = Gradebook('sqlite:///{STAFF}/gradebook.db', course_id='{COURSE}'); "
+        "print(json.dumps({s.student.id: s.score for s in gb.find_assignment('ps1').submissions}))"
+    )
+    out = await run(docker_client, tess, f'python3 -c "{code}"')
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+async def _attacks_by_path(docker_client, ben) -> None:
+    """Nothing of ann, of the solutions or of the gradebook is anywhere in ben's server."""
+    out = await run(
+        docker_client,
+        ben,
+        "grep -rlI -e ann-answer-7f3a -e " + SOLUTION_MARK + " / "
+        "--exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null; true",
+    )
+    assert out.strip() == "", out
+    out = await run(
+        docker_client,
+        ben,
+        # nbgrader's own package ships a sample gradebook and source folders
+        "find / \\( -path /proc -o -path /sys -o -path /opt/venv \\) -prune -o "
+        "\\( -name 'ann+*' -o -name gradebook.db -o -path '*/source/ps1*' \\) -print "
+        "2>/dev/null; true",
+    )
+    assert out.strip() == "", out
+    # the exchange as ben sees it: his own inbound and feedback; no staff folder
+    out = await run(docker_client, ben, f"ls -a {EXCHANGE}/inbound {EXCHANGE}/feedback")
+    assert "ann" not in out, out
+    code, out = await sh(docker_client, ben, f"ls {STAFF} {HOME}/nbgrader")
+    assert code != 0, out
+    code, out = await sh(docker_client, ben, f"ls {EXCHANGE}/inbound/../../../../../nbgrader")
+    assert code != 0, out
+    # writes: the released assignment, his own feedback, and a file beside his inbound
+    for path in (
+        f"{EXCHANGE}/outbound/ps1/ps1.ipynb",
+        f"{EXCHANGE}/outbound/ps2",
+        f"{EXCHANGE}/feedback/forged.html",
+    ):
+        code, out = await sh(docker_client, ben, f"echo x > {path} 2>&1 || mkdir {path} 2>&1")
+        assert code != 0 and "Read-only file system" in out, (path, out)
+    # the mount table names no other student's folder, no staff folder
+    out = await run(docker_client, ben, "cat /proc/self/mountinfo")
+    assert "/ann" not in out and "/staff" not in out, out
+
+
+async def _attacks_by_commands(docker_client, tess, ben, nbg_dir) -> None:
+    """nbgrader's own commands, in ben's server, reach nothing of ann's or the staff's."""
+    cmds = [
+        f"nbgrader list --inbound --course {COURSE}",
+        f"nbgrader list --inbound --course {COURSE} --student ann",
+        f"nbgrader list --cached --course {COURSE} --student ann",
+        f"nbgrader fetch_feedback ps1 --course {COURSE} --student ann",
+        f"nbgrader collect ps1 --course {COURSE}",
+        f"nbgrader export --course {COURSE}",
+        f"nbgrader db student list --course {COURSE}",
+    ]
+    for cmd in cmds:
+        _, out = await sh(docker_client, ben, f"cd /tmp && {cmd} 2>&1")
+        assert "ann" not in out.replace("--student ann", ""), (cmd, out)
+        assert SOLUTION_MARK not in out
+    out = await run(docker_client, ben, "cat ~/ps1/feedback/*/ps1.html")
+    assert "ann-answer-7f3a" not in out
+    # releasing over everyone's assignment, or feedback: refused by the mount
+    for cmd in (
+        f"nbgrader release_assignment ps1 --course {COURSE} --force",
+        f"nbgrader release_feedback ps1 --course {COURSE}",
+    ):
+        code, out = await sh(
+            docker_client,
+            ben,
+            f"mkdir -p /tmp/c/release/ps1 /tmp/c/feedback/ben/ps1 && echo x > /tmp/c/release/ps1/a "
+            f"&& echo '<html/>' > /tmp/c/feedback/ben/ps1/ps1.html && echo t > "
+            f"/tmp/c/feedback/ben/ps1/timestamp.txt && echo s > /tmp/c/feedback/ben/ps1/"
+            f"submission_secret.txt && cd /tmp/c && {cmd} --CourseDirectory.root=/tmp/c 2>&1",
+        )
+        assert code != 0 and ("Read-only file system" in out or "ermission" in out), (cmd, out)
+    assert os.listdir(nbg_dir / "exchange" / "outbound" / "ps1") == ["ps1.ipynb"]
+
+    # ben submits as ann (nbgrader's --student), and hand-makes submissions of links
+    # to the teacher's solutions: the teacher's collect takes none of them
+    out = await run(
+        docker_client,
+        ben,
+        f"cd ~ && nbgrader submit ps1 --course {COURSE} --student ann 2>&1",
+    )
+    forged = "2099-01-01 00:00:00.000000 UTC"
+    await run(
+        docker_client,
+        ben,
+        f"cd {EXCHANGE}/inbound && mkdir 'ben+ps1+{forged}+a' && "
+        f"ln -s {STAFF}/source/ps1/ps1.ipynb 'ben+ps1+{forged}+a/ps1.ipynb' && "
+        f"echo '{forged}' > 'ben+ps1+{forged}+a/timestamp.txt' && "
+        f"ln -s {STAFF}/source/ps1 'ben+ps1+2099-01-02 00:00:00.000000 UTC+b'",
+    )
+    out = await run(docker_client, tess, "cd ~ && nbgrader collect ps1 --update 2>&1")
+    assert "it says it is ann's, but it is in ben's folder" in out, out
+    assert out.count("holds no symbolic links") == 2, out
+    submitted = await run(docker_client, tess, f"cat {STAFF}/submitted/*/ps1/ps1.ipynb")
+    assert submitted.count("ann-answer-7f3a") == 1 and "ben-answer-c2d9" in submitted
+    assert SOLUTION_MARK not in submitted
