@@ -191,3 +191,32 @@ def test_nbgrader_folders_live_beside_the_course_folders_with_their_own_lv_names
     prov = make_nbgrader_provisioner(folders, config=Config())
     assert prov.base_dir == "/srv/c-nbgrader"
     assert prov.lv_prefix == "jhubnbgrader-"
+
+
+def test_a_kept_container_is_made_again_when_its_exchange_changed():
+    """``remove = False``: a student who became the course's teacher must not be
+    restarted with a student's exchange (or the other way round)."""
+    from types import SimpleNamespace
+
+    from jhub_kit import QuotaDockerSpawner
+
+    c = Config()
+    c.Courses.courses = {"stats": DECL}
+    user = SimpleNamespace(name="ann", groups=[SimpleNamespace(name="stats")])
+    sp = QuotaDockerSpawner(config=c, user=user)
+    sp.course_part.made = []
+    sp.course_part.exchanges = {"stats": "/srv/nb/stats"}
+
+    def kept(role):
+        mounts = [{"Destination": HOME, "Source": "/srv/homes/ann", "RW": True}]
+        mounts.append(
+            {"Destination": f"{HOME}/.jhub-kit/nbgrader/config", "Source": IMAGE_FILES, "RW": False}
+        )
+        for m in nbgrader_mounts(STATS, role, "ann", HOME):
+            mounts.append(
+                {"Destination": m.target, "Source": f"/srv/nb/stats/{m.rel}", "RW": not m.read_only}
+            )
+        return {"Mounts": mounts}
+
+    assert not sp._course_mounts_differ(kept(STUDENT))
+    assert sp._course_mounts_differ(kept(TEACHER))
