@@ -4,7 +4,7 @@ students, every container as uid 1000.
 
 The whole cycle, by nbgrader's own commands in the servers (``docker exec``, the
 server's own user and environment): the teacher generates and releases an
-assignment; ann (a cold start) and ben (from the warm pool) fetch and submit it;
+assignment; ann (山田, a cold start) and ben (from the warm pool) fetch and submit it;
 the teacher collects, autogrades, generates and releases feedback; each student
 fetches their own. Then the attacks, from ben's server: another student's
 submission and feedback, the solutions and the gradebook, by path and by
@@ -41,6 +41,9 @@ from nbgraderrig import (  # noqa: F401 - fresh_registry is a fixture
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 
+#: the first student, a cold start: a name in Japanese (ann in the comments)
+ANN = "山田"
+
 
 async def test_nbgrader_cycle_and_attacks(
     docker_client,
@@ -54,7 +57,7 @@ async def test_nbgrader_cycle_and_attacks(
     nbg_dir = mount_area / "courses-nbgrader" / COURSE
     try:
         async with running_hub(c) as app:
-            tess, ann = await open_course(app, ("ann", "ben"), cold=("ann",))
+            tess, ann = await open_course(app, (ANN, "ben"), cold=(ANN,))
             ben = await start(app, "ben")
             assert ben.pool_member, "ben's start should have come from the warm pool"
 
@@ -90,7 +93,7 @@ async def _the_cycle(docker_client, tess, ann, ben, nbg_dir) -> None:
         out = await run(docker_client, sp, f"cd ~ && nbgrader submit ps1 --course {COURSE} 2>&1")
         assert "Submitted as: stats-101 ps1" in out, out
     # on the host: each submission in its student's own folder, named as that student
-    for user in ("ann", "ben"):
+    for user in (ANN, "ben"):
         names = os.listdir(nbg_dir / "exchange" / "inbound" / user)
         assert len(names) == 1 and names[0].startswith(f"{user}+ps1+"), names
 
@@ -100,10 +103,10 @@ async def _the_cycle(docker_client, tess, ann, ben, nbg_dir) -> None:
         "nbgrader generate_feedback ps1 2>&1 && nbgrader release_feedback ps1 2>&1"
     )
     out = await run(docker_client, tess, script)
-    assert "Collecting submission: ann ps1" in out and "Collecting submission: ben ps1" in out
+    assert f"Collecting submission: {ANN} ps1" in out and "Collecting submission: ben ps1" in out
     scores = await _scores(docker_client, tess)
-    assert scores == {"ann": 1.0, "ben": 0.0}, scores
-    for user in ("ann", "ben"):
+    assert scores == {ANN: 1.0, "ben": 0.0}, scores
+    for user in (ANN, "ben"):
         feedback = os.listdir(nbg_dir / "exchange" / "feedback" / user)
         assert len(feedback) == 1 and feedback[0].endswith(".html"), feedback
 
@@ -144,13 +147,13 @@ async def _attacks_by_path(docker_client, ben) -> None:
         ben,
         # nbgrader's own package ships a sample gradebook and source folders
         "find / \\( -path /proc -o -path /sys -o -path /opt/venv \\) -prune -o "
-        "\\( -name 'ann+*' -o -name gradebook.db -o -path '*/source/ps1*' \\) -print "
+        f"\\( -name '{ANN}+*' -o -name gradebook.db -o -path '*/source/ps1*' \\) -print "
         "2>/dev/null; true",
     )
     assert out.strip() == "", out
     # the exchange as ben sees it: his own inbound and feedback; no staff folder
     out = await run(docker_client, ben, f"ls -a {EXCHANGE}/inbound {EXCHANGE}/feedback")
-    assert "ann" not in out, out
+    assert ANN not in out, out
     code, out = await sh(docker_client, ben, f"ls {STAFF} {HOME}/nbgrader")
     assert code != 0, out
     code, out = await sh(docker_client, ben, f"ls {EXCHANGE}/inbound/../../../../../nbgrader")
@@ -165,23 +168,23 @@ async def _attacks_by_path(docker_client, ben) -> None:
         assert code != 0 and "Read-only file system" in out, (path, out)
     # the mount table names no other student's folder, no staff folder
     out = await run(docker_client, ben, "cat /proc/self/mountinfo")
-    assert "/ann" not in out and "/staff" not in out, out
+    assert f"/{ANN}" not in out and "/staff" not in out, out
 
 
 async def _attacks_by_commands(docker_client, tess, ben, nbg_dir) -> None:
     """nbgrader's own commands, in ben's server, reach nothing of ann's or the staff's."""
     cmds = [
         f"nbgrader list --inbound --course {COURSE}",
-        f"nbgrader list --inbound --course {COURSE} --student ann",
-        f"nbgrader list --cached --course {COURSE} --student ann",
-        f"nbgrader fetch_feedback ps1 --course {COURSE} --student ann",
+        f"nbgrader list --inbound --course {COURSE} --student {ANN}",
+        f"nbgrader list --cached --course {COURSE} --student {ANN}",
+        f"nbgrader fetch_feedback ps1 --course {COURSE} --student {ANN}",
         f"nbgrader collect ps1 --course {COURSE}",
         f"nbgrader export --course {COURSE}",
         f"nbgrader db student list --course {COURSE}",
     ]
     for cmd in cmds:
         _, out = await sh(docker_client, ben, f"cd /tmp && {cmd} 2>&1")
-        assert "ann" not in out.replace("--student ann", ""), (cmd, out)
+        assert ANN not in out.replace(f"--student {ANN}", ""), (cmd, out)
         assert SOLUTION_MARK not in out
     out = await run(docker_client, ben, "cat ~/ps1/feedback/*/ps1.html")
     assert "ann-answer-7f3a" not in out
@@ -206,7 +209,7 @@ async def _attacks_by_commands(docker_client, tess, ben, nbg_dir) -> None:
     out = await run(
         docker_client,
         ben,
-        f"cd ~ && nbgrader submit ps1 --course {COURSE} --student ann 2>&1",
+        f"cd ~ && nbgrader submit ps1 --course {COURSE} --student {ANN} 2>&1",
     )
     forged = "2099-01-01 00:00:00.000000 UTC"
     await run(
@@ -218,7 +221,7 @@ async def _attacks_by_commands(docker_client, tess, ben, nbg_dir) -> None:
         f"ln -s {STAFF}/source/ps1 'ben+ps1+2099-01-02 00:00:00.000000 UTC+b'",
     )
     out = await run(docker_client, tess, "cd ~ && nbgrader collect ps1 --update 2>&1")
-    assert "it says it is ann's, but it is in ben's folder" in out, out
+    assert f"it says it is {ANN}'s, but it is in ben's folder" in out, out
     assert out.count("holds no symbolic links") == 2, out
     submitted = await run(docker_client, tess, f"cat {STAFF}/submitted/*/ps1/ps1.ipynb")
     assert submitted.count("ann-answer-7f3a") == 1 and "ben-answer-c2d9" in submitted
