@@ -3,8 +3,9 @@ on the hub of tests/integration/test_nbgrader.py (loopfile homes, the course ima
 a warm pool of one): the teacher releases ps1 by nbgrader's commands; a student logs
 in, gets a server from the warm pool, fetches and submits ps1 from JupyterLab's
 *Assignments* tab; the teacher collects, autogrades and releases the feedback; the
-student fetches it from the tab and it is in their home, their own. Screenshots
-are kept."""
+student fetches it from the tab and reads it in JupyterLab. The teacher's
+formgrader (in her own server) lists the student and her score; the formgrader in
+the student's server has nobody. Screenshots are kept."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import json
 import pytest
 from conftest import remove_test_containers
 from hubutil import running_hub
+from jupyterhub.tests.utils import public_url
+from jupyterhub.utils import url_path_join
 from nbgraderrig import (  # noqa: F401 - fresh_registry is a fixture
     COURSE,
     SOURCE,
@@ -26,6 +29,11 @@ from nbgraderrig import (  # noqa: F401 - fresh_registry is a fixture
 from test_browser import MS, browser, chromium_path, login, shots, wait_for_lab  # noqa: F401
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
+
+
+def formgrader(app, user: str) -> str:
+    """The formgrader's list of students in ``user``'s server."""
+    return url_path_join(public_url(app, app.users[user]), "formgrader/manage_students")
 
 
 async def test_a_student_fetches_submits_and_reads_feedback_in_the_assignments_tab(
@@ -97,5 +105,24 @@ async def test_a_student_fetches_submits_and_reads_feedback_in_the_assignments_t
             # ann submitted ps1 as fetched: the autograder's test failed
             assert "ps1 (Score: 0.0 / 1.0)" in await viewer.locator("body").inner_text()
             await shots(page, "nbgrader-feedback-read")
+
+            # the formgrader, in the teacher's own server: ann and her score
+            teacher = await (
+                await browser.new_context(viewport={"width": 1280, "height": 900})
+            ).new_page()
+            await login(teacher, app, "tess")
+            await wait_for_lab(teacher)
+            await teacher.goto(formgrader(app, "tess"))
+            row = teacher.locator("tr", has_text="ann")
+            await row.wait_for(timeout=60 * MS)
+            assert "0 / 1" in await row.inner_text()  # her overall score
+            await shots(teacher, "formgrader-students")
+            # ann's own server has the formgrader too, of no course: nobody in it
+            await page.goto(formgrader(app, "ann"))
+            await page.get_by_text("Manage Students").first.wait_for(timeout=60 * MS)
+            await page.wait_for_load_state("networkidle")
+            assert "tess" not in await page.content()
+            assert await page.locator("tr", has_text="ann").count() == 0
+            await shots(page, "formgrader-of-a-student")
     finally:
         remove_test_containers(docker_client)
