@@ -18,7 +18,7 @@ from traitlets.config import Config
 
 from .. import offloop
 from ..quota.courses import STUDENT, Course
-from ..quota.nbgrader import host_folders
+from ..quota.nbgrader import ROOT_OWNED, host_folders
 from . import paths
 from .base import HomeProvisioner
 from .courses import make_course_provisioner, provision_course
@@ -53,9 +53,11 @@ async def prepare_nbgrader(prov: HomeProvisioner, course: Course, role: str, use
     """Make (or find) ``course``'s nbgrader folder and, in it, what ``user`` (``role``)
     needs: the exchange and the staff folder, and a student's own inbound and
     feedback folders; each made without following a link, for the provisioner's
-    ``uid``/``gid``. The folder's path on the host."""
+    ``uid``/``gid``, or root's (:data:`~jhub_kit.quota.nbgrader.ROOT_OWNED`: the
+    folders that hold the students' own). The folder's path on the host."""
     mount = await provision_course(prov, course)
     students = [user] if role == STUDENT else []
     for rel in host_folders(students):
-        await offloop.run_io(paths.make_dirs, mount.source, rel, uid=prov.uid, gid=prov.gid)
+        uid, gid = (0, 0) if rel in ROOT_OWNED else (prov.uid, prov.gid)
+        await offloop.run_io(paths.make_dirs, mount.source, rel, uid=uid, gid=gid)
     return mount.source

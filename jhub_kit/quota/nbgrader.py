@@ -142,9 +142,16 @@ def nbgrader_mounts(course: Course, role: str, user: str, home: str) -> list[Exc
     raise ValueError(f"unknown role {role!r}")
 
 
+#: folders on the host that belong to root (0755): the teachers write inside each
+#: student's folder but cannot rename, remove or replace one (by a link the engine
+#: would follow when it mounts a student's folder)
+ROOT_OWNED = frozenset({EXCHANGE, f"{EXCHANGE}/{INBOUND}", f"{EXCHANGE}/{FEEDBACK}"})
+
+
 def host_folders(students: Iterable[str]) -> list[str]:
     """The folders of a course's nbgrader folder on the host, relative to it,
-    parents first: the exchange, the staff folder, each student's own two."""
+    parents first: the exchange, the staff folder, each student's own two (those
+    in :data:`ROOT_OWNED` belong to root, the others to the servers' uid)."""
     out = [EXCHANGE, f"{EXCHANGE}/{OUTBOUND}", f"{EXCHANGE}/{INBOUND}", f"{EXCHANGE}/{FEEDBACK}"]
     out.append(STAFF)
     for user in sorted(set(students)):

@@ -64,6 +64,7 @@ async def test_nbgrader_cycle_and_attacks(
             await _the_cycle(docker_client, tess, ann, ben, nbg_dir)
             await _attacks_by_path(docker_client, ben)
             await _attacks_by_commands(docker_client, tess, ben, nbg_dir)
+            await _a_teacher_cannot_swap_a_students_folder(docker_client, tess, nbg_dir)
     finally:
         remove_test_containers(docker_client)
 
@@ -226,3 +227,22 @@ async def _attacks_by_commands(docker_client, tess, ben, nbg_dir) -> None:
     submitted = await run(docker_client, tess, f"cat {STAFF}/submitted/*/ps1/ps1.ipynb")
     assert submitted.count("ann-answer-7f3a") == 1 and "ben-answer-c2d9" in submitted
     assert SOLUTION_MARK not in submitted
+
+
+async def _a_teacher_cannot_swap_a_students_folder(docker_client, tess, nbg_dir) -> None:
+    """The engine follows a link in a mount's source: a teacher who could replace
+    ben's feedback folder by a link would give ben's next server any folder of the
+    host. inbound/ and feedback/ belong to root; each student's folder to uid 1000."""
+    for part in ("inbound", "feedback"):
+        assert os.stat(nbg_dir / "exchange" / part).st_uid == 0
+        assert os.stat(nbg_dir / "exchange" / part / "ben").st_uid == 1000
+    for script in (
+        f"mv {EXCHANGE}/feedback/ben {EXCHANGE}/feedback/gone",
+        f"rm -rf {EXCHANGE}/feedback/ben",
+        f"ln -s / {EXCHANGE}/feedback/zed",
+        f"mkdir {EXCHANGE}/inbound/zed",
+    ):
+        code, out = await sh(docker_client, tess, f"{script} 2>&1")
+        assert code != 0, (script, out)
+    assert sorted(os.listdir(nbg_dir / "exchange" / "feedback")) == sorted([ANN, "ben"])
+    assert os.path.isdir(nbg_dir / "exchange" / "feedback" / "ben")

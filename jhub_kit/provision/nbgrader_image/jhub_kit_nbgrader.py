@@ -10,7 +10,10 @@ them all, and these three subclasses know the extra level:
   when it holds no symbolic link (a link to the teacher's solutions would otherwise
   be copied, graded and returned as feedback);
 - :class:`KitReleaseFeedback` writes each student's feedback into their own folder;
-- :class:`KitList` lists ``--inbound`` across the students' folders.
+- :class:`KitList` lists ``--inbound`` across the students' folders;
+- :class:`KitReleaseAssignment` (and release_feedback) take the folders the kit
+  made as they are: ``inbound/`` and ``feedback/`` belong to root, so that a
+  teacher writes in each student's folder but cannot replace one.
 
 Runs in the single-user image (it needs nbgrader, nothing of jhub_kit), mounted
 read-only with the kit's ``nbgrader_config.py``.
@@ -21,7 +24,12 @@ import os
 import re
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.exchange.default import ExchangeCollect, ExchangeList, ExchangeReleaseFeedback
+from nbgrader.exchange.default import (
+    ExchangeCollect,
+    ExchangeList,
+    ExchangeReleaseAssignment,
+    ExchangeReleaseFeedback,
+)
 from nbgrader.utils import parse_utc
 
 
@@ -100,7 +108,20 @@ class KitCollect(ExchangeCollect):
         }
 
 
-class KitReleaseFeedback(ExchangeReleaseFeedback):
+class KitFolders:
+    """The exchange's folders are the kit's: one that exists is used as it is
+    (nbgrader's own check wants each owned by the teacher)."""
+
+    def ensure_directory(self, path, mode):
+        if not os.path.isdir(path):
+            super().ensure_directory(path, mode)  # type: ignore[misc]  # nbgrader's Exchange
+
+
+class KitReleaseAssignment(KitFolders, ExchangeReleaseAssignment):
+    pass
+
+
+class KitReleaseFeedback(KitFolders, ExchangeReleaseFeedback):
     def copy_files(self):
         # one student at a time, into their own folder (nbgrader's own copy_files
         # releases everyone's into one folder, named by hashes)
@@ -114,10 +135,10 @@ class KitReleaseFeedback(ExchangeReleaseFeedback):
             if student is None:
                 continue
             dest = os.path.join(feedback, student)
-            if os.path.islink(dest):
-                self.log.warning("Skipping %s: %s is a link", student, dest)
+            if os.path.islink(dest) or not os.path.isdir(dest):
+                # the kit makes it when the student's server starts
+                self.log.warning("Skipping %s: no feedback folder %s", student, dest)
                 continue
-            os.makedirs(dest, exist_ok=True)
             self.src_path = src
             self.dest_path = dest
             super().copy_files()

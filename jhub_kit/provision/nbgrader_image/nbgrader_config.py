@@ -19,6 +19,7 @@ if root:
 taught = json.loads(os.environ.get("JHUB_KIT_NBGRADER_TEACHES") or "[]")
 if taught:
     # the teachers' side knows the per-student folders of inbound/ and feedback/
+    c.ExchangeFactory.release_assignment = "jhub_kit_nbgrader.KitReleaseAssignment"
     c.ExchangeFactory.collect = "jhub_kit_nbgrader.KitCollect"
     c.ExchangeFactory.release_feedback = "jhub_kit_nbgrader.KitReleaseFeedback"
     c.ExchangeFactory.list = "jhub_kit_nbgrader.KitList"
