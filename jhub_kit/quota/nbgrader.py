@@ -65,6 +65,8 @@ NAME_BYTES = 255
 ENV_EXCHANGE = "JHUB_KIT_NBGRADER_EXCHANGE"
 ENV_TEACHES = "JHUB_KIT_NBGRADER_TEACHES"
 ENV_STUDENT = "JHUB_KIT_NBGRADER_STUDENT"
+#: the config folder (in :func:`config_dir`) that a student's server reads first
+STUDENT_CONFIG = "student"
 
 
 def exchange_root(home: str) -> str:
@@ -162,7 +164,8 @@ def host_folders(students: Iterable[str]) -> list[str]:
 
 def nbgrader_env(user: str, home: str, roles: Iterable[tuple[Course, str]]) -> dict[str, str]:
     """The environment a course member's server gets for nbgrader (none for a user
-    in no nbgrader course): its config on ``JUPYTER_CONFIG_PATH``, the exchange
+    in no nbgrader course): its config on ``JUPYTER_CONFIG_PATH`` (for a user who
+    teaches none, :data:`STUDENT_CONFIG` first), the exchange
     classes on ``PYTHONPATH``, the exchange root, the courses taught (course id and
     course directory) and, for a user who teaches none, the student id."""
     taught = []
@@ -176,8 +179,11 @@ def nbgrader_env(user: str, home: str, roles: Iterable[tuple[Course, str]]) -> d
     if not member:
         return {}
     conf = config_dir(home)
+    # a student's server leaves out the teachers' parts of nbgrader (the formgrader,
+    # the course list, the create-assignment toolbar): ``student/`` turns them off
+    search = conf if taught else f"{conf}/{STUDENT_CONFIG}:{conf}"
     env = {
-        "JUPYTER_CONFIG_PATH": conf,
+        "JUPYTER_CONFIG_PATH": search,
         "PYTHONPATH": conf,
         ENV_EXCHANGE: exchange_root(home),
         ENV_TEACHES: json.dumps(taught, ensure_ascii=False),

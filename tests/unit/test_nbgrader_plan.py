@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+from pathlib import Path
 
 import pytest
 from test_course_folder_mounts import inputs
@@ -125,7 +126,7 @@ def test_the_environment_of_a_student_a_teacher_and_someone_else():
     conf = f"{HOME}/.jhub-kit/nbgrader/config"
     student = nbgrader_env("ann", HOME, [(STATS, STUDENT), (other, STUDENT)])
     assert student == {
-        "JUPYTER_CONFIG_PATH": conf,
+        "JUPYTER_CONFIG_PATH": f"{conf}/student:{conf}",
         "PYTHONPATH": conf,
         ENV_EXCHANGE: f"{HOME}/.jhub-kit/nbgrader/exchange",
         ENV_TEACHES: "[]",
@@ -136,6 +137,7 @@ def test_the_environment_of_a_student_a_teacher_and_someone_else():
         {"course_id": "stats", "root": f"{HOME}/nbgrader/stats"}
     ]
     assert ENV_STUDENT not in teacher  # a student id would narrow collect to one student
+    assert teacher["JUPYTER_CONFIG_PATH"] == conf  # the formgrader stays
     assert nbgrader_env("zed", HOME, [(other, STUDENT)]) == {}
     assert nbgrader_env("zed", HOME, []) == {}
 
@@ -171,7 +173,7 @@ def test_the_mounts_in_the_description_and_the_pools_plan():
     # the kit's config first on the search paths, the spawner's own kept after
     conf = f"{HOME}/.jhub-kit/nbgrader/config"
     assert described.env["PYTHONPATH"] == f"{conf}:/site"
-    assert described.env["JUPYTER_CONFIG_PATH"] == conf
+    assert described.env["JUPYTER_CONFIG_PATH"] == f"{conf}/student:{conf}"
     assert described.env[ENV_STUDENT] == "ann"
 
 
@@ -182,7 +184,24 @@ def test_before_the_folders_are_made_the_mounts_have_no_source():
 
 
 def test_the_files_mounted_into_the_servers_are_there():
-    assert sorted(os.listdir(IMAGE_FILES)) == ["jhub_kit_nbgrader.py", "nbgrader_config.py"]
+    assert sorted(os.listdir(IMAGE_FILES)) == [
+        "jhub_kit_nbgrader.py",
+        "nbgrader_config.py",
+        "student",
+    ]
+    student = Path(IMAGE_FILES, "student")
+    server = json.loads((student / "jupyter_server_config.json").read_text())
+    off = server["ServerApp"]["jpserver_extensions"]
+    assert off == {
+        "nbgrader.server_extensions.formgrader": False,
+        "nbgrader.server_extensions.course_list": False,
+    }
+    lab = json.loads((student / "labconfig" / "page_config.json").read_text())
+    assert set(lab["disabledExtensions"]) == {
+        "@jupyter/nbgrader:formgrader",
+        "@jupyter/nbgrader:create-assignment",
+        "@jupyter/nbgrader:course-list",
+    }
 
 
 def test_nbgrader_folders_live_beside_the_course_folders_with_their_own_lv_names():
