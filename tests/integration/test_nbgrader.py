@@ -219,11 +219,14 @@ async def _attacks_by_commands(docker_client, tess, ben, nbg_dir) -> None:
         f"cd {EXCHANGE}/inbound && mkdir 'ben+ps1+{forged}+a' && "
         f"ln -s {STAFF}/source/ps1/ps1.ipynb 'ben+ps1+{forged}+a/ps1.ipynb' && "
         f"echo '{forged}' > 'ben+ps1+{forged}+a/timestamp.txt' && "
-        f"ln -s {STAFF}/source/ps1 'ben+ps1+2099-01-02 00:00:00.000000 UTC+b'",
+        f"ln -s {STAFF}/source/ps1 'ben+ps1+2099-01-02 00:00:00.000000 UTC+b' && "
+        # a FIFO: nbgrader's own copy would wait on it for ever
+        "mkdir 'ben+ps1+2099-01-03 00:00:00.000000 UTC+c' && "
+        "mkfifo 'ben+ps1+2099-01-03 00:00:00.000000 UTC+c/ps1.ipynb'",
     )
-    out = await run(docker_client, tess, "cd ~ && nbgrader collect ps1 --update 2>&1")
+    out = await run(docker_client, tess, "cd ~ && timeout 60 nbgrader collect ps1 --update 2>&1")
     assert f"it says it is {ANN}'s, but it is in ben's folder" in out, out
-    assert out.count("holds no symbolic links") == 2, out
+    assert out.count("holds folders and files only") == 3, out
     submitted = await run(docker_client, tess, f"cat {STAFF}/submitted/*/ps1/ps1.ipynb")
     assert submitted.count("ann-answer-7f3a") == 1 and "ben-answer-c2d9" in submitted
     assert SOLUTION_MARK not in submitted

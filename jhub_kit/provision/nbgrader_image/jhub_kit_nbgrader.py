@@ -7,8 +7,9 @@ them all, and these three subclasses know the extra level:
 - :class:`KitCollect` collects ``inbound/<student>/<student>+<assignment>+...`` and
   takes a submission only when the name inside matches the folder (a student who
   submits as someone else, ``--student=ben``, is refused with a warning), and only
-  when it holds no symbolic link (a link to the teacher's solutions would otherwise
-  be copied, graded and returned as feedback);
+  when it holds folders and regular files only: no symbolic link (a link to the
+  teacher's solutions would otherwise be copied, graded and returned as feedback),
+  no FIFO (copying one would hang the collect);
 - :class:`KitReleaseFeedback` writes each student's feedback into their own folder;
 - :class:`KitList` lists ``--inbound`` across the students' folders;
 - :class:`KitReleaseAssignment` (and release_feedback) take the folders the kit
@@ -22,6 +23,7 @@ read-only with the kit's ``nbgrader_config.py``.
 import glob
 import os
 import re
+import stat
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default import (
@@ -38,14 +40,18 @@ def usable_student_id(name):
     return bool(name) and name not in (".", "..") and not any(ch in name for ch in "/+*\0")
 
 
-def has_link(path):
-    """Whether ``path`` is, or holds, a symbolic link (never followed)."""
-    if os.path.islink(path):
-        return True
+def only_files(path):
+    """Whether ``path`` is a folder of folders and regular files only: no symbolic
+    link (never followed), no FIFO (reading one would hang the teacher's collect),
+    socket or device."""
+    if not stat.S_ISDIR(os.lstat(path).st_mode):
+        return False
     for dirpath, dirnames, filenames in os.walk(path):
-        if any(os.path.islink(os.path.join(dirpath, n)) for n in dirnames + filenames):
-            return True
-    return False
+        for name in dirnames + filenames:
+            mode = os.lstat(os.path.join(dirpath, name)).st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                return False
+    return True
 
 
 class KitCollect(ExchangeCollect):
@@ -93,8 +99,10 @@ class KitCollect(ExchangeCollect):
                 "Skipping %s: it says it is %s's, but it is in %s's folder", path, student, folder
             )
             return None
-        if os.path.islink(path) or not os.path.isdir(path) or has_link(path):
-            self.log.warning("Skipping %s: a submission holds no symbolic links", path)
+        if not only_files(path):
+            self.log.warning(
+                "Skipping %s: a submission holds folders and files only (no links)", path
+            )
             return None
         try:
             timestamp = parse_utc(parts[2])
