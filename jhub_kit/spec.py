@@ -117,6 +117,9 @@ class SpecInputs:
     #: the user's course folders (:mod:`jhub_kit.spawners.courses`): Mount dicts,
     #: inside the home, read-only for a course's students
     courses: tuple[dict[str, Any], ...] = ()
+    #: the course members' environment (nbgrader's, :mod:`jhub_kit.quota.nbgrader`):
+    #: over the spawner's, its search paths put first in the spawner's own
+    courses_env: dict[str, str] = field(default_factory=dict)
     internal_ssl: bool = False
     post_start_cmd: str | bool = False
     #: JupyterLab's extension manager (``LabApp.extension_manager``), or None: the
@@ -156,6 +159,19 @@ HOME_FULL_PAGE = "jhub-kit-home-full.html"
 def kit_env() -> dict[str, str]:
     """The kit's environment for every server (the spawner's own wins)."""
     return {"JUPYTER_RUNTIME_DIR": RUNTIME_DIR}
+
+
+#: variables that list folders: the kit's are put first, the spawner's kept after
+SEARCH_PATHS = frozenset({"JUPYTER_CONFIG_PATH", "PYTHONPATH"})
+
+
+def server_env(i: SpecInputs) -> dict[str, str]:
+    """The server's environment: the kit's defaults, the spawner's, then the course
+    members' (a search path of theirs first, before the spawner's own folders)."""
+    env = {**kit_env(), **i.env}
+    for key, value in i.courses_env.items():
+        env[key] = f"{value}:{env[key]}" if key in SEARCH_PATHS and env.get(key) else value
+    return env
 
 
 def home_full_parts(i: SpecInputs) -> tuple[list[str], list[dict[str, Any]]]:
@@ -232,7 +248,7 @@ def make_spec(i: SpecInputs) -> ServerSpec:
     command = list(i.command) + args
     create: dict[str, Any] = {
         "image": i.image,
-        "environment": {**kit_env(), **i.env},
+        "environment": server_env(i),
         "volumes": sorted(b["bind"] for b in i.volume_binds.values()),
         "name": i.name,
         "command": command,

@@ -7,8 +7,13 @@
 #   3. install them offline into /opt/venv inside the chroot,
 #   4. add user jovyan (uid 1000, gid 100) and `docker import` the tree with
 #      USER 1000 and CMD ["jupyterhub-singleuser"].
-# The tag is a content hash of this script and tests/image/requirements.txt;
-# when that tag exists, nothing is built. Prints the image tag on stdout.
+# The tag is a content hash of this script and tests/image/requirements.txt
+# (and of the extra requirements file, when one is given); when that tag exists,
+# nothing is built. Prints the image tag on stdout.
+#
+# JHUB_KIT_IMAGE_EXTRA_REQS=FILE adds FILE's packages (the course image: nbgrader,
+# tests/image/requirements-course.txt) on top of the base requirements; give it
+# its own JHUB_KIT_IMAGE_REPO so the two images never share a tag.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,8 +22,11 @@ suite=${JHUB_KIT_IMAGE_SUITE:-bookworm}
 mirror=${JHUB_KIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 repo=${JHUB_KIT_IMAGE_REPO:-jhub-kit-singleuser}
 cache=${JHUB_KIT_CACHE:-/var/cache/jhub-kit}
+extra=${JHUB_KIT_IMAGE_EXTRA_REQS:-}
+extra_file=/dev/null
+[ -n "$extra" ] && extra_file="$extra"
 
-hash=$(cat "$0" "$reqs" <(echo "$suite") | sha256sum | cut -c1-12)
+hash=$(cat "$0" "$reqs" "$extra_file" <(echo "$suite") | sha256sum | cut -c1-12)
 tag="$repo:$hash"
 
 log() { echo "[build-image] $*" >&2; }
@@ -62,8 +70,8 @@ python3 -m pip download -q --dest "$root/tmp/wheels" \
     --only-binary=:all: --python-version "$pyver" --implementation cp \
     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux_2_28_x86_64 --platform linux_x86_64 \
-    -r "$reqs"
-cp "$reqs" "$root/tmp/requirements.txt"
+    -r "$reqs" -r "$extra_file"
+cat "$reqs" "$extra_file" >"$root/tmp/requirements.txt"
 
 log "installing offline into the chroot"
 chroot "$root" python3 -m venv /opt/venv

@@ -172,6 +172,14 @@ ensure_image() {
         || { tail -40 "$KIT_LOGS/image-build.log" >&2; die "building the single-user image failed (log: $KIT_LOGS/image-build.log)"; }
     export JHUB_KIT_TEST_IMAGE
     say "single-user image: $JHUB_KIT_TEST_IMAGE"
+    # the course image: the same and nbgrader, for the nbgrader tests only (nbgrader's
+    # server extensions would slow every other test's server start)
+    JHUB_KIT_TEST_COURSE_IMAGE=$(JHUB_KIT_IMAGE_EXTRA_REQS="$KIT_ROOT/tests/image/requirements-course.txt" \
+        JHUB_KIT_IMAGE_REPO=jhub-kit-course \
+        "$KIT_ROOT/scripts/build-singleuser-image.sh" 2>"$KIT_LOGS/course-image-build.log") \
+        || { tail -40 "$KIT_LOGS/course-image-build.log" >&2; die "building the course image failed (log: $KIT_LOGS/course-image-build.log)"; }
+    export JHUB_KIT_TEST_COURSE_IMAGE
+    say "course image: $JHUB_KIT_TEST_COURSE_IMAGE"
 }
 
 # The VM that runs the LVM tests (scripts/build-lvm-vm.sh): qemu, a Debian guest kernel.

@@ -155,14 +155,29 @@ def docker_client():
         yield client
 
 
-@pytest.fixture(scope="session")
-def test_image(docker_client):
-    image = os.environ.get("JHUB_KIT_TEST_IMAGE", "jhub-kit-singleuser:latest")
+def _local_image(docker_client, variable: str, default: str, what: str) -> str:
+    image = os.environ.get(variable, default)
     try:
         docker_client.images.get(image)
     except Exception:
-        _unavailable(f"test image {image} is missing; run scripts/test.sh to build it")
+        _unavailable(f"{what} {image} is missing; run scripts/test.sh to build it")
     return image
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client):
+    return _local_image(
+        docker_client, "JHUB_KIT_TEST_IMAGE", "jhub-kit-singleuser:latest", "test image"
+    )
+
+
+@pytest.fixture(scope="session")
+def course_image(docker_client):
+    """The test image with nbgrader (tests/image/requirements-course.txt), built by
+    scripts/lib.sh beside the test image."""
+    return _local_image(
+        docker_client, "JHUB_KIT_TEST_COURSE_IMAGE", "jhub-kit-course:latest", "course image"
+    )
 
 
 @pytest.fixture(scope="session")

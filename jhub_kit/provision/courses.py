@@ -42,11 +42,13 @@ def make_course_provisioner(
     config: Config,
     base_dir: str = "",
     log: Any = None,
+    lv_prefix: str = "",
 ) -> HomeProvisioner:
     """A provisioner of ``kind`` (a short name, a class path or the homes' own
     provisioner object, whose settings it copies) for the course folders: in
     ``base_dir`` (empty: :func:`course_base_dir` of the homes'), with a state file
-    of its own. :class:`ProvisionError` for a kind that cannot make them."""
+    of its own; on LVM, volumes named ``lv_prefix`` + name (default :data:`LV_PREFIX`).
+    :class:`ProvisionError` for a kind that cannot make them."""
     if isinstance(kind, HomeProvisioner):
         cls: type[HomeProvisioner] = type(kind)
         settings = {n: getattr(kind, n) for n in kind.trait_names(config=True)}
@@ -66,7 +68,7 @@ def make_course_provisioner(
         state_mirror="",  # beside the courses' base_dir, never the homes' copy
     )
     if "lv_prefix" in cls.class_trait_names():
-        settings["lv_prefix"] = LV_PREFIX
+        settings["lv_prefix"] = lv_prefix or LV_PREFIX
     if log is not None:
         settings["log"] = log
     # keyword arguments win over the config (traitlets' Configurable)

@@ -41,6 +41,8 @@ STUDENT = "student"
 FOLDER = "courses"
 
 _COURSE_KEYS = ("teachers", "students", "size_limit")
+#: keys a course may have (:mod:`jhub_kit.quota.nbgrader`)
+_OPTIONAL_KEYS = ("nbgrader",)
 _MEMBER_KEYS = ("users", "groups")
 
 EXAMPLE = (
@@ -77,6 +79,8 @@ class Course:
     teachers: Members
     students: Members
     size_limit: int | None = None
+    #: nbgrader's exchange for this course (:mod:`jhub_kit.quota.nbgrader`)
+    nbgrader: bool = False
     # not compared: the declaration's own words, for messages
     where: str = field(default="", compare=False)
 
@@ -161,10 +165,11 @@ def parse_course(name: Any, value: Any, *, where: str = "Courses.courses") -> Co
         )
     if not isinstance(value, Mapping):
         raise QuotaError(f"{here}: expected a mapping like {EXAMPLE}")
-    unknown = sorted(str(k) for k in value if k not in _COURSE_KEYS)
+    unknown = sorted(str(k) for k in value if k not in _COURSE_KEYS + _OPTIONAL_KEYS)
     if unknown:
         raise QuotaError(
-            f"{here}: unknown key(s) {', '.join(unknown)}; valid keys are {', '.join(_COURSE_KEYS)}"
+            f"{here}: unknown key(s) {', '.join(unknown)}; valid keys are "
+            f"{', '.join(_COURSE_KEYS + _OPTIONAL_KEYS)}"
         )
     missing = [k for k in _COURSE_KEYS if k not in value]
     if missing:
@@ -172,11 +177,19 @@ def parse_course(name: Any, value: Any, *, where: str = "Courses.courses") -> Co
     size = parse_size(value["size_limit"], where=f"{here}.size_limit")
     if size == 0:
         raise QuotaError(f'{here}.size_limit: 0 bytes holds nothing; use e.g. "2G"')
+    nbgrader = value.get("nbgrader", False)
+    if not isinstance(nbgrader, bool):
+        raise QuotaError(f"{here}.nbgrader: expected True or False, got {nbgrader!r}")
+    if nbgrader and any(ch in name for ch in "+*"):
+        raise QuotaError(
+            f"{here}.nbgrader: nbgrader's course id cannot hold '+' or '*'; rename the course"
+        )
     return Course(
         name=name,
         teachers=_members(value["teachers"], where=f"{here}.teachers"),
         students=_members(value["students"], where=f"{here}.students"),
         size_limit=None if size == UNLIMITED else int(size),
+        nbgrader=nbgrader,
         where=here,
     )
 
@@ -251,7 +264,9 @@ class Courses(Configurable):
         ``-``: it names the course's folder), its ``teachers`` and ``students``
         (each ``{{"users": [...], "groups": [...]}}``: JupyterHub groups, such as
         the userlist's ``group:`` words or a CSV import's group column) and the
-        ``size_limit`` of its folder (``"2G"``, ``"500M"`` or ``"unlimited"``).
+        ``size_limit`` of its folder (``"2G"``, ``"500M"`` or ``"unlimited"``),
+        and optionally ``"nbgrader": True`` (an nbgrader exchange that keeps the
+        students apart, :mod:`jhub_kit.quota.nbgrader`).
         A user may be in several courses; one who is both teacher and student of
         a course is its teacher. Every server of a course's member gets its folder
         at ``<home>/courses/<name>``: read-write for its teachers, read-only for
@@ -263,6 +278,8 @@ class Courses(Configurable):
         .. versionchanged:: 0.5
            A name may be in any script (``物理-101``): the folder on the host is named
            by :func:`jhub_kit.names.safe_name`.
+        .. versionchanged:: 0.5
+           ``"nbgrader": True`` gives the course an nbgrader exchange.
         """,
     ).tag(config=True)
 

@@ -26,7 +26,9 @@ from ..pool.members import Member, WarmPool
 from ..pool.mixin import PoolMixin
 from ..quota import docker_limits
 from ..quota.courses import FOLDER
+from ..quota.nbgrader import KIT_DIR, STAFF_FOLDER
 from ..quota.policy import Quota, format_size
+from ..spec import inside
 from ..standin import is_stand_in
 from . import oom
 from .adapter import DockerSpawnerAdapter
@@ -291,13 +293,15 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
             await self.remove_object()
 
     def _course_mounts_differ(self, obj: dict[str, Any]) -> bool:
-        """Whether a kept container's course folders are not this start's (a course
-        joined or left, a role changed): it is made again, never restarted with them."""
-        folder = posixpath.join(self.home_mount_target(), FOLDER)
+        """Whether a kept container's course folders (and nbgrader mounts) are not this
+        start's (a course joined or left, a role changed): it is made again, never
+        restarted with them."""
+        home = self.home_mount_target()
+        places = [posixpath.join(home, p) for p in (FOLDER, KIT_DIR, STAFF_FOLDER)]
         kept = {
             (m.get("Destination"), m.get("Source"), not m.get("RW", True))
             for m in obj.get("Mounts") or []
-            if posixpath.dirname(str(m.get("Destination") or "")) == folder
+            if any(inside(str(m.get("Destination") or ""), p) for p in places)
         }
         wanted = {(m["Target"], m["Source"], m["ReadOnly"]) for m in self.course_mounts()}
         return kept != wanted

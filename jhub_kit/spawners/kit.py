@@ -137,6 +137,10 @@ class KitSpawner(
             self.course_part.mounts(self.user.name, self.user_groups(), self.home_mount_target())
         )
 
+    def course_env(self) -> dict[str, str]:
+        """The course members' environment in this server (nbgrader's)."""
+        return self.course_part.env(self.user.name, self.user_groups(), self.home_mount_target())
+
     # -- the start ---------------------------------------------------------------
 
     async def start(self) -> tuple[str, int]:
@@ -430,6 +434,7 @@ class KitSpawner(
             host_ip=self.host_ip,
             home=self.home_input(home_target),
             courses=self.course_mounts(),
+            courses_env=self.course_env() if identity else {},
             internal_ssl=bool(self.internal_ssl),
             lab_extension_manager=self.lab_extension_manager,
             **engine,

@@ -93,10 +93,26 @@ def test_top_bar_has_the_sections(html):
         assert (html / page).is_file(), page
     # the tutorials and the reference pages are listed under their sections
     tutorials = (html / "tutorials" / "index.html").read_text()
-    for name in ("native-signup", "github-oauth", "custom-image", "class-disk-quotas", "swarm"):
+    for name in (
+        "native-signup",
+        "github-oauth",
+        "custom-image",
+        "class-disk-quotas",
+        "swarm",
+        "run-a-course",
+    ):
         assert f'href="{name}.html"' in tutorials, name
     reference = (html / "reference" / "index.html").read_text()
-    for name in ("quotas", "profiles", "homes", "pool", "userlist", "configuration"):
+    for name in (
+        "quotas",
+        "profiles",
+        "homes",
+        "pool",
+        "userlist",
+        "courses",
+        "nbgrader",
+        "configuration",
+    ):
         assert f'href="{name}.html"' in reference, name
 
 

@@ -23,6 +23,9 @@ PACKAGE = ROOT / "jhub_kit"
 NOT_THE_HUB_S = {
     # mounted into the single-user image and run by its Python (jupyter_server, ...)
     "pool/launcher.py": "the warm pool's launcher runs in the user's image",
+    # mounted into a course member's server and read by nbgrader there
+    "provision/nbgrader_image/jhub_kit_nbgrader.py": "nbgrader's exchange classes",
+    "provision/nbgrader_image/nbgrader_config.py": "nbgrader's config in the server",
     # the deprecated shim of the tests' harness (tests/support/kit_testing.py)
     "testing.py": "imports the tests' own harness",
 }
