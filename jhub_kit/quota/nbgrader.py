@@ -88,10 +88,13 @@ def staff_target(home: str, course: Course) -> str:
 def _bad_name(name: str) -> str:
     if name in ("", ".", "..") or name != name.strip():
         return "empty, '.', '..' or spaces at its ends"
-    if any(ch in name for ch in "/+*") or any(
+    if name.startswith("."):
+        # nbgrader's listings glob '*', which leaves out hidden names: never collected
+        return "a name starting with '.' is hidden from nbgrader's listings"
+    if any(ch in name for ch in "/+*?[]") or any(
         unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name
     ):
-        return "'/', '+', '*' and control characters are not allowed"
+        return "'/', '+', '*', '?', '[', ']' and control characters are not allowed"
     if len(name.encode()) > NAME_BYTES:
         return f"longer than {NAME_BYTES} bytes"
     return ""

@@ -73,6 +73,9 @@ def test_a_student_gets_the_released_assignments_and_only_their_own_folders():
         pytest.param(".", True, id="dot"),
         pytest.param("a+b", True, id="plus-splits-nbgraders-names"),
         pytest.param("*", True, id="star-globs-everyone"),
+        pytest.param(".ann", True, id="hidden-from-nbgraders-glob"),
+        pytest.param("a[1]", True, id="brackets-glob"),
+        pytest.param("a?", True, id="question-mark-globs"),
         pytest.param("a\nb", True, id="control"),
         pytest.param(" ann", True, id="space"),
         pytest.param("x" * 256, True, id="too-long-for-a-folder"),
@@ -184,8 +187,9 @@ def test_before_the_folders_are_made_the_mounts_have_no_source():
 
 
 def test_the_files_mounted_into_the_servers_are_there():
-    assert sorted(os.listdir(IMAGE_FILES)) == [
+    assert sorted(set(os.listdir(IMAGE_FILES)) - {"__pycache__"}) == [
         "jhub_kit_nbgrader.py",
+        "jhub_kit_safecopy.py",
         "nbgrader_config.py",
         "student",
     ]

@@ -23,8 +23,10 @@ read-only with the kit's ``nbgrader_config.py``.
 import glob
 import os
 import re
+import shutil
 import stat
 
+from jhub_kit_safecopy import UnsafeSubmission, copy_submission
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default import (
     ExchangeCollect,
@@ -32,7 +34,7 @@ from nbgrader.exchange.default import (
     ExchangeReleaseAssignment,
     ExchangeReleaseFeedback,
 )
-from nbgrader.utils import parse_utc
+from nbgrader.utils import ignore_patterns, parse_utc
 
 
 def usable_student_id(name):
@@ -114,6 +116,29 @@ class KitCollect(ExchangeCollect):
             "filename": os.path.join(folder, name),
             "timestamp": timestamp,
         }
+
+    def do_copy(self, src, dest, log=None):
+        """Copy a submission as it is when copied, not as it was when checked
+        (jhub_kit_safecopy): a link or FIFO swapped in since refuses it; the
+        partial copy is removed and the collect goes on with the next student."""
+        dir_size = self.get_size(src)
+        if dir_size > 1000 * self.coursedir.max_dir_size:
+            self.log.error("Directory size is too big")
+            raise RuntimeError(
+                f"Directory size is too big. Size is {dir_size}, "
+                f"maximum size is {1000 * self.coursedir.max_dir_size}"
+            )
+        ignore = ignore_patterns(
+            exclude=self.coursedir.ignore,
+            include=self.coursedir.include,
+            max_file_size=self.coursedir.max_file_size,
+            log=self.log,
+        )
+        try:
+            copy_submission(src, dest, ignore)
+        except UnsafeSubmission as e:
+            shutil.rmtree(dest, ignore_errors=True)
+            self.log.warning("Skipping %s: %s (folders and regular files only)", src, e)
 
 
 class KitFolders:
