@@ -82,6 +82,12 @@ def pytest_configure(config):
     from pathlib import Path
 
     here = Path(__file__).parent
+    shadowing = [f"tests/{t}/conftest.py" for t in TIERS if (here / t / "conftest.py").exists()]
+    if shadowing:
+        raise pytest.UsageError(
+            f"{', '.join(shadowing)}: a tier's conftest.py is imported as 'conftest' too and "
+            "hides tests/conftest.py from the tests that import it; put its fixtures there"
+        )
     names = Counter(p.name for tier in TIERS for p in (here / tier).glob("test_*.py"))
     twice = sorted(name for name, n in names.items() if n > 1)
     if twice:
@@ -317,3 +323,19 @@ def kit_hub_image(docker_client, test_image, tmp_path_factory):
     yield tag
     with contextlib.suppress(Exception):
         docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture
+def hub_tz(request: pytest.FixtureRequest):
+    """The hub's local time zone for one test: ``TZ`` set (default UTC; a test module
+    may set ``HUB_TZ``), restored after."""
+    zone = getattr(request.module, "HUB_TZ", "UTC")
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
