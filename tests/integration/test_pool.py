@@ -429,7 +429,17 @@ async def test_a_pooled_rush_of_20_holds_the_hub_loop_for_nothing_of_the_kit(
         # cores busy with 20 starting servers the kernel may set the loop's thread aside,
         # or another thread hold the GIL, for 20 ms at any moment: a wait is nobody's
         # CPU; the whole window's CPU includes JupyterHub's callbacks around it)
-        kit = [s for s in stalls if s.owner == "jhub_kit" and s.owner_cpu >= 0.005]
+        # A sample inside the logging module is the handlers' work, which the hub's
+        # logging configuration decides (here pytest's capture of every line; CI at
+        # 21c851f saw a 42 ms tick in a LogRecord made by a progress line): counted
+        # as the kit's only where the kit's own code, not a log call, was running.
+        kit = [
+            s
+            for s in stalls
+            if s.owner == "jhub_kit"
+            and s.owner_cpu >= 0.005
+            and not (s.stack and f"{os.sep}logging{os.sep}" in s.stack[0])
+        ]
         assert not kit, "\n\n".join(f"{s.describe()}\n  " + "\n  ".join(s.stack) for s in kit)
         await asyncio.gather(*(stop_server(app, n) for n in names))
     assert not health.watching  # the hub's stop ended the watchdog thread
