@@ -153,8 +153,9 @@ class NetworkPart:
             self.log.info("network_isolation is off: removed the kit's rules for %s", network_name)
 
     def _warn_once(self, message: str) -> None:
-        if message not in _warned():
-            _warned().add(message)
+        warned = _warned()
+        if message not in warned:
+            warned.add(message)
             self.log.warning(message)
 
     # -- the Hub API's address -----------------------------------------------

@@ -17,7 +17,6 @@ matrix's do, so a restart of the engine by the suite waits for them
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from matrix_runner import end_group
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
@@ -111,7 +112,7 @@ def _run(lane: Lane, wait_first: Callable[[], None] | None) -> None:
         try:
             lane.code = lane.proc.wait(TIMEOUT)
         except subprocess.TimeoutExpired:
-            _kill(lane.proc)
+            end_group(lane.proc)
             lane.error = f"the lane did not finish in {TIMEOUT} s"
         lane.seconds = time.monotonic() - started
     except Exception as e:  # reported by the test that waits for it
@@ -158,13 +159,4 @@ def stop() -> None:
         _lane.stopped = True
         proc = _lane.proc
     if proc is not None and proc.poll() is None:
-        _kill(proc)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        end_group(proc)

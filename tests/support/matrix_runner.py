@@ -110,8 +110,15 @@ def stop() -> None:
     """End the background run if it still runs (the suite ended first)."""
     global _proc
     if _proc is not None and _proc.poll() is None:
-        os.killpg(_proc.pid, signal.SIGTERM)
-        try:
-            _proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(_proc.pid, signal.SIGKILL)
+        end_group(_proc)
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """End a background run started in a session of its own: SIGTERM to its process
+    group, SIGKILL after 60 s (the lane's runs end the same way)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
