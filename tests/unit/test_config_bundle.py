@@ -265,7 +265,8 @@ def test_cli_check_broken_file(tmp_path):
     assert r.exit_code == 1 and "does not load" in r.output
 
 
-def test_the_dashboard_gets_the_hubs_settings_file_and_nothing_else(tmp_path):
+def test_the_dashboard_gets_the_hubs_settings_file_and_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.delenv("TZ", raising=False)  # the hub's TZ is passed on (the next test)
     cfg = tmp_path / "jupyterhub_config.py"
     cfg.write_text(
         f"import jhub_kit\nc.JhubKit.data_dir = {str(tmp_path)!r}\n"
@@ -280,6 +281,29 @@ def test_the_dashboard_gets_the_hubs_settings_file_and_nothing_else(tmp_path):
         "JHUB_KIT_DASHBOARD_CEILING": "{}",  # teachers change no limit unless the admin says
         "JHUB_KIT_DASHBOARD_AUDIT_LOG": str(tmp_path / "teachers" / "audit.jsonl"),
     }
+
+
+def test_teachers_get_the_hubs_time_zone_and_the_admin_what_opening_trusts(
+    tmp_path, monkeypatch, caplog
+):
+    """The dashboard's "end of today" is the hub's (JupyterHub hands a service no TZ);
+    teachers who may open servers on a hub without subdomains: said at start, with
+    the setting; with subdomain_host set, nothing said."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    c = bundle(tmp_path, teachers={"ada": ["a"]})
+    with caplog.at_level("WARNING", logger="jhub_kit"):
+        configure(c)
+    [board] = [s for s in c.JupyterHub.services if s["name"] == "class-dashboard"]
+    assert board["environment"]["TZ"] == "Asia/Tokyo"
+    said = [r.getMessage() for r in caplog.records if "subdomain_host" in r.getMessage()]
+    assert len(said) == 1 and "access:servers" in said[0], said
+
+    caplog.clear()
+    c = bundle(tmp_path / "sub", teachers={"ada": ["a"]})
+    c.JupyterHub.subdomain_host = "https://hub.school.example"
+    with caplog.at_level("WARNING", logger="jhub_kit"):
+        configure(c)
+    assert not [r for r in caplog.records if "subdomain_host" in r.getMessage()]
 
 
 def test_engine_swarm_is_one_setting(tmp_path):
