@@ -24,6 +24,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -241,19 +242,50 @@ def run(*cmd: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
+MOUNT_AREAS = Path(os.environ.get("JHUB_KIT_TEST_AREAS", "/var/tmp/jhub-kit-test-areas"))
+
+
 @pytest.fixture
-def mount_area(tmp_path, as_root):
-    """A temp dir that uid 1000 can traverse (as under /srv), unmounted afterwards."""
-    p = tmp_path
-    while p != p.parent:
-        os.chmod(p, os.stat(p).st_mode | 0o011)
-        p = p.parent
-    yield tmp_path
+def mount_area(request, as_root):
+    """A temp dir that uid 1000 can traverse (as under /srv), unmounted and removed
+    afterwards. It is not under pytest's own ``/tmp/pytest-of-root``: every pytest
+    that starts as root (the swarm's lane, the version matrix, a second terminal)
+    sets that back to 0700, and a home's owner could no longer reach a home in it
+    (CI at 01d204d: the course archive, working as uid 1000, got EACCES halfway
+    through a test once the lane had started)."""
+    MOUNT_AREAS.mkdir(mode=0o711, parents=True, exist_ok=True)
+    os.chmod(MOUNT_AREAS, 0o711)
+    label = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
+    area = Path(tempfile.mkdtemp(prefix=f"{TEST_PREFIX}-{label}-", dir=MOUNT_AREAS))
+    os.chmod(area, 0o711)
+    yield area
+    unmount_under(area)
+    if any(mp.startswith(f"{area}/") or mp == str(area) for mp in _mountpoints()):
+        print(f"mount_area: something under {area} is still mounted; left in place")
+        return
+    shutil.rmtree(area, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(request, tmp_path):
+    """pytest's own ``tmp_path``, except in a test that has a :func:`mount_area`
+    (itself or through a fixture): there it is that area, so what such a test makes
+    beside its homes (a config, a userlist, an archive) is where the home's owner
+    can reach it too, as it was when the mount area was made of ``tmp_path``."""
+    if "mount_area" in request.fixturenames:
+        return request.getfixturevalue("mount_area")
+    return tmp_path
+
+
+def _mountpoints() -> list[str]:
     with open("/proc/self/mountinfo") as f:
-        table = f.read().splitlines()
-    for line in reversed(table):  # deepest first
-        mp = line.split()[4]
-        if mp.startswith(str(tmp_path)):
+        return [line.split()[4] for line in f.read().splitlines()]
+
+
+def unmount_under(top: Path) -> None:
+    """Unmount everything mounted at or under ``top``, deepest first."""
+    for mp in reversed(_mountpoints()):
+        if mp == str(top) or mp.startswith(f"{top}/"):
             subprocess.run(["umount", "-l", mp], check=False)
 
 
