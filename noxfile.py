@@ -16,10 +16,14 @@ adds pyenv's). Virtualenvs are kept in ``$JHUB_KIT_CACHE/nox``.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import hashlib
 import os
 
 import nox
 
+ROOT = os.path.dirname(os.path.abspath(__file__))
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 OLDEST_NEWEST = [PYTHONS[0], PYTHONS[-1]]
 
@@ -32,8 +36,42 @@ nox.options.error_on_missing_interpreters = True
 UNIT = ["tests/unit"]
 
 
+#: what an environment's install depends on: the requirements, the version, the
+#: entry points (pyproject.toml) and the version file; the code itself is installed
+#: editable, so a change to it needs no new install
+INSTALL_INPUTS = ("pyproject.toml", "jhub_kit/_version.py")
+STAMP = "jhub-kit-install.sha256"
+
+
+def install_key(*extra: str, root: str = ROOT, week: str = "") -> str:
+    """The key of one environment's install: its inputs' bytes, the extra
+    requirements, the checkout it points at and the week (so the newest releases of
+    the dependencies arrive within a week, as a fresh install would bring them)."""
+    digest = hashlib.sha256()
+    for name in INSTALL_INPUTS:
+        with open(os.path.join(root, name), "rb") as f:
+            digest.update(f.read())
+    year, number, _ = datetime.date.today().isocalendar()
+    for part in (*extra, root, week or f"{year}-W{number:02d}"):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()
+
+
 def _install(session: nox.Session, *extra: str) -> None:
+    """``pip install -e .[test] EXTRA``, unless this environment already holds that
+    install (its stamp has the same :func:`install_key`): pip's resolving and
+    the editable build cost every session seconds of CPU, beside the suite."""
+    stamp = os.path.join(session.virtualenv.location, STAMP)
+    key = install_key(*extra)
+    with contextlib.suppress(OSError), open(stamp) as f:
+        if f.read() == key:
+            session.log("already installed: %s unchanged this week", ", ".join(INSTALL_INPUTS))
+            return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(stamp)  # an install that fails halfway is done again next time
     session.install("-e", ".[test]", *extra)
+    with open(stamp, "w") as f:
+        f.write(key)
 
 
 @nox.session(python=PYTHONS)

@@ -38,7 +38,8 @@ class FakeHub:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # polls for shutdown every 50 ms (the default 0.5 s made each close() wait that long)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def route(
         self, method: str, path: str, status: int, body: object = None, ctype="application/json"

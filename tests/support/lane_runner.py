@@ -2,11 +2,15 @@
 
 The swarm's tests (tests/system/test_swarm.py) run on engines of their own in
 network namespaces and mostly wait: for nodes to drain, to be lost, to come
-back. In the whole suite they are taken out of the main run and run in a pytest
-process of their own once the version matrix (matrix_runner) has finished, while
-the main run goes on; tests/system/test_lane.py waits for that process and reads
-each test's outcome from its JUnit report. Run alone (``pytest
-tests/system/test_swarm.py``), they run in the main process as always.
+back. Four browser files follow them: a real hub each, Chromium, and mostly
+waiting for servers and JupyterLab. In the whole suite these files are taken
+out of the main run and run in a pytest process of their own once the version
+matrix (matrix_runner) has finished, while the main run goes on (in the run at
+5537b35 the machine was 40-75 % busy for most of the twelve minutes after the
+matrix and the swarm's tests ended: the main run alone, waiting on containers);
+tests/system/test_lane.py waits for that process and reads each test's outcome
+from its JUnit report. Run alone (``pytest tests/system/test_swarm.py``), they
+run in the main process as always.
 
 The lane's containers, networks and files carry a prefix of their own
 (``jhubkit-lane``); its engine tests hold the engine lock shared, as the
@@ -32,7 +36,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LOGS = Path(os.environ.get("JHUB_KIT_LOGS", "/var/log/jhub-kit"))
 PREFIX = "jhubkit-lane"
 #: the files the lane runs, and the test that reports them in the main run
-FILES = ("tests/system/test_swarm.py",)
+FILES = (
+    "tests/system/test_swarm.py",
+    "tests/system/test_browser_course.py",
+    "tests/system/test_browser_teach.py",
+    "tests/system/test_browser_home_full.py",
+    "tests/system/test_docs_browser.py",
+)
 REPORTER = "tests/system/test_lane.py"
 TIMEOUT = 3600  # s, the whole lane
 
@@ -147,7 +157,9 @@ def cases(lane: Lane) -> list[Case]:
                 outcome = "skipped" if kind == "skipped" else "failed"
                 message = (el.get("message") or "") + "\n" + (el.text or "")
                 break
-        out.append(Case(case.get("name", "?"), outcome, float(case.get("time", 0)), message))
+        module = case.get("classname", "").rpartition(".")[2]  # the file, without .py
+        name = f"{module}::{case.get('name', '?')}" if module else case.get("name", "?")
+        out.append(Case(name, outcome, float(case.get("time", 0)), message))
     return out
 
 

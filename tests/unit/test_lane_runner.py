@@ -20,7 +20,11 @@ def test_the_readers_outcomes(tmp_path):
     )
     lane = lane_runner.Lane(log=tmp_path / "lane.log", junit=junit)
     got = [(c.name, c.outcome, c.seconds) for c in lane_runner.cases(lane)]
-    assert got == [("test_a", "passed", 1.5), ("test_b", "failed", 2.0), ("test_c", "skipped", 0)]
+    assert got == [
+        ("test_swarm::test_a", "passed", 1.5),
+        ("test_swarm::test_b", "failed", 2.0),
+        ("test_swarm::test_c", "skipped", 0),
+    ]
     assert "assert 1 == 2" in lane_runner.cases(lane)[1].message
     assert lane_runner.wanted(["tests/system/test_swarm.py::t", lane_runner.REPORTER + "::x", "o"])
     assert not lane_runner.wanted(["tests/system/test_swarm.py::t", lane_runner.REPORTER + "::x"])
