@@ -10,9 +10,10 @@ server's own user and environment): the teacher generates and releases an
 assignment; ann (山田, a cold start) and ben (from the warm pool) fetch and submit it;
 the teacher collects, autogrades, generates and releases feedback; each student
 fetches their own. Then the attacks, from ben's server: another student's
-submission and feedback, the solutions and the gradebook, by path and by
-nbgrader's commands (list, fetch_feedback, submit as ann, collect, release); a
-submission made of links to the teacher's files. Every attempt fails.
+submission and feedback, the solutions and the gradebook, by path, by the
+network (the teacher's server's address on the bridge) and by nbgrader's
+commands (list, fetch_feedback, submit as ann, collect, release); a submission
+made of links to the teacher's files. Every attempt fails.
 
 One hub for all of it (about a minute of the suite).
 """

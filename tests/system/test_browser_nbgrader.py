@@ -3,12 +3,12 @@ on the hub of tests/integration/test_nbgrader.py (the servers on a bridge networ
 of the test's own, loopfile homes, the course image, a warm pool of one): the
 teacher releases ps1 by nbgrader's commands; two students log in, each in a
 context of their own in one browser: ann gets a server from the warm pool, ben a
-cold start (the spawners' ``pool_member`` says which). Each fetches and submits ps1
-from JupyterLab's *Assignments* tab (each one's answer is written into the
-fetched notebook between the two clicks: ann's passes the autograder's test,
-ben's fails it); the teacher collects,
-autogrades and releases the feedback; each student fetches it from the tab and
-reads it in JupyterLab: their own score and answer, nothing of the other's. The
+cold start (the spawners' ``pool_member`` says which). Both fetch and submit ps1
+from JupyterLab's *Assignments* tab at once (each one's answer is written into
+the fetched notebook between the two clicks: ann's passes the autograder's test,
+ben's fails it); the teacher collects, autogrades and releases the feedback; each
+student fetches it from the tab and reads it in JupyterLab: their own score and
+answer, nothing of the other's; ben's browser is refused ann's server. The
 teacher's formgrader (in her own server) lists both students with their scores;
 a student's server has no formgrader (nor the teachers' menu items and toolbar).
 Screenshots are kept."""
@@ -56,6 +56,11 @@ def formgrader(app, user: str) -> str:
 
 async def new_page(browser):  # noqa: F811
     return await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+
+
+async def login_to_lab(page, app, name: str) -> None:
+    await login(page, app, name)
+    await wait_for_lab(page)
 
 
 async def fetch_and_submit(page, shots, docker_client, sp, name: str) -> None:  # noqa: F811
@@ -122,12 +127,11 @@ async def test_two_students_fetch_submit_and_read_feedback_in_the_assignments_ta
             # member, the pool is held back for ben's, which runs meanwhile
             pages = {name: await new_page(browser) for name in ("ann", "ben")}
             ann, ben = app.users["ann"].spawner, app.users["ben"].spawner
-            await login(pages["ann"], app, "ann")
+            ann_in = asyncio.ensure_future(login_to_lab(pages["ann"], app, "ann"))
             await until(lambda: ann.pool_member, 120, "ann's start to take the pool's member")
             pool = ben.warm_pool()
             hold_members(pool)
-            await login(pages["ben"], app, "ben")
-            await asyncio.gather(wait_for_lab(pages["ann"]), wait_for_lab(pages["ben"]))
+            await asyncio.gather(ann_in, login_to_lab(pages["ben"], app, "ben"))
             give_back(pool)
             assert ann.pool_member, "ann's server should have come from the warm pool"
             assert ben.pool_member == "", "ben's server should have been a cold start"
@@ -147,11 +151,16 @@ async def test_two_students_fetch_submit_and_read_feedback_in_the_assignments_ta
                     for name, sp in (("ann", ann), ("ben", ben))
                 )
             )
-            out = await run(
-                docker_client,
-                tess,
-                "cd ~ && nbgrader collect ps1 && nbgrader autograde ps1 && "
-                "nbgrader generate_feedback ps1 && nbgrader release_feedback ps1",
+            # the teacher grades by commands; meanwhile she logs in, in a context of her own
+            teacher = await new_page(browser)
+            out, _ = await asyncio.gather(
+                run(
+                    docker_client,
+                    tess,
+                    "cd ~ && nbgrader collect ps1 && nbgrader autograde ps1 && "
+                    "nbgrader generate_feedback ps1 && nbgrader release_feedback ps1",
+                ),
+                login_to_lab(teacher, app, "tess"),
             )
             assert "Collecting submission: ann ps1" in out, out
             assert "Collecting submission: ben ps1" in out, out
@@ -168,9 +177,6 @@ async def test_two_students_fetch_submit_and_read_feedback_in_the_assignments_ta
                 assert MARKS[name] in text and MARKS[other] not in text, (name, text[:500])
 
             # the formgrader, in the teacher's own server: both students, their scores
-            teacher = await new_page(browser)
-            await login(teacher, app, "tess")
-            await wait_for_lab(teacher)
             await teacher.goto(formgrader(app, "tess"))
             for name, score in (("ann", "1 / 1"), ("ben", "0 / 1")):
                 row = teacher.locator("tr", has_text=name)
