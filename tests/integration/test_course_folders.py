@@ -1,5 +1,7 @@
-"""Course folders (issue 38) on a real hub and engine, with loopfile homes and a warm
-pool of one: the teacher writes in the course folder, a student sees the file and
+"""Course folders (issue 38) on a real hub and engine, with the servers on a bridge
+network of the test's own (each start, cold or pooled, on the bridge only and
+reaching the hub through its gateway), loopfile homes and a warm pool of one: the
+teacher writes in the course folder, a student sees the file and
 cannot write (the engine's read-only mount: EROFS), on a cold and on a pooled start
 alike; the course's loopfile holds its size limit (ENOSPC past it); a user in no
 course gets nothing new; a user added to a course's group gets its folder at their
@@ -13,7 +15,17 @@ import os
 
 import pytest
 from conftest import remove_test_containers
-from courserig import course_hub_config, give_back, hold_members, sh, start, stop, until
+from courserig import (  # noqa: F401 - course_net is a fixture
+    course_hub_config,
+    course_net,
+    give_back,
+    hold_members,
+    on_the_bridge,
+    sh,
+    start,
+    stop,
+    until,
+)
 from hubutil import ensure_user, running_hub
 
 from jhub_kit.names import safe_name
@@ -48,8 +60,8 @@ async def course_mounts(docker_client, sp) -> dict[str, str]:
     return seen
 
 
-def config(image, mount_area):
-    return course_hub_config(image, mount_area, COURSES)
+def config(image, mount_area, net):
+    return course_hub_config(image, mount_area, COURSES, net)
 
 
 @pytest.fixture
@@ -64,11 +76,18 @@ def fresh_registry():
 
 
 async def test_course_folders_cold_pooled_limited_and_after_a_restart(
-    docker_client, test_image, chp, mount_area, fresh_registry, docker_debug, monkeypatch
+    docker_client,
+    test_image,
+    chp,
+    mount_area,
+    course_net,  # noqa: F811
+    fresh_registry,
+    docker_debug,
+    monkeypatch,
 ):
     # a database on disk: the restarted hub finds the users and their groups
     monkeypatch.setenv("JUPYTERHUB_TEST_DB_URL", f"sqlite:///{mount_area}/hub.sqlite")
-    c = config(test_image, mount_area)
+    c = config(test_image, mount_area, course_net)
     courses_dir = mount_area / "courses"
     both = {f"{HOME}/courses/physics-101", f"{HOME}/courses/物理-101"}
     try:
@@ -83,6 +102,7 @@ async def test_course_folders_cold_pooled_limited_and_after_a_restart(
             hold_members(pool)
             tina = await start(app, "tina")
             assert tina.pool_member == ""
+            await on_the_bridge(docker_client, tina, course_net)
             assert await course_mounts(docker_client, tina) == dict.fromkeys(both, "rw")
             code, out = await sh(
                 docker_client,
@@ -119,6 +139,7 @@ async def test_course_folders_cold_pooled_limited_and_after_a_restart(
             # the same student from the warm pool: the same folders, the same rights
             student = await start(app, "山田")
             assert student.pool_member, "this start should have come from the pool"
+            await on_the_bridge(docker_client, student, course_net)
             assert await course_mounts(docker_client, student) == cold
             await _student_reads_and_cannot_write(docker_client, student)
             await stop(app, "山田")
@@ -145,9 +166,10 @@ async def test_course_folders_cold_pooled_limited_and_after_a_restart(
 
         # a hub restart: zed's next start has the course's folder, with its file
         registry_fresh()
-        c = config(test_image, mount_area)
+        c = config(test_image, mount_area, course_net)
         async with running_hub(c, restart=True) as app:
             zed = await start(app, "zed")
+            await on_the_bridge(docker_client, zed, course_net)  # the restarted hub's too
             assert await course_mounts(docker_client, zed) == {f"{HOME}/courses/physics-101": "ro"}
             code, out = await sh(docker_client, zed, f"cat {HOME}/courses/physics-101/syllabus.txt")
             assert code == 0 and out.strip() == "week 1", out

@@ -1,15 +1,19 @@
-"""nbgrader in a course (issue 38) on a real hub and engine, with the course image
-(nbgrader 0.9.6), loopfile homes and a warm pool of one: one teacher and two
-students, every container as uid 1000.
+"""nbgrader in a course (issue 38) on a real hub and engine, on the production
+layout: the servers on a bridge network of the test's own (the hub on the host,
+reached through the network's gateway), the course image (nbgrader 0.9.6),
+loopfile homes and a warm pool of one; one teacher and two students, every
+container as uid 1000. Each server, cold or pooled, is on the bridge only and
+asks the hub's API from inside.
 
 The whole cycle, by nbgrader's own commands in the servers (``docker exec``, the
 server's own user and environment): the teacher generates and releases an
 assignment; ann (山田, a cold start) and ben (from the warm pool) fetch and submit it;
 the teacher collects, autogrades, generates and releases feedback; each student
 fetches their own. Then the attacks, from ben's server: another student's
-submission and feedback, the solutions and the gradebook, by path and by
-nbgrader's commands (list, fetch_feedback, submit as ann, collect, release); a
-submission made of links to the teacher's files. Every attempt fails.
+submission and feedback, the solutions and the gradebook, by path, by the
+network (the teacher's server's address on the bridge) and by nbgrader's
+commands (list, fetch_feedback, submit as ann, collect, release); a submission
+made of links to the teacher's files. Every attempt fails.
 
 One hub for all of it (about a minute of the suite).
 """
@@ -18,10 +22,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import pytest
 from conftest import remove_test_containers
-from courserig import start
+from courserig import course_net, on_the_bridge, start  # noqa: F401 - course_net: a fixture
 from hubutil import running_hub
 from nbgraderrig import (  # noqa: F401 - fresh_registry is a fixture
     COURSE,
@@ -50,19 +55,26 @@ async def test_nbgrader_cycle_and_attacks(
     course_image,
     chp,
     mount_area,
+    course_net,  # noqa: F811
     fresh_registry,  # noqa: F811
     docker_debug,
 ):
-    c = config(course_image, mount_area)
+    c = config(course_image, mount_area, course_net)
     nbg_dir = mount_area / "courses-nbgrader" / COURSE
     try:
         async with running_hub(c) as app:
             tess, ann = await open_course(app, (ANN, "ben"), cold=(ANN,))
             ben = await start(app, "ben")
             assert ben.pool_member, "ben's start should have come from the warm pool"
+            for sp in (tess, ann, ben):
+                await on_the_bridge(docker_client, sp, course_net)
+                # the server's own process has that address (a pooled one too)
+                out = await run(docker_client, sp, "echo $JUPYTERHUB_API_URL")
+                assert out.strip() == sp.get_env()["JUPYTERHUB_API_URL"], out
 
             await _the_cycle(docker_client, tess, ann, ben, nbg_dir)
             await _attacks_by_path(docker_client, ben)
+            await _attacks_by_network(docker_client, tess, ben)
             await _attacks_by_commands(docker_client, tess, ben, nbg_dir)
             await _a_teacher_cannot_swap_a_students_folder(docker_client, tess, nbg_dir)
     finally:
@@ -170,6 +182,22 @@ async def _attacks_by_path(docker_client, ben) -> None:
     # the mount table names no other student's folder, no staff folder
     out = await run(docker_client, ben, "cat /proc/self/mountinfo")
     assert f"/{ANN}" not in out and "/staff" not in out, out
+
+
+async def _attacks_by_network(docker_client, tess, ben) -> None:
+    """On the bridge, the teacher's server (the solutions, the gradebook, every
+    submission) is an address away from ben's: the kit's rules refuse the
+    connection, which the host (the proxy's side) makes."""
+    ip, port = tess.server.ip, tess.server.port
+    assert ip not in ("", "127.0.0.1", "0.0.0.0"), ip
+    with socket.create_connection((ip, port), timeout=5):
+        pass  # the port is open: what ben meets is the kit's rules
+    code, out = await sh(
+        docker_client,
+        ben,
+        f"python3 -c \"import socket; socket.create_connection(('{ip}', {port}), timeout=5)\" 2>&1",
+    )
+    assert code != 0 and ("refused" in out or "timed out" in out), out
 
 
 async def _attacks_by_commands(docker_client, tess, ben, nbg_dir) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from courserig import course_hub_config, give_back, hold_members, start, until
-from hubutil import ensure_user, in_client_thread
+from courserig import as_server, course_hub_config, give_back, hold_members, start, until
+from hubutil import ensure_user
 
 COURSE = "stats-101"
 HOME = "/home/jovyan"
@@ -72,30 +72,8 @@ def answer(nb_path: str, body: str) -> str:
     return f'python3 -c "{code}" {nb_path} "$(echo {b64} | base64 -d)"'
 
 
-#: run a shell script with the single-user server's own environment, as its terminal
-#: and the nbgrader lab extension do (a pooled server's environment is its
-#: launcher's child's, not the container's)
-AS_SERVER = """
-import os, sys
-for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
-    try:
-        cmd = open(f"/proc/{pid}/cmdline", "rb").read()
-    except OSError:
-        continue
-    if b"jupyterhub-singleuser" in cmd:
-        raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\\0")
-        env = dict(e.decode().split("=", 1) for e in raw if b"=" in e)
-        os.chdir(env.get("HOME", "/"))
-        os.execve("/bin/sh", ["sh", "-c", sys.argv[1]], env)
-sys.exit("no single-user server in this container")
-"""
-
-
-async def sh(docker_client, sp, script: str) -> tuple[int, str]:
-    """``script`` in the server as its own user, with the server's environment."""
-    c = docker_client.containers.get(sp.object_id)
-    r = await in_client_thread(c.exec_run, ["python3", "-c", AS_SERVER, script])
-    return r.exit_code, r.output.decode("utf-8", "replace")
+#: ``script`` in the server as its own user, with the server's environment
+sh = as_server
 
 
 async def run(docker_client, sp, script: str) -> str:
@@ -104,15 +82,16 @@ async def run(docker_client, sp, script: str) -> str:
     return out
 
 
-def config(image, mount_area):
-    """The course folders' hub (loopfile homes, a pool of one), with one nbgrader course."""
+def config(image, mount_area, net):
+    """The course folders' hub (servers on the bridge network ``net``, loopfile homes,
+    a pool of one), with one nbgrader course."""
     course = {
         "teachers": {"users": ["tess"]},
         "students": {"groups": ["stats"]},
         "size_limit": "64M",
         "nbgrader": True,
     }
-    c = course_hub_config(image, mount_area, {COURSE: course})
+    c = course_hub_config(image, mount_area, {COURSE: course}, net)
     c.QuotaDockerSpawner.mem_limit = "400M"
     c.QuotaDockerSpawner.disk_limit = "64M"
     return c
