@@ -32,6 +32,7 @@ from ..provision.archive import (
 )
 from ..quota.courses import Course, Courses, students_of, teachers_of
 from ..quota.policy import QuotaError
+from . import course_nbgrader
 from .common import config_option, connect, hub_options, load_config
 from .home_cmds import provisioner_for
 
@@ -189,9 +190,11 @@ def archive_cmd(
     """Write each student's home of course NAME to its own verified archive.
 
     One ``.tar.gz`` per student in the archive folder, with a record of every
-    file (its SHA-256, mode, mtime; each link's target) and SHA256SUMS. A student
-    whose archive is there, verifies, and whose home has not changed since is
-    skipped: run it again after a failure and it goes on where it stopped.
+    file (its SHA-256, mode, mtime; each link's target) and SHA256SUMS; for an
+    nbgrader course, one more of the course's nbgrader data (``_nbgrader.tar.gz``:
+    the exchange, the course directory and its gradebook). An archive that is
+    there, verifies, and whose folder has not changed since is skipped: run it
+    again after a failure and it goes on where it stopped.
     """
     c = load_config(config_file)
     course = _course(c, name)
@@ -206,6 +209,9 @@ def archive_cmd(
     store = _archive_dir(archive_dir, name)
     store.create()
     failed, without = asyncio.run(_archive_all(prov, store, students, users))
+    nbgrader = ""
+    if course.nbgrader:
+        nbgrader = asyncio.run(course_nbgrader.archive(c, prov, course, store))
     sums = store.write_sums()
     done = len(students) - len(failed) - len(without)
     click.echo(
@@ -213,6 +219,8 @@ def archive_cmd(
         + (f" ({len(without)} without a home here)" if without else "")
         + f"; see {sums}"
     )
+    if nbgrader:
+        failed[course_nbgrader.LABEL] = nbgrader
     if failed:
         click.echo("not archived:", err=True)
         for user, why in failed.items():
@@ -284,10 +292,14 @@ def reset_cmd(
     remove: bool,
     yes: bool,
 ) -> None:
-    """Empty (or --remove) the homes of course NAME's students.
+    """Empty (or --remove) the homes of course NAME's students; for an nbgrader
+    course, start a new term in its nbgrader data too (the exchange, the
+    submissions, the autograded work, the feedback and the gradebook go; the
+    teachers' source/ and release/ stay).
 
     Every student is checked first: an archive that verifies, a home unchanged
-    since it was archived, no server running. If one is refused, no home is
+    since it was archived, no server running; and so is the nbgrader data (its
+    archive, unchanged, no server using it). If one is refused, nothing is
     touched, and the refusals say why.
     """
     c = load_config(config_file)
@@ -298,24 +310,34 @@ def reset_cmd(
     students = students_of(course, _groups(users))
     store = _archive_dir(archive_dir, name)
     homes, refused = asyncio.run(_check_reset(prov, store, students, users))
+    nbgrader = None
+    if course.nbgrader:
+        nbgrader, why = asyncio.run(course_nbgrader.check_reset(c, prov, course, store))
+        if why:
+            refused[course_nbgrader.LABEL] = why
     if refused:
         raise click.ClickException(
             "nothing was reset:\n" + "\n".join(f"  {u}: {why}" for u, why in refused.items())
         )
-    if not homes:
+    if not homes and nbgrader is None:
         click.echo(f"no home of course {name}'s students to reset")
         return
     what = "remove" if remove else "empty"
     if not yes:
+        also = " and start a new term in its nbgrader data" if nbgrader is not None else ""
         click.confirm(
             f"{what.capitalize()} the homes of {len(homes)} students of {name} "
-            f"({', '.join(homes)})? Their archives are in {store.path}",
+            f"({', '.join(homes)}){also}? Their archives are in {store.path}",
             abort=True,
         )
     failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
+    if nbgrader is not None:
+        why = course_nbgrader.reset(nbgrader, store)
+        if why:
+            failed[course_nbgrader.LABEL] = why
     if failed:
         raise click.ClickException(
-            f"{len(failed)} of {len(homes)} homes not fully reset:\n"
+            f"{len(failed)} of {len(homes) + (nbgrader is not None)} not fully reset:\n"
             + "\n".join(f"  {u}: {why}" for u, why in failed.items())
         )
 
@@ -389,24 +411,37 @@ async def _reset_all(
 
 @course_group.command("restore")
 @click.argument("name")
-@click.argument("username")
+@click.argument("username", required=False)
 @config_option("required")
 @hub_options
 @archive_dir_option
+@click.option(
+    "--nbgrader",
+    "nbgrader",
+    is_flag=True,
+    help="Restore the course's nbgrader data (its exchange, course directory, gradebook) "
+    "instead of a student's home.",
+)
 def restore_cmd(
     name: str,
-    username: str,
+    username: str | None,
     config_file: str,
     hub_url: str,
     token_file: str | None,
     archive_dir: str | None,
+    nbgrader: bool,
 ) -> None:
-    """Bring USERNAME's home back from course NAME's archive, into an empty home.
+    """Bring USERNAME's home back from course NAME's archive, into an empty home;
+    or, with --nbgrader, the course's nbgrader data.
 
     The archive is checked against its SHA-256 first; afterwards every file is
-    compared with the archive's record (content, mode, mtime, links).
+    compared with the archive's record (content, mode, mtime, links). The
+    nbgrader data is restored into a folder holding nothing the archive does not
+    (what a reset kept may be there); no server may be using it.
     """
-    user = username.lower()
+    if nbgrader == bool(username):
+        raise click.UsageError("name a student (USERNAME) or give --nbgrader, one of them")
+    user = username.lower() if username else None
     c = load_config(config_file)  # the course may be gone from it: its archives are not
     prov = provisioner_for(c)
     store = _archive_dir(archive_dir, name)
@@ -417,6 +452,17 @@ def restore_cmd(
         raise click.ClickException(
             f"{store.path} holds course {record.get('course')!r}'s archives, not {name!r}'s"
         )
+    if user is None:
+        try:
+            folder = asyncio.run(course_nbgrader.restore(c, prov, name, store, record))
+        except (ProvisionError, QuotaError) as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(
+            f"course {name}'s nbgrader data {folder} restored from {store.tar(None)}: "
+            f"{len(record['entries'])} entries, each as archived (content, mode, mtime, "
+            "link target)"
+        )
+        return
     api = connect(hub_url, token_file, *SCOPES)
     model = api.user(user)
     running = _running(model)

@@ -149,9 +149,9 @@ def _open_file(path: str, st: os.stat_result) -> int:
     return fd
 
 
-def _write_tar(out_fd: int, tar_fd: int, top: str) -> None:
-    """Write ``top`` as a .tar.gz to ``tar_fd`` and its listing (JSON) to
-    ``out_fd``; run as the home's owner."""
+def _write_tar(out_fd: int, tar_fd: int, top: str, prefix: str = PREFIX) -> None:
+    """Write ``top`` as a .tar.gz (members under ``prefix/``) to ``tar_fd`` and its
+    listing (JSON) to ``out_fd``; run as the home's owner."""
     entries: Listing = {}
     skipped: list[str] = []
     with (
@@ -162,7 +162,7 @@ def _write_tar(out_fd: int, tar_fd: int, top: str) -> None:
             if stat.S_IFMT(st.st_mode) not in _TYPES:
                 skipped.append(rel)
                 continue
-            arcname = f"{PREFIX}/{rel}"
+            arcname = f"{prefix}/{rel}"
             entry = _entry(st)
             if entry["type"] != "file":
                 info = tar.gettarinfo(path, arcname=arcname)
@@ -178,7 +178,7 @@ def _write_tar(out_fd: int, tar_fd: int, top: str) -> None:
                     entry = {
                         **entry,
                         "type": "hardlink",
-                        "target": info.linkname[len(PREFIX) + 1 :],
+                        "target": info.linkname[len(prefix) + 1 :],
                     }
                     tar.addfile(info)
                 else:
@@ -215,18 +215,18 @@ def sha256_file(path: Path) -> tuple[str, int]:
         os.close(fd)
 
 
-def archive_problems(path: Path, entries: Listing) -> list[str]:
-    """What in the archive at ``path`` does not match ``entries``: every member
-    read back (as root: a file the kit wrote, never unpacked here), each file's
-    bytes hashed."""
+def archive_problems(path: Path, entries: Listing, prefix: str = PREFIX) -> list[str]:
+    """What in the archive at ``path`` (its members under ``prefix/``) does not match
+    ``entries``: every member read back (as root: a file the kit wrote, never
+    unpacked here), each file's bytes hashed."""
     problems: list[str] = []
     seen: set[str] = set()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as f, tarfile.open(fileobj=f, mode="r:gz") as tar:
         for member in tar:
-            if not member.name.startswith(PREFIX + "/"):
+            if not member.name.startswith(prefix + "/"):
                 continue
-            rel = member.name[len(PREFIX) + 1 :]
+            rel = member.name[len(prefix) + 1 :]
             seen.add(rel)
             want = entries.get(rel)
             if want is None:
@@ -277,23 +277,26 @@ def _failing(action: str, home: Path, fn: Callable[[], T]) -> T:
         raise ProvisionError(f"cannot {action} {home}: {type(e).__name__}: {e}") from e
 
 
-def write_archive(home: Path, dest: Path, owner: tuple[int, int]) -> dict[str, Any]:
-    """Archive ``home`` (read as ``owner``) to ``dest`` (root's, 0600): written under
-    a temporary name beside it, checked, then renamed. Returns the record to keep
-    with it: ``sha256`` and ``bytes`` of the archive, ``entries``, ``skipped``."""
-    return _failing("archive", home, lambda: _write_archive(home, dest, owner))
+def write_archive(
+    home: Path, dest: Path, owner: tuple[int, int], prefix: str = PREFIX
+) -> dict[str, Any]:
+    """Archive ``home`` (read as ``owner``) to ``dest`` (root's, 0600), its members
+    under ``prefix/``: written under a temporary name beside it, checked, then
+    renamed. Returns the record to keep with it: ``sha256`` and ``bytes`` of the
+    archive, ``entries``, ``skipped``."""
+    return _failing("archive", home, lambda: _write_archive(home, dest, owner, prefix))
 
 
-def _write_archive(home: Path, dest: Path, owner: tuple[int, int]) -> dict[str, Any]:
+def _write_archive(home: Path, dest: Path, owner: tuple[int, int], prefix: str) -> dict[str, Any]:
     tmp = dest.parent / f".{dest.name}-{secrets.token_hex(4)}.partial"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         try:
-            listed = _owner_json(owner, _write_tar, fd, str(home))
+            listed = _owner_json(owner, _write_tar, fd, str(home), prefix)
             os.fsync(fd)
         finally:
             os.close(fd)
-        problems = archive_problems(tmp, listed["entries"])
+        problems = archive_problems(tmp, listed["entries"], prefix)
         if problems:
             raise ProvisionError(
                 f"the archive of {home} does not read back as written: {'; '.join(problems[:5])}"
@@ -355,18 +358,20 @@ def empty_home(home: Path, owner: tuple[int, int]) -> None:
     _failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
 
 
-def _home_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-    """Extraction filter: a member under ``home/`` with its name relative to the
-    home; tarfile's "tar" checks (no absolute name, nothing out of ``dest``), no
+def _home_member(
+    member: tarfile.TarInfo, dest: str, prefix: str = PREFIX
+) -> tarfile.TarInfo | None:
+    """Extraction filter: a member under ``prefix/`` (``home/``) with its name
+    relative to the home; tarfile's "tar" checks (no absolute name, nothing out of ``dest``), no
     device, hard links only within the home; the permission bits as archived."""
-    if not member.name.startswith(PREFIX + "/"):
+    if not member.name.startswith(prefix + "/"):
         return None  # the archive's other parts (none yet), or the home/ folder itself
-    changes: dict[str, Any] = {"name": member.name[len(PREFIX) + 1 :]}
+    changes: dict[str, Any] = {"name": member.name[len(prefix) + 1 :]}
     if member.islnk():
         target = member.linkname
-        if not target.startswith(PREFIX + "/") or ".." in target.split("/"):
+        if not target.startswith(prefix + "/") or ".." in target.split("/"):
             raise ProvisionError(f"refusing {member.name}: a hard link to {target!r}")
-        changes["linkname"] = target[len(PREFIX) + 1 :]
+        changes["linkname"] = target[len(prefix) + 1 :]
     if member.ischr() or member.isblk():
         raise ProvisionError(f"refusing {member.name}: a device")
     renamed = member.replace(**changes, deep=False)
@@ -406,31 +411,46 @@ def unpack(archive: Path, home: Path, owner: tuple[int, int], entries: Listing) 
 
 
 FORMAT = 1
+#: the course's nbgrader data: its archive's and record's name, its members' folder
+NBGRADER_STEM = "_nbgrader"
+NBGRADER_PART = "nbgrader"
 
 
 class ArchiveDir:
     """A course's archives: ``NAME.tar.gz`` and ``NAME.json`` per student (NAME
-    from :func:`~jhub_kit.names.safe_name`), and ``SHA256SUMS`` of every archive
-    (``sha256sum -c SHA256SUMS`` checks them). A student's record (JSON) is
-    written, whole, only after their archive was renamed into place: an archive
-    without a record is one a run did not finish."""
+    from :func:`~jhub_kit.names.safe_name`), ``_nbgrader.tar.gz`` and
+    ``_nbgrader.json`` for the course's nbgrader data (key None), and
+    ``SHA256SUMS`` of every archive (``sha256sum -c SHA256SUMS`` checks them). A
+    student's record (JSON) is written, whole, only after their archive was
+    renamed into place: an archive without a record is one a run did not finish."""
 
     def __init__(self, path: Path, course: str):
         self.path = Path(path)
         self.course = course
 
-    def tar(self, user: str) -> Path:
-        return self.path / f"{safe_name(user)}.tar.gz"
+    @staticmethod
+    def _stem(user: str | None) -> str:
+        # "_" is in no safe name: the course's own archive never meets a student's
+        return NBGRADER_STEM if user is None else safe_name(user)
 
-    def _record_path(self, user: str) -> Path:
-        return self.path / f"{safe_name(user)}.json"
+    @staticmethod
+    def what(user: str | None) -> str:
+        """``user``, or (None) the course's nbgrader data, in words."""
+        return "the course's nbgrader data" if user is None else user
+
+    def tar(self, user: str | None) -> Path:
+        """``user``'s archive; None: the course's nbgrader data."""
+        return self.path / f"{self._stem(user)}.tar.gz"
+
+    def _record_path(self, user: str | None) -> Path:
+        return self.path / f"{self._stem(user)}.json"
 
     def create(self) -> None:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.path.is_symlink() or not self.path.is_dir():
             raise ProvisionError(f"{self.path} is not a folder")
 
-    def record(self, user: str) -> dict[str, Any] | None:
+    def record(self, user: str | None) -> dict[str, Any] | None:
         """``user``'s record, or None when there is none (or it is not theirs)."""
         try:
             data = json.loads(self._record_path(user).read_text())
@@ -440,13 +460,16 @@ class ArchiveDir:
             raise ProvisionError(f"{self._record_path(user)} is unreadable: {e}") from None
         if not isinstance(data, dict) or data.get("user") != user:
             return None
+        if user is None and data.get("part") != NBGRADER_PART:
+            return None
         return data
 
-    def save(self, user: str, record: dict[str, Any]) -> dict[str, Any]:
+    def save(self, user: str | None, record: dict[str, Any]) -> dict[str, Any]:
         full = {
             "format": FORMAT,
             "course": self.course,
             "user": user,
+            **({"part": NBGRADER_PART} if user is None else {}),
             "archive": self.tar(user).name,
             "archived_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             **record,
@@ -454,12 +477,12 @@ class ArchiveDir:
         atomic_write(self._record_path(user), json.dumps(full, indent=1) + "\n", 0o600)
         return full
 
-    def verified(self, user: str) -> tuple[dict[str, Any] | None, str]:
+    def verified(self, user: str | None) -> tuple[dict[str, Any] | None, str]:
         """``user``'s record and "" when their archive is there and its SHA-256 is
         the recorded one; else None and why not."""
         record = self.record(user)
         if record is None:
-            return None, f"no archive of {user} in {self.path}"
+            return None, f"no archive of {self.what(user)} in {self.path}"
         try:
             sha, size = sha256_file(self.tar(user))
         except OSError as e:

@@ -288,3 +288,184 @@ async def test_a_failed_archive_leaves_nothing_half_written(mount_area, tmp_path
     assert r.exit_code == 0, r.output
     assert "ann: archived before" in r.output and "ben: 13 entries" in r.output
     assert (archive_dir / "SHA256SUMS").read_text().count("\n") == 3
+
+
+def fill_nbgrader(top, canary):
+    """A graded term in a course's nbgrader folder on the host, as nbgrader leaves it:
+    the teacher's source and release, the released assignment, each student's
+    submission and feedback, the collected, autograded and feedback copies, the
+    gradebook; a link in a submission to a folder of uid 1000's (never followed)."""
+    files = {
+        "staff/source/ps1/ps1.ipynb": os.urandom(30_000),
+        "staff/release/ps1/ps1.ipynb": b'{"cells": []}',
+        "staff/nbgrader_config.py": b"c = get_config()\n",
+        "staff/gradebook.db": os.urandom(20_000),
+        "exchange/outbound/ps1/ps1.ipynb": b'{"cells": []}',
+    }
+    for i, u in enumerate(STUDENTS):
+        files[f"exchange/inbound/{u}/{u}+ps1+2026-12-01 10:00:00.000000 UTC+ab12/ps1.ipynb"] = (
+            f"{u}の答え".encode()
+        )
+        files[f"exchange/feedback/{u}/0f{i}.html"] = f"<p>{u}: 1 of 1</p>".encode()
+        for part in ("submitted", "autograded", "feedback"):
+            files[f"staff/{part}/{u}/ps1/ps1.{'html' if part == 'feedback' else 'ipynb'}"] = (
+                f"{part} {u}".encode()
+            )
+    for rel, data in files.items():
+        os.makedirs(os.path.dirname(os.path.join(top, rel)), exist_ok=True)
+        with open(os.path.join(top, rel), "wb") as f:
+            f.write(data)
+    link = os.path.join(top, "exchange/inbound/ann/ann+ps1+2026-12-01 10:00:00.000000 UTC+ab12")
+    os.symlink(canary, os.path.join(link, "neighbour"))
+    os.chmod(os.path.join(top, "staff/gradebook.db"), 0o600)
+    root_owned = {"exchange", "exchange/inbound", "exchange/feedback"}
+    stamp = 1_750_000_000_000_000_003
+    for dirpath, dirs, names in os.walk(top, topdown=False):
+        for n in dirs + names:
+            p = os.path.join(dirpath, n)
+            rel = os.path.relpath(p, top)
+            if rel == "lost+found":
+                continue
+            if rel not in root_owned:
+                os.chown(p, 1000, 100, follow_symlinks=False)
+            stamp += 6_007
+            os.utime(p, ns=(stamp, stamp), follow_symlinks=False)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_path, hub, backend):
+    """The course's nbgrader data is one more verified archive: skipped once verified
+    and unchanged, archived again once changed; reset refuses it without an archive
+    or changed since, and then starts a new term (the exchange and the students'
+    work and grades go, the teachers' source and release stay); restore brings every
+    file back, owners (root's folders too), modes and mtimes included."""
+    from jhub_kit.cli import course_nbgrader
+    from jhub_kit.cli.common import load_config
+    from jhub_kit.provision.nbgrader import prepare_nbgrader
+    from jhub_kit.quota.courses import STUDENT, TEACHER, Courses
+
+    homes = mount_area / "homes"
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        f"c.QuotaDockerSpawner.home_provisioner = {backend!r}\n"
+        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
+        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
+        "    'students': {'groups': ['physics']}, 'size_limit': '40M', 'nbgrader': True}}\n"
+    )
+    prov = BACKENDS[backend](base_dir=str(homes))
+    paths = {u: (await prov.provision(u, Quota(disk_limit=40 * M))).source for u in STUDENTS}
+    for i, u in enumerate(STUDENTS):
+        fill(paths[u], u, paths[STUDENTS[(i + 1) % len(STUDENTS)]])
+    c = load_config(str(config))
+    course = Courses(config=c).course("physics")
+    nbprov = course_nbgrader.provisioner(c, prov)
+    top = await prepare_nbgrader(nbprov, course, TEACHER, "ada")
+    for u in STUDENTS:
+        assert await prepare_nbgrader(nbprov, course, STUDENT, u) == top
+    assert top.startswith(str(mount_area / "courses-nbgrader"))
+    canary = mount_area / "canary"
+    canary.mkdir()
+    (canary / "keep.txt").write_text("not the course's")
+    for p in (canary, canary / "keep.txt"):
+        os.chown(p, 1000, 100)
+    fill_nbgrader(top, str(canary))
+    before = tree(top)
+    assert before["exchange/inbound"][5:] == (0, 0) and before["staff"][5:] == (1000, 100)
+    homes_before = {u: tree(paths[u]) for u in STUDENTS}
+    archive_dir = tmp_path / "physics-archive"
+    runner = CliRunner()
+    serve(hub)
+
+    def course_cli(*args):
+        env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url}
+        return asyncio.to_thread(runner.invoke, main, ["course", *args, "-f", str(config)], env=env)
+
+    # no archive yet: nothing is reset, and the refusal names the nbgrader data
+    r = await course_cli("reset", "physics", "-d", str(archive_dir), "--yes")
+    assert r.exit_code == 1 and "nothing was reset" in r.output
+    assert "nbgrader data: no archive of the course's nbgrader data" in r.output
+    assert tree(top) == before
+
+    r = await course_cli("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert "3 of 3 students archived" in r.output
+    assert f"nbgrader data: {len(before)} entries" in r.output
+    assert (archive_dir / "_nbgrader.tar.gz").exists() and (archive_dir / "_nbgrader.json").exists()
+    for p in archive_dir.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    assert not list(archive_dir.glob(".*partial"))
+    sums = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=archive_dir, capture_output=True, text=True
+    )
+    assert sums.returncode == 0 and sums.stdout.count(": OK") == 4, sums.stdout
+    import tarfile
+
+    with tarfile.open(archive_dir / "_nbgrader.tar.gz") as tar:
+        names = tar.getnames()
+        inbound = "nbgrader/exchange/inbound/ann/ann+ps1+2026-12-01 10:00:00.000000 UTC+ab12"
+        assert tar.getmember(f"{inbound}/neighbour").issym()
+    assert "nbgrader/staff/gradebook.db" in names
+    assert not any("neighbour/" in n for n in names)  # the link was not followed
+
+    # verified and unchanged: skipped; a changed gradebook: refused by reset, archived again
+    r = await course_cli("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert "nbgrader data: archived before, verified and unchanged; skipped" in r.output
+    with open(os.path.join(top, "staff/gradebook.db"), "ab") as f:
+        f.write(b"one more grade")
+    r = await course_cli("reset", "physics", "-d", str(archive_dir), "--yes")
+    assert r.exit_code == 1, r.output
+    assert "nbgrader data: the course's nbgrader folder changed since its archive" in r.output
+    assert "staff/gradebook.db: " in r.output
+    assert {u: tree(paths[u]) for u in STUDENTS} == homes_before
+    r = await course_cli("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert f"nbgrader data: {len(before)} entries" in r.output
+    assert "ann: archived before" in r.output
+    before = tree(top)
+
+    # the new term: the students' homes emptied, the exchange and the students' work
+    # and grades gone; the teachers' source, release and config kept
+    r = await course_cli("reset", "physics", "-d", str(archive_dir), "--yes")
+    assert r.exit_code == 0, r.output
+    assert "nbgrader data: exchange and submissions" in r.output
+    after = tree(top)
+    kept = {rel for rel in after if rel.split("/")[0] == "staff"}
+    assert kept == {
+        "staff",
+        "staff/source",
+        "staff/source/ps1",
+        "staff/source/ps1/ps1.ipynb",
+        "staff/release",
+        "staff/release/ps1",
+        "staff/release/ps1/ps1.ipynb",
+        "staff/nbgrader_config.py",
+    }
+    for rel in kept - {"staff"}:
+        assert after[rel] == before[rel], rel
+    assert {rel for rel in after if rel.startswith("exchange")} == {
+        "exchange",
+        "exchange/outbound",
+        "exchange/inbound",
+        "exchange/feedback",
+    }
+    assert after["exchange/inbound"][5:] == (0, 0)
+    assert (canary / "keep.txt").read_text() == "not the course's"  # followed nowhere
+
+    # and back, byte for byte, owners and all
+    r = await course_cli("restore", "physics", "--nbgrader", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert "course physics's nbgrader data" in r.output and "each as archived" in r.output
+    assert tree(top) == before
+    # a new term's work in the folder: restore refuses, and touches nothing
+    with open(os.path.join(top, "staff/source/ps1/ps2.ipynb"), "w") as f:
+        f.write("{}")
+    os.chown(os.path.join(top, "staff/source/ps1/ps2.ipynb"), 1000, 100)
+    now = tree(top)
+    r = await course_cli("restore", "physics", "--nbgrader", "-d", str(archive_dir))
+    assert r.exit_code == 1, r.output
+    assert "holds what its archive does not (staff/source/ps1/ps2.ipynb: new)" in r.output
+    assert tree(top) == now
+    r = await course_cli("restore", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 2 and "name a student (USERNAME) or give --nbgrader" in r.output
