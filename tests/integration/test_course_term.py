@@ -469,3 +469,69 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     assert tree(top) == now
     r = await course_cli("restore", "physics", "-d", str(archive_dir))
     assert r.exit_code == 2 and "name a student (USERNAME) or give --nbgrader" in r.output
+
+
+@pytest.mark.docker
+async def test_an_nbgrader_folder_a_container_mounts_is_refused(
+    mount_area, tmp_path, hub, docker_client, test_image
+):
+    """A teacher's server has the course directory mounted: archive and reset refuse
+    the nbgrader data by the container's name and touch nothing; the students'
+    homes are archived all the same."""
+    from conftest import TEST_PREFIX, remove_test_containers
+
+    from jhub_kit.cli import course_nbgrader
+    from jhub_kit.cli.common import load_config
+    from jhub_kit.provision.nbgrader import prepare_nbgrader
+    from jhub_kit.quota.courses import TEACHER, Courses
+
+    homes = mount_area / "homes"
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        "c.QuotaDockerSpawner.home_provisioner = 'directory'\n"
+        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
+        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
+        "    'students': {'groups': ['physics']}, 'size_limit': '1G', 'nbgrader': True}}\n"
+    )
+    prov = DirectoryProvisioner(base_dir=str(homes))
+    for u in STUDENTS:
+        await prov.provision(u, Quota())
+    c = load_config(str(config))
+    top = await prepare_nbgrader(
+        course_nbgrader.provisioner(c, prov), Courses(config=c).course("physics"), TEACHER, "ada"
+    )
+    name = f"{TEST_PREFIX}-nbgrader-teacher"
+    docker_client.containers.run(
+        test_image,
+        ["sleep", "300"],
+        name=name,
+        detach=True,
+        volumes={f"{top}/staff": {"bind": "/home/jovyan/nbgrader/physics", "mode": "rw"}},
+    )
+    serve(hub)
+    archive_dir = tmp_path / "arch"
+    env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url}
+
+    def course_cli(*args):
+        argv = ["course", *args, "-f", str(config), "-d", str(archive_dir)]
+        return asyncio.to_thread(CliRunner().invoke, main, argv, env=env)
+
+    try:
+        r = await course_cli("archive", "physics")
+        assert r.exit_code == 1, r.output
+        assert "3 of 3 students archived" in r.output
+        assert f"nbgrader data: the course's nbgrader folder is in use (container {name})" in (
+            r.output
+        )
+        assert not (archive_dir / "_nbgrader.tar.gz").exists()
+        r = await course_cli("reset", "physics", "--yes")
+        assert r.exit_code == 1 and "nothing was reset" in r.output
+        assert f"nbgrader data: the course's nbgrader folder is in use (container {name})" in (
+            r.output
+        )
+    finally:
+        remove_test_containers(docker_client)
+    r = await course_cli("archive", "physics")
+    assert r.exit_code == 0, r.output
+    assert "nbgrader data: " in r.output and " entries, " in r.output
