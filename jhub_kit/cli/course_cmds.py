@@ -11,7 +11,6 @@ name, never stopped.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from ..quota.courses import Course, Courses, students_of, teachers_of
 from ..quota.policy import QuotaError
 from . import course_nbgrader
 from .common import config_option, connect, hub_options, load_config
+from .course_use import containers_mounting, running
 from .home_cmds import provisioner_for
 
 SCOPES = ("list:users", "read:users", "read:servers")
@@ -85,12 +85,6 @@ def _groups(users: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return {name: list(u.get("groups") or []) for name, u in users.items()}
 
 
-def _running(model: dict[str, Any] | None) -> list[str]:
-    """The user's servers the hub has running or starting (it lists only those)."""
-    servers = (model or {}).get("servers") or {}
-    return [name or "their default server" for name, s in servers.items() if not s.get("stopped")]
-
-
 def _refusal_running(user: str, servers: list[str]) -> str:
     return (
         f"{user}'s server is running ({', '.join(servers)}): it was left running and "
@@ -99,23 +93,14 @@ def _refusal_running(user: str, servers: list[str]) -> str:
 
 
 def _mounted(prov: HomeProvisioner, homes: dict[str, Path]) -> dict[str, list[str]]:
-    """Who else has each home mounted: a warm pool member's slot, a container."""
-    found: dict[str, list[str]] = {
+    """Who else has each home mounted: a warm pool member's slot, a container (or
+    why that is unknown: the engine did not answer)."""
+    containers = containers_mounting(homes)
+    found = {
         user: [f"a warm pool member's slot at {m}" for m in prov.in_use_here(home)]
+        + containers[user]
         for user, home in homes.items()
     }
-    by_path = {os.path.normpath(str(home)): user for user, home in homes.items()}
-    try:
-        import docker
-
-        client = docker.from_env(version="auto", timeout=30)
-        for c in client.containers.list():
-            for m in c.attrs.get("Mounts") or []:
-                user = by_path.get(os.path.normpath(str(m.get("Source", ""))))
-                if user is not None:
-                    found[user].append(f"container {c.name}")
-    except Exception as e:  # no engine answers: no container can have a home mounted
-        click.echo(f"warning: the Docker engine did not answer ({e}); not checked", err=True)
     return {user: why for user, why in found.items() if why}
 
 
@@ -145,7 +130,8 @@ def _archive_dir(path: str | None, name: str) -> ArchiveDir:
 @click.group("course")
 def course_group() -> None:
     """Courses (c.Courses.courses) and the end of term: archive, reset and restore the
-    students' homes (run on the hub's host, as root)."""
+    students' homes and an nbgrader course's nbgrader data (run on the hub's host,
+    as root)."""
 
 
 @course_group.command("list")
@@ -211,7 +197,7 @@ def archive_cmd(
     failed, without = asyncio.run(_archive_all(prov, store, students, users))
     nbgrader = ""
     if course.nbgrader:
-        nbgrader = asyncio.run(course_nbgrader.archive(c, prov, course, store))
+        nbgrader = asyncio.run(course_nbgrader.archive(c, prov, course, store, users))
     sums = store.write_sums()
     done = len(students) - len(failed) - len(without)
     click.echo(
@@ -242,9 +228,9 @@ async def _archive_all(
         click.echo(f"{user}: has no home here; nothing to archive")
     mounted = _mounted(prov, homes)
     for user, home in homes.items():
-        running = _running(users.get(user))
-        if running:
-            failed[user] = _refusal_running(user, running)
+        servers = running(users.get(user))
+        if servers:
+            failed[user] = _refusal_running(user, servers)
             continue
         if user in mounted:
             failed[user] = _refusal_mounted(user, mounted[user])
@@ -312,7 +298,7 @@ def reset_cmd(
     homes, refused = asyncio.run(_check_reset(prov, store, students, users))
     nbgrader = None
     if course.nbgrader:
-        nbgrader, why = asyncio.run(course_nbgrader.check_reset(c, prov, course, store))
+        nbgrader, why = asyncio.run(course_nbgrader.check_reset(c, prov, course, store, users))
         if why:
             refused[course_nbgrader.LABEL] = why
     if refused:
@@ -332,7 +318,7 @@ def reset_cmd(
         )
     failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
     if nbgrader is not None:
-        why = course_nbgrader.reset(nbgrader, store)
+        why = course_nbgrader.reset(nbgrader, store, _users(api, userlist))
         if why:
             failed[course_nbgrader.LABEL] = why
     if failed:
@@ -354,9 +340,9 @@ async def _check_reset(
         click.echo(f"{user}: has no home here; nothing to reset")
     mounted = _mounted(prov, homes)
     for user, home in homes.items():
-        running = _running(users.get(user))
-        if running:
-            refused[user] = _refusal_running(user, running)
+        servers = running(users.get(user))
+        if servers:
+            refused[user] = _refusal_running(user, servers)
         elif user in mounted:
             refused[user] = _refusal_mounted(user, mounted[user])
         elif why := await prov.why_untouchable(user):
@@ -388,10 +374,10 @@ async def _reset_all(
     since every student was checked (and while the confirmation waited)."""
     failed = {}
     for user, home in homes.items():
-        running = _running(api.user(user))
+        servers = running(api.user(user))
         mounted = _mounted(prov, {user: home})
-        if running or mounted:
-            why = running and _refusal_running(user, running)
+        if servers or mounted:
+            why = servers and _refusal_running(user, servers)
             failed[user] = (
                 f"started since the check: {why or _refusal_mounted(user, mounted[user])}"
             )
@@ -452,9 +438,12 @@ def restore_cmd(
         raise click.ClickException(
             f"{store.path} holds course {record.get('course')!r}'s archives, not {name!r}'s"
         )
+    api = connect(hub_url, token_file, *SCOPES)
     if user is None:
         try:
-            folder = asyncio.run(course_nbgrader.restore(c, prov, name, store, record))
+            folder = asyncio.run(
+                course_nbgrader.restore(c, prov, name, store, record, _users(api, None))
+            )
         except (ProvisionError, QuotaError) as e:
             raise click.ClickException(str(e)) from None
         click.echo(
@@ -463,11 +452,10 @@ def restore_cmd(
             "link target)"
         )
         return
-    api = connect(hub_url, token_file, *SCOPES)
     model = api.user(user)
-    running = _running(model)
-    if running:
-        raise click.ClickException(_refusal_running(user, running))
+    servers = running(model)
+    if servers:
+        raise click.ClickException(_refusal_running(user, servers))
     groups = (model or {}).get("groups") or []
     home = asyncio.run(_restore(c, prov, store, user, groups, record))
     click.echo(

@@ -19,10 +19,11 @@ What ``jhub-kit course archive|reset|restore`` do to each student's home:
 
 A listing maps each path (relative to the home, ``/``-separated) to a dict:
 ``type`` (``dir``, ``file``, ``symlink``, ``hardlink``, ``fifo``), ``mode``
-(permission bits, ``0o7777``), ``mtime_ns``; a ``file`` has ``size`` and
-``sha256``; a ``symlink`` its ``target``; a ``hardlink`` the path it shares a
-file with (``target``). Sockets and devices are not archived (a student cannot
-make a device; a socket is a running program's); they are listed in ``skipped``.
+(permission bits, ``0o7777``), ``mtime_ns``, the owner (``uid``, ``gid``); a
+``file`` has ``size`` and ``sha256``; a ``symlink`` its ``target``; a
+``hardlink`` the path it shares a file with (``target``). Sockets and devices are
+not archived (a student cannot make a device; a socket is a running program's);
+they are listed in ``skipped``.
 """
 
 from __future__ import annotations
@@ -37,48 +38,16 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from ..files import atomic_write
 from ..names import safe_name
-from .base import OwnerProcessError, ProvisionError, as_owner
+from .base import ProvisionError, as_owner
+from .tree import TYPES, Listing, failing, member_filter, stat_entry, walk
 
 #: the members of a home are under this folder of the archive
 PREFIX = "home"
-
-Listing = dict[str, dict[str, Any]]
-
-_TYPES = {
-    stat.S_IFDIR: "dir",
-    stat.S_IFREG: "file",
-    stat.S_IFLNK: "symlink",
-    stat.S_IFIFO: "fifo",
-}
-
-
-def _walk(top: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    """``(relative path, path, lstat)`` of everything under ``top``, a folder's
-    entries before what is inside them, sorted; never through a link, and not
-    ext4's ``lost+found`` at the top (root's, not the student's)."""
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        folder = os.path.join(top, rel) if rel else top
-        with os.scandir(folder) as it:
-            names = sorted(e.name for e in it)
-        subdirs = []
-        for name in names:
-            r = f"{rel}/{name}" if rel else name
-            path = os.path.join(top, r)
-            st = os.lstat(path)
-            if not rel and name == "lost+found" and stat.S_ISDIR(st.st_mode):
-                continue
-            yield r, path, st
-            if stat.S_ISDIR(st.st_mode):
-                subdirs.append(r)
-        stack.extend(reversed(subdirs))
 
 
 class _Hashing:
@@ -102,24 +71,16 @@ def _sha256_fd(fd: int) -> str:
     return sha.hexdigest()
 
 
-def _entry(st: os.stat_result) -> dict[str, Any]:
-    return {
-        "type": _TYPES[stat.S_IFMT(st.st_mode)],
-        "mode": stat.S_IMODE(st.st_mode),
-        "mtime_ns": st.st_mtime_ns,
-    }
-
-
 def _list_tree(top: str, digests: bool) -> tuple[Listing, list[str]]:
     """The listing of ``top`` (run as its owner)."""
     entries: Listing = {}
     skipped: list[str] = []
     first_of: dict[tuple[int, int], str] = {}
-    for rel, path, st in _walk(top):
-        if stat.S_IFMT(st.st_mode) not in _TYPES:
+    for rel, path, st in walk(top):
+        if stat.S_IFMT(st.st_mode) not in TYPES:
             skipped.append(rel)
             continue
-        entry = _entry(st)
+        entry = stat_entry(st)
         if entry["type"] == "symlink":
             entry["target"] = os.readlink(path)
         elif entry["type"] == "file":
@@ -158,12 +119,12 @@ def _write_tar(out_fd: int, tar_fd: int, top: str, prefix: str = PREFIX) -> None
         os.fdopen(tar_fd, "wb", closefd=False) as f,
         tarfile.open(fileobj=f, mode="w:gz", format=tarfile.PAX_FORMAT) as tar,
     ):
-        for rel, path, st in _walk(top):
-            if stat.S_IFMT(st.st_mode) not in _TYPES:
+        for rel, path, st in walk(top):
+            if stat.S_IFMT(st.st_mode) not in TYPES:
                 skipped.append(rel)
                 continue
             arcname = f"{prefix}/{rel}"
-            entry = _entry(st)
+            entry = stat_entry(st)
             if entry["type"] != "file":
                 info = tar.gettarinfo(path, arcname=arcname)
                 if entry["type"] == "symlink":
@@ -263,20 +224,6 @@ def _member_type(m: tarfile.TarInfo) -> str:
     return "other"
 
 
-T = TypeVar("T")
-
-
-def _failing(action: str, home: Path, fn: Callable[[], T]) -> T:
-    """``fn()``, whose failures (the owner's process, the disk, a broken archive)
-    become a :class:`ProvisionError` naming the action and the home."""
-    try:
-        return fn()
-    except ProvisionError as e:
-        raise ProvisionError(f"cannot {action} {home}: {e}") from e
-    except (OwnerProcessError, OSError, tarfile.TarError, ValueError, KeyError) as e:
-        raise ProvisionError(f"cannot {action} {home}: {type(e).__name__}: {e}") from e
-
-
 def write_archive(
     home: Path, dest: Path, owner: tuple[int, int], prefix: str = PREFIX
 ) -> dict[str, Any]:
@@ -284,7 +231,7 @@ def write_archive(
     under ``prefix/``: written under a temporary name beside it, checked, then
     renamed. Returns the record to keep with it: ``sha256`` and ``bytes`` of the
     archive, ``entries``, ``skipped``."""
-    return _failing("archive", home, lambda: _write_archive(home, dest, owner, prefix))
+    return failing("archive", home, lambda: _write_archive(home, dest, owner, prefix))
 
 
 def _write_archive(home: Path, dest: Path, owner: tuple[int, int], prefix: str) -> dict[str, Any]:
@@ -312,7 +259,7 @@ def _write_archive(home: Path, dest: Path, owner: tuple[int, int], prefix: str) 
 
 def listing(home: Path, owner: tuple[int, int], *, digests: bool) -> tuple[Listing, list[str]]:
     """The listing of ``home`` now, read as ``owner`` (``sha256`` only with ``digests``)."""
-    data = _failing("list", home, lambda: _owner_json(owner, _list_to, str(home), digests))
+    data = failing("list", home, lambda: _owner_json(owner, _list_to, str(home), digests))
     return data["entries"], data["skipped"]
 
 
@@ -328,6 +275,7 @@ def differences(archived: Listing, now: Listing, *, digests: bool = True) -> lis
             out.append(f"{rel}: gone")
         else:
             keys = ["type", "mode", "mtime_ns", "size", "target"]
+            keys += [k for k in ("uid", "gid") if k in a]  # an older record has none
             if digests:
                 keys.append("sha256")
             changed = [k for k in keys if a.get(k) != b.get(k)]
@@ -339,7 +287,7 @@ def differences(archived: Listing, now: Listing, *, digests: bool = True) -> lis
 def _empty(top: str) -> None:
     """Remove everything in ``top`` but ``top`` (as its owner). A folder the student
     made unwritable is made writable first (it is theirs), then removed."""
-    for _rel, path, st in _walk(top):
+    for _rel, path, st in walk(top):
         if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o700 != 0o700:
             os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
     for name in os.listdir(top):
@@ -355,30 +303,7 @@ def _empty(top: str) -> None:
 
 def empty_home(home: Path, owner: tuple[int, int]) -> None:
     """Remove everything in ``home`` but the home itself, as ``owner``."""
-    _failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
-
-
-def _home_member(
-    member: tarfile.TarInfo, dest: str, prefix: str = PREFIX
-) -> tarfile.TarInfo | None:
-    """Extraction filter: a member under ``prefix/`` (``home/``) with its name
-    relative to the home; tarfile's "tar" checks (no absolute name, nothing out of ``dest``), no
-    device, hard links only within the home; the permission bits as archived."""
-    if not member.name.startswith(prefix + "/"):
-        return None  # the archive's other parts (none yet), or the home/ folder itself
-    changes: dict[str, Any] = {"name": member.name[len(prefix) + 1 :]}
-    if member.islnk():
-        target = member.linkname
-        if not target.startswith(prefix + "/") or ".." in target.split("/"):
-            raise ProvisionError(f"refusing {member.name}: a hard link to {target!r}")
-        changes["linkname"] = target[len(prefix) + 1 :]
-    if member.ischr() or member.isblk():
-        raise ProvisionError(f"refusing {member.name}: a device")
-    renamed = member.replace(**changes, deep=False)
-    checked = tarfile.tar_filter(renamed, dest)
-    if renamed.mode is not None:  # the "tar" filter clears group and other write bits
-        checked = checked.replace(mode=renamed.mode & 0o7777, deep=False)
-    return checked
+    failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
 
 
 def _extract(fd: int, top: str, entries: Listing) -> None:
@@ -389,7 +314,7 @@ def _extract(fd: int, top: str, entries: Listing) -> None:
             "`jhub-kit course reset` first, or look at what is there"
         )
     with os.fdopen(fd, "rb", closefd=False) as f, tarfile.open(fileobj=f, mode="r:gz") as tar:
-        tar.extractall(top, filter=_home_member)
+        tar.extractall(top, filter=lambda m, dest: member_filter(m, dest, PREFIX))
     # deepest first does not matter: setting a child's times leaves its folder's alone
     for rel, entry in entries.items():
         ns = entry["mtime_ns"]
@@ -407,7 +332,7 @@ def unpack(archive: Path, home: Path, owner: tuple[int, int], entries: Listing) 
         finally:
             os.close(fd)
 
-    _failing("restore", home, run)
+    failing("restore", home, run)
 
 
 FORMAT = 1

@@ -18,6 +18,10 @@ handed in and what grading made of it, and keeps what the teachers wrote:
 - kept: the rest of ``staff/``: ``source/`` (the assignments), ``release/``, the
   teachers' own files (an ``nbgrader_config.py``, notes).
 
+It removes only what is still as the archive lists it (:func:`~.tree.remove_as_listed`:
+type, permission bits, owner, a file's size and mtime, a link's target): anything
+new or changed since is left in place, and the reset of the folder refused.
+
 :func:`restore_nbgrader` brings back what the archive holds into a folder that
 holds nothing else (what a reset kept, unchanged, may be there).
 """
@@ -25,18 +29,23 @@ holds nothing else (what a reset kept, unchanged, may be there).
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 import tarfile
 from pathlib import Path
 
-from ..quota.nbgrader import EXCHANGE, FEEDBACK, INBOUND, OUTBOUND, ROOT_OWNED, STAFF
+from ..quota.nbgrader import (
+    EXCHANGE,
+    FEEDBACK,
+    INBOUND,
+    OUTBOUND,
+    ROOT_OWNED,
+    STAFF,
+    host_folders,
+)
 from . import paths
-from .archive import Listing, _failing, _home_member, _walk, differences, listing
+from .archive import NBGRADER_PART, differences, listing
 from .base import ProvisionError, as_owner
+from .tree import Kept, Listing, failing, member_filter, open_folder, remove_as_listed, unlike
 
-#: the members of the nbgrader archive are under this folder
-PREFIX = "nbgrader"
 #: what a reset removes from the course directory (``staff/``)
 STAFF_RESET = (
     "submitted",
@@ -50,121 +59,118 @@ STAFF_RESET = (
 #: the folders whose every entry (a student's folder) a reset removes
 PER_STUDENT = (f"{EXCHANGE}/{INBOUND}", f"{EXCHANGE}/{FEEDBACK}")
 
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-
-def _open(top: str, rel: str) -> int:
-    """A descriptor of folder ``rel`` of ``top``, every component opened without
-    following a link (ELOOP, ENOTDIR: not a folder)."""
-    fd = os.open(top, _DIR)
-    try:
-        for name in [p for p in rel.split("/") if p]:
-            child = os.open(name, _DIR, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _remove(dir_fd: int, name: str) -> None:
-    """Remove entry ``name`` of the folder ``dir_fd``, a folder with its content
-    (made writable first where its owner made it read-only); a link is removed,
-    never followed."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(name, dir_fd=dir_fd)
-        return
-    fd = os.open(name, _DIR, dir_fd=dir_fd)
-    try:
-        top = f"/proc/self/fd/{fd}"
-        os.chmod(fd, stat.S_IMODE(st.st_mode) | 0o700)
-        for _rel, path, sub in _walk(top):
-            if stat.S_ISDIR(sub.st_mode) and stat.S_IMODE(sub.st_mode) & 0o700 != 0o700:
-                os.chmod(path, stat.S_IMODE(sub.st_mode) | 0o700)
-    finally:
-        os.close(fd)
-    # rmtree refuses a link at its top and follows none below it
-    shutil.rmtree(f"/proc/self/fd/{dir_fd}/{name}")
-
-
-def _empty_in(top: str, rel: str) -> None:
-    """Remove everything in folder ``rel`` of ``top`` (nothing if it is not there)."""
-    try:
-        fd = _open(top, rel)
-    except FileNotFoundError:
-        return
-    try:
-        for name in os.listdir(fd):
-            _remove(fd, name)
-    finally:
-        os.close(fd)
-
-
-def _reset_as_owner(top: str) -> None:
-    """The owner's part of a reset: the released assignments, the content of each
-    student's folder, the course directory's students' parts."""
-    _empty_in(top, f"{EXCHANGE}/{OUTBOUND}")
+def _reset_parts(top: str, entries: Listing, problems: list[str] | None) -> None:
+    """Remove (with ``problems``: only check, :func:`~.tree.remove_as_listed`) the
+    released assignments, the content of each student's folder (the folder as
+    archived, too: root removes it once it is empty), the course directory's
+    students' parts."""
+    rels = [f"{EXCHANGE}/{OUTBOUND}"]
     for parent in PER_STUDENT:
         try:
-            fd = _open(top, parent)
+            fd = open_folder(top, parent)
         except FileNotFoundError:
             continue
         try:
-            names = os.listdir(fd)
+            rels += [f"{parent}/{name}" for name in sorted(os.listdir(fd))]
         finally:
             os.close(fd)
-        for name in names:
-            _empty_in(top, f"{parent}/{name}")
+    for rel in rels:
+        try:
+            fd = open_folder(top, rel)
+        except FileNotFoundError:
+            continue
+        try:
+            why = "" if rel == rels[0] else unlike(entries.get(rel), os.fstat(fd))
+            if why and problems is not None:
+                problems.append(f"{rel}: {why}")
+                continue
+            if why:
+                raise Kept(rel, why)
+            for name in sorted(os.listdir(fd)):
+                remove_as_listed(fd, name, f"{rel}/{name}", entries, problems)
+        finally:
+            os.close(fd)
     try:
-        fd = _open(top, STAFF)
+        fd = open_folder(top, STAFF)
     except FileNotFoundError:
         return
     try:
         for name in STAFF_RESET:
-            _remove(fd, name)
+            remove_as_listed(fd, name, f"{STAFF}/{name}", entries, problems)
     finally:
         os.close(fd)
 
 
-def _remove_student_folders(top: str) -> None:
-    """Root's part of a reset: each student's (now empty) folder, in folders of root's
-    (``rmdir``: never a link, never a folder that is not empty)."""
+def _reset_as_owner(top: str, entries: Listing) -> None:
+    """The owner's part of a reset, only of what is still as its archive lists it
+    (``entries``): everything it would remove is checked first (one that is not as
+    listed: nothing removed), then each entry again as it is removed (the first
+    that is not as listed is left in place, and the rest refused)."""
+    problems: list[str] = []
+    _reset_parts(top, entries, problems)
+    if problems:
+        raise ProvisionError(
+            f"{len(problems)} entries are not as archived ({'; '.join(problems[:5])}): "
+            "nothing of the folder removed. They are not in the archive: move them "
+            "away, or run `jhub-kit course archive` again, then reset"
+        )
+    _reset_parts(top, entries, None)
+
+
+def _remove_student_folders(top: str, entries: Listing) -> None:
+    """Root's part of a reset: each student's folder the archive lists, now empty,
+    in folders of root's (``rmdir``: never a link, never a folder that is not empty)."""
     for parent in PER_STUDENT:
         try:
-            fd = _open(top, parent)
+            fd = open_folder(top, parent)
         except FileNotFoundError:
             continue
         try:
-            for name in os.listdir(fd):
-                os.rmdir(name, dir_fd=fd)
+            for name in sorted(os.listdir(fd)):
+                if f"{parent}/{name}" in entries:
+                    os.rmdir(name, dir_fd=fd)
         finally:
             os.close(fd)
 
 
-def reset_nbgrader(folder: Path, owner: tuple[int, int]) -> None:
+def not_archived(archived: Listing, now: Listing) -> list[str]:
+    """What in the folder ``now`` a reset could lose: what differs from the
+    archive's listing (:func:`~.archive.differences`, by size and mtime), but not
+    what is gone (the archive holds it: a reset that stopped halfway is run again)
+    nor a folder's mtime alone (an entry in it came or went: each is compared)."""
+    out = []
+    for line in differences(archived, now, digests=False):
+        rel, _, what = line.rpartition(": ")
+        if what == "gone" or (what == "mtime_ns changed" and archived[rel]["type"] == "dir"):
+            continue
+        out.append(line)
+    return out
+
+
+def reset_nbgrader(folder: Path, owner: tuple[int, int], entries: Listing) -> None:
     """Start a new term in the nbgrader folder ``folder`` (the module's words say
-    what goes and what stays): as ``owner``, then the students' folders as root."""
+    what goes and what stays), removing only what is still as its archive lists it
+    (``entries``): as ``owner``, then the students' folders as root."""
 
     def run() -> None:
-        as_owner(owner, _reset_as_owner, str(folder))
-        _remove_student_folders(str(folder))
+        as_owner(owner, _reset_as_owner, str(folder), entries)
+        _remove_student_folders(str(folder), entries)
 
-    _failing("reset", folder, run)
+    failing("reset", folder, run)
 
 
 def _root_owned(rel: str) -> bool:
     return rel in ROOT_OWNED
 
 
-def _student_folder(rel: str) -> bool:
-    """A student's own folder (``exchange/inbound/<student>``...): made by root."""
-    parent, _, name = rel.rpartition("/")
-    return parent in PER_STUDENT and bool(name)
+def _layout(entries: Listing) -> list[str]:
+    """The folders of the layout (:func:`~jhub_kit.quota.nbgrader.host_folders`: the
+    exchange's, the course directory, each archived student's two) that the
+    archive lists, parents first: made by root before the owner unpacks (the
+    owner cannot make a folder in root's ``exchange/``)."""
+    students = {rel.rpartition("/")[2] for rel in entries if rel.rpartition("/")[0] in PER_STUDENT}
+    return [rel for rel in host_folders(students) if entries.get(rel, {}).get("type") == "dir"]
 
 
 def _unpack_missing(fd: int, top: str, entries: Listing, present: list[str]) -> None:
@@ -173,7 +179,7 @@ def _unpack_missing(fd: int, top: str, entries: Listing, present: list[str]) -> 
     skip = set(present)
 
     def member(m: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-        out = _home_member(m, dest, PREFIX)
+        out = member_filter(m, dest, NBGRADER_PART)
         if out is None or out.name in skip or _root_owned(out.name):
             return None
         return out
@@ -196,7 +202,7 @@ def _root_folders(top: str, entries: Listing) -> None:
     for rel, entry in entries.items():
         if not _root_owned(rel):
             continue
-        fd = _open(top, rel)
+        fd = open_folder(top, rel)
         try:
             os.chmod(fd, entry["mode"])
             os.utime(fd, ns=(entry["mtime_ns"], entry["mtime_ns"]))
@@ -207,17 +213,13 @@ def _root_folders(top: str, entries: Listing) -> None:
 def restore_nbgrader(archive: Path, folder: Path, owner: tuple[int, int], entries: Listing) -> None:
     """Bring ``folder`` back to its archive (``entries``): refused when it holds
     anything the archive does not, or differs from it in anything but a folder's
-    mtime (a new term's work); root's folders and each student's folder made
-    first (by root, the student's for ``owner``), the rest unpacked as ``owner``;
-    then checked, every file by its SHA-256."""
+    mtime (a new term's work); every missing folder of the layout made first by
+    root (:func:`_layout`: root's own, the others for ``owner``), the rest
+    unpacked as ``owner``; then checked, every file by its SHA-256, every owner."""
     now, _ = listing(folder, owner, digests=True)
-    kept = []
     for line in differences(entries, now):
         rel, _, what = line.rpartition(": ")
-        if what == "gone":
-            continue
-        if what == "mtime_ns changed" and entries[rel]["type"] == "dir":
-            kept.append(rel)
+        if what == "gone" or (what == "mtime_ns changed" and entries[rel]["type"] == "dir"):
             continue
         raise ProvisionError(
             f"{folder} holds what its archive does not ({line}); nothing was restored. "
@@ -225,14 +227,10 @@ def restore_nbgrader(archive: Path, folder: Path, owner: tuple[int, int], entrie
         )
     present = [rel for rel in entries if rel in now]
     made = []
-    for rel in sorted(entries, key=lambda r: r.count("/")):
-        if rel in now or entries[rel]["type"] != "dir":
-            continue
-        if _root_owned(rel):
-            paths.make_dirs(str(folder), rel, uid=0, gid=0)
-            made.append(rel)
-        elif _student_folder(rel):
-            paths.make_dirs(str(folder), rel, uid=owner[0], gid=owner[1])
+    for rel in _layout(entries):
+        if rel not in now:
+            uid, gid = (0, 0) if _root_owned(rel) else owner
+            paths.make_dirs(str(folder), rel, uid=uid, gid=gid)
             made.append(rel)
 
     def run() -> None:
@@ -243,7 +241,7 @@ def restore_nbgrader(archive: Path, folder: Path, owner: tuple[int, int], entrie
             os.close(fd)
         _root_folders(str(folder), entries)
 
-    _failing("restore", folder, run)
+    failing("restore", folder, run)
     after, _ = listing(folder, owner, digests=True)
     changed = differences(entries, after)
     if changed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 
@@ -83,19 +84,23 @@ def fill(home, user, other_home):
             os.utime(os.path.join(dirpath, n), ns=(stamp, stamp), follow_symlinks=False)
 
 
-def models(running=()):
-    users = [{"name": "ada", "groups": ["staff"], "servers": {}}]
-    for u in STUDENTS:
-        servers = {"": {"name": "", "ready": True, "pending": None}} if u in running else {}
-        users.append({"name": u, "groups": ["physics"], "servers": servers})
+def models(running=(), pending=()):
+    """The hub's users: ada (the teacher) and the students; ``running`` and
+    ``pending`` (starting) servers."""
+    users = []
+    for u, groups in [("ada", ["staff"]), *[(u, ["physics"]) for u in STUDENTS]]:
+        servers = {}
+        if u in running or u in pending:
+            servers[""] = {"name": "", "ready": u in running, "pending": u in pending and "spawn"}
+        users.append({"name": u, "groups": groups, "servers": servers})
     return users
 
 
-def serve(hub, running=(), starting_later=()):
-    """The hub's answers: ``running`` servers; ``starting_later`` ones the user list
-    does not show yet, but the user's own model does (asked for later)."""
+def serve(hub, running=(), starting_later=(), pending=()):
+    """The hub's answers: ``running`` and ``pending`` servers; ``starting_later`` ones
+    the user list does not show yet, but the user's own model does (asked for later)."""
     hub.route("GET", "/user", 200, {"name": "admin", "scopes": SCOPES})
-    hub.route("GET", "/users", 200, models(running))
+    hub.route("GET", "/users", 200, models(running, pending))
     for m in models([*running, *starting_later]):
         hub.route("GET", f"/users/{m['name']}", 200, m)
 
@@ -270,10 +275,19 @@ async def test_a_failed_archive_leaves_nothing_half_written(mount_area, tmp_path
     serve(hub)
     archive_dir = tmp_path / "arch"
     env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url}
-    args = ["course", "archive", "physics", "-f", str(config), "-d", str(archive_dir)]
+    # an nbgrader course whose folders the config cannot make: said beside the
+    # students' failures, and the homes archived before it are in SHA256SUMS
+    broken = tmp_path / "broken_config.py"
+    broken.write_text(
+        config.read_text().replace("'1G'}", "'1G', 'nbgrader': True}")
+        + "c.Courses.provisioner = 'docker-volume'\n"
+    )
+    args = ["course", "archive", "physics", "-f", str(broken), "-d", str(archive_dir)]
     r = await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
     assert r.exit_code == 1, r.output
     assert "2 of 3 students archived" in r.output
+    assert "nbgrader data: DockerVolumeProvisioner cannot make course folders" in r.output
+    args = ["course", "archive", "physics", "-f", str(config), "-d", str(archive_dir)]
     assert f"ben: cannot archive {paths['ben']}" in r.output
     assert "Permission denied" in r.output and "root-only.txt" in r.output
     assert sorted(p.name for p in archive_dir.iterdir()) == [
@@ -283,6 +297,7 @@ async def test_a_failed_archive_leaves_nothing_half_written(mount_area, tmp_path
         *sorted(p.name for p in archive_dir.glob("cleo*")),
     ]
     assert len(list(archive_dir.glob("cleo*"))) == 2
+    assert (archive_dir / "SHA256SUMS").read_text().count("\n") == 2
     os.chown(planted, 1000, 100)
     r = await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
     assert r.exit_code == 0, r.output
@@ -341,6 +356,7 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     file back, owners (root's folders too), modes and mtimes included."""
     from jhub_kit.cli import course_nbgrader
     from jhub_kit.cli.common import load_config
+    from jhub_kit.provision.archive import ArchiveDir
     from jhub_kit.provision.nbgrader import prepare_nbgrader
     from jhub_kit.quota.courses import STUDENT, TEACHER, Courses
 
@@ -387,6 +403,16 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     assert "nbgrader data: no archive of the course's nbgrader data" in r.output
     assert tree(top) == before
 
+    # the teacher's server is starting (pending): the students' homes are archived,
+    # the nbgrader data is not
+    serve(hub, pending=["ada"])
+    r = await course_cli("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 1, r.output
+    assert "3 of 3 students archived" in r.output
+    assert "nbgrader data: the course's nbgrader folder is in use (ada's server " in r.output
+    assert not (archive_dir / "_nbgrader.tar.gz").exists()
+    serve(hub)
+
     r = await course_cli("archive", "physics", "-d", str(archive_dir))
     assert r.exit_code == 0, r.output
     assert "3 of 3 students archived" in r.output
@@ -424,6 +450,32 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     assert f"nbgrader data: {len(before)} entries" in r.output
     assert "ann: archived before" in r.output
     before = tree(top)
+
+    # an engine that cannot be asked whether a container mounts them: nothing is reset
+    env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url, "DOCKER_HOST": "unix:///no"}
+    argv = ["course", "reset", "physics", "-f", str(config), "-d", str(archive_dir), "--yes"]
+    r = await asyncio.to_thread(runner.invoke, main, argv, env=env)
+    assert r.exit_code == 1 and "nothing was reset" in r.output, r.output
+    assert "nbgrader data: the course's nbgrader folder is in use (the Docker engine" in r.output
+    assert "ann: ann's home is in use (the Docker engine did not answer" in r.output
+    assert tree(top) == before
+
+    # a submission that comes after the check (while the confirmation waits): the
+    # folder's reset removes nothing, and says what is not in the archive
+    store = ArchiveDir(archive_dir, "physics")
+    users = {m["name"]: m for m in models()}
+    target, why = await course_nbgrader.check_reset(c, prov, course, store, users)
+    assert target is not None, why
+    late = "staff/submitted/ben/ps1/late.ipynb"
+    with open(os.path.join(top, late), "w") as f:
+        f.write("{}")
+    os.chown(os.path.join(top, late), 1000, 100)
+    why = await asyncio.to_thread(course_nbgrader.reset, target, store, users)
+    assert f"{late}: new" in why and "nothing of the folder removed" in why, why
+    now = tree(top)
+    assert set(now) == set(before) | {late}
+    assert all(now[rel][4] == before[rel][4] for rel in before)
+    os.unlink(os.path.join(top, late))  # its folder's mtime changed: a reset goes on
 
     # the new term: the students' homes emptied, the exchange and the students' work
     # and grades gone; the teachers' source, release and config kept
@@ -467,6 +519,14 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     assert r.exit_code == 1, r.output
     assert "holds what its archive does not (staff/source/ps1/ps2.ipynb: new)" in r.output
     assert tree(top) == now
+    # into a folder made again (nothing in it): root makes the layout's folders first
+    os.unlink(os.path.join(top, "staff/source/ps1/ps2.ipynb"))
+    for name in os.listdir(top):
+        if name != "lost+found":
+            shutil.rmtree(os.path.join(top, name))
+    r = await course_cli("restore", "physics", "--nbgrader", "-d", str(archive_dir))
+    assert r.exit_code == 0, r.output
+    assert tree(top) == before
     r = await course_cli("restore", "physics", "-d", str(archive_dir))
     assert r.exit_code == 2 and "name a student (USERNAME) or give --nbgrader" in r.output
 
