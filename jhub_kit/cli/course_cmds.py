@@ -5,7 +5,8 @@ A course's students are the hub's users in its student groups (and the users it
 names), asked of the hub's REST API; ``--userlist`` adds the groups the userlist
 file gives. Every home is read, emptied and written as its owner
 (:mod:`jhub_kit.provision.archive`). A student whose server runs is refused by
-name, never stopped.
+name, never stopped. An nbgrader course's own data is one more archive
+(:mod:`.course_nbgrader`); what counts as in use is :mod:`.course_use`'s.
 """
 
 from __future__ import annotations
@@ -285,8 +286,9 @@ def reset_cmd(
 
     Every student is checked first: an archive that verifies, a home unchanged
     since it was archived, no server running; and so is the nbgrader data (its
-    archive, unchanged, no server using it). If one is refused, nothing is
-    touched, and the refusals say why.
+    archive, unchanged, no course member's server running or starting, no
+    container here mounting it; then only what is still as archived is removed).
+    If one is refused, nothing is touched, and the refusals say why.
     """
     c = load_config(config_file)
     course = _course(c, name)
@@ -422,8 +424,8 @@ def restore_cmd(
 
     The archive is checked against its SHA-256 first; afterwards every file is
     compared with the archive's record (content, mode, mtime, links). The
-    nbgrader data is restored into a folder holding nothing the archive does not
-    (what a reset kept may be there); no server may be using it.
+    nbgrader data is restored into its folder, which may hold what a reset kept and
+    nothing the archive does not; no course member's server may be running.
     """
     if nbgrader == bool(username):
         raise click.UsageError("name a student (USERNAME) or give --nbgrader, one of them")
