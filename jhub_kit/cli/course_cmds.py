@@ -34,7 +34,7 @@ from ..quota.courses import Course, Courses, students_of, teachers_of
 from ..quota.policy import QuotaError
 from . import course_nbgrader
 from .common import config_option, connect, hub_options, load_config
-from .course_use import containers_mounting, running
+from .course_use import containers_mounting, groups_of, hub_users, running
 from .home_cmds import provisioner_for
 
 SCOPES = ("list:users", "read:users", "read:servers")
@@ -64,26 +64,6 @@ def _course(c: Any, name: str) -> Course:
         return _courses(c).course(name)
     except QuotaError as e:
         raise click.ClickException(str(e)) from None
-
-
-def _users(api: HubAPI, userlist: str | None) -> dict[str, dict[str, Any]]:
-    """The hub's users by name (their models), with the userlist's groups added."""
-    users = {u["name"]: dict(u) for u in api.users()}
-    if userlist:
-        from ..auth.userlist import UserlistError, UserlistFile
-
-        try:
-            listed = UserlistFile(userlist).load()
-        except UserlistError as e:
-            raise click.ClickException(str(e)) from None
-        for name, entry in listed.users.items():
-            model = users.setdefault(name, {"name": name, "groups": [], "servers": {}})
-            model["groups"] = sorted(set(model.get("groups") or []) | entry.groups)
-    return users
-
-
-def _groups(users: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    return {name: list(u.get("groups") or []) for name, u in users.items()}
 
 
 def _refusal_running(user: str, servers: list[str]) -> str:
@@ -152,7 +132,9 @@ def list_cmd(
     if not declared:
         click.echo("no courses: the config sets no c.Courses.courses")
         return
-    groups = _groups(_users(connect(hub_url, token_file, *SCOPES), userlist)) if members else {}
+    groups = (
+        groups_of(hub_users(connect(hub_url, token_file, *SCOPES), userlist)) if members else {}
+    )
     for course in declared.values():
         click.echo(course.describe())
         if members:
@@ -166,6 +148,11 @@ def list_cmd(
 @hub_options
 @archive_dir_option
 @userlist_option
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an archive whose home (or nbgrader data) was reset after it.",
+)
 def archive_cmd(
     name: str,
     config_file: str,
@@ -173,6 +160,7 @@ def archive_cmd(
     token_file: str | None,
     archive_dir: str | None,
     userlist: str | None,
+    replace: bool,
 ) -> None:
     """Write each student's home of course NAME to its own verified archive.
 
@@ -181,13 +169,14 @@ def archive_cmd(
     nbgrader course, one more of the course's nbgrader data (``_nbgrader.tar.gz``:
     the exchange, the course directory and its gradebook). An archive that is
     there, verifies, and whose folder has not changed since is skipped: run it
-    again after a failure and it goes on where it stopped.
+    again after a failure and it goes on where it stopped. An archive whose home
+    or data was reset after it (a new term) is not replaced without --replace.
     """
     c = load_config(config_file)
     course = _course(c, name)
     prov = provisioner_for(c)
-    users = _users(connect(hub_url, token_file, *SCOPES), userlist)
-    students = students_of(course, _groups(users))
+    users = hub_users(connect(hub_url, token_file, *SCOPES), userlist)
+    students = students_of(course, groups_of(users))
     if not students:
         raise click.ClickException(
             f"course {name} has no students among the hub's users "
@@ -195,10 +184,10 @@ def archive_cmd(
         )
     store = _archive_dir(archive_dir, name)
     store.create()
-    failed, without = asyncio.run(_archive_all(prov, store, students, users))
+    failed, without = asyncio.run(_archive_all(prov, store, students, users, replace))
     nbgrader = ""
     if course.nbgrader:
-        nbgrader = asyncio.run(course_nbgrader.archive(c, prov, course, store, users))
+        nbgrader = asyncio.run(course_nbgrader.archive(c, prov, course, store, users, replace))
     sums = store.write_sums()
     done = len(students) - len(failed) - len(without)
     click.echo(
@@ -220,6 +209,7 @@ async def _archive_all(
     store: ArchiveDir,
     students: list[str],
     users: dict[str, dict[str, Any]],
+    replace: bool,
 ) -> tuple[dict[str, str], list[str]]:
     """Archive each student's home: those refused or failed (with why), and those
     without a home."""
@@ -244,6 +234,9 @@ async def _archive_all(
                 if not differences(record["entries"], now, digests=False):
                     click.echo(f"{user}: archived before, verified and unchanged; skipped")
                     continue
+            if not replace and store.replacing_reset(user):
+                failed[user] = store.replacing_reset(user)
+                continue
             made = write_archive(home, store.tar(user), owner)
             store.save(user, made)
         except ProvisionError as e:
@@ -294,8 +287,8 @@ def reset_cmd(
     course = _course(c, name)
     prov = provisioner_for(c)
     api = connect(hub_url, token_file, *SCOPES)
-    users = _users(api, userlist)
-    students = students_of(course, _groups(users))
+    users = hub_users(api, userlist)
+    students = students_of(course, groups_of(users))
     store = _archive_dir(archive_dir, name)
     homes, refused = asyncio.run(_check_reset(prov, store, students, users))
     nbgrader = None
@@ -320,7 +313,7 @@ def reset_cmd(
         )
     failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
     if nbgrader is not None:
-        why = course_nbgrader.reset(nbgrader, store, _users(api, userlist))
+        why = course_nbgrader.reset(nbgrader, store, hub_users(api, userlist))
         if why:
             failed[course_nbgrader.LABEL] = why
     if failed:
@@ -385,6 +378,7 @@ async def _reset_all(
             )
             continue
         try:
+            store.mark_reset(user)  # a new term: archive no longer replaces its archive
             if remove:
                 # deprovision archives the home once more (under removed/), then removes it
                 extra = await prov.deprovision(user, store.path / "removed")
@@ -444,7 +438,7 @@ def restore_cmd(
     if user is None:
         try:
             folder = asyncio.run(
-                course_nbgrader.restore(c, prov, name, store, record, _users(api, None))
+                course_nbgrader.restore(c, prov, name, store, record, hub_users(api, None))
             )
         except (ProvisionError, QuotaError) as e:
             raise click.ClickException(str(e)) from None
@@ -492,4 +486,5 @@ async def _restore(
             f"{user}'s home was unpacked but differs from its archive in {len(changed)} "
             f"entries: {'; '.join(changed[:5])}"
         )
+    store.mark_reset(user, reset=False)  # it holds the archive again
     return home

@@ -21,7 +21,7 @@ from ..provision.courses import make_course_provisioner, provision_course
 from ..provision.nbgrader import make_nbgrader_provisioner
 from ..provision.nbgrader_term import not_archived, reset_nbgrader, restore_nbgrader
 from ..quota.courses import Course, Courses, students_of, teachers_of
-from .course_use import containers_mounting, members_running
+from .course_use import containers_mounting, groups_of, members_running
 
 #: how the course's nbgrader data is named in the commands' lines
 LABEL = "nbgrader data"
@@ -63,7 +63,7 @@ def in_use(prov: HomeProvisioner, folder: Path, course: Course | None, users: Us
     elsewhere on this host, a container here (or: the engine did not answer)."""
     found = []
     if course is not None:
-        groups = {name: list(u.get("groups") or []) for name, u in users.items()}
+        groups = groups_of(users)
         found += members_running(teachers_of(course, groups) + students_of(course, groups), users)
     found += prov.in_use_here(folder)
     return found + containers_mounting({0: folder})[0]
@@ -77,18 +77,24 @@ def refusal_in_use(why: list[str]) -> str:
 
 
 async def archive(
-    c: Any, homes: HomeProvisioner, course: Course, store: ArchiveDir, users: Users
+    c: Any,
+    homes: HomeProvisioner,
+    course: Course,
+    store: ArchiveDir,
+    users: Users,
+    replace: bool = False,
 ) -> str:
     """Archive ``course``'s nbgrader data (none: nothing to do): why it was not ("" when
-    it was, or was before and is unchanged)."""
+    it was, or was before and is unchanged). An archive the data was reset after is
+    replaced only with ``replace``."""
     try:
-        return await _archive(c, homes, course, store, users)
+        return await _archive(c, homes, course, store, users, replace)
     except ProvisionError as e:
         return str(e)
 
 
 async def _archive(
-    c: Any, homes: HomeProvisioner, course: Course, store: ArchiveDir, users: Users
+    c: Any, homes: HomeProvisioner, course: Course, store: ArchiveDir, users: Users, replace: bool
 ) -> str:
     prov = provisioner(c, homes)
     folder = await find(prov, course.name)
@@ -104,6 +110,8 @@ async def _archive(
         if not differences(record["entries"], now, digests=False):
             click.echo(f"{LABEL}: archived before, verified and unchanged; skipped")
             return ""
+    if not replace and store.replacing_reset(None):
+        return store.replacing_reset(None)
     made = write_archive(folder.path, store.tar(None), folder.owner, NBGRADER_PART)
     store.save(None, made)
     skipped = f"; not archived: {', '.join(made['skipped'])}" if made["skipped"] else ""
@@ -154,7 +162,7 @@ def reset(target: Target, store: ArchiveDir, users: Users) -> str:
     if busy:
         return f"started since the check: {refusal_in_use(busy)}"
     try:
-        reset_nbgrader(folder.path, folder.owner, record["entries"])
+        reset_nbgrader(folder.path, folder.owner, record["entries"], lambda: store.mark_reset(None))
     except ProvisionError as e:
         return f"{e} (its archive {store.tar(None)} is intact)"
     click.echo(
@@ -189,4 +197,5 @@ async def restore(
     if busy:
         raise ProvisionError(refusal_in_use(busy))
     restore_nbgrader(store.tar(None), folder.path, folder.owner, record["entries"])
+    store.mark_reset(None, reset=False)  # it holds the archive again
     return folder.path

@@ -1,6 +1,7 @@
-"""Whether what ``jhub-kit course archive|reset|restore`` would touch is in use:
-the hub's servers of the course's members, and the containers of this host's
-engine that mount a folder. Shared by the students' homes
+"""Who is in a course and whether what ``jhub-kit course archive|reset|restore``
+would touch is in use: the hub's users (and a userlist's groups), the hub's
+servers of the course's members, and the containers of this host's engine that
+mount a folder. Shared by the students' homes
 (:mod:`.course_cmds`) and the course's nbgrader data (:mod:`.course_nbgrader`).
 
 The hub's answer is what counts: it lists every server running or starting
@@ -16,7 +17,32 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
+
+from ..hubapi import HubAPI
+
 K = TypeVar("K", bound=Hashable)
+
+
+def hub_users(api: HubAPI, userlist: str | None) -> dict[str, dict[str, Any]]:
+    """The hub's users by name (their models), with the userlist's groups added."""
+    users = {u["name"]: dict(u) for u in api.users()}
+    if userlist:
+        from ..auth.userlist import UserlistError, UserlistFile
+
+        try:
+            listed = UserlistFile(userlist).load()
+        except UserlistError as e:
+            raise click.ClickException(str(e)) from None
+        for name, entry in listed.users.items():
+            model = users.setdefault(name, {"name": name, "groups": [], "servers": {}})
+            model["groups"] = sorted(set(model.get("groups") or []) | entry.groups)
+    return users
+
+
+def groups_of(users: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Each user's groups."""
+    return {name: list(u.get("groups") or []) for name, u in users.items()}
 
 
 def running(model: dict[str, Any] | None) -> list[str]:

@@ -402,6 +402,31 @@ class ArchiveDir:
         atomic_write(self._record_path(user), json.dumps(full, indent=1) + "\n", 0o600)
         return full
 
+    def mark_reset(self, user: str | None, reset: bool = True) -> None:
+        """Say in ``user``'s record that their folder was reset after this archive
+        (``reset_at``), or (``reset=False``) that it holds the archive again."""
+        record = self.record(user)
+        if record is None or ("reset_at" in record) == reset:
+            return
+        if reset:
+            now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            record["reset_at"] = now
+        else:
+            del record["reset_at"]
+        atomic_write(self._record_path(user), json.dumps(record, indent=1) + "\n", 0o600)
+
+    def replacing_reset(self, user: str | None) -> str:
+        """Why archiving ``user`` again would replace last term's archive with what
+        their folder holds since its reset ("" when it was not reset after it)."""
+        record = self.record(user)
+        if record is None or "reset_at" not in record:
+            return ""
+        return (
+            f"{self.what(user)} was reset at {record['reset_at']}, after the archive "
+            f"{self.tar(user).name}: archiving again would replace last term's archive "
+            "with the new term's; use another --archive-dir, or give --replace"
+        )
+
     def verified(self, user: str | None) -> tuple[dict[str, Any] | None, str]:
         """``user``'s record and "" when their archive is there and its SHA-256 is
         the recorded one; else None and why not."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..quota.nbgrader import (
@@ -102,11 +103,9 @@ def _reset_parts(top: str, entries: Listing, problems: list[str] | None) -> None
         os.close(fd)
 
 
-def _reset_as_owner(top: str, entries: Listing) -> None:
-    """The owner's part of a reset, only of what is still as its archive lists it
-    (``entries``): everything it would remove is checked first (one that is not as
-    listed: nothing removed), then each entry again as it is removed (the first
-    that is not as listed is left in place, and the rest refused)."""
+def _check_as_owner(top: str, entries: Listing) -> None:
+    """The owner's check before a reset: everything it would remove is as its
+    archive lists it (``entries``), else nothing is removed."""
     problems: list[str] = []
     _reset_parts(top, entries, problems)
     if problems:
@@ -115,6 +114,11 @@ def _reset_as_owner(top: str, entries: Listing) -> None:
             "nothing of the folder removed. They are not in the archive: move them "
             "away, or run `jhub-kit course archive` again, then reset"
         )
+
+
+def _reset_as_owner(top: str, entries: Listing) -> None:
+    """The owner's part of a reset: each entry checked again as it is removed
+    (the first that is not as listed is left in place, and the rest refused)."""
     _reset_parts(top, entries, None)
 
 
@@ -148,12 +152,20 @@ def not_archived(archived: Listing, now: Listing) -> list[str]:
     return out
 
 
-def reset_nbgrader(folder: Path, owner: tuple[int, int], entries: Listing) -> None:
+def reset_nbgrader(
+    folder: Path,
+    owner: tuple[int, int],
+    entries: Listing,
+    removing: Callable[[], None] = lambda: None,
+) -> None:
     """Start a new term in the nbgrader folder ``folder`` (the module's words say
     what goes and what stays), removing only what is still as its archive lists it
-    (``entries``): as ``owner``, then the students' folders as root."""
+    (``entries``): checked, then (``removing()`` called just before) removed as
+    ``owner``, then the students' folders as root."""
 
     def run() -> None:
+        as_owner(owner, _check_as_owner, str(folder), entries)
+        removing()
         as_owner(owner, _reset_as_owner, str(folder), entries)
         _remove_student_folders(str(folder), entries)
 

@@ -505,11 +505,22 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     assert after["exchange/inbound"][5:] == (0, 0)
     assert (canary / "keep.txt").read_text() == "not the course's"  # followed nowhere
 
-    # and back, byte for byte, owners and all
+    # archived again after the reset: last term's archives are not replaced
+    tars = {p.name: p.read_bytes() for p in archive_dir.glob("*.tar.gz")}
+    r = await course_cli("archive", "physics", "-d", str(archive_dir))
+    assert r.exit_code == 1, r.output
+    assert "nbgrader data: the course's nbgrader data was reset at " in r.output
+    assert "ann: ann was reset at " in r.output and "give --replace" in r.output
+    assert {p.name: p.read_bytes() for p in archive_dir.glob("*.tar.gz")} == tars
+
+    # and back, byte for byte, owners and all (and its archive is the folder's again)
     r = await course_cli("restore", "physics", "--nbgrader", "-d", str(archive_dir))
     assert r.exit_code == 0, r.output
     assert "course physics's nbgrader data" in r.output and "each as archived" in r.output
     assert tree(top) == before
+    r = await course_cli("archive", "physics", "-d", str(archive_dir))
+    assert "nbgrader data: archived before, verified and unchanged; skipped" in r.output
+    assert r.exit_code == 1 and "ann: ann was reset at " in r.output  # her home is not back
     # a new term's work in the folder: restore refuses, and touches nothing
     with open(os.path.join(top, "staff/source/ps1/ps2.ipynb"), "w") as f:
         f.write("{}")
@@ -529,6 +540,9 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     assert tree(top) == before
     r = await course_cli("restore", "physics", "-d", str(archive_dir))
     assert r.exit_code == 2 and "name a student (USERNAME) or give --nbgrader" in r.output
+    # the new term's homes archived over last term's, as asked
+    r = await course_cli("archive", "physics", "-d", str(archive_dir), "--replace")
+    assert r.exit_code == 0 and "ann: 0 entries" in r.output, r.output
 
 
 @pytest.mark.docker
