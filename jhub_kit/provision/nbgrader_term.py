@@ -66,16 +66,7 @@ def _reset_parts(top: str, entries: Listing, problems: list[str] | None) -> None
     released assignments, the content of each student's folder (the folder as
     archived, too: root removes it once it is empty), the course directory's
     students' parts."""
-    rels = [f"{EXCHANGE}/{OUTBOUND}"]
-    for parent in PER_STUDENT:
-        try:
-            fd = open_folder(top, parent)
-        except FileNotFoundError:
-            continue
-        try:
-            rels += [f"{parent}/{name}" for name in sorted(os.listdir(fd))]
-        finally:
-            os.close(fd)
+    rels = [f"{EXCHANGE}/{OUTBOUND}", *_student_folders(top)]
     for rel in rels:
         try:
             fd = open_folder(top, rel)
@@ -122,20 +113,32 @@ def _reset_as_owner(top: str, entries: Listing) -> None:
     _reset_parts(top, entries, None)
 
 
-def _remove_student_folders(top: str, entries: Listing) -> None:
-    """Root's part of a reset: each student's folder the archive lists, now empty,
-    in folders of root's (``rmdir``: never a link, never a folder that is not empty)."""
+def _student_folders(top: str) -> list[str]:
+    """Every student's folder in ``top`` now (``exchange/inbound/<student>``...)."""
+    out = []
     for parent in PER_STUDENT:
         try:
             fd = open_folder(top, parent)
         except FileNotFoundError:
             continue
         try:
-            for name in sorted(os.listdir(fd)):
-                if f"{parent}/{name}" in entries:
-                    os.rmdir(name, dir_fd=fd)
+            out += [f"{parent}/{name}" for name in sorted(os.listdir(fd))]
         finally:
             os.close(fd)
+    return out
+
+
+def _remove_student_folders(top: str, entries: Listing) -> None:
+    """Root's part of a reset: each student's folder the archive lists, now empty,
+    in folders of root's (``rmdir``: never a link, never a folder that is not empty)."""
+    for rel in _student_folders(top):
+        if rel in entries:
+            parent, _, name = rel.rpartition("/")
+            fd = open_folder(top, parent)
+            try:
+                os.rmdir(name, dir_fd=fd)
+            finally:
+                os.close(fd)
 
 
 def not_archived(archived: Listing, now: Listing) -> list[str]:

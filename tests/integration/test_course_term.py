@@ -112,21 +112,29 @@ def hub():
     h.close()
 
 
+def write_config(tmp_path, homes, backend="directory", course=""):
+    """The hub's config: homes of ``backend`` in ``homes``, course physics (ada
+    teaches, the group physics takes it) with ``course``'s keys added."""
+    keys = course or "'size_limit': '1G'"
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        "c = get_config()\n"
+        f"c.QuotaDockerSpawner.home_provisioner = {backend!r}\n"
+        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
+        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
+        "    'students': {'groups': ['physics']}, " + keys + "}}\n"
+    )
+    return config
+
+
 BACKENDS = {"loopfile": LoopfileProvisioner, "directory": DirectoryProvisioner}
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 async def test_archive_reset_restore_brings_every_file_back(mount_area, tmp_path, hub, backend):
     homes = mount_area / "homes"
-    config = tmp_path / "jupyterhub_config.py"
-    config.write_text(
-        "c = get_config()\n"
-        f"c.QuotaDockerSpawner.home_provisioner = {backend!r}\n"
-        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
-        "c.QuotaDockerSpawner.disk_limit = '40M'\n"
-        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
-        "    'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
-    )
+    config = write_config(tmp_path, homes, backend)
+    config.write_text(config.read_text() + "c.QuotaDockerSpawner.disk_limit = '40M'\n")
     prov = BACKENDS[backend](base_dir=str(homes))
     paths = {}
     for u in ["ada", *STUDENTS]:
@@ -256,14 +264,7 @@ async def test_a_failed_archive_leaves_nothing_half_written(mount_area, tmp_path
     its path: no archive, no record, no partial file; the others are archived, and
     the next run, once it is fixed, archives only what is missing."""
     homes = mount_area / "homes"
-    config = tmp_path / "jupyterhub_config.py"
-    config.write_text(
-        "c = get_config()\n"
-        "c.QuotaDockerSpawner.home_provisioner = 'directory'\n"
-        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
-        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
-        "    'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
-    )
+    config = write_config(tmp_path, homes)
     prov = DirectoryProvisioner(base_dir=str(homes))
     paths = {u: (await prov.provision(u, Quota())).source for u in STUDENTS}
     for i, u in enumerate(STUDENTS):
@@ -361,14 +362,7 @@ async def test_the_nbgrader_data_is_archived_reset_and_restored(mount_area, tmp_
     from jhub_kit.quota.courses import STUDENT, TEACHER, Courses
 
     homes = mount_area / "homes"
-    config = tmp_path / "jupyterhub_config.py"
-    config.write_text(
-        "c = get_config()\n"
-        f"c.QuotaDockerSpawner.home_provisioner = {backend!r}\n"
-        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
-        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
-        "    'students': {'groups': ['physics']}, 'size_limit': '40M', 'nbgrader': True}}\n"
-    )
+    config = write_config(tmp_path, homes, backend, "'size_limit': '40M', 'nbgrader': True")
     prov = BACKENDS[backend](base_dir=str(homes))
     paths = {u: (await prov.provision(u, Quota(disk_limit=40 * M))).source for u in STUDENTS}
     for i, u in enumerate(STUDENTS):
@@ -560,14 +554,7 @@ async def test_an_nbgrader_folder_a_container_mounts_is_refused(
     from jhub_kit.quota.courses import TEACHER, Courses
 
     homes = mount_area / "homes"
-    config = tmp_path / "jupyterhub_config.py"
-    config.write_text(
-        "c = get_config()\n"
-        "c.QuotaDockerSpawner.home_provisioner = 'directory'\n"
-        f"c.HomeProvisioner.base_dir = {str(homes)!r}\n"
-        "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},\n"
-        "    'students': {'groups': ['physics']}, 'size_limit': '1G', 'nbgrader': True}}\n"
-    )
+    config = write_config(tmp_path, homes, course="'size_limit': '1G', 'nbgrader': True")
     prov = DirectoryProvisioner(base_dir=str(homes))
     for u in STUDENTS:
         await prov.provision(u, Quota())
