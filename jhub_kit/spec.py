@@ -120,6 +120,10 @@ class SpecInputs:
     #: the course members' environment (nbgrader's, :mod:`jhub_kit.quota.nbgrader`):
     #: over the spawner's, its search paths put first in the spawner's own
     courses_env: dict[str, str] = field(default_factory=dict)
+    #: the image's own values of the search paths ``courses_env`` extends
+    #: (:func:`image_search_paths` of its ``Config.Env``): a container's environment
+    #: replaces the image's, so the kit's folders are put before these
+    image_env: dict[str, str] = field(default_factory=dict)
     internal_ssl: bool = False
     post_start_cmd: str | bool = False
     #: JupyterLab's extension manager (``LabApp.extension_manager``), or None: the
@@ -161,16 +165,39 @@ def kit_env() -> dict[str, str]:
     return {"JUPYTER_RUNTIME_DIR": RUNTIME_DIR}
 
 
-#: variables that list folders: the kit's are put first, the spawner's kept after
+#: variables that list folders: the kit's are put first, the spawner's (else the
+#: image's) kept after
 SEARCH_PATHS = frozenset({"JUPYTER_CONFIG_PATH", "PYTHONPATH"})
+
+
+def image_search_paths(env: list[str] | None) -> dict[str, str]:
+    """The :data:`SEARCH_PATHS` an image sets, from its ``Config.Env`` (``docker image
+    inspect``: a list of ``NAME=value``; the last of a name wins, as in the engine)."""
+    out = {}
+    for item in env or []:
+        key, sep, value = str(item).partition("=")
+        if sep and key in SEARCH_PATHS:
+            out[key] = value
+    return out
+
+
+def extend_search_path(first: str, then: str) -> str:
+    """``first`` before ``then`` (``:``-separated folders); ``first`` alone when
+    ``then`` is empty (``a:`` would add the working folder to ``PYTHONPATH``)."""
+    return f"{first}:{then}" if then else first
 
 
 def server_env(i: SpecInputs) -> dict[str, str]:
     """The server's environment: the kit's defaults, the spawner's, then the course
-    members' (a search path of theirs first, before the spawner's own folders)."""
+    members' (a search path of theirs put first, before the folders the spawner
+    sets, else before the image's own: the container's value replaces the image's)."""
     env = {**kit_env(), **i.env}
     for key, value in i.courses_env.items():
-        env[key] = f"{value}:{env[key]}" if key in SEARCH_PATHS and env.get(key) else value
+        if key in SEARCH_PATHS:
+            then = env[key] if key in env else i.image_env.get(key, "")
+            env[key] = extend_search_path(value, then)
+        else:
+            env[key] = value
     return env
 
 

@@ -5,13 +5,13 @@ A course's students are the hub's users in its student groups (and the users it
 names), asked of the hub's REST API; ``--userlist`` adds the groups the userlist
 file gives. Every home is read, emptied and written as its owner
 (:mod:`jhub_kit.provision.archive`). A student whose server runs is refused by
-name, never stopped.
+name, never stopped. An nbgrader course's own data is one more archive
+(:mod:`.course_nbgrader`); what counts as in use is :mod:`.course_use`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,9 @@ from ..provision.archive import (
 )
 from ..quota.courses import Course, Courses, students_of, teachers_of
 from ..quota.policy import QuotaError
+from . import course_nbgrader
 from .common import config_option, connect, hub_options, load_config
+from .course_use import containers_mounting, groups_of, hub_users, running
 from .home_cmds import provisioner_for
 
 SCOPES = ("list:users", "read:users", "read:servers")
@@ -64,32 +66,6 @@ def _course(c: Any, name: str) -> Course:
         raise click.ClickException(str(e)) from None
 
 
-def _users(api: HubAPI, userlist: str | None) -> dict[str, dict[str, Any]]:
-    """The hub's users by name (their models), with the userlist's groups added."""
-    users = {u["name"]: dict(u) for u in api.users()}
-    if userlist:
-        from ..auth.userlist import UserlistError, UserlistFile
-
-        try:
-            listed = UserlistFile(userlist).load()
-        except UserlistError as e:
-            raise click.ClickException(str(e)) from None
-        for name, entry in listed.users.items():
-            model = users.setdefault(name, {"name": name, "groups": [], "servers": {}})
-            model["groups"] = sorted(set(model.get("groups") or []) | entry.groups)
-    return users
-
-
-def _groups(users: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    return {name: list(u.get("groups") or []) for name, u in users.items()}
-
-
-def _running(model: dict[str, Any] | None) -> list[str]:
-    """The user's servers the hub has running or starting (it lists only those)."""
-    servers = (model or {}).get("servers") or {}
-    return [name or "their default server" for name, s in servers.items() if not s.get("stopped")]
-
-
 def _refusal_running(user: str, servers: list[str]) -> str:
     return (
         f"{user}'s server is running ({', '.join(servers)}): it was left running and "
@@ -98,23 +74,14 @@ def _refusal_running(user: str, servers: list[str]) -> str:
 
 
 def _mounted(prov: HomeProvisioner, homes: dict[str, Path]) -> dict[str, list[str]]:
-    """Who else has each home mounted: a warm pool member's slot, a container."""
-    found: dict[str, list[str]] = {
+    """Who else has each home mounted: a warm pool member's slot, a container (or
+    why that is unknown: the engine did not answer)."""
+    containers = containers_mounting(homes)
+    found = {
         user: [f"a warm pool member's slot at {m}" for m in prov.in_use_here(home)]
+        + containers[user]
         for user, home in homes.items()
     }
-    by_path = {os.path.normpath(str(home)): user for user, home in homes.items()}
-    try:
-        import docker
-
-        client = docker.from_env(version="auto", timeout=30)
-        for c in client.containers.list():
-            for m in c.attrs.get("Mounts") or []:
-                user = by_path.get(os.path.normpath(str(m.get("Source", ""))))
-                if user is not None:
-                    found[user].append(f"container {c.name}")
-    except Exception as e:  # no engine answers: no container can have a home mounted
-        click.echo(f"warning: the Docker engine did not answer ({e}); not checked", err=True)
     return {user: why for user, why in found.items() if why}
 
 
@@ -144,7 +111,8 @@ def _archive_dir(path: str | None, name: str) -> ArchiveDir:
 @click.group("course")
 def course_group() -> None:
     """Courses (c.Courses.courses) and the end of term: archive, reset and restore the
-    students' homes (run on the hub's host, as root)."""
+    students' homes and an nbgrader course's nbgrader data (run on the hub's host,
+    as root)."""
 
 
 @course_group.command("list")
@@ -164,7 +132,9 @@ def list_cmd(
     if not declared:
         click.echo("no courses: the config sets no c.Courses.courses")
         return
-    groups = _groups(_users(connect(hub_url, token_file, *SCOPES), userlist)) if members else {}
+    groups = (
+        groups_of(hub_users(connect(hub_url, token_file, *SCOPES), userlist)) if members else {}
+    )
     for course in declared.values():
         click.echo(course.describe())
         if members:
@@ -178,6 +148,11 @@ def list_cmd(
 @hub_options
 @archive_dir_option
 @userlist_option
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an archive whose home (or nbgrader data) was reset after it.",
+)
 def archive_cmd(
     name: str,
     config_file: str,
@@ -185,19 +160,23 @@ def archive_cmd(
     token_file: str | None,
     archive_dir: str | None,
     userlist: str | None,
+    replace: bool,
 ) -> None:
     """Write each student's home of course NAME to its own verified archive.
 
     One ``.tar.gz`` per student in the archive folder, with a record of every
-    file (its SHA-256, mode, mtime; each link's target) and SHA256SUMS. A student
-    whose archive is there, verifies, and whose home has not changed since is
-    skipped: run it again after a failure and it goes on where it stopped.
+    file (its SHA-256, mode, mtime; each link's target) and SHA256SUMS; for an
+    nbgrader course, one more of the course's nbgrader data (``_nbgrader.tar.gz``:
+    the exchange, the course directory and its gradebook). An archive that is
+    there, verifies, and whose folder has not changed since is skipped: run it
+    again after a failure and it goes on where it stopped. An archive whose home
+    or data was reset after it (a new term) is not replaced without --replace.
     """
     c = load_config(config_file)
     course = _course(c, name)
     prov = provisioner_for(c)
-    users = _users(connect(hub_url, token_file, *SCOPES), userlist)
-    students = students_of(course, _groups(users))
+    users = hub_users(connect(hub_url, token_file, *SCOPES), userlist)
+    students = students_of(course, groups_of(users))
     if not students:
         raise click.ClickException(
             f"course {name} has no students among the hub's users "
@@ -205,7 +184,10 @@ def archive_cmd(
         )
     store = _archive_dir(archive_dir, name)
     store.create()
-    failed, without = asyncio.run(_archive_all(prov, store, students, users))
+    failed, without = asyncio.run(_archive_all(prov, store, students, users, replace))
+    nbgrader = ""
+    if course.nbgrader:
+        nbgrader = asyncio.run(course_nbgrader.archive(c, prov, course, store, users, replace))
     sums = store.write_sums()
     done = len(students) - len(failed) - len(without)
     click.echo(
@@ -213,6 +195,8 @@ def archive_cmd(
         + (f" ({len(without)} without a home here)" if without else "")
         + f"; see {sums}"
     )
+    if nbgrader:
+        failed[course_nbgrader.LABEL] = nbgrader
     if failed:
         click.echo("not archived:", err=True)
         for user, why in failed.items():
@@ -225,6 +209,7 @@ async def _archive_all(
     store: ArchiveDir,
     students: list[str],
     users: dict[str, dict[str, Any]],
+    replace: bool,
 ) -> tuple[dict[str, str], list[str]]:
     """Archive each student's home: those refused or failed (with why), and those
     without a home."""
@@ -234,9 +219,9 @@ async def _archive_all(
         click.echo(f"{user}: has no home here; nothing to archive")
     mounted = _mounted(prov, homes)
     for user, home in homes.items():
-        running = _running(users.get(user))
-        if running:
-            failed[user] = _refusal_running(user, running)
+        servers = running(users.get(user))
+        if servers:
+            failed[user] = _refusal_running(user, servers)
             continue
         if user in mounted:
             failed[user] = _refusal_mounted(user, mounted[user])
@@ -249,6 +234,9 @@ async def _archive_all(
                 if not differences(record["entries"], now, digests=False):
                     click.echo(f"{user}: archived before, verified and unchanged; skipped")
                     continue
+            if not replace and store.replacing_reset(user):
+                failed[user] = store.replacing_reset(user)
+                continue
             made = write_archive(home, store.tar(user), owner)
             store.save(user, made)
         except ProvisionError as e:
@@ -284,38 +272,53 @@ def reset_cmd(
     remove: bool,
     yes: bool,
 ) -> None:
-    """Empty (or --remove) the homes of course NAME's students.
+    """Empty (or --remove) the homes of course NAME's students; for an nbgrader
+    course, start a new term in its nbgrader data too (the exchange, the
+    submissions, the autograded work, the feedback and the gradebook go; the
+    teachers' source/ and release/ stay).
 
     Every student is checked first: an archive that verifies, a home unchanged
-    since it was archived, no server running. If one is refused, no home is
-    touched, and the refusals say why.
+    since it was archived, no server running; and so is the nbgrader data (its
+    archive, unchanged, no course member's server running or starting, no
+    container here mounting it; then only what is still as archived is removed).
+    If one is refused, nothing is touched, and the refusals say why.
     """
     c = load_config(config_file)
     course = _course(c, name)
     prov = provisioner_for(c)
     api = connect(hub_url, token_file, *SCOPES)
-    users = _users(api, userlist)
-    students = students_of(course, _groups(users))
+    users = hub_users(api, userlist)
+    students = students_of(course, groups_of(users))
     store = _archive_dir(archive_dir, name)
     homes, refused = asyncio.run(_check_reset(prov, store, students, users))
+    nbgrader = None
+    if course.nbgrader:
+        nbgrader, why = asyncio.run(course_nbgrader.check_reset(c, prov, course, store, users))
+        if why:
+            refused[course_nbgrader.LABEL] = why
     if refused:
         raise click.ClickException(
             "nothing was reset:\n" + "\n".join(f"  {u}: {why}" for u, why in refused.items())
         )
-    if not homes:
+    if not homes and nbgrader is None:
         click.echo(f"no home of course {name}'s students to reset")
         return
     what = "remove" if remove else "empty"
     if not yes:
+        also = " and start a new term in its nbgrader data" if nbgrader is not None else ""
         click.confirm(
             f"{what.capitalize()} the homes of {len(homes)} students of {name} "
-            f"({', '.join(homes)})? Their archives are in {store.path}",
+            f"({', '.join(homes)}){also}? Their archives are in {store.path}",
             abort=True,
         )
     failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
+    if nbgrader is not None:
+        why = course_nbgrader.reset(nbgrader, store, hub_users(api, userlist))
+        if why:
+            failed[course_nbgrader.LABEL] = why
     if failed:
         raise click.ClickException(
-            f"{len(failed)} of {len(homes)} homes not fully reset:\n"
+            f"{len(failed)} of {len(homes) + (nbgrader is not None)} not fully reset:\n"
             + "\n".join(f"  {u}: {why}" for u, why in failed.items())
         )
 
@@ -332,9 +335,9 @@ async def _check_reset(
         click.echo(f"{user}: has no home here; nothing to reset")
     mounted = _mounted(prov, homes)
     for user, home in homes.items():
-        running = _running(users.get(user))
-        if running:
-            refused[user] = _refusal_running(user, running)
+        servers = running(users.get(user))
+        if servers:
+            refused[user] = _refusal_running(user, servers)
         elif user in mounted:
             refused[user] = _refusal_mounted(user, mounted[user])
         elif why := await prov.why_untouchable(user):
@@ -366,15 +369,16 @@ async def _reset_all(
     since every student was checked (and while the confirmation waited)."""
     failed = {}
     for user, home in homes.items():
-        running = _running(api.user(user))
+        servers = running(api.user(user))
         mounted = _mounted(prov, {user: home})
-        if running or mounted:
-            why = running and _refusal_running(user, running)
+        if servers or mounted:
+            why = servers and _refusal_running(user, servers)
             failed[user] = (
                 f"started since the check: {why or _refusal_mounted(user, mounted[user])}"
             )
             continue
         try:
+            store.mark_reset(user)  # a new term: archive no longer replaces its archive
             if remove:
                 # deprovision archives the home once more (under removed/), then removes it
                 extra = await prov.deprovision(user, store.path / "removed")
@@ -389,24 +393,37 @@ async def _reset_all(
 
 @course_group.command("restore")
 @click.argument("name")
-@click.argument("username")
+@click.argument("username", required=False)
 @config_option("required")
 @hub_options
 @archive_dir_option
+@click.option(
+    "--nbgrader",
+    "nbgrader",
+    is_flag=True,
+    help="Restore the course's nbgrader data (its exchange, course directory, gradebook) "
+    "instead of a student's home.",
+)
 def restore_cmd(
     name: str,
-    username: str,
+    username: str | None,
     config_file: str,
     hub_url: str,
     token_file: str | None,
     archive_dir: str | None,
+    nbgrader: bool,
 ) -> None:
-    """Bring USERNAME's home back from course NAME's archive, into an empty home.
+    """Bring USERNAME's home back from course NAME's archive, into an empty home;
+    or, with --nbgrader, the course's nbgrader data.
 
     The archive is checked against its SHA-256 first; afterwards every file is
-    compared with the archive's record (content, mode, mtime, links).
+    compared with the archive's record (content, mode, mtime, links). The
+    nbgrader data is restored into its folder, which may hold what a reset kept and
+    nothing the archive does not; no course member's server may be running.
     """
-    user = username.lower()
+    if nbgrader == bool(username):
+        raise click.UsageError("name a student (USERNAME) or give --nbgrader, one of them")
+    user = username.lower() if username else None
     c = load_config(config_file)  # the course may be gone from it: its archives are not
     prov = provisioner_for(c)
     store = _archive_dir(archive_dir, name)
@@ -418,10 +435,23 @@ def restore_cmd(
             f"{store.path} holds course {record.get('course')!r}'s archives, not {name!r}'s"
         )
     api = connect(hub_url, token_file, *SCOPES)
+    if user is None:
+        try:
+            folder = asyncio.run(
+                course_nbgrader.restore(c, prov, name, store, record, hub_users(api, None))
+            )
+        except (ProvisionError, QuotaError) as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(
+            f"course {name}'s nbgrader data {folder} restored from {store.tar(None)}: "
+            f"{len(record['entries'])} entries, each as archived (content, mode, mtime, "
+            "link target)"
+        )
+        return
     model = api.user(user)
-    running = _running(model)
-    if running:
-        raise click.ClickException(_refusal_running(user, running))
+    servers = running(model)
+    if servers:
+        raise click.ClickException(_refusal_running(user, servers))
     groups = (model or {}).get("groups") or []
     home = asyncio.run(_restore(c, prov, store, user, groups, record))
     click.echo(
@@ -456,4 +486,5 @@ async def _restore(
             f"{user}'s home was unpacked but differs from its archive in {len(changed)} "
             f"entries: {'; '.join(changed[:5])}"
         )
+    store.mark_reset(user, reset=False)  # it holds the archive again
     return home

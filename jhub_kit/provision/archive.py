@@ -19,10 +19,11 @@ What ``jhub-kit course archive|reset|restore`` do to each student's home:
 
 A listing maps each path (relative to the home, ``/``-separated) to a dict:
 ``type`` (``dir``, ``file``, ``symlink``, ``hardlink``, ``fifo``), ``mode``
-(permission bits, ``0o7777``), ``mtime_ns``; a ``file`` has ``size`` and
-``sha256``; a ``symlink`` its ``target``; a ``hardlink`` the path it shares a
-file with (``target``). Sockets and devices are not archived (a student cannot
-make a device; a socket is a running program's); they are listed in ``skipped``.
+(permission bits, ``0o7777``), ``mtime_ns``, the owner (``uid``, ``gid``); a
+``file`` has ``size`` and ``sha256``; a ``symlink`` its ``target``; a
+``hardlink`` the path it shares a file with (``target``). Sockets and devices are
+not archived (a student cannot make a device; a socket is a running program's);
+they are listed in ``skipped``.
 """
 
 from __future__ import annotations
@@ -37,48 +38,16 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from ..files import atomic_write
 from ..names import safe_name
-from .base import OwnerProcessError, ProvisionError, as_owner
+from .base import ProvisionError, as_owner
+from .tree import TYPES, Listing, failing, member_filter, stat_entry, walk
 
 #: the members of a home are under this folder of the archive
 PREFIX = "home"
-
-Listing = dict[str, dict[str, Any]]
-
-_TYPES = {
-    stat.S_IFDIR: "dir",
-    stat.S_IFREG: "file",
-    stat.S_IFLNK: "symlink",
-    stat.S_IFIFO: "fifo",
-}
-
-
-def _walk(top: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    """``(relative path, path, lstat)`` of everything under ``top``, a folder's
-    entries before what is inside them, sorted; never through a link, and not
-    ext4's ``lost+found`` at the top (root's, not the student's)."""
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        folder = os.path.join(top, rel) if rel else top
-        with os.scandir(folder) as it:
-            names = sorted(e.name for e in it)
-        subdirs = []
-        for name in names:
-            r = f"{rel}/{name}" if rel else name
-            path = os.path.join(top, r)
-            st = os.lstat(path)
-            if not rel and name == "lost+found" and stat.S_ISDIR(st.st_mode):
-                continue
-            yield r, path, st
-            if stat.S_ISDIR(st.st_mode):
-                subdirs.append(r)
-        stack.extend(reversed(subdirs))
 
 
 class _Hashing:
@@ -102,24 +71,16 @@ def _sha256_fd(fd: int) -> str:
     return sha.hexdigest()
 
 
-def _entry(st: os.stat_result) -> dict[str, Any]:
-    return {
-        "type": _TYPES[stat.S_IFMT(st.st_mode)],
-        "mode": stat.S_IMODE(st.st_mode),
-        "mtime_ns": st.st_mtime_ns,
-    }
-
-
 def _list_tree(top: str, digests: bool) -> tuple[Listing, list[str]]:
     """The listing of ``top`` (run as its owner)."""
     entries: Listing = {}
     skipped: list[str] = []
     first_of: dict[tuple[int, int], str] = {}
-    for rel, path, st in _walk(top):
-        if stat.S_IFMT(st.st_mode) not in _TYPES:
+    for rel, path, st in walk(top):
+        if stat.S_IFMT(st.st_mode) not in TYPES:
             skipped.append(rel)
             continue
-        entry = _entry(st)
+        entry = stat_entry(st)
         if entry["type"] == "symlink":
             entry["target"] = os.readlink(path)
         elif entry["type"] == "file":
@@ -149,21 +110,21 @@ def _open_file(path: str, st: os.stat_result) -> int:
     return fd
 
 
-def _write_tar(out_fd: int, tar_fd: int, top: str) -> None:
-    """Write ``top`` as a .tar.gz to ``tar_fd`` and its listing (JSON) to
-    ``out_fd``; run as the home's owner."""
+def _write_tar(out_fd: int, tar_fd: int, top: str, prefix: str = PREFIX) -> None:
+    """Write ``top`` as a .tar.gz (members under ``prefix/``) to ``tar_fd`` and its
+    listing (JSON) to ``out_fd``; run as the home's owner."""
     entries: Listing = {}
     skipped: list[str] = []
     with (
         os.fdopen(tar_fd, "wb", closefd=False) as f,
         tarfile.open(fileobj=f, mode="w:gz", format=tarfile.PAX_FORMAT) as tar,
     ):
-        for rel, path, st in _walk(top):
-            if stat.S_IFMT(st.st_mode) not in _TYPES:
+        for rel, path, st in walk(top):
+            if stat.S_IFMT(st.st_mode) not in TYPES:
                 skipped.append(rel)
                 continue
-            arcname = f"{PREFIX}/{rel}"
-            entry = _entry(st)
+            arcname = f"{prefix}/{rel}"
+            entry = stat_entry(st)
             if entry["type"] != "file":
                 info = tar.gettarinfo(path, arcname=arcname)
                 if entry["type"] == "symlink":
@@ -178,7 +139,7 @@ def _write_tar(out_fd: int, tar_fd: int, top: str) -> None:
                     entry = {
                         **entry,
                         "type": "hardlink",
-                        "target": info.linkname[len(PREFIX) + 1 :],
+                        "target": info.linkname[len(prefix) + 1 :],
                     }
                     tar.addfile(info)
                 else:
@@ -215,18 +176,18 @@ def sha256_file(path: Path) -> tuple[str, int]:
         os.close(fd)
 
 
-def archive_problems(path: Path, entries: Listing) -> list[str]:
-    """What in the archive at ``path`` does not match ``entries``: every member
-    read back (as root: a file the kit wrote, never unpacked here), each file's
-    bytes hashed."""
+def archive_problems(path: Path, entries: Listing, prefix: str = PREFIX) -> list[str]:
+    """What in the archive at ``path`` (its members under ``prefix/``) does not match
+    ``entries``: every member read back (as root: a file the kit wrote, never
+    unpacked here), each file's bytes hashed."""
     problems: list[str] = []
     seen: set[str] = set()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as f, tarfile.open(fileobj=f, mode="r:gz") as tar:
         for member in tar:
-            if not member.name.startswith(PREFIX + "/"):
+            if not member.name.startswith(prefix + "/"):
                 continue
-            rel = member.name[len(PREFIX) + 1 :]
+            rel = member.name[len(prefix) + 1 :]
             seen.add(rel)
             want = entries.get(rel)
             if want is None:
@@ -263,37 +224,26 @@ def _member_type(m: tarfile.TarInfo) -> str:
     return "other"
 
 
-T = TypeVar("T")
+def write_archive(
+    home: Path, dest: Path, owner: tuple[int, int], prefix: str = PREFIX
+) -> dict[str, Any]:
+    """Archive ``home`` (read as ``owner``) to ``dest`` (root's, 0600), its members
+    under ``prefix/``: written under a temporary name beside it, checked, then
+    renamed. Returns the record to keep with it: ``sha256`` and ``bytes`` of the
+    archive, ``entries``, ``skipped``."""
+    return failing("archive", home, lambda: _write_archive(home, dest, owner, prefix))
 
 
-def _failing(action: str, home: Path, fn: Callable[[], T]) -> T:
-    """``fn()``, whose failures (the owner's process, the disk, a broken archive)
-    become a :class:`ProvisionError` naming the action and the home."""
-    try:
-        return fn()
-    except ProvisionError as e:
-        raise ProvisionError(f"cannot {action} {home}: {e}") from e
-    except (OwnerProcessError, OSError, tarfile.TarError, ValueError, KeyError) as e:
-        raise ProvisionError(f"cannot {action} {home}: {type(e).__name__}: {e}") from e
-
-
-def write_archive(home: Path, dest: Path, owner: tuple[int, int]) -> dict[str, Any]:
-    """Archive ``home`` (read as ``owner``) to ``dest`` (root's, 0600): written under
-    a temporary name beside it, checked, then renamed. Returns the record to keep
-    with it: ``sha256`` and ``bytes`` of the archive, ``entries``, ``skipped``."""
-    return _failing("archive", home, lambda: _write_archive(home, dest, owner))
-
-
-def _write_archive(home: Path, dest: Path, owner: tuple[int, int]) -> dict[str, Any]:
+def _write_archive(home: Path, dest: Path, owner: tuple[int, int], prefix: str) -> dict[str, Any]:
     tmp = dest.parent / f".{dest.name}-{secrets.token_hex(4)}.partial"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         try:
-            listed = _owner_json(owner, _write_tar, fd, str(home))
+            listed = _owner_json(owner, _write_tar, fd, str(home), prefix)
             os.fsync(fd)
         finally:
             os.close(fd)
-        problems = archive_problems(tmp, listed["entries"])
+        problems = archive_problems(tmp, listed["entries"], prefix)
         if problems:
             raise ProvisionError(
                 f"the archive of {home} does not read back as written: {'; '.join(problems[:5])}"
@@ -309,7 +259,7 @@ def _write_archive(home: Path, dest: Path, owner: tuple[int, int]) -> dict[str, 
 
 def listing(home: Path, owner: tuple[int, int], *, digests: bool) -> tuple[Listing, list[str]]:
     """The listing of ``home`` now, read as ``owner`` (``sha256`` only with ``digests``)."""
-    data = _failing("list", home, lambda: _owner_json(owner, _list_to, str(home), digests))
+    data = failing("list", home, lambda: _owner_json(owner, _list_to, str(home), digests))
     return data["entries"], data["skipped"]
 
 
@@ -325,6 +275,7 @@ def differences(archived: Listing, now: Listing, *, digests: bool = True) -> lis
             out.append(f"{rel}: gone")
         else:
             keys = ["type", "mode", "mtime_ns", "size", "target"]
+            keys += [k for k in ("uid", "gid") if k in a]  # an older record has none
             if digests:
                 keys.append("sha256")
             changed = [k for k in keys if a.get(k) != b.get(k)]
@@ -336,7 +287,7 @@ def differences(archived: Listing, now: Listing, *, digests: bool = True) -> lis
 def _empty(top: str) -> None:
     """Remove everything in ``top`` but ``top`` (as its owner). A folder the student
     made unwritable is made writable first (it is theirs), then removed."""
-    for _rel, path, st in _walk(top):
+    for _rel, path, st in walk(top):
         if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o700 != 0o700:
             os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
     for name in os.listdir(top):
@@ -352,28 +303,7 @@ def _empty(top: str) -> None:
 
 def empty_home(home: Path, owner: tuple[int, int]) -> None:
     """Remove everything in ``home`` but the home itself, as ``owner``."""
-    _failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
-
-
-def _home_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-    """Extraction filter: a member under ``home/`` with its name relative to the
-    home; tarfile's "tar" checks (no absolute name, nothing out of ``dest``), no
-    device, hard links only within the home; the permission bits as archived."""
-    if not member.name.startswith(PREFIX + "/"):
-        return None  # the archive's other parts (none yet), or the home/ folder itself
-    changes: dict[str, Any] = {"name": member.name[len(PREFIX) + 1 :]}
-    if member.islnk():
-        target = member.linkname
-        if not target.startswith(PREFIX + "/") or ".." in target.split("/"):
-            raise ProvisionError(f"refusing {member.name}: a hard link to {target!r}")
-        changes["linkname"] = target[len(PREFIX) + 1 :]
-    if member.ischr() or member.isblk():
-        raise ProvisionError(f"refusing {member.name}: a device")
-    renamed = member.replace(**changes, deep=False)
-    checked = tarfile.tar_filter(renamed, dest)
-    if renamed.mode is not None:  # the "tar" filter clears group and other write bits
-        checked = checked.replace(mode=renamed.mode & 0o7777, deep=False)
-    return checked
+    failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
 
 
 def _extract(fd: int, top: str, entries: Listing) -> None:
@@ -384,7 +314,7 @@ def _extract(fd: int, top: str, entries: Listing) -> None:
             "`jhub-kit course reset` first, or look at what is there"
         )
     with os.fdopen(fd, "rb", closefd=False) as f, tarfile.open(fileobj=f, mode="r:gz") as tar:
-        tar.extractall(top, filter=_home_member)
+        tar.extractall(top, filter=lambda m, dest: member_filter(m, dest, PREFIX))
     # deepest first does not matter: setting a child's times leaves its folder's alone
     for rel, entry in entries.items():
         ns = entry["mtime_ns"]
@@ -402,35 +332,50 @@ def unpack(archive: Path, home: Path, owner: tuple[int, int], entries: Listing) 
         finally:
             os.close(fd)
 
-    _failing("restore", home, run)
+    failing("restore", home, run)
 
 
 FORMAT = 1
+#: the course's nbgrader data: its archive's and record's name, its members' folder
+NBGRADER_STEM = "_nbgrader"
+NBGRADER_PART = "nbgrader"
 
 
 class ArchiveDir:
     """A course's archives: ``NAME.tar.gz`` and ``NAME.json`` per student (NAME
-    from :func:`~jhub_kit.names.safe_name`), and ``SHA256SUMS`` of every archive
-    (``sha256sum -c SHA256SUMS`` checks them). A student's record (JSON) is
-    written, whole, only after their archive was renamed into place: an archive
-    without a record is one a run did not finish."""
+    from :func:`~jhub_kit.names.safe_name`), ``_nbgrader.tar.gz`` and
+    ``_nbgrader.json`` for the course's nbgrader data (key None), and
+    ``SHA256SUMS`` of every archive (``sha256sum -c SHA256SUMS`` checks them). A
+    student's record (JSON) is written, whole, only after their archive was
+    renamed into place: an archive without a record is one a run did not finish."""
 
     def __init__(self, path: Path, course: str):
         self.path = Path(path)
         self.course = course
 
-    def tar(self, user: str) -> Path:
-        return self.path / f"{safe_name(user)}.tar.gz"
+    @staticmethod
+    def _stem(user: str | None) -> str:
+        # "_" is in no safe name: the course's own archive never meets a student's
+        return NBGRADER_STEM if user is None else safe_name(user)
 
-    def _record_path(self, user: str) -> Path:
-        return self.path / f"{safe_name(user)}.json"
+    @staticmethod
+    def what(user: str | None) -> str:
+        """``user``, or (None) the course's nbgrader data, in words."""
+        return "the course's nbgrader data" if user is None else user
+
+    def tar(self, user: str | None) -> Path:
+        """``user``'s archive; None: the course's nbgrader data."""
+        return self.path / f"{self._stem(user)}.tar.gz"
+
+    def _record_path(self, user: str | None) -> Path:
+        return self.path / f"{self._stem(user)}.json"
 
     def create(self) -> None:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.path.is_symlink() or not self.path.is_dir():
             raise ProvisionError(f"{self.path} is not a folder")
 
-    def record(self, user: str) -> dict[str, Any] | None:
+    def record(self, user: str | None) -> dict[str, Any] | None:
         """``user``'s record, or None when there is none (or it is not theirs)."""
         try:
             data = json.loads(self._record_path(user).read_text())
@@ -440,13 +385,16 @@ class ArchiveDir:
             raise ProvisionError(f"{self._record_path(user)} is unreadable: {e}") from None
         if not isinstance(data, dict) or data.get("user") != user:
             return None
+        if user is None and data.get("part") != NBGRADER_PART:
+            return None
         return data
 
-    def save(self, user: str, record: dict[str, Any]) -> dict[str, Any]:
+    def save(self, user: str | None, record: dict[str, Any]) -> dict[str, Any]:
         full = {
             "format": FORMAT,
             "course": self.course,
             "user": user,
+            **({"part": NBGRADER_PART} if user is None else {}),
             "archive": self.tar(user).name,
             "archived_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             **record,
@@ -454,12 +402,37 @@ class ArchiveDir:
         atomic_write(self._record_path(user), json.dumps(full, indent=1) + "\n", 0o600)
         return full
 
-    def verified(self, user: str) -> tuple[dict[str, Any] | None, str]:
+    def mark_reset(self, user: str | None, reset: bool = True) -> None:
+        """Say in ``user``'s record that their folder was reset after this archive
+        (``reset_at``), or (``reset=False``) that it holds the archive again."""
+        record = self.record(user)
+        if record is None or ("reset_at" in record) == reset:
+            return
+        if reset:
+            now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            record["reset_at"] = now
+        else:
+            del record["reset_at"]
+        atomic_write(self._record_path(user), json.dumps(record, indent=1) + "\n", 0o600)
+
+    def replacing_reset(self, user: str | None) -> str:
+        """Why archiving ``user`` again would replace last term's archive with what
+        their folder holds since its reset ("" when it was not reset after it)."""
+        record = self.record(user)
+        if record is None or "reset_at" not in record:
+            return ""
+        return (
+            f"{self.what(user)} was reset at {record['reset_at']}, after the archive "
+            f"{self.tar(user).name}: archiving again would replace last term's archive "
+            "with the new term's; use another --archive-dir, or give --replace"
+        )
+
+    def verified(self, user: str | None) -> tuple[dict[str, Any] | None, str]:
         """``user``'s record and "" when their archive is there and its SHA-256 is
         the recorded one; else None and why not."""
         record = self.record(user)
         if record is None:
-            return None, f"no archive of {user} in {self.path}"
+            return None, f"no archive of {self.what(user)} in {self.path}"
         try:
             sha, size = sha256_file(self.tar(user))
         except OSError as e:

@@ -35,7 +35,7 @@ from ..provision import HomeProvisioner
 from ..quota.budget import BudgetLedger
 from ..quota.policy import Quota
 from ..quota.traits import QuotaConfigMixin
-from ..spec import Mountpoint, ServerSpec, SpecInputs, make_spec
+from ..spec import SEARCH_PATHS, Mountpoint, ServerSpec, SpecInputs, image_search_paths, make_spec
 from .budget import BudgetPart
 from .courses import CoursePart
 from .homes import HomePart, HomesMixin, home_key, home_owner, shared_provisioner
@@ -423,6 +423,7 @@ class KitSpawner(
         engine says (:meth:`engine_inputs`). ``identity=False`` leaves out the
         environment and arguments (what the pool's key ignores)."""
         engine = await self.engine_inputs()  # first: it evaluates the callables
+        courses_env = self.course_env() if identity else {}
         inputs = SpecInputs(
             image=self.image,
             command=await self.base_command(),
@@ -434,12 +435,21 @@ class KitSpawner(
             host_ip=self.host_ip,
             home=self.home_input(home_target),
             courses=self.course_mounts(),
-            courses_env=self.course_env() if identity else {},
+            courses_env=courses_env,
+            image_env=await self.image_search_paths(courses_env),
             internal_ssl=bool(self.internal_ssl),
             lab_extension_manager=self.lab_extension_manager,
             **engine,
         )
         return make_spec(inputs)
+
+    async def image_search_paths(self, courses_env: dict[str, str]) -> dict[str, str]:
+        """The image's own values of the search paths ``courses_env`` extends (none
+        asked of the engine when it extends none): :meth:`image_config`, read once per
+        start through the spawner's executor, never on the hub's loop."""
+        if not SEARCH_PATHS & courses_env.keys():
+            return {}
+        return image_search_paths((await self.image_config()).get("Env"))
 
     def home_input(self, home_target: str | None = None) -> dict[str, Any] | None:
         """The home's mount in a description: the provisioned home, else (before it is

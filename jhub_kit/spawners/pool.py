@@ -386,7 +386,9 @@ class PoolPart:
             return None
         if sp.network_name == "host":
             sp.port = random_port()
-        described = await sp.describe(home_target=self.home_target())
+        described = await self.describe_or_cold()
+        if described is None:
+            return None
         # members of any kind whose servers are this one's (its profile's, the
         # configuration's, or another profile's with the same image and settings);
         # else the log says how it differs from its profile's (or the configuration's)
@@ -434,6 +436,25 @@ class PoolPart:
             )
             await pool.discard(member)
             sp.runs_in(None)
+            return None
+
+    async def describe_or_cold(self) -> ServerSpec | None:
+        """The user's server described for a start from the pool; None (start cold)
+        when its image is not on this host: the description reads the image (its
+        ``Cmd``, ``User``, the search paths a course extends) before any pull, and
+        a cold start pulls it first."""
+        import docker.errors
+
+        sp = self.spawner
+        try:
+            return await sp.describe(home_target=self.home_target())
+        except docker.errors.ImageNotFound as e:
+            self.log.info(
+                "%s: starting cold, not from the warm pool: the image is not here (%s)",
+                sp.log_name,
+                e,
+            )
+            metrics.count_cold("differs")
             return None
 
     def _held_back(self, lag: float) -> None:

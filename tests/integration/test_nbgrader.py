@@ -15,11 +15,16 @@ network (the teacher's server's address on the bridge) and by nbgrader's
 commands (list, fetch_feedback, submit as ann, collect, release); a submission
 made of links to the teacher's files. Every attempt fails.
 
+The course image is extended by an image that sets its own ``PYTHONPATH`` and
+``JUPYTER_CONFIG_PATH`` (an ENV layer, built here): the kit's folders are put
+before the image's, which stay, on a cold and on a pooled start.
+
 One hub for all of it (about a minute of the suite).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -48,18 +53,35 @@ pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 
 #: the first student, a cold start: a name in Japanese (ann in the comments)
 ANN = "山田"
+#: the image's own search paths (:func:`image_with_search_paths`)
+IMAGE_PYTHONPATH = "/opt/course-lib"
+IMAGE_CONFIG_PATH = "/opt/course-conf:/etc/course-jupyter"
+
+
+@pytest.fixture
+def image_with_search_paths(docker_client, course_image):
+    """The course image with a ``PYTHONPATH`` and a ``JUPYTER_CONFIG_PATH`` of its own
+    (one ENV layer over it: no download, a second's build)."""
+    dockerfile = (
+        f"FROM {course_image}\n"
+        f'ENV PYTHONPATH="{IMAGE_PYTHONPATH}" JUPYTER_CONFIG_PATH="{IMAGE_CONFIG_PATH}"\n'
+    )
+    docker_client.images.build(
+        fileobj=io.BytesIO(dockerfile.encode()), tag="jhub-kit-course-paths:test", rm=True
+    )
+    return "jhub-kit-course-paths:test"
 
 
 async def test_nbgrader_cycle_and_attacks(
     docker_client,
-    course_image,
+    image_with_search_paths,
     chp,
     mount_area,
     course_net,  # noqa: F811
     fresh_registry,  # noqa: F811
     docker_debug,
 ):
-    c = config(course_image, mount_area, course_net)
+    c = config(image_with_search_paths, mount_area, course_net)
     nbg_dir = mount_area / "courses-nbgrader" / COURSE
     try:
         async with running_hub(c) as app:
@@ -71,6 +93,7 @@ async def test_nbgrader_cycle_and_attacks(
                 # the server's own process has that address (a pooled one too)
                 out = await run(docker_client, sp, "echo $JUPYTERHUB_API_URL")
                 assert out.strip() == sp.get_env()["JUPYTERHUB_API_URL"], out
+            await _the_images_search_paths_are_kept(docker_client, tess, ann, ben)
 
             await _the_cycle(docker_client, tess, ann, ben, nbg_dir)
             await _attacks_by_path(docker_client, ben)
@@ -134,6 +157,22 @@ async def _the_cycle(docker_client, tess, ann, ben, nbg_dir) -> None:
         assert "Fetched feedback" in out, out
         html = await run(docker_client, sp, "cat ~/ps1/feedback/*/ps1.html")
         assert mine in html and theirs not in html and SOLUTION_MARK not in html
+
+
+async def _the_images_search_paths_are_kept(docker_client, tess, ann, ben) -> None:
+    """The kit's config folder first, the image's own folders after it (the
+    container's value replaces the image's: the kit repeats them)."""
+    conf = f"{HOME}/.jhub-kit/nbgrader/config"
+    for sp, search in (
+        (tess, conf),
+        (ann, f"{conf}/student:{conf}"),
+        (ben, f"{conf}/student:{conf}"),  # from the warm pool
+    ):
+        out = await run(docker_client, sp, 'printf "%s\\n" "$PYTHONPATH" "$JUPYTER_CONFIG_PATH"')
+        assert out.splitlines()[-2:] == [
+            f"{conf}:{IMAGE_PYTHONPATH}",
+            f"{search}:{IMAGE_CONFIG_PATH}",
+        ], out
 
 
 async def _scores(docker_client, tess) -> dict[str, float]:

@@ -18,12 +18,12 @@ from jhub_kit.provision import ProvisionError
 from jhub_kit.provision.archive import (
     ArchiveDir,
     _extract,
-    _home_member,
     _list_tree,
     _write_tar,
     archive_problems,
     differences,
 )
+from jhub_kit.provision.tree import member_filter
 
 
 def make_tree(root):
@@ -149,7 +149,7 @@ def member(name, kind=tarfile.REGTYPE, linkname="", mode=0o664):
     ids=["file", "modes-kept", "symlink-out-kept", "hardlink", "top", "other-part"],
 )
 def test_the_extraction_filter(tmp_path, info, expected):
-    got = _home_member(info, str(tmp_path))
+    got = member_filter(info, str(tmp_path), "home")
     assert (got if got is None else (got.name, got.linkname, got.mode)) == expected
 
 
@@ -165,13 +165,13 @@ def test_the_extraction_filter(tmp_path, info, expected):
 )
 def test_the_extraction_filter_refuses(tmp_path, info, message):
     with pytest.raises((ProvisionError, tarfile.FilterError), match=message):
-        _home_member(info, str(tmp_path))
+        member_filter(info, str(tmp_path), "home")
 
 
 def test_the_filter_refuses_a_path_through_an_unpacked_link(tmp_path):
     os.symlink("/etc", tmp_path / "l")
     with pytest.raises(tarfile.FilterError, match="outside the destination"):
-        _home_member(member("home/l/passwd"), str(tmp_path))
+        member_filter(member("home/l/passwd"), str(tmp_path), "home")
 
 
 def test_archive_dir_verifies_and_sums(tmp_path):
@@ -248,6 +248,121 @@ def test_a_tar_written_by_someone_else_is_refused_by_its_record(tmp_path):
     ids=["unknown", "none", "no-servers-key", "ready", "starting", "named-and-stopped"],
 )
 def test_which_servers_count_as_running(model, expected):
-    from jhub_kit.cli.course_cmds import _running
+    from jhub_kit.cli.course_use import running
 
-    assert _running(model) == expected
+    assert running(model) == expected
+
+
+def test_the_listing_has_each_entrys_owner_and_differences_compare_it():
+    from jhub_kit.provision.tree import stat_entry
+
+    st = os.lstat(".")
+    assert (stat_entry(st)["uid"], stat_entry(st)["gid"]) == (st.st_uid, st.st_gid)
+    f = {"type": "file", "mode": 0o644, "mtime_ns": 5, "size": 3, "uid": 1000, "gid": 100}
+    assert differences({"a": f}, {"a": {**f, "uid": 0}}) == ["a: uid changed"]
+    old = {k: v for k, v in f.items() if k not in ("uid", "gid")}  # an older record
+    assert differences({"a": old}, {"a": {**f, "uid": 0}}) == []
+
+
+def _removal_tree(root):
+    (root / "sub" / "deep").mkdir(parents=True)
+    for rel in ("sub/a.txt", "sub/b.txt", "sub/deep/c.txt"):
+        (root / rel).write_text(rel)
+    (root / "ro").mkdir()
+    (root / "ro" / "x").write_text("x")
+    os.chmod(root / "ro", 0o555)  # its owner made it read-only
+    os.symlink("/etc/passwd", root / "link")
+    entries, _ = _list_tree(str(root), digests=False)
+    return entries
+
+
+def _names(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_a_removal_removes_only_what_is_as_archived(tmp_path):
+    """The reset's removal (jhub_kit.provision.tree.remove_as_listed): an entry
+    new or changed since the archive is left in place and stops the removal;
+    checking first removes nothing and names every one; a link is never followed."""
+    from jhub_kit.provision.tree import Kept, open_folder, remove_as_listed
+
+    root = tmp_path / "t"
+    root.mkdir()
+    entries = _removal_tree(root)
+    with open(root / "sub" / "b.txt", "a") as f:
+        f.write(" and a late answer")
+    (root / "sub" / "deep" / "new.txt").write_text("after the archive")
+    before = _names(root)
+    fd = open_folder(str(root), "")
+    try:
+        problems: list[str] = []
+        for name in sorted(os.listdir(fd)):
+            remove_as_listed(fd, name, name, entries, problems)
+        assert problems == ["sub/b.txt: size, mtime_ns changed", "sub/deep/new.txt: new"]
+        assert _names(root) == before
+        remove_as_listed(fd, "ro", "ro", entries)  # read-only: made writable, removed
+        remove_as_listed(fd, "link", "link", entries)
+        with pytest.raises(Kept, match=r"sub/b\.txt: size, mtime_ns changed since the archive"):
+            remove_as_listed(fd, "sub", "sub", entries)
+    finally:
+        os.close(fd)
+    # a.txt was as archived (removed); b.txt and what comes after it are left
+    assert _names(root) == ["sub", "sub/b.txt", "sub/deep", "sub/deep/c.txt", "sub/deep/new.txt"]
+    assert os.path.exists("/etc/passwd")
+
+    # a folder swapped for a link to another (the same name): left, and not followed
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "c.txt").write_text("sub/deep/c.txt")
+    (root / "sub" / "deep" / "new.txt").unlink()
+    (root / "sub" / "deep" / "c.txt").unlink()
+    (root / "sub" / "deep").rmdir()
+    os.symlink(other, root / "sub" / "deep")
+    fd = open_folder(str(root), "sub")
+    try:
+        with pytest.raises(Kept, match="a symlink, archived as a dir"):
+            remove_as_listed(fd, "deep", "sub/deep", entries)
+    finally:
+        os.close(fd)
+    assert (other / "c.txt").read_text() == "sub/deep/c.txt"
+
+
+def test_what_a_reset_of_the_nbgrader_data_could_lose():
+    """Gone entries (the archive holds them: a reset that stopped is run again) and a
+    folder's mtime alone are not; anything new or changed is."""
+    from jhub_kit.provision.nbgrader_term import not_archived
+
+    d = {"type": "dir", "mode": 0o755, "mtime_ns": 1}
+    f = {"type": "file", "mode": 0o644, "mtime_ns": 5, "size": 3}
+    archived = {"staff": d, "staff/submitted": d, "staff/submitted/a": f, "staff/g.db": f}
+    now = {"staff": {**d, "mtime_ns": 9}, "staff/g.db": {**f, "size": 4}, "staff/new": f}
+    assert not_archived(archived, now) == ["staff/g.db: size changed", "staff/new: new"]
+    assert not_archived(archived, {"staff": {**d, "mode": 0o700}}) == ["staff: mode changed"]
+
+
+@pytest.mark.parametrize(
+    ("source", "folder", "expected"),
+    [
+        ("/srv/nb/physics", "/srv/nb/physics", True),
+        ("/srv/nb/physics/staff", "/srv/nb/physics/", True),
+        ("/srv/nb/physics2", "/srv/nb/physics", False),
+        ("/srv/nb", "/srv/nb/physics", False),
+    ],
+    ids=["itself", "in-it", "a-sibling-with-its-name-first", "its-parent"],
+)
+def test_which_mounts_use_a_folder(source, folder, expected):
+    from jhub_kit.cli.course_use import under
+
+    assert under(source, folder) is expected
+
+
+def test_a_course_member_with_a_server_running_or_starting():
+    from jhub_kit.cli.course_use import members_running
+
+    users = {
+        "ada": {"servers": {"": {"pending": "spawn"}}},
+        "ann": {"servers": {}},
+        "ben": {"servers": {"gpu": {"ready": True}}},
+    }
+    got = members_running(["ada", "ann", "ben", "nobody"], users)
+    assert got == ["ada's server (their default server)", "ben's server (gpu)"]

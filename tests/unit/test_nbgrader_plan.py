@@ -180,6 +180,54 @@ def test_the_mounts_in_the_description_and_the_pools_plan():
     assert described.env[ENV_STUDENT] == "ann"
 
 
+CONF = f"{HOME}/.jhub-kit/nbgrader/config"
+
+
+@pytest.mark.parametrize(
+    "spawner_env, image_env, want",
+    [
+        pytest.param({}, {}, CONF, id="nothing-set"),
+        pytest.param({}, {"PYTHONPATH": "/opt/lib"}, f"{CONF}:/opt/lib", id="the-images-kept"),
+        pytest.param(
+            {"PYTHONPATH": "/site"}, {"PYTHONPATH": "/opt/lib"}, f"{CONF}:/site", id="spawner-wins"
+        ),
+        pytest.param({"PYTHONPATH": ""}, {"PYTHONPATH": "/opt/lib"}, CONF, id="spawner-empties"),
+        pytest.param({}, {"PYTHONPATH": ""}, CONF, id="empty-adds-no-working-folder"),
+        pytest.param({}, {"PYTHONPATH": "/a:/b"}, f"{CONF}:/a:/b", id="several-folders"),
+    ],
+)
+def test_the_kits_search_paths_extend_the_images_and_the_spawners(spawner_env, image_env, want):
+    env = spec.server_env(
+        inputs(env=spawner_env, image_env=image_env, courses_env={"PYTHONPATH": CONF})
+    )
+    assert env["PYTHONPATH"] == want
+
+
+def test_the_images_search_paths_from_its_config_env():
+    env = [
+        "PATH=/opt/conda/bin:/usr/bin",
+        "PYTHONPATH=/opt/first",
+        "JUPYTER_CONFIG_PATH=/etc/jupyter-extra:/opt/conf",
+        "PYTHONPATH=/opt/lib=x",  # the last of a name wins; '=' in a value is kept
+        "NOVALUE",
+    ]
+    assert spec.image_search_paths(env) == {
+        "PYTHONPATH": "/opt/lib=x",
+        "JUPYTER_CONFIG_PATH": "/etc/jupyter-extra:/opt/conf",
+    }
+    assert spec.image_search_paths(None) == {}
+    described = make_spec(
+        inputs(
+            image_env=spec.image_search_paths(env),
+            courses_env=_part().env("ann", ["stats"], HOME),
+        )
+    )
+    assert described.env["JUPYTER_CONFIG_PATH"] == (
+        f"{CONF}/student:{CONF}:/etc/jupyter-extra:/opt/conf"
+    )
+    assert "PATH" not in described.env  # only what the kit extends is repeated
+
+
 def test_before_the_folders_are_made_the_mounts_have_no_source():
     mounts = _part().mounts("tess", [], HOME)
     assert {m["Target"] for m in mounts} >= {f"{X}/outbound", f"{HOME}/nbgrader/stats"}

@@ -242,3 +242,34 @@ def test_the_package_changes_no_module_of_another_library():
         for what in assigned_to_imports(path.read_text())
     }
     assert found == ASSIGNED_ON_PURPOSE
+
+
+class _Describing:
+    """What :meth:`PoolPart.describe_or_cold` asks of its spawner: a description
+    that reads the image (here: not on this host, or a description)."""
+
+    log = __import__("logging").getLogger("test-pool")
+    log_name = "ann"
+    home_provisioner = None
+
+    def __init__(self, described=None):
+        self.described = described
+
+    async def describe(self, *, home_target=None, identity=True):
+        import docker.errors
+
+        if self.described is None:
+            raise docker.errors.ImageNotFound("No such image: course:new")
+        return self.described
+
+
+def test_an_image_not_here_yet_starts_cold_instead_of_failing(caplog):
+    import asyncio
+
+    from jhub_kit.spawners.pool import PoolPart
+
+    with caplog.at_level("INFO", logger="test-pool"):
+        assert asyncio.run(PoolPart(_Describing()).describe_or_cold()) is None
+    assert "ann: starting cold, not from the warm pool: the image is not here" in caplog.text
+    assert "No such image: course:new" in caplog.text
+    assert asyncio.run(PoolPart(_Describing("described")).describe_or_cold()) == "described"
