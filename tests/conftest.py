@@ -266,8 +266,9 @@ def mount_area(request, as_root):
     area = Path(tempfile.mkdtemp(prefix=f"{TEST_PREFIX}-{label}-", dir=MOUNT_AREAS))
     os.chmod(area, 0o711)
     yield area
-    unmount_under(area)
-    if any(mp.startswith(f"{area}/") or mp == str(area) for mp in _mountpoints()):
+    for mp in reversed(mounts_under(area)):  # deepest first
+        subprocess.run(["umount", "-l", mp], check=False)
+    if mounts_under(area):
         print(f"mount_area: something under {area} is still mounted; left in place")
         return
     shutil.rmtree(area, ignore_errors=True)
@@ -284,16 +285,16 @@ def tmp_path(request, tmp_path):
     return tmp_path
 
 
-def _mountpoints() -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f.read().splitlines()]
+def mounts_under(top: Path) -> list[str]:
+    """The mount points at or under ``top``, in the mount table's order (the kit's
+    reading of it: escaped names decoded)."""
+    from jhub_kit.provision.mounts import mount_table
 
-
-def unmount_under(top: Path) -> None:
-    """Unmount everything mounted at or under ``top``, deepest first."""
-    for mp in reversed(_mountpoints()):
-        if mp == str(top) or mp.startswith(f"{top}/"):
-            subprocess.run(["umount", "-l", mp], check=False)
+    return [
+        e.mountpoint
+        for e in mount_table()
+        if e.mountpoint == str(top) or e.mountpoint.startswith(f"{top}/")
+    ]
 
 
 _TIME_BY_FILE: dict[str, float] = {}
