@@ -141,13 +141,14 @@ def _remove_student_folders(top: str, entries: Listing) -> None:
                 os.close(fd)
 
 
-def not_archived(archived: Listing, now: Listing) -> list[str]:
-    """What in the folder ``now`` a reset could lose: what differs from the
-    archive's listing (:func:`~.archive.differences`, by size and mtime), but not
-    what is gone (the archive holds it: a reset that stopped halfway is run again)
-    nor a folder's mtime alone (an entry in it came or went: each is compared)."""
+def not_archived(archived: Listing, now: Listing, *, digests: bool = False) -> list[str]:
+    """What in the folder ``now`` a reset (or a restore) could lose: what differs
+    from the archive's listing (:func:`~.archive.differences`, by size and mtime, by
+    SHA-256 too with ``digests``), but not what is gone (the archive holds it: a
+    reset that stopped halfway is run again) nor a folder's mtime alone (an entry in
+    it came or went: each is compared)."""
     out = []
-    for line in differences(archived, now, digests=False):
+    for line in differences(archived, now, digests=digests):
         rel, _, what = line.rpartition(": ")
         if what == "gone" or (what == "mtime_ns changed" and archived[rel]["type"] == "dir"):
             continue
@@ -232,12 +233,10 @@ def restore_nbgrader(archive: Path, folder: Path, owner: tuple[int, int], entrie
     root (:func:`_layout`: root's own, the others for ``owner``), the rest
     unpacked as ``owner``; then checked, every file by its SHA-256, every owner."""
     now, _ = listing(folder, owner, digests=True)
-    for line in differences(entries, now):
-        rel, _, what = line.rpartition(": ")
-        if what == "gone" or (what == "mtime_ns changed" and entries[rel]["type"] == "dir"):
-            continue
+    left = not_archived(entries, now, digests=True)
+    if left:
         raise ProvisionError(
-            f"{folder} holds what its archive does not ({line}); nothing was restored. "
+            f"{folder} holds what its archive does not ({left[0]}); nothing was restored. "
             "A new term's nbgrader data is there: archive it elsewhere first, or look"
         )
     present = [rel for rel in entries if rel in now]
