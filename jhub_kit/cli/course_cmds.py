@@ -234,8 +234,9 @@ async def _archive_all(
                 if not differences(record["entries"], now, digests=False):
                     click.echo(f"{user}: archived before, verified and unchanged; skipped")
                     continue
-            if not replace and store.replacing_reset(user):
-                failed[user] = store.replacing_reset(user)
+            reset_since = "" if replace else store.replacing_reset(user)
+            if reset_since:
+                failed[user] = reset_since
                 continue
             made = write_archive(home, store.tar(user), owner)
             store.save(user, made)

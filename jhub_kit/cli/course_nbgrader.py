@@ -110,8 +110,9 @@ async def _archive(
         if not differences(record["entries"], now, digests=False):
             click.echo(f"{LABEL}: archived before, verified and unchanged; skipped")
             return ""
-    if not replace and store.replacing_reset(None):
-        return store.replacing_reset(None)
+    reset_since = "" if replace else store.replacing_reset(None)
+    if reset_since:
+        return reset_since
     made = write_archive(folder.path, store.tar(None), folder.owner, NBGRADER_PART)
     store.save(None, made)
     skipped = f"; not archived: {', '.join(made['skipped'])}" if made["skipped"] else ""
