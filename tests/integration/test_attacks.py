@@ -45,9 +45,9 @@ def networks(docker_client):
 def proxy_api_on_all_interfaces(c) -> None:
     """The proxy's API listening beyond loopback (an external proxy, a hub container
     publishing it): a student must still not reach it."""
-    from jupyterhub.utils import random_port
+    from ports import free_port
 
-    c.ConfigurableHTTPProxy.api_url = f"http://0.0.0.0:{random_port()}"
+    c.ConfigurableHTTPProxy.api_url = f"http://0.0.0.0:{free_port()}"
 
 
 def gateway(net) -> str:

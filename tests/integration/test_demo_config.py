@@ -19,7 +19,8 @@ import pytest
 from conftest import TEST_PREFIX
 from hubutil import form_login, own_network, running_hub, server_get, start_server
 from jupyterhub.tests.utils import public_url
-from jupyterhub.utils import random_port, url_path_join
+from jupyterhub.utils import url_path_join
+from ports import free_port
 from traitlets.config.loader import PyFileConfigLoader
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
@@ -55,7 +56,7 @@ async def test_demo_hub(docker_client, test_image, chp, net, mount_area, monkeyp
     }.items():
         monkeypatch.setenv(key, value)
     c = PyFileConfigLoader(DEMO.name, str(DEMO.parent)).load_config()
-    c.JupyterHub.bind_url = f"http://127.0.0.1:{random_port()}"  # never a running demo's
+    c.JupyterHub.bind_url = f"http://127.0.0.1:{free_port()}"  # never a running demo's
     c.QuotaDockerSpawner.prefix = TEST_PREFIX
     c.Authenticator.admin_users = {"admin"}  # the test rig's API caller
     c.Authenticator.allow_all = False  # the kit's default; MockHub would force True

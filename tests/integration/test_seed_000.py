@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 from conftest import TEST_PREFIX, dump_containers
-from jupyterhub.utils import random_port
+from ports import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
@@ -55,7 +55,7 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
 
 @pytest.fixture
 def seed000_hub(docker_client, kit_hub_image, tmp_path):
-    port, hub_port, api_port = (random_port() for _ in range(3))
+    port, hub_port, api_port = (free_port() for _ in range(3))
     (tmp_path / "data").mkdir()
     (tmp_path / "userlist").write_text("teacher admin\nstudent1\n")
     (tmp_path / "jupyterhub_config.py").write_text(

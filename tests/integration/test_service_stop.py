@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import TEST_PREFIX
 from hubproc import Hub
-from jupyterhub.utils import random_port
+from ports import free_port
 
 from jhub_kit.hubapi import HubAPI
 
@@ -68,7 +68,7 @@ def wait_listening(port: int, timeout: float = 60) -> None:
 
 
 def test_background_hub_stops_on_sigint_within_5s_and_pages_users(tmp_path, chp):
-    board_port = random_port()
+    board_port = free_port()
     hub = Hub(tmp_path, "unused", f"{TEST_PREFIX}-stop", CONFIG.format(board_port=board_port))
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `jupyterhub &` inherits
     try:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import requests
-from jupyterhub.utils import random_port
+from ports import free_port
 
 BASE_CONFIG = """\
 c = get_config()
@@ -47,11 +47,11 @@ class Hub:
 
     def __init__(self, tmp: Path, image: str, prefix: str, config: str):
         self.tmp, self.token = tmp, secrets.token_hex(16)
-        self.port, self.hub_port = random_port(), random_port()
+        self.port, self.hub_port = free_port(), free_port()
         text = BASE_CONFIG.format(
             port=self.port,
             hub_port=self.hub_port,
-            api_port=random_port(),
+            api_port=free_port(),
             tmp=tmp,
             token=self.token,
             image=image,

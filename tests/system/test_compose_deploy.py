@@ -28,7 +28,7 @@ import yaml
 from conftest import TEST_PREFIX, dump_containers, remove_test_containers
 from hubimage import EXAMPLE, example_context, hub_base_image
 from hubutil import PROBE
-from jupyterhub.utils import random_port
+from ports import free_port
 from test_browser import MS, Shots, chromium_path, wait_for_lab  # noqa: F401 - a fixture
 
 from jhub_kit.network import firewall
@@ -94,7 +94,7 @@ def deployment(docker_client, test_image, tmp_path_factory):
     LOGS.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path_factory.mktemp("compose")
     ctx = example_context(tmp / "example_config")
-    hub_port, idp_port, https_port, http_port = (random_port() for _ in range(4))
+    hub_port, idp_port, https_port, http_port = (free_port() for _ in range(4))
     public = f"https://127.0.0.1:{https_port}"
     secret = secrets.token_hex(32)
 

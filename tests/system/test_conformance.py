@@ -29,7 +29,7 @@ from typing import Any
 import dockerspawner
 import pytest
 from conftest import REQUIRE_SERVICES
-from jupyterhub.utils import random_port
+from ports import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.conformance]
 
@@ -197,7 +197,7 @@ async def test_dockerspawners_own_tests_pass_with_the_kit(
     common = {"hub_connect_ip": host, "swarm_hub_connect_ip": host, **one_node_swarm}
     runs = run_both(
         tests,
-        {mode: {**common, "swarm_published_port": random_port()} for mode in ("stock", "kit")},
+        {mode: {**common, "swarm_published_port": free_port()} for mode in ("stock", "kit")},
         tmp_path,
     )
     stock, kit = runs["stock"], runs["kit"]

@@ -490,13 +490,13 @@ async def test_attack_rows_on_a_swarm_node(swarm, test_image, chp, tmp_path, cap
     """The attack suite (tests/support/attackrig.py) from a student's server on a swarm node.
     Measured and written in docs/reference/security.md: a swarm node in host network
     mode has no per-server firewall, and no-new-privileges needs Engine API 1.44."""
-    from jupyterhub.utils import random_port
+    from ports import free_port
 
     from jhub_kit import registry
 
     registry.forget("swarm-seen")  # said once per engine: an earlier test heard it
     c = swarm_config(swarm.image_ref, swarm.manager.sock)
-    c.ConfigurableHTTPProxy.api_url = f"http://0.0.0.0:{random_port()}"
+    c.ConfigurableHTTPProxy.api_url = f"http://0.0.0.0:{free_port()}"
     api = swarm.manager.docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
     async with running_hub(c) as app:
         with caplog.at_level(logging.WARNING):

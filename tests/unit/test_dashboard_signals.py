@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from jupyterhub.utils import random_port
+from ports import free_port
 
 
 def ignore_sigint() -> None:
@@ -31,7 +31,7 @@ def silent_hub():
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_stops_within_two_seconds(silent_hub, sig, tmp_path):
-    port = random_port()
+    port = free_port()
     env = {
         **os.environ,
         "JUPYTERHUB_API_URL": f"http://127.0.0.1:{silent_hub}/hub/api",
