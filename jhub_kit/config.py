@@ -424,6 +424,7 @@ def configure(c: Config) -> JhubKit:
     if kit.idle_timeout > 0:
         from .idle import CULLER_CONFIG
         from .quota.extensions import EXTENSIONS_ENV, extensions_file_for
+        from .quota.policy import HUB_ACTIVITY_INTERVAL, activity_interval
 
         every = kit.cull_every()
         command = [
@@ -438,6 +439,10 @@ def configure(c: Config) -> JhubKit:
         if kit.dashboard:  # the teachers' "more idle time for today" (jhub_kit.idle)
             culler["environment"] = {EXTENSIONS_ENV: extensions_file_for(kit.teacher_audit_log)}
         _append_named(c, "JupyterHub", "services", culler)
+        if kit.idle_timeout < 4 * HUB_ACTIVITY_INTERVAL:
+            # servers without a rule of their own get the culler's: they must report
+            # their activity well within it (each server's own rule: jhub_kit.quota.traits)
+            setdefault(c, Spawner, "activity_interval", activity_interval(kit.idle_timeout))
         role = {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]}
         _append_named(c, "JupyterHub", "load_roles", role)
     elif _idle_rules_in(c):

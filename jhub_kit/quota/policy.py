@@ -133,6 +133,25 @@ def parse_duration(value: Any, *, where: str = "duration") -> Number:
     return UNLIMITED if value in (0, UNLIMITED) else max(1, round(value))
 
 
+#: JupyterHub's own ``JUPYTERHUB_ACTIVITY_INTERVAL`` (how often a server tells the
+#: hub of its last activity, in seconds) and the kit's floor for a short rule
+HUB_ACTIVITY_INTERVAL = 300
+MIN_ACTIVITY_INTERVAL = 10
+
+
+def activity_interval(idle_timeout: int | None, configured: int = HUB_ACTIVITY_INTERVAL) -> int:
+    """How often a server with this idle rule reports its activity to the hub.
+
+    The culler judges a server by the last activity the hub has heard of, which is
+    up to one interval old: a server busy all along but reporting every 300 s would
+    be stopped under a 2-minute rule. A rule shorter than four intervals gets a
+    quarter of the rule (at least :data:`MIN_ACTIVITY_INTERVAL`); ``0`` or None
+    (never, or the culler's own timeout) keeps ``configured``."""
+    if not idle_timeout or idle_timeout <= 0:
+        return configured
+    return max(MIN_ACTIVITY_INTERVAL, min(configured, int(idle_timeout) // 4))
+
+
 def format_duration(seconds: Number | None) -> str:
     """``1800`` -> ``30m``, ``5400`` -> ``1h30m``; None or 0 -> ``unlimited``."""
     if not seconds or seconds == UNLIMITED:

@@ -19,7 +19,18 @@ from traitlets import Dict, Float, Int, Unicode, Union, default, validate
 
 from .. import metrics, offloop, registry
 from ..compat import SpawnException, admin_must_fix
-from .policy import PLACEMENT, RESOURCES, Partial, Quota, QuotaError, QuotaPolicy, parse_partial
+from .policy import (
+    HUB_ACTIVITY_INTERVAL,
+    MIN_ACTIVITY_INTERVAL,
+    PLACEMENT,
+    RESOURCES,
+    Partial,
+    Quota,
+    QuotaError,
+    QuotaPolicy,
+    activity_interval,
+    parse_partial,
+)
 from .policy_file import PolicyFile
 from .user_options import RequestRefused, bound_requests, requested
 
@@ -136,6 +147,23 @@ class QuotaConfigMixin(_Base):
         """How long after its start a server is stopped by the idle culler, active or
         not: seconds, or ``"8h"``; ``"unlimited"``, 0 or None (the default): never.
         Example: ``c.QuotaDockerSpawner.max_age = "12h"`` (a class day).
+
+        .. versionadded:: 0.5
+        """,
+    )
+
+    activity_interval = Int(
+        HUB_ACTIVITY_INTERVAL,
+        min=MIN_ACTIVITY_INTERVAL,
+        config=True,
+        help="""How often, in seconds, a server tells the hub of its last activity
+        (JupyterHub's ``JUPYTERHUB_ACTIVITY_INTERVAL``, 300 s by default). The idle
+        culler judges a server by what the hub last heard, so a server with a short
+        ``idle_timeout`` reports more often on its own: every quarter of its rule
+        (at least every 10 s), never less often than this. An
+        ``environment`` entry ``JUPYTERHUB_ACTIVITY_INTERVAL`` of the admin's wins.
+        The bundle lowers this to a quarter of ``c.JhubKit.idle_timeout`` when that
+        is under 20 minutes. Example: ``c.QuotaDockerSpawner.activity_interval = 60``.
 
         .. versionadded:: 0.5
         """,
@@ -467,6 +495,11 @@ class QuotaConfigMixin(_Base):
                 env["CPU_GUARANTEE"] = f"{q.cpu_guarantee:g}"
             if q.disk_limit:
                 env["DISK_LIMIT"] = str(q.disk_limit)
+        rule = q.idle_timeout if q is not None else None
+        every = activity_interval(rule, self.activity_interval)
+        # JupyterHub's own default is left unsaid; an admin's own variable wins
+        if every != HUB_ACTIVITY_INTERVAL and "JUPYTERHUB_ACTIVITY_INTERVAL" not in env:
+            env["JUPYTERHUB_ACTIVITY_INTERVAL"] = str(every)
         return env
 
     quota: Quota | None = None

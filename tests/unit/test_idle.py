@@ -4,6 +4,7 @@ with each server's model (:mod:`jhub_kit.idle`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -199,3 +200,72 @@ def test_rules_without_a_culler_are_named_in_the_log(tmp_path, caplog):
         configure(c)
     assert "c.JhubKit.idle_timeout = 0 runs no idle culler" in caplog.text
     assert "services" not in c.JupyterHub
+
+
+@pytest.mark.parametrize(
+    "rule, configured, expected",
+    [
+        (None, 300, 300),  # the culler's own timeout: JupyterHub's interval
+        (0, 300, 300),  # never stopped for idleness
+        (3600, 300, 300),  # a long rule: JupyterHub's interval serves
+        (1200, 300, 300),
+        (600, 300, 150),  # a quarter of the rule
+        (120, 300, 30),  # an exam's 2 minutes
+        (20, 300, 10),  # never more often than every 10 s
+        (3600, 60, 60),  # an admin's shorter interval stays
+    ],
+)
+def test_a_server_reports_its_activity_within_a_quarter_of_its_rule(rule, configured, expected):
+    from jhub_kit.quota.policy import activity_interval
+
+    assert activity_interval(rule, configured) == expected
+
+
+def spawner_env(quota_groups, groups, **options):
+    from types import SimpleNamespace
+
+    from jupyterhub.objects import Hub
+
+    from jhub_kit import QuotaDockerSpawner
+
+    c = Config()
+    c.QuotaDockerSpawner.quota_groups = quota_groups
+    for k, v in options.items():
+        setattr(c.QuotaDockerSpawner, k, v)
+    user = SimpleNamespace(
+        name="eve", groups=[SimpleNamespace(name=g) for g in groups], url="/user/eve/"
+    )
+    s = QuotaDockerSpawner(config=c, user=user, hub=Hub())
+    s.quota = asyncio.run(s.resolve_quota())
+    return s.get_env()
+
+
+def test_a_short_rule_makes_the_server_report_more_often():
+    rules = {"exam": {"idle_timeout": "2m"}, "lab": {"idle_timeout": "30m"}}
+    assert spawner_env(rules, ["exam"])["JUPYTERHUB_ACTIVITY_INTERVAL"] == "30"
+    # JupyterHub's own interval serves the others: left unsaid
+    assert "JUPYTERHUB_ACTIVITY_INTERVAL" not in spawner_env(rules, ["lab"])
+    assert "JUPYTERHUB_ACTIVITY_INTERVAL" not in spawner_env(rules, [])
+    # the admin's own variable wins; the option lowers every server's
+    mine = spawner_env(rules, ["exam"], environment={"JUPYTERHUB_ACTIVITY_INTERVAL": "5"})
+    assert mine["JUPYTERHUB_ACTIVITY_INTERVAL"] == "5"
+    lab = spawner_env(rules, ["lab"], activity_interval=60)
+    assert lab["JUPYTERHUB_ACTIVITY_INTERVAL"] == "60"
+
+
+@pytest.mark.parametrize("culler, expected", [(3600, None), (1200, None), (600, 150), (120, 30)])
+def test_the_bundle_lowers_the_interval_under_a_short_culler_timeout(tmp_path, culler, expected):
+    from jhub_kit.config import configure
+
+    c = Config()
+    c.JhubKit.data_dir = str(tmp_path / "data")
+    c.JhubKit.idle_timeout = culler
+    configure(c)
+    assert c.QuotaDockerSpawner.get("activity_interval") == expected
+    # an admin's own value is kept
+    c = Config()
+    c.JhubKit.data_dir = str(tmp_path / "data2")
+    c.JhubKit.idle_timeout = culler
+    c.QuotaDockerSpawner.activity_interval = 45
+    configure(c)
+    assert c.QuotaDockerSpawner.activity_interval == 45

@@ -10,6 +10,7 @@ import pytest
 from traitlets.config import Config
 
 QUOTADOCKERSPAWNER_TRAITS = {
+    "activity_interval": ("Int", "300"),
     "cap_add": ("Union", "'auto'"),
     "cap_drop": ("List", "['ALL']"),
     "concurrent_starts": ("Int", "0"),
@@ -59,6 +60,7 @@ QUOTADOCKERSPAWNER_TRAITS = {
     "usage_interval": ("Float", "60"),
 }
 QUOTASWARMSPAWNER_TRAITS = {
+    "activity_interval": ("Int", "300"),
     "cap_add": ("Union", "'auto'"),
     "cap_drop": ("List", "['ALL']"),
     "concurrent_starts": ("Int", "0"),
