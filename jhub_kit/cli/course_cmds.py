@@ -28,7 +28,6 @@ from ..provision.archive import (
     empty_home,
     listing,
     unpack,
-    write_archive,
 )
 from ..quota.courses import Course, Courses, students_of, teachers_of
 from ..quota.policy import QuotaError
@@ -228,18 +227,13 @@ async def _archive_all(
             continue
         try:
             owner = await prov.owner(user)
-            record, _ = store.verified(user)
-            if record is not None:
-                now, _skipped = listing(home, owner, digests=False)
-                if not differences(record["entries"], now, digests=False):
+            made, refused = store.archive(user, home, owner, replace=replace)
+            if made is None:
+                if refused:
+                    failed[user] = refused
+                else:
                     click.echo(f"{user}: archived before, verified and unchanged; skipped")
-                    continue
-            reset_since = "" if replace else store.replacing_reset(user)
-            if reset_since:
-                failed[user] = reset_since
                 continue
-            made = write_archive(home, store.tar(user), owner)
-            store.save(user, made)
         except ProvisionError as e:
             failed[user] = str(e)
             continue

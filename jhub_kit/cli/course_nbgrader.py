@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from ..provision import HomeProvisioner, ProvisionError
-from ..provision.archive import NBGRADER_PART, ArchiveDir, differences, listing, write_archive
+from ..provision.archive import NBGRADER_PART, ArchiveDir, listing
 from ..provision.courses import make_course_provisioner, provision_course
 from ..provision.nbgrader import make_nbgrader_provisioner
 from ..provision.nbgrader_term import not_archived, reset_nbgrader, restore_nbgrader
@@ -104,17 +104,13 @@ async def _archive(
     busy = in_use(prov, folder.path, course, users)
     if busy:
         return refusal_in_use(busy)
-    record, _ = store.verified(None)
-    if record is not None:
-        now, _skipped = listing(folder.path, folder.owner, digests=False)
-        if not differences(record["entries"], now, digests=False):
+    made, refused = store.archive(
+        None, folder.path, folder.owner, replace=replace, prefix=NBGRADER_PART
+    )
+    if made is None:
+        if not refused:
             click.echo(f"{LABEL}: archived before, verified and unchanged; skipped")
-            return ""
-    reset_since = "" if replace else store.replacing_reset(None)
-    if reset_since:
-        return reset_since
-    made = write_archive(folder.path, store.tar(None), folder.owner, NBGRADER_PART)
-    store.save(None, made)
+        return refused
     skipped = f"; not archived: {', '.join(made['skipped'])}" if made["skipped"] else ""
     click.echo(
         f"{LABEL}: {len(made['entries'])} entries, {made['bytes']} bytes to "

@@ -441,6 +441,31 @@ class ArchiveDir:
             return None, f"{self.tar(user)} is not the archive its record describes (SHA-256)"
         return record, ""
 
+    def archive(
+        self,
+        user: str | None,
+        folder: Path,
+        owner: tuple[int, int],
+        *,
+        replace: bool = False,
+        prefix: str = PREFIX,
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The archive step of one folder (a student's home, or the course's nbgrader
+        data with ``user`` None and its members' ``prefix``): ``(None, "")`` when its archive
+        verifies and the folder has not changed since (skipped); ``(None, why)`` when
+        the folder was reset after that archive and ``replace`` is not given; else
+        the archive is written, its record saved, and the record returned."""
+        record, _ = self.verified(user)
+        if record is not None:
+            now, _skipped = listing(folder, owner, digests=False)
+            if not differences(record["entries"], now, digests=False):
+                return None, ""
+        reset_since = "" if replace else self.replacing_reset(user)
+        if reset_since:
+            return None, reset_since
+        made = write_archive(folder, self.tar(user), owner, prefix)
+        return self.save(user, made), ""
+
     def write_sums(self) -> Path:
         """``SHA256SUMS`` of every archive with a record, in ``sha256sum``'s format."""
         lines = []

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from jhub_kit.cli import main
 from jhub_kit.provision import ProvisionError
 from jhub_kit.provision.archive import (
+    NBGRADER_PART,
     ArchiveDir,
     _extract,
     _list_tree,
@@ -366,3 +367,33 @@ def test_a_course_member_with_a_server_running_or_starting():
     }
     got = members_running(["ada", "ann", "ben", "nobody"], users)
     assert got == ["ada's server (their default server)", "ben's server (gpu)"]
+
+
+def test_the_archive_step_skips_the_unchanged_refuses_after_a_reset_and_writes_else(tmp_path):
+    """ArchiveDir.archive, the step `course archive` takes for each home and for the
+    nbgrader data: written; skipped while verified and unchanged; written again after
+    a change; refused after a reset unless replace."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "a.txt").write_text("one")
+    owner = (os.getuid(), os.getgid())
+    store = ArchiveDir(tmp_path / "arch", "physics")
+    store.create()
+    made, refused = store.archive("ann", home, owner)
+    assert refused == "" and made is not None and "a.txt" in str(made["entries"])
+    assert store.verified("ann")[0] == made
+    assert store.archive("ann", home, owner) == (None, "")  # unchanged: skipped
+    (home / "a.txt").write_text("two")
+    again, refused = store.archive("ann", home, owner)
+    assert refused == "" and again is not None and again["sha256"] != made["sha256"]
+    store.mark_reset("ann")
+    (home / "b.txt").write_text("the new term's")
+    made, refused = store.archive("ann", home, owner)
+    assert made is None and "was reset at" in refused and "--replace" in refused
+    made, refused = store.archive("ann", home, owner, replace=True)
+    assert refused == "" and made is not None
+    # the nbgrader data: key None, its own members' prefix
+    data, refused = store.archive(None, home, owner, prefix=NBGRADER_PART)
+    assert refused == "" and data is not None
+    with tarfile.open(store.tar(None)) as tar:
+        assert all(n.split("/")[0] == NBGRADER_PART for n in tar.getnames()), tar.getnames()
