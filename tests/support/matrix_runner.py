@@ -34,6 +34,9 @@ SESSIONS = [
 
 _proc: subprocess.Popen | None = None
 _started = 0.0
+#: when the run was first seen ended (by wait_for_the_end's polling, else wait): the
+#: run's own time, not the time until the suite asked for it
+_ended = 0.0
 
 
 def nox() -> str | None:
@@ -77,7 +80,7 @@ def wait(timeout: float = 3600) -> tuple[int | None, dict[str, str], float]:
     if not _last[1]:
         text = LOG.read_text(errors="replace") if LOG.exists() else ""
         found = re.findall(r"nox > Session (\S+) (was successful|failed)", text)
-        _last = (code, dict(found), time.monotonic() - _started)
+        _last = (code, dict(found), (_ended or time.monotonic()) - _started)
     return _last
 
 
@@ -97,8 +100,11 @@ def excerpt(session: str, lines: int = 60) -> str:
 def wait_for_the_end() -> None:
     """Return once the background run has ended (at once if none was started); for
     another thread: it only polls, the run's result is still :func:`wait`'s."""
+    global _ended
     while _proc is not None and _proc.poll() is None:
         time.sleep(2)
+    if _proc is not None and not _ended:
+        _ended = time.monotonic()
 
 
 def last() -> tuple[int | None, dict[str, str], float]:
