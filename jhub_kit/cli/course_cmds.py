@@ -372,6 +372,10 @@ async def _reset_all(
                 f"started since the check: {why or _refusal_mounted(user, mounted[user])}"
             )
             continue
+        record = store.record(user)
+        if record is None:  # checked before: its record went away meanwhile
+            failed[user] = f"no record of {user}'s archive in {store.path} now; nothing removed"
+            continue
         try:
             store.mark_reset(user)  # a new term: archive no longer replaces its archive
             if remove:
@@ -379,7 +383,8 @@ async def _reset_all(
                 extra = await prov.deprovision(user, store.path / "removed")
                 click.echo(f"{user}: home removed (a further archive: {extra})")
             else:
-                empty_home(home, await prov.owner(user))
+                # only what is still as archived: what came since the check stays
+                empty_home(home, await prov.owner(user), record["entries"])
                 click.echo(f"{user}: home emptied")
         except ProvisionError as e:
             failed[user] = f"{e} (their archive {store.tar(user)} is intact)"

@@ -44,7 +44,16 @@ from typing import Any, BinaryIO
 from ..files import atomic_write
 from ..names import safe_name
 from .base import ProvisionError, as_owner
-from .tree import TYPES, Listing, failing, member_filter, stat_entry, walk
+from .tree import (
+    DIR_FLAGS,
+    TYPES,
+    Listing,
+    failing,
+    member_filter,
+    remove_as_listed,
+    stat_entry,
+    walk,
+)
 
 #: the members of a home are under this folder of the archive
 PREFIX = "home"
@@ -301,9 +310,28 @@ def _empty(top: str) -> None:
             os.unlink(path)
 
 
-def empty_home(home: Path, owner: tuple[int, int]) -> None:
-    """Remove everything in ``home`` but the home itself, as ``owner``."""
-    failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
+def _empty_as_listed(top: str, entries: Listing) -> None:
+    """Remove everything in ``top`` but ``top`` that is still as ``entries`` lists it
+    (as its owner; :func:`~.tree.remove_as_listed`)."""
+    fd = os.open(top, DIR_FLAGS)
+    try:
+        for name in sorted(os.listdir(fd)):
+            if name == "lost+found" and os.path.isdir(os.path.join(top, name)):
+                continue  # ext4's, root's (walk leaves it out of the listing too)
+            remove_as_listed(fd, name, name, entries)
+    finally:
+        os.close(fd)
+
+
+def empty_home(home: Path, owner: tuple[int, int], entries: Listing | None = None) -> None:
+    """Remove everything in ``home`` but the home itself, as ``owner``. With
+    ``entries`` (its archive's listing), only what is still as listed: the first
+    entry that is new or changed since is left in place and stops the emptying
+    (:class:`~.tree.Kept`), so what arrived after the check is never lost."""
+    if entries is None:
+        failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
+    else:
+        failing("empty", home, lambda: as_owner(owner, _empty_as_listed, str(home), entries))
 
 
 def _extract(fd: int, top: str, entries: Listing) -> None:

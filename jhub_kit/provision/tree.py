@@ -162,6 +162,8 @@ def remove_as_listed(
         return
     target = os.readlink(name, dir_fd=dir_fd) if stat.S_ISLNK(st.st_mode) else None
     why = unlike(entries.get(rel), st, target)
+    if why == "new" and stat.S_ISSOCK(st.st_mode):
+        why = ""  # a socket holds no data (never archived): nothing of it to keep
     if why and problems is not None:
         problems.append(f"{rel}: {why}")
         return

@@ -397,3 +397,36 @@ def test_the_archive_step_skips_the_unchanged_refuses_after_a_reset_and_writes_e
     assert refused == "" and data is not None
     with tarfile.open(store.tar(None)) as tar:
         assert all(n.split("/")[0] == NBGRADER_PART for n in tar.getnames()), tar.getnames()
+
+
+def test_a_homes_reset_removes_only_what_is_as_archived(tmp_path):
+    """empty_home with the archive's listing (what `course reset` does): a file that
+    came after the check stops the emptying and is kept; a socket (no data, never
+    archived) goes; once the new file is moved away the home empties."""
+    import socket as sockets
+
+    from jhub_kit.provision.archive import empty_home, listing
+
+    home = tmp_path / "home"
+    (home / "work").mkdir(parents=True)
+    (home / "work" / "a.ipynb").write_text("{}")
+    (home / "notes.txt").write_text("n")
+    owner = (os.getuid(), os.getgid())
+    entries, _ = listing(home, owner, digests=False)
+    (home / "work" / "late.ipynb").write_text("written after the check")
+    with sockets.socket(sockets.AF_UNIX) as s:
+        s.bind(str(home / "agent.sock"))
+    with pytest.raises(ProvisionError, match=r"work/late\.ipynb: new since the archive"):
+        empty_home(home, owner, entries)
+    assert (home / "work" / "late.ipynb").read_text() == "written after the check"
+    assert not (home / "agent.sock").exists()  # before "notes.txt" and "work" in order
+    (home / "work" / "late.ipynb").rename(tmp_path / "late.ipynb")
+    empty_home(home, owner, entries)
+    assert list(home.iterdir()) == []
+    # a changed file is kept too
+    (home / "notes.txt").write_text("n")
+    entries, _ = listing(home, owner, digests=False)
+    (home / "notes.txt").write_text("changed")
+    with pytest.raises(ProvisionError, match=r"notes\.txt: size"):
+        empty_home(home, owner, entries)
+    assert (home / "notes.txt").read_text() == "changed"
