@@ -1,9 +1,11 @@
-"""A class arriving, measured as browsers make it: stock DockerSpawner, the kit's
-cold path and the kit's pool, in one run.
+"""A class arriving, measured as browsers make it: stock DockerSpawner (at its
+defaults, and as patient as the kit), the kit's cold path and the kit's pool, in
+one run.
 
     sudo ./scripts/test.sh --co -q >/dev/null   # once: engine, proxy, image, venv
     sudo .venv/bin/python benchmarks/classroom.py --students 100 \\
-        --arrivals once uniform:120 bell:120 uniform:10 [--spawners stock kit-cold kit-pool]
+        --arrivals once uniform:120 bell:120 uniform:10 \\
+        [--spawners stock stock-patient kit-cold kit-pool]
 
 Each arrival pattern is run for each spawner on a hub of its own (host network,
 the test image, 300M, no homes; the pool holds one member per student and is full
@@ -41,12 +43,14 @@ def parse_arrival(text: str) -> tuple[str, float]:
 
 async def one(label: str, n: int, arrival: tuple[str, float], args, pool_dir: str) -> dict:
     pooled = label == "kit-pool"
-    if label == "stock":
-        config = stock_config()
+    if label in ("stock", "stock-patient"):
+        # stock-patient: start_timeout and http_timeout as long as the kit's queue and
+        # start together (rush.py's): no student is lost to JupyterHub's 60 s
+        config = stock_config(patient=label == "stock-patient")
     elif pooled:
         config = pool_config(n, pool_dir, dashboard=args.dashboard)
     else:
-        config = kit_config("/nonexistent", with_homes=False)
+        config = kit_config("/nonexistent", args.concurrent_starts, with_homes=False)
     pattern, span = arrival
     async with running_hub(config) as app:
         fill = await filled(app, n) if pooled else None
@@ -73,8 +77,19 @@ def main() -> None:
     parser.add_argument(
         "--arrivals", type=parse_arrival, nargs="+", default=[("once", 0.0), ("uniform", 120.0)]
     )
-    parser.add_argument("--spawners", nargs="+", default=["stock", "kit-cold", "kit-pool"])
+    parser.add_argument(
+        "--spawners",
+        nargs="+",
+        choices=["stock", "stock-patient", "kit-cold", "kit-pool"],
+        default=["stock", "kit-cold", "kit-pool"],
+    )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--concurrent-starts",
+        type=int,
+        default=None,
+        help="the kit's cold path: c.QuotaDockerSpawner.concurrent_starts (its default: cores)",
+    )
     parser.add_argument("--browser", action="store_true", help="JupyterLab's first requests too")
     parser.add_argument(
         "--dashboard", action="store_true", help="the class dashboard's service in the pool's hub"

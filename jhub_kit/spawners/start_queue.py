@@ -53,8 +53,10 @@ class StartQueueMixin(RenamedTraits, _Base):
         help="""Most server starts in flight at once; the rest wait in arrival order.
 
         A start counts from home provisioning until the server answers HTTP.
-        Defaults to the number of CPU cores (at least 2): starting more at once
-        only makes all of them slower. Waiting users see their place in line.
+        Defaults to the number of CPU cores plus one (at least 3): a start spends
+        part of its time waiting on the engine and the server's first answer, and
+        one more in flight keeps the cores busy through it; starting many more at
+        once only makes all of them slower. Waiting users see their place in line.
         Example: ``c.QuotaDockerSpawner.concurrent_starts = 4``.
 
         .. versionadded:: 0.1

@@ -87,13 +87,15 @@ async def test_failure_inside_releases():
         assert gate.active == 1
 
 
-def test_default_limit_is_the_cores_available_but_at_least_two(monkeypatch):
+def test_default_limit_is_the_cores_available_and_one_more(monkeypatch):
     import os
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
-    assert default_limit() == 2
+    assert default_limit() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert default_limit() == 3
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
-    assert default_limit() == 8
+    assert default_limit() == 9
 
 
 async def test_a_start_that_gives_up_names_who_holds_the_slots():
