@@ -2,8 +2,9 @@
 
 The swarm's tests (tests/system/test_swarm.py) run on engines of their own in
 network namespaces and mostly wait: for nodes to drain, to be lost, to come
-back. Four browser files follow them: a real hub each, Chromium, and mostly
-waiting for servers and JupyterLab. In the whole suite these files are taken
+back. Five browser files follow them: a real hub each, Chromium, and mostly
+waiting for servers and JupyterLab (test_browser_idle.py, for the idle culler's
+clock: two and a half minutes). In the whole suite these files are taken
 out of the main run and run in a pytest process of their own once the version
 matrix (matrix_runner) has finished, while the main run goes on (in the run at
 5537b35 the machine was 40-75 % busy for most of the twelve minutes after the
@@ -40,6 +41,7 @@ FILES = (
     "tests/system/test_swarm.py",
     "tests/system/test_browser_course.py",
     "tests/system/test_browser_teach.py",
+    "tests/system/test_browser_idle.py",
     "tests/system/test_browser_home_full.py",
     "tests/system/test_docs_browser.py",
 )

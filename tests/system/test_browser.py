@@ -18,17 +18,17 @@ the end of the run); the docs show the key ones.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from conftest import TEST_PREFIX, _unavailable
 from hubutil import bundle_config_file, own_network, running_hub
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
+from notebook_page import open_notebook, put_notebook, run_cell
 from traitlets.config.loader import PyFileConfigLoader
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
@@ -108,8 +108,14 @@ def net(docker_client):
         yield n
 
 
-async def login(page, app, name: str, password: str = "any") -> None:
-    await page.goto(url_path_join(public_url(app), "hub/login"))
+async def login(page, app, name: str, password: str = "any", next_path: str = "") -> None:
+    """Log in on the hub's login form; ``next_path`` (under the hub's base URL, e.g.
+    ``hub/home``): where the hub sends the browser then, instead of to the user's
+    server (which it would start)."""
+    url = url_path_join(public_url(app), "hub/login")
+    if next_path:
+        url += "?" + urlencode({"next": url_path_join(app.base_url, next_path)})
+    await page.goto(url)
     await page.fill("#username_input", name)
     await page.fill("#password_input", password)
     await page.click("#login_submit")
@@ -118,74 +124,6 @@ async def login(page, app, name: str, password: str = "any") -> None:
 async def wait_for_lab(page, timeout: float = 180) -> None:
     await page.wait_for_url(re.compile(r"/user/[^/]+/lab"), timeout=timeout * MS)
     await page.wait_for_selector(".jp-LabShell", timeout=timeout * MS)
-
-
-async def put_notebook(app, name: str, path: str, sources: list[str]) -> None:
-    """Write a notebook into the student's home through their server's contents API."""
-    import requests
-    from hubutil import in_client_thread
-
-    user = app.users[name]
-    token = user.new_api_token()
-    nb = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "metadata": {},
-                "source": s,
-                "outputs": [],
-                "execution_count": None,
-            }
-            for s in sources
-        ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    url = url_path_join(public_url(app, user), "api/contents", path)
-    r = await in_client_thread(
-        requests.put,
-        url,
-        headers={"Authorization": f"token {token}"},
-        data=json.dumps({"type": "notebook", "content": nb}),
-        timeout=30,
-    )
-    assert r.status_code in (200, 201), r.text
-
-
-async def open_notebook(page, url: str, timeout: float = 60, attempts: int = 3) -> int:
-    """Open a notebook in JupyterLab and wait until its kernel says Idle in the status
-    bar, answering the "Select Kernel" dialog (and the news notice) where JupyterLab
-    asks. A kernel still "Connecting" after ``timeout`` s gets the page reloaded, as
-    a student would; returns how many loads it took."""
-    status = page.locator("#jp-main-statusbar")
-    for attempt in range(1, attempts + 1):
-        await page.goto(url)
-        await page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * MS)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            if re.search(r"\| Idle", await status.inner_text()):
-                return attempt
-            for button in (
-                page.locator(".jp-Dialog .jp-mod-accept"),  # Select Kernel: the default
-                page.locator(".jp-toast-button", has_text="No"),  # the news notice
-            ):
-                if await button.count():
-                    with contextlib.suppress(Exception):
-                        await button.first.click(timeout=2000)
-            await asyncio.sleep(0.5)
-        print(f"kernel not idle after {timeout} s: {await status.inner_text()!r}; reloading")
-    raise AssertionError(f"the kernel never became idle in {attempts} loads")
-
-
-async def run_cell(page, index: int, timeout: float = 60) -> str:
-    """Run the notebook's cell ``index`` (0-based) and return its output text."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    await cell.locator(".jp-InputArea-editor").click()
-    await page.keyboard.press("Control+Enter")
-    out = cell.locator(".jp-OutputArea-output")
-    await out.first.wait_for(timeout=timeout * MS)
-    return await out.first.inner_text()
 
 
 async def test_student_sees_limits_and_why(browser, app_env, shots, docker_client, docker_debug):

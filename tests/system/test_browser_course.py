@@ -13,8 +13,9 @@ import pytest
 from hubutil import ensure_user, running_hub, start_server
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
+from notebook_page import open_notebook, put_notebook, run_cell
 
-# the browser, its screenshots and the JupyterLab helpers of the first browser tests
+# the browser and its screenshots of the first browser tests
 from test_browser import (  # noqa: F401 - fixtures are found by name
     MS,
     browser,
@@ -22,9 +23,6 @@ from test_browser import (  # noqa: F401 - fixtures are found by name
     hub_config,
     login,
     net,
-    open_notebook,
-    put_notebook,
-    run_cell,
     shots,
     wait_for_lab,
 )

@@ -1,4 +1,4 @@
-"""The lane's test files (tests/support/lane_runner.py: the swarm's, four browser
+"""The lane's test files (tests/support/lane_runner.py: the swarm's, five browser
 files), run beside the suite in a pytest process of their own: here each file's
 tests are read from the lane's JUnit report, every failure with its message.
 Where the lane's files ran in this process (run alone, or without another tier),
