@@ -5,7 +5,10 @@ group's after 30, and the student's hub page warns 1 minute before. Two students
 start their servers and leave them idle (no JupyterLab tab: it would report
 activity). In Debian's Chromium, the exam student's hub page warns after a minute,
 then, once the culler stopped the server, says why; the lab student is never warned
-and keeps running. The culler's own log names the one it stopped.
+and keeps running. A third student, of the exam group, works all along (her
+server's API every 15 s): her server tells the hub every 30 s (a quarter of her
+rule; JupyterHub's own 300 s would get her culled while she works) and she keeps
+running. The culler's own log names the one it stopped.
 
 About 2.5 minutes of waiting: the file runs in the lane, beside the suite
 (tests/support/lane_runner.py). Screenshots are kept."""
@@ -18,6 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 from hubutil import bundle_config_file, ensure_user, running_hub, start_server
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
@@ -57,6 +61,18 @@ CULL_EVERY = 10  # s
 POLL = 5  # s between two looks at the students' pages
 
 
+async def work(server_url: str, token: str) -> None:
+    """A student at work: a request to her server's API every 15 s (each one is
+    activity to the server, not to the hub)."""
+    url = url_path_join(server_url, "api/contents")
+    while True:
+        r = await asyncio.to_thread(
+            requests.get, url, headers={"Authorization": f"token {token}"}, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        await asyncio.sleep(15)
+
+
 def since(when: datetime | None) -> float:
     """Seconds from ``when`` (the hub's naive UTC) to now."""
     assert when is not None
@@ -77,7 +93,7 @@ async def test_an_exam_student_is_warned_and_culled_a_lab_student_is_not(
 ):
     from playwright.async_api import expect
 
-    userlist = "admin admin\neve group:exam\nleo group:lab\n"
+    userlist = "admin admin\neve group:exam\nivy group:exam\nleo group:lab\n"
     # the culler's own --timeout for servers without a rule: an hour
     cfg = bundle_config_file(tmp_path, test_image, NET, userlist, EXTRA, before=BEFORE, idle=3600)
     c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
@@ -86,9 +102,16 @@ async def test_an_exam_student_is_warned_and_culled_a_lab_student_is_not(
     async with running_hub(c) as app:
         ensure_user(app, "eve", ("exam",))
         ensure_user(app, "leo", ("lab",))
-        await asyncio.gather(start_server(app, "eve"), start_server(app, "leo"))
-        eve, leo = app.users["eve"], app.users["leo"]
+        ensure_user(app, "ivy", ("exam",))
+        await asyncio.gather(*(start_server(app, n) for n in ("eve", "leo", "ivy")))
+        eve, leo, ivy = app.users["eve"], app.users["leo"], app.users["ivy"]
         assert (eve.spawner.quota.idle_timeout, leo.spawner.quota.idle_timeout) == (EXAM, LAB)
+        # ivy works all along (her server's API every 15 s, as a script of hers
+        # would): her server reports it every quarter of her 2-minute rule, so the
+        # culler never finds her idle (every 300 s, JupyterHub's own interval, it would)
+        env = docker_client.containers.get(ivy.spawner.container_id).attrs["Config"]["Env"]
+        assert f"JUPYTERHUB_ACTIVITY_INTERVAL={EXAM // 4}" in env, env
+        busy = asyncio.create_task(work(public_url(app, ivy), ivy.new_api_token()))
 
         home = url_path_join(public_url(app), "hub/home")
         pages = {}
@@ -160,3 +183,8 @@ async def test_an_exam_student_is_warned_and_culled_a_lab_student_is_not(
         print(*seen, sep="\n")  # after readouterr(), which takes what was printed before
         h, m, s = (int(x) for x in culled[0][1].split(":"))
         assert timedelta(hours=h, minutes=m, seconds=s) >= timedelta(seconds=EXAM)
+        # ivy, in the same group, busy all along: still running, the hub's word on
+        # her activity at most one report (30 s) and one request (15 s) old
+        assert ivy.spawner.ready and since(ivy.spawner.orm_spawner.started) > EXAM
+        assert since(ivy.spawner.orm_spawner.last_activity) <= EXAM // 4 + 15 + 5
+        busy.cancel()
