@@ -49,6 +49,9 @@ EXTRA = """\
 c.QuotaDockerSpawner.mem_limit = "256M"
 c.QuotaDockerSpawner.disk_limit = "40M"
 c.QuotaDockerSpawner.poll_interval = 2
+# JupyterHub's own scan of the proxy's activity (MockHub's is every 2 s, which would
+# tell the hub of ivy's requests whatever her server reports)
+c.JupyterHub.last_activity_interval = 300
 c.Authenticator.admin_users = {"admin"}
 c.QuotaDockerSpawner.quota_groups = {
     "exam": {"idle_timeout": "2m"},
