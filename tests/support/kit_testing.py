@@ -37,12 +37,19 @@ async def in_client_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 @contextlib.asynccontextmanager
 async def running_hub(
-    config: Config, *, restart: bool = False, follow: bool = False
+    config: Config,
+    *,
+    restart: bool = False,
+    follow: bool = False,
+    activity_scan: int | None = None,
 ) -> AsyncIterator[Any]:
     """A started MockHub for ``config``; stopped (its servers too, unless
     ``c.JupyterHub.cleanup_servers = False``) on exit. ``restart=True`` keeps the
     users, groups and server state already in the database (MockHub clears them),
-    like a real hub started again on the same ``db_url``. The kit's start-up
+    like a real hub started again on the same ``db_url``. ``activity_scan``: the
+    seconds between the hub's scans of the proxy's activity (JupyterHub's
+    ``last_activity_interval``, 300 by default), which MockHub fixes at 2 s out of
+    the configuration's reach. The kit's start-up
     (:func:`jhub_kit.hub_start.on_hub_start`) is awaited before the hub is yielded;
     ``follow=True`` asks for it as a config does (:func:`jhub_kit.follow_hub`, called
     once the hub object exists) and yields without waiting for it."""
@@ -55,6 +62,10 @@ async def running_hub(
     from jupyterhub.tests.mocking import MockHub
 
     hub_class = _restarted_hub_class() if restart else MockHub
+    if activity_scan is not None:
+        hub_class = type(
+            hub_class.__name__, (hub_class,), {"last_activity_interval": activity_scan}
+        )
     app = hub_class.instance(config=config)
     try:
         from jhub_kit.hub_start import follow_hub, on_hub_start

@@ -49,9 +49,6 @@ EXTRA = """\
 c.QuotaDockerSpawner.mem_limit = "256M"
 c.QuotaDockerSpawner.disk_limit = "40M"
 c.QuotaDockerSpawner.poll_interval = 2
-# JupyterHub's own scan of the proxy's activity (MockHub's is every 2 s, which would
-# tell the hub of ivy's requests whatever her server reports)
-c.JupyterHub.last_activity_interval = 300
 c.Authenticator.admin_users = {"admin"}
 c.QuotaDockerSpawner.quota_groups = {
     "exam": {"idle_timeout": "2m"},
@@ -102,7 +99,9 @@ async def test_an_exam_student_is_warned_and_culled_a_lab_student_is_not(
     c = PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()
     culler = [s for s in c.JupyterHub.services if s["name"] == "idle-culler"]
     assert culler and f"--cull-every={CULL_EVERY}" in culler[0]["command"], c.JupyterHub.services
-    async with running_hub(c) as app:
+    # JupyterHub's own scan of the proxy's activity, every 300 s (MockHub's every 2 s
+    # would tell the hub of ivy's requests whatever her server reports)
+    async with running_hub(c, activity_scan=300) as app:
         ensure_user(app, "eve", ("exam",))
         ensure_user(app, "leo", ("lab",))
         ensure_user(app, "ivy", ("exam",))
