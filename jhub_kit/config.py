@@ -267,10 +267,9 @@ class JhubKit(RenamedTraits, Configurable):
         "5m",
         help="""How long before the idle culler stops a server the student's hub page
         warns them (when and why: no activity since a time, or the server's
-        ``max_age``), as a duration (``"5m"``, ``"90s"``, ``"0"``: no warning). The
-        page is the warning: JupyterLab shows nothing (a notification in the server
-        would need an extension in the image). Times shown are the hub's local time.
-        Example: ``c.JhubKit.idle_warning = "10m"``.
+        ``max_age``), as a duration (``"5m"``, ``"90s"``, ``"0"``: no warning); so
+        does JupyterLab in the server, with :attr:`lab_notices`. Times shown are the
+        hub's local time. Example: ``c.JhubKit.idle_warning = "10m"``.
 
         .. versionadded:: 0.5
         """,
@@ -295,6 +294,24 @@ class JhubKit(RenamedTraits, Configurable):
         """The culler's ``--cull-every``: :attr:`idle_check_every`, at most half of
         :attr:`idle_timeout`."""
         return max(1, min(self.idle_check_every, self.idle_timeout // 2))
+
+    lab_notices = Bool(
+        True,
+        help="""Show the student's notices (the warning before an idle cull,
+        :attr:`idle_warning`; more idle time or a teacher's opening of the server) in
+        JupyterLab too, as notifications in their own server, while they apply. The
+        hub then answers ``GET /hub/jhub-kit/notices`` (the logged-in user's own, by
+        their login cookie; added with JupyterHub's ``extra_handlers``, which JupyterHub
+        logs as deprecated at start), and the spawner's ``lab_notices`` is turned on
+        (the kit's JupyterLab extension mounted into every server, nothing in the
+        image). Only where there is something to say: the idle culler runs with a
+        warning, or teachers are declared. Not on a swarm, nor with
+        ``c.JupyterHub.subdomain_host`` (the hub's cookie is another origin's):
+        there the hub page alone warns. Example: ``c.JhubKit.lab_notices = False``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
 
     idle_check_every = Int(
         300,
@@ -389,6 +406,8 @@ def configure(c: Config) -> JhubKit:
     if kit.student_view:
         add_student_view(c)
         add_student_notices(c, kit)
+    if kit.lab_notices and _lab_has_notices(c, kit):
+        add_lab_notices(c, kit, Spawner)
     if kit.authenticator == "native":
         import nativeauthenticator
 
@@ -490,22 +509,49 @@ def add_student_notices(c: Config, kit: JhubKit) -> None:
     """Tell each student on their hub page when a teacher opened their server, gave
     them more idle time, and when the idle culler will stop it
     (:mod:`jhub_kit.views.notices`); :func:`configure` calls it. Idempotent."""
-    from .quota.extensions import extensions_file_for
-    from .views.notices import StudentNotices
-
     current = dict(c.JupyterHub.get("template_vars", {}))
     if "jhub_kit_notices" in current:
         return
+    current["jhub_kit_notices"] = student_notices(kit)
+    c.JupyterHub.template_vars = current
+
+
+def student_notices(kit: JhubKit) -> Any:
+    """The bundle's :class:`~jhub_kit.views.notices.StudentNotices`."""
+    from .quota.extensions import extensions_file_for
+    from .views.notices import StudentNotices
+
     audit = kit.teacher_audit_log if kit.dashboard else ""
     culler = kit.idle_timeout
-    current["jhub_kit_notices"] = StudentNotices(
+    return StudentNotices(
         audit,
         extensions_file_for(audit),
         warning=kit.idle_warning_seconds() if culler > 0 else 0,
         culler_timeout=culler,
         check_every=kit.cull_every() if culler > 0 else 0,
     )
-    c.JupyterHub.template_vars = current
+
+
+def _lab_has_notices(c: Config, kit: JhubKit) -> bool:
+    """Whether a student may have a notice: the culler runs and warns, or teachers
+    act from the dashboard."""
+    warns = kit.idle_timeout > 0 and kit.idle_warning_seconds() > 0
+    return warns or (kit.dashboard and bool(kit.teachers or _courses_have_teachers(c)))
+
+
+def add_lab_notices(c: Config, kit: JhubKit, spawner: type[Configurable]) -> None:
+    """The student's notices in JupyterLab (``JhubKit.lab_notices``): the hub's
+    ``/hub/jhub-kit/notices`` (:mod:`jhub_kit.views.lab_notices`), sharing the hub
+    page's notices, and ``spawner``'s ``lab_notices`` unless the config sets it;
+    :func:`configure` calls it. Idempotent."""
+    from .views import lab_notices
+
+    handlers = list(c.JupyterHub.get("extra_handlers", []))
+    if not any(lab_notices.NoticesHandler in h for h in handlers):
+        notices = c.JupyterHub.get("template_vars", {}).get("jhub_kit_notices")
+        handlers.append(lab_notices.handler(notices or student_notices(kit)))
+        c.JupyterHub.extra_handlers = handlers
+    setdefault(c, spawner, "lab_notices", True)
 
 
 def add_dashboard(

@@ -189,7 +189,10 @@ class StudentNotices:
         value: T = found[1]
         return value
 
-    def __call__(self, user: Any) -> list[dict[str, str]]:
+    def __call__(self, user: Any, server_name: str = "") -> list[dict[str, str]]:
+        """The notices of ``user`` (the hub's ``User``; None: nobody logged in), the
+        idle warning of their server ``server_name`` ("": the default server, what
+        the hub page shows)."""
         if user is None:
             return []
         from .dashboard.limits import read_log
@@ -202,7 +205,7 @@ class StudentNotices:
                 records,
                 self._cached(self.extensions_file, read_extensions, {}),
                 datetime.now(timezone.utc),
-                idle_inputs(getattr(user, "spawner", None)),
+                idle_inputs(server_of(user, server_name)),
                 warning=self.warning,
                 culler_timeout=self.culler_timeout,
                 check_every=self.check_every,
@@ -210,6 +213,15 @@ class StudentNotices:
         except Exception:
             logging.getLogger("JupyterHub").exception("Could not make the notices of %s", user)
             return []
+
+
+def server_of(user: Any, server_name: str) -> Any:
+    """``user``'s spawner of server ``server_name`` if the hub has one, else None
+    (never made here: JupyterHub's ``user.spawners[name]`` makes a new one)."""
+    if not server_name:
+        return getattr(user, "spawner", None)
+    spawners = getattr(user, "spawners", None) or {}
+    return spawners.get(server_name)  # dict's get: not the __getitem__ that makes one
 
 
 def idle_inputs(spawner: Any) -> IdleInputs | None:
