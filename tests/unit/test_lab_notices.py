@@ -9,8 +9,9 @@
   (JupyterLab serves ``static/`` as immutable);
 - the extension itself, loaded in node as JupyterLab 4's loader does
   (``tests/support/labnotices_harness.js``): a warning shown and kept, updated,
-  dismissed; an information once; nothing for a teacher looking at a student's
-  server or on another origin; polling as the hub says, stopping on 403;
+  dismissed; an information once; why the server stopped, once, if it stopped
+  while the page was open; nothing for a teacher looking at a student's server
+  or on another origin; polling as the hub says, stopping on 403;
 - the hub's answer, the notices of a named server, the bundle's settings.
 """
 
@@ -32,7 +33,7 @@ from traitlets.config import Config
 
 from jhub_kit import spec
 from jhub_kit.spec import make_spec
-from jhub_kit.views.lab_notices import POLL_SECONDS, NoticesHandler, payload
+from jhub_kit.views.lab_notices import POLL_SECONDS, NoticesHandler, payload, stop_notice
 from jhub_kit.views.notices import StudentNotices, server_of
 
 pytestmark = pytest.mark.unit
@@ -270,6 +271,19 @@ def test_it_asks_again_after_a_failure():
     assert [c["id"] for c in out["commands"]] == ["apputils:notify"]
 
 
+def test_why_it_stopped_is_told_once_if_it_stopped_while_the_page_was_open():
+    old = {"kind": "stopped", "key": "stopped", "text": "culled yesterday", "at": "2026-12-06"}
+    new = {**old, "text": "culled after 15m without activity", "at": "2026-12-07T14:31:00+00:00"}
+    first = {"status": 200, "body": {"notices": [WARN], "now": "2026-12-07T14:30:00+00:00"}}
+    then = {"status": 200, "body": {"notices": [old, new], "now": "2026-12-07T14:31:05+00:00"}}
+    out = play(answers=[first, then, then])
+    assert _ids(out) == [
+        ("notify", {"message": WARN["text"], "type": "warning", "options": {"autoClose": False}}),
+        ("notify", {"message": new["text"], "type": "error", "options": {"autoClose": False}}),
+        ("dismiss-notification", {"id": "n1"}),
+    ]
+
+
 def test_without_jupyterlabs_notifications_nothing_is_executed():
     out = play(answers=[ok(WARN)], hasNotify=False)
     assert len(out["fetches"]) == 1 and out["commands"] == []
@@ -279,13 +293,36 @@ def test_without_jupyterlabs_notifications_nothing_is_executed():
 
 
 def test_the_answer():
-    notices = [{**WARN, "extra": 1}, {"kind": "info", "key": "extended", "text": "t"}]
-    assert payload("ann", "", notices) == {
+    from datetime import datetime, timedelta, timezone
+
+    notices = [{**WARN, "extra": 1}, {"kind": "stopped", "key": "s", "text": "t", "at": "x"}]
+    now = datetime(2026, 12, 7, 15, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert payload("ann", "", notices, now) == {
         "user": "ann",
         "server": "",
-        "notices": [WARN, {"kind": "info", "key": "extended", "text": "t"}],
+        "notices": [WARN, {"kind": "stopped", "key": "s", "text": "t", "at": "x"}],
+        "now": "2026-12-07T14:30:00+00:00",
         "poll": POLL_SECONDS,
     }
+
+
+@pytest.mark.parametrize(
+    "active, event, expected",
+    [
+        (False, {"text": "Stopped by the idle culler", "at": "2026-12-07T14:31:00+00:00"}, 1),
+        (True, {"text": "Stopped by the idle culler", "at": "2026-12-07T14:31:00+00:00"}, 0),
+        (False, None, 0),
+        (False, {"text": "", "at": "2026-12-07T14:31:00+00:00"}, 0),
+    ],
+    ids=["stopped", "running-again", "no-event", "no-text"],
+)
+def test_why_the_server_stopped(active, event, expected):
+    sp = SimpleNamespace(active=active, last_event=event)
+    said = stop_notice(sp)
+    assert len(said) == expected
+    if said:
+        assert said[0] == {"kind": "stopped", "key": "stopped", **event}
+    assert stop_notice(None) == []
 
 
 def _spawner(started_min_ago: int, max_age: int):

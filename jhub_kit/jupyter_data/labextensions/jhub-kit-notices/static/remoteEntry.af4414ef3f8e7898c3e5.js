@@ -14,6 +14,8 @@
  * It asks the hub (GET <hubPrefix>jhub-kit/notices?server=<server name>, the
  * hub's login cookie, same origin) at the start and then as often as the hub
  * says, never the server (a poll of the server would count as its activity).
+ * A warning stays on screen while the hub gives it; an information is shown
+ * once; why the server stopped, once, if it stopped while the page was open.
  * Only the server's owner is told: a teacher looking at a student's server is not.
  * tests/unit/test_lab_notices.py loads it in node as JupyterLab's loader does.
  */
@@ -51,7 +53,8 @@
    */
   function notifier(commands) {
     var shown = {}; // key -> {id, text}: the warnings on screen
-    var told = {}; // info key + text -> true: each information once a page
+    var told = {}; // key, text and time -> true: each information once a page
+    var since = null; // the hub's time at its first answer (ISO 8601, UTC)
 
     function run(command, args) {
       return Promise.resolve(commands.execute(command, args));
@@ -81,21 +84,28 @@
       });
     }
 
-    function inform(notice) {
-      var seen = notice.key + '\n' + notice.text;
+    function inform(notice, type, autoClose) {
+      var seen = notice.key + '\n' + notice.text + '\n' + (notice.at || '');
       if (told[seen]) {
         return Promise.resolve();
       }
       told[seen] = true;
       return run(COMMANDS.notify, {
         message: notice.text,
-        type: 'info',
-        options: { autoClose: INFO_CLOSE }
+        type: type,
+        options: { autoClose: autoClose }
       });
     }
 
-    /** Show ``notices`` (the hub's answer); dismiss the warnings no longer in it. */
-    function apply(notices) {
+    /**
+     * Show ``notices`` (the hub's answer at the hub's time ``now``); dismiss the
+     * warnings no longer in it. A stop is told if it came after the first answer
+     * (the hub's clock on both sides): an older one is not this page's server's.
+     */
+    function apply(notices, now) {
+      if (since === null && now) {
+        since = now;
+      }
       if (!commands.hasCommand(COMMANDS.notify)) {
         return Promise.resolve();
       }
@@ -108,8 +118,12 @@
         if (notice.kind === 'warning') {
           keep[notice.key] = true;
           work.push(warn(notice));
+        } else if (notice.kind === 'stopped') {
+          if (since !== null && notice.at && notice.at > since) {
+            work.push(inform(notice, 'error', false));
+          }
         } else {
-          work.push(inform(notice));
+          work.push(inform(notice, 'info', INFO_CLOSE));
         }
       });
       Object.keys(shown).forEach(function (key) {
@@ -144,7 +158,7 @@
             throw new Error('the hub answers ' + response.status);
           }
           return response.json().then(function (body) {
-            return show(body.notices || []).then(function () {
+            return show(body.notices || [], body.now).then(function () {
               return body.poll > 0 ? body.poll : DEFAULT_POLL;
             });
           });

@@ -1,0 +1,146 @@
+"""The student's notices in JupyterLab (issue 39), in a real browser (Debian's
+Chromium through Playwright, a hub from the bundle with its idle culler, loopfile
+homes, a warm pool): a student whose server reaches its ``max_age`` within the
+idle warning (``max_age`` 3m, ``idle_warning`` 5m: the warning applies at once)
+sees it as a JupyterLab notification, on a server started cold and on one from
+the warm pool (a profile with members of its own); a student with no rule near
+sees none; the page logs nothing of the extension's; the hub's endpoint refuses
+a request that is not logged in. Screenshots are kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import pytest
+import requests
+from conftest import TEST_PREFIX
+from hubutil import bundle_config_file, ensure_user, running_hub, spawn_request
+from jupyterhub.tests.utils import public_url
+from jupyterhub.utils import url_path_join
+from test_browser import (  # noqa: F401 - fixtures are found by name
+    MS,
+    NET,
+    browser,
+    chromium_path,
+    login,
+    net,
+    shots,
+    wait_for_lab,
+)
+from traitlets.config.loader import PyFileConfigLoader
+
+from jhub_kit.views.lab_notices import PATH
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
+
+#: the same image under another name: a profile with members of its own
+OTHER = f"{TEST_PREFIX}-other:latest"
+BEFORE = 'c.JhubKit.idle_warning = "5m"\n'
+EXTRA = """\
+c.QuotaDockerSpawner.disk_limit = "40M"
+c.QuotaDockerSpawner.poll_interval = 2
+c.QuotaDockerSpawner.pool_dir = {pool!r}
+c.QuotaDockerSpawner.quota_users = {{"ann": {{"max_age": "3m"}}, "cat": {{"max_age": "3m"}}}}
+c.QuotaDockerSpawner.profile_list = [
+    {{"display_name": "Python", "slug": "python", "default": True}},
+    {{"display_name": "Python, warm", "slug": "warm", "image": {other!r}, "pool_size": 1}},
+]
+"""
+WARNING = "it reaches its maximum age of 3m"
+
+
+async def start(app, name: str, profile: str) -> None:
+    r = await spawn_request(app, name, json={"profile": profile})
+    assert r.status_code in (201, 202), (r.status_code, r.text)
+    user = app.users[name]
+    deadline = time.monotonic() + 120
+    while user.spawner.pending:
+        assert time.monotonic() < deadline, f"{name}'s server never became ready"
+        await asyncio.sleep(0.2)
+    assert user.running, f"{name}'s server is not running"
+
+
+async def lab_with_notices(browser, app, name: str):  # noqa: F811
+    """``name`` logs in and lands in JupyterLab; the page, the hub's first answer to
+    the extension, and what the page logged of the extension's."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    said: list[str] = []
+    page.on(
+        "console",
+        lambda m: said.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda e: said.append(f"pageerror: {e}"))
+    loaded = []
+    page.on("response", lambda r: loaded.append(r) if "jhub-kit-notices/static" in r.url else None)
+    async with page.expect_response(lambda r: PATH in r.url, timeout=120 * MS) as answer:
+        await login(page, app, name)
+        await wait_for_lab(page, timeout=120)
+    response = await answer.value
+    assert response.status == 200, await response.text()
+    assert [r.status for r in loaded] == [200], [r.url for r in loaded]  # the extension
+    return page, await response.json(), said
+
+
+async def test_a_student_sees_the_warning_in_jupyterlab_cold_and_pooled(
+    browser,  # noqa: F811
+    shots,  # noqa: F811
+    net,  # noqa: F811
+    docker_client,
+    test_image,
+    chp,
+    mount_area,
+    tmp_path,
+    docker_debug,
+):
+    docker_client.images.get(test_image).tag(*OTHER.split(":"))
+    extra = EXTRA.format(pool=str(tmp_path / "pool"), other=OTHER)
+    cfg = bundle_config_file(
+        tmp_path, test_image, NET, "ann\ncat\nbob\n", extra, before=BEFORE, idle=3600
+    )
+    t0 = time.monotonic()
+    async with running_hub(PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()) as app:
+        for name in ("ann", "cat", "bob"):
+            ensure_user(app, name)
+        pool = app.users["cat"].spawner.warm_pool()
+        deadline = time.monotonic() + 120
+        while not pool.ready:
+            assert time.monotonic() < deadline, f"the pool never filled: {pool.status()}"
+            await asyncio.sleep(0.2)
+        await asyncio.gather(
+            start(app, "ann", "python"), start(app, "cat", "warm"), start(app, "bob", "python")
+        )
+        assert app.users["ann"].spawner.pool_member == "", "ann's start should be cold"
+        assert app.users["cat"].spawner.pool_member, "cat's start should come from the pool"
+        started = time.monotonic()
+
+        # nobody logged in: refused, and nobody's notices
+        url = url_path_join(public_url(app), "hub", PATH)
+        r = await asyncio.to_thread(requests.get, url, timeout=30)
+        assert r.status_code == 403 and "notices" not in r.text, (r.status_code, r.text)
+
+        ann, cat, bob = await asyncio.gather(
+            *(lab_with_notices(browser, app, name) for name in ("ann", "cat", "bob"))
+        )
+        for name, (page, answer, said) in (("ann", ann), ("cat", cat)):
+            assert answer["user"] == name and answer["server"] == ""
+            assert [n["key"] for n in answer["notices"]] == ["max-age"], answer
+            toast = page.get_by_text(re.compile(re.escape(WARNING)))
+            await toast.first.wait_for(timeout=30 * MS)
+            await shots(page, f"lab-notice-{name}")
+            mine = [s for s in said if "jhub-kit" in s]
+            assert mine == [], mine
+        page, answer, said = bob
+        assert answer == {"user": "bob", "server": "", "notices": [], "poll": answer["poll"]}
+        await asyncio.sleep(1)  # the answer is shown at once, if at all
+        assert await page.get_by_text("will be stopped").count() == 0
+        assert [s for s in said if "jhub-kit" in s] == []
+        await shots(page, "lab-no-notice-bob")
+        print(
+            f"\nhub and pool ready, three servers started in {started - t0:.1f} s; "
+            f"three labs logged in and checked in {time.monotonic() - started:.1f} s"
+        )
+        print("what the pages logged:", json.dumps(ann[2] + cat[2] + bob[2], indent=1)[:2000])
