@@ -85,16 +85,13 @@ async def lab_with_notices(browser, app, name: str):  # noqa: F811
     return page, await response.json(), said
 
 
+@pytest.mark.usefixtures("net", "chp", "mount_area", "docker_debug")
 async def test_a_student_sees_the_warning_in_jupyterlab_cold_and_pooled(
     browser,  # noqa: F811
     shots,  # noqa: F811
-    net,  # noqa: F811
     docker_client,
     test_image,
-    chp,
-    mount_area,
     tmp_path,
-    docker_debug,
 ):
     docker_client.images.get(test_image).tag(*OTHER.split(":"))
     extra = EXTRA.format(pool=str(tmp_path / "pool"), other=OTHER)

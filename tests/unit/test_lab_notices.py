@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import _unavailable
 from jupyterhub.user import _SpawnerDict
-from test_spec import inputs
+from test_spec import inputs, member_mounts
 from traitlets.config import Config
 
 from jhub_kit import spec
@@ -111,16 +111,7 @@ def test_the_pool_takes_it_every_member_has_the_folder():
     assert spec.slots(pooled.mounts) == ("/home/jovyan",)
     assert [p.mount.target for p in spec.mount_plan(pooled)] == ["/home/jovyan"]
     for made_from in (member, pooled):  # whatever the configuration said
-        _, host = spec.member_kwargs(
-            made_from,
-            name="jhub-pool-1",
-            member_dir="/run/pool/jhub-pool-1",
-            launcher="/usr/lib/launcher.py",
-            python="python3",
-            limits={},
-            prefix="jhub",
-        )
-        assert {m["Target"]: m for m in host["mounts"]}[spec.JUPYTER_DATA_PATH] == LAB_MOUNT
+        assert member_mounts(made_from)[spec.JUPYTER_DATA_PATH] == LAB_MOUNT
 
 
 def test_another_mount_at_the_path_is_the_servers_own():
