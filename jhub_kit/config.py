@@ -298,16 +298,17 @@ class JhubKit(RenamedTraits, Configurable):
     lab_notices = Bool(
         True,
         help="""Show the student's notices (the warning before an idle cull,
-        :attr:`idle_warning`; more idle time or a teacher's opening of the server) in
-        JupyterLab too, as notifications in their own server, while they apply. The
-        hub then answers ``GET /hub/jhub-kit/notices`` (the logged-in user's own, by
-        their login cookie; added with JupyterHub's ``extra_handlers``, which JupyterHub
-        logs as deprecated at start), and the spawner's ``lab_notices`` is turned on
-        (the kit's JupyterLab extension mounted into every server, nothing in the
-        image). Only where there is something to say: the idle culler runs with a
-        warning, or teachers are declared. Not on a swarm, nor with
-        ``c.JupyterHub.subdomain_host`` (the hub's cookie is another origin's):
-        there the hub page alone warns. Example: ``c.JhubKit.lab_notices = False``.
+        :attr:`idle_warning`; more idle time or a teacher's opening of the server;
+        why the server stopped) in JupyterLab too, as notifications in their own
+        server, while they apply. The spawner's ``lab_notices`` is turned on (the
+        kit's JupyterLab extension mounted into every server, nothing in the image),
+        and the class dashboard's service answers the extension
+        (``/services/class-dashboard/api/notices``: the user's own, by the token
+        JupyterLab's page holds). Needs :attr:`dashboard`; only where there is
+        something to say: the idle culler runs with a warning, or teachers are
+        declared. Not on a swarm, nor with ``c.JupyterHub.subdomain_host`` (the
+        service is another origin's): there the hub page alone warns.
+        Example: ``c.JhubKit.lab_notices = False``.
 
         .. versionadded:: 0.5
         """,
@@ -406,8 +407,6 @@ def configure(c: Config) -> JhubKit:
     if kit.student_view:
         add_student_view(c)
         add_student_notices(c, kit)
-    if kit.lab_notices and _lab_has_notices(c, kit):
-        add_lab_notices(c, kit, Spawner)
     if kit.authenticator == "native":
         import nativeauthenticator
 
@@ -472,6 +471,9 @@ def configure(c: Config) -> JhubKit:
         teachers_file = os.path.join(kit.data_dir, "teachers", "policy.toml")
         setdefault(c, Spawner, "teacher_policy_file", teachers_file)
 
+    lab = lab_notices_on(c, kit)
+    if lab:  # the kit's JupyterLab extension in every server (the dashboard answers it)
+        setdefault(c, Spawner, "lab_notices", True)
     if kit.dashboard:
         add_dashboard(
             c,
@@ -482,6 +484,7 @@ def configure(c: Config) -> JhubKit:
             teachers=kit.teachers,
             ceiling=kit.teacher_ceiling,
             audit_log=kit.teacher_audit_log,
+            lab_notices=notice_settings(kit) if lab else None,
         )
     follow_hub()  # the pool fills and the dashboard's settings are written at the start
     return kit
@@ -509,49 +512,38 @@ def add_student_notices(c: Config, kit: JhubKit) -> None:
     """Tell each student on their hub page when a teacher opened their server, gave
     them more idle time, and when the idle culler will stop it
     (:mod:`jhub_kit.views.notices`); :func:`configure` calls it. Idempotent."""
-    current = dict(c.JupyterHub.get("template_vars", {}))
-    if "jhub_kit_notices" in current:
-        return
-    current["jhub_kit_notices"] = student_notices(kit)
-    c.JupyterHub.template_vars = current
-
-
-def student_notices(kit: JhubKit) -> Any:
-    """The bundle's :class:`~jhub_kit.views.notices.StudentNotices`."""
     from .quota.extensions import extensions_file_for
     from .views.notices import StudentNotices
 
+    current = dict(c.JupyterHub.get("template_vars", {}))
+    if "jhub_kit_notices" in current:
+        return
     audit = kit.teacher_audit_log if kit.dashboard else ""
-    culler = kit.idle_timeout
-    return StudentNotices(
-        audit,
-        extensions_file_for(audit),
-        warning=kit.idle_warning_seconds() if culler > 0 else 0,
-        culler_timeout=culler,
-        check_every=kit.cull_every() if culler > 0 else 0,
+    current["jhub_kit_notices"] = StudentNotices(
+        audit, extensions_file_for(audit), **notice_settings(kit)
     )
+    c.JupyterHub.template_vars = current
 
 
-def _lab_has_notices(c: Config, kit: JhubKit) -> bool:
-    """Whether a student may have a notice: the culler runs and warns, or teachers
-    act from the dashboard."""
+def notice_settings(kit: JhubKit) -> dict[str, int]:
+    """The culler's part of the notices (:class:`~jhub_kit.views.notices.StudentNotices`'
+    keywords): the warning, the culler's timeout and how often it looks (0: none runs)."""
+    culler = kit.idle_timeout
+    return {
+        "warning": kit.idle_warning_seconds() if culler > 0 else 0,
+        "culler_timeout": culler,
+        "check_every": kit.cull_every() if culler > 0 else 0,
+    }
+
+
+def lab_notices_on(c: Config, kit: JhubKit) -> bool:
+    """Whether the students' JupyterLab shows their notices (``JhubKit.lab_notices``):
+    the class dashboard answers the extension, and a student may have a notice (the
+    culler runs and warns, or teachers act from the dashboard)."""
+    if not (kit.lab_notices and kit.dashboard):
+        return False
     warns = kit.idle_timeout > 0 and kit.idle_warning_seconds() > 0
-    return warns or (kit.dashboard and bool(kit.teachers or _courses_have_teachers(c)))
-
-
-def add_lab_notices(c: Config, kit: JhubKit, spawner: type[Configurable]) -> None:
-    """The student's notices in JupyterLab (``JhubKit.lab_notices``): the hub's
-    ``/hub/jhub-kit/notices`` (:mod:`jhub_kit.views.lab_notices`), sharing the hub
-    page's notices, and ``spawner``'s ``lab_notices`` unless the config sets it;
-    :func:`configure` calls it. Idempotent."""
-    from .views import lab_notices
-
-    handlers = list(c.JupyterHub.get("extra_handlers", []))
-    if not any(lab_notices.NoticesHandler in h for h in handlers):
-        notices = c.JupyterHub.get("template_vars", {}).get("jhub_kit_notices")
-        handlers.append(lab_notices.handler(notices or student_notices(kit)))
-        c.JupyterHub.extra_handlers = handlers
-    setdefault(c, spawner, "lab_notices", True)
+    return warns or bool(kit.teachers or _courses_have_teachers(c))
 
 
 def add_dashboard(
@@ -565,6 +557,7 @@ def add_dashboard(
     teachers: dict[str, list[str]] | None = None,
     ceiling: dict[str, Any] | None = None,
     audit_log: str = "",
+    lab_notices: dict[str, int] | None = None,
 ) -> None:
     """Add the class dashboard service and its roles (:mod:`jhub_kit.views.dashboard`);
     :func:`configure` calls it. ``group``'s members may open it besides admins; the
@@ -575,9 +568,12 @@ def add_dashboard(
     ``c.Courses.courses`` give each teacher a role scoped to their students
     (:func:`jhub_kit.quota.teaching.teacher_roles`); ``ceiling`` bounds the limits
     they may set and ``audit_log`` records what they do (``JhubKit.teacher_*``).
+    ``lab_notices`` (:func:`notice_settings`): the dashboard answers the kit's
+    JupyterLab extension in the students' servers
+    (:mod:`jhub_kit.views.dashboard.lab_notices`); None: it does not.
 
     .. versionchanged:: 0.5
-       ``teachers``, ``ceiling`` and ``audit_log``.
+       ``teachers``, ``ceiling``, ``audit_log`` and ``lab_notices``.
 
     .. deprecated:: 0.4
        ``config_file`` (0.3's ``add_dashboard(c, config_file=__file__)``) is ignored,
@@ -596,6 +592,7 @@ def add_dashboard(
     from .quota.courses import Courses
     from .quota.teaching import LIMITS_SCOPE, teacher_roles
     from .views.dashboard import SERVICE_NAME, SERVICE_SCOPES
+    from .views.dashboard import lab_notices as board_notices
     from .views.dashboard import limits as board_limits
     from .views.dashboard import settings as board
 
@@ -614,6 +611,7 @@ def add_dashboard(
             board.USER_ENV: user,
             board_limits.CEILING_ENV: json.dumps(ceiling or {}),
             board_limits.AUDIT_ENV: audit_log or kit.teacher_audit_log,
+            **({board_notices.NOTICES_ENV: json.dumps(lab_notices)} if lab_notices else {}),
             # "the end of today" is the hub's: JupyterHub hands a service no TZ of its own
             **({"TZ": os.environ["TZ"]} if os.environ.get("TZ") else {}),
         },

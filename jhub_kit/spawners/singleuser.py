@@ -52,8 +52,9 @@ class SingleUserOptionsMixin(Configurable):
         JupyterLab 4 extension (``jhub_kit/jupyter_data``, nothing installed in the
         image) is mounted read-only at ``/opt/jhub-kit/jupyter`` and put first on the
         server's ``JUPYTER_PATH`` (the spawner's ``environment`` value, else the
-        image's, kept after it); it asks the hub's ``/hub/jhub-kit/notices``, which
-        the bundle serves (``c.JhubKit.lab_notices``, which also turns this on).
+        image's, kept after it); it asks the class dashboard's service
+        (``/services/class-dashboard/api/notices``), which the bundle sets up
+        (``c.JhubKit.lab_notices``, which also turns this on).
         The engine's host must see the kit's installed files at the same path (as
         for the pool's launcher); QuotaSwarmSpawner leaves it out and says so once
         in the log (the hub page still warns). Example:

@@ -37,7 +37,12 @@ async function main() {
       warn: text => out.errors.push(String(text))
     },
     fetch: (url, init) => {
-      out.fetches.push({ url, credentials: init.credentials, cache: init.cache });
+      out.fetches.push({
+        url,
+        headers: init.headers,
+        credentials: init.credentials,
+        cache: init.cache
+      });
       const answer = answers.shift();
       if (!answer) {
         return Promise.reject(new Error('no answer left'));

@@ -12,7 +12,9 @@
   dismissed; an information once; why the server stopped, once, if it stopped
   while the page was open; nothing for a teacher looking at a student's server
   or on another origin; polling as the hub says, stopping on 403;
-- the hub's answer, the notices of a named server, the bundle's settings.
+- the class dashboard's answer (its route served for real, the hub's answers
+  about tokens and users stood in for): the token's user only, each server's
+  notices from the hub's model, why a stopped server stopped; the bundle's settings.
 """
 
 from __future__ import annotations
@@ -22,19 +24,31 @@ import json
 import logging
 import shutil
 import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from conftest import _unavailable
-from jupyterhub.user import _SpawnerDict
+from jupyterhub.services.auth import HubAuth
 from test_spec import inputs, member_mounts
+from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
 from jhub_kit import spec
+from jhub_kit.quota.policy import Quota
 from jhub_kit.spec import make_spec
-from jhub_kit.views.lab_notices import POLL_SECONDS, NoticesHandler, payload, stop_notice
-from jhub_kit.views.notices import StudentNotices, server_of
+from jhub_kit.views.dashboard import SERVICE_NAME
+from jhub_kit.views.dashboard.lab_notices import (
+    NOTICES_ENV,
+    PATH,
+    POLL_SECONDS,
+    answer,
+    payload,
+    routes,
+    settings_from_env,
+    stop_notice,
+)
+from jhub_kit.views.notices import StudentNotices, idle_inputs_of
 
 pytestmark = pytest.mark.unit
 
@@ -154,7 +168,13 @@ def test_the_scripts_name_carries_its_hash():
 
 # -- the extension, run as JupyterLab loads it ----------------------------------------
 
-OWNER = {"hubPrefix": "/hub/", "hubUser": "ann", "hubServerUser": "ann", "hubHost": ""}
+OWNER = {
+    "hubPrefix": "/hub/",
+    "hubUser": "ann",
+    "hubServerUser": "ann",
+    "hubHost": "",
+    "token": "ann-token",
+}
 WARN = {"kind": "warning", "key": "max-age", "text": "stopped at about 14:32"}
 
 
@@ -193,8 +213,9 @@ def test_a_warning_is_shown_kept_updated_and_dismissed():
     out = play(answers=[ok(WARN, poll=45), ok(WARN), ok(later), ok()])
     assert out["plugins"] == [{"id": "jhub-kit-notices:plugin", "autoStart": True}]
     assert out["fetches"][0] == {
-        "url": "/hub/jhub-kit/notices?server=",
-        "credentials": "same-origin",
+        "url": f"/services/{SERVICE_NAME}/{PATH}?server=",
+        "headers": {"Authorization": "token ann-token"},
+        "credentials": "omit",
         "cache": "no-store",
     }
     assert len(out["fetches"]) == 4
@@ -235,8 +256,9 @@ def test_an_information_is_shown_once_and_closes():
         ({**OWNER, "hubUser": "teach-a"}, "http://hub.test"),  # a teacher in ann's server
         ({**OWNER, "hubHost": "https://hub.example.org"}, "https://ann.example.org"),
         ({**OWNER, "hubPrefix": ""}, "http://hub.test"),  # not behind a hub
+        ({**OWNER, "token": ""}, "http://hub.test"),
     ],
-    ids=["a-teacher-looks", "subdomain-host", "no-hub"],
+    ids=["a-teacher-looks", "subdomain-host", "no-hub", "no-token"],
 )
 def test_nobody_else_is_asked_for(config, origin):
     out = play(config=config, origin=origin, answers=[ok(WARN)])
@@ -244,9 +266,9 @@ def test_nobody_else_is_asked_for(config, origin):
 
 
 def test_a_named_server_asks_for_its_own():
-    config = {**OWNER, "hubServerName": "gpu 1", "hubPrefix": "/base/hub"}
+    config = {**OWNER, "hubServerName": "gpu 1", "hubPrefix": "/base/hub/"}
     out = play(config=config, answers=[ok()])
-    assert out["fetches"][0]["url"] == "/base/hub/jhub-kit/notices?server=gpu%201"
+    assert out["fetches"][0]["url"] == f"/base/services/{SERVICE_NAME}/{PATH}?server=gpu%201"
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -280,12 +302,30 @@ def test_without_jupyterlabs_notifications_nothing_is_executed():
     assert len(out["fetches"]) == 1 and out["commands"] == []
 
 
-# -- the hub's answer -----------------------------------------------------------------
+# -- the service's answer ------------------------------------------------------------
+
+NOW = datetime.now(timezone.utc)
+SETTINGS = {"warning": 300, "culler_timeout": 3600, "check_every": 60}
+
+
+def server(started_min_ago: int = 1, max_age: int | None = None, ready=True, event=None):
+    """A server as the hub's REST API shows it to the dashboard (its state too)."""
+    started = (NOW - timedelta(minutes=started_min_ago)).isoformat().replace("+00:00", "Z")
+    kit: dict = {}
+    if max_age is not None:
+        kit["quota"] = Quota(max_age=max_age).to_state()
+    if event:
+        kit["last_event"] = event
+    return {
+        "ready": ready,
+        "pending": None,
+        "started": started if ready else None,
+        "last_activity": started,
+        "state": {"jhub_kit": kit} if kit else {},
+    }
 
 
 def test_the_answer():
-    from datetime import datetime, timedelta, timezone
-
     notices = [{**WARN, "extra": 1}, {"kind": "stopped", "key": "s", "text": "t", "at": "x"}]
     now = datetime(2026, 12, 7, 15, 30, tzinfo=timezone(timedelta(hours=1)))
     assert payload("ann", "", notices, now) == {
@@ -297,51 +337,130 @@ def test_the_answer():
     }
 
 
+EVENT = {"text": "Your last server was stopped by the idle culler", "at": "2026-12-07T14:31Z"}
+
+
 @pytest.mark.parametrize(
-    "active, event, expected",
+    "model, expected",
     [
-        (False, {"text": "Stopped by the idle culler", "at": "2026-12-07T14:31:00+00:00"}, 1),
-        (True, {"text": "Stopped by the idle culler", "at": "2026-12-07T14:31:00+00:00"}, 0),
-        (False, None, 0),
-        (False, {"text": "", "at": "2026-12-07T14:31:00+00:00"}, 0),
+        (server(ready=False, event=EVENT), [{"kind": "stopped", "key": "stopped", **EVENT}]),
+        (server(event=EVENT), []),  # running again
+        ({**server(ready=False, event=EVENT), "pending": "spawn"}, []),  # starting
+        (server(ready=False), []),
+        (server(ready=False, event={"text": "", "at": "x"}), []),
+        (None, []),
     ],
-    ids=["stopped", "running-again", "no-event", "no-text"],
+    ids=["stopped", "running-again", "starting", "no-event", "no-text", "no-server"],
 )
-def test_why_the_server_stopped(active, event, expected):
-    sp = SimpleNamespace(active=active, last_event=event)
-    said = stop_notice(sp)
-    assert len(said) == expected
-    if said:
-        assert said[0] == {"kind": "stopped", "key": "stopped", **event}
-    assert stop_notice(None) == []
+def test_why_the_server_stopped(model, expected):
+    assert stop_notice(model) == expected
 
 
-def _spawner(started_min_ago: int, max_age: int):
-    from datetime import datetime, timedelta, timezone
-
-    started = datetime.now(timezone.utc) - timedelta(minutes=started_min_ago)
-    return SimpleNamespace(
-        ready=True,
-        orm_spawner=SimpleNamespace(last_activity=started, started=started),
-        quota=SimpleNamespace(idle_timeout=None, max_age=max_age),
-    )
-
-
-def test_the_notices_of_a_named_server():
-    made = []
-    spawners = _SpawnerDict(lambda name: made.append(name))
-    spawners[""] = _spawner(1, 0)  # the default server: no rule near
-    spawners["gpu"] = _spawner(1, 180)  # 3m max age: the warning applies at once
-    user = SimpleNamespace(name="ann", spawners=spawners, spawner=spawners[""])
-    notices = StudentNotices("", "", warning=300, culler_timeout=3600, check_every=60)
-    assert notices(user) == []
-    assert [n["key"] for n in notices(user, "gpu")] == ["max-age"]
-    assert notices(user, "nope") == []
-    assert server_of(user, "nope") is None and made == []  # none made by asking
+def test_the_notices_of_each_server_from_the_hubs_model():
+    user = {
+        "name": "ann",
+        "servers": {
+            "": server(1),  # the culler's rule: no warning near
+            "gpu": server(1, max_age=180),  # 3m: within the 5m warning at once
+            "old": server(ready=False, event=EVENT),
+        },
+    }
+    notices = StudentNotices("", "", **SETTINGS)
+    said = {name: answer(notices, user, name, NOW)["notices"] for name in ("", "gpu", "old", "x")}
+    assert said[""] == [] and said["x"] == []
+    assert [n["key"] for n in said["gpu"]] == ["max-age"]
+    assert "maximum age of 3m" in said["gpu"][0]["text"]
+    assert said["old"] == [{"kind": "stopped", "key": "stopped", **EVENT}]
+    assert idle_inputs_of(server(1, max_age=180)).max_age == 180
+    # a record that cannot be read: the culler's own rule
+    broken = {**server(1), "state": {"jhub_kit": {"quota": {"nonsense": 1}}}}
+    assert idle_inputs_of(broken).max_age is None
 
 
-def test_the_handler_records_no_activity():
-    assert NoticesHandler._record_activity(object(), object()) is False
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, None),
+        ({NOTICES_ENV: json.dumps(SETTINGS)}, SETTINGS),
+        ({NOTICES_ENV: '{"warning": 60}'}, {"warning": 60, "culler_timeout": 0, "check_every": 0}),
+    ],
+)
+def test_the_settings_the_hub_hands_over(env, expected):
+    assert settings_from_env(env) == expected
+
+
+class TokenAuth(HubAuth):
+    """The hub's answer to ``GET /hub/api/user`` with a token, without a hub."""
+
+    def user_for_token(self, token, use_cache=True, session_id="", *, sync=True):
+        async def ask():
+            return {"ann-token": {"kind": "user", "name": "ann"}}.get(token)
+
+        return ask()
+
+
+class UsersAPI:
+    """The hub's REST API as the dashboard's client asks it, without a hub."""
+
+    def __init__(self, users):
+        self.users, self.asked = users, []
+
+    def request(self, method, path, ok=(200,), **kw):
+        self.asked.append((method, path, kw))
+        return self.users[path.rsplit("/", 1)[1]]
+
+
+@pytest.fixture
+async def service():
+    """The notices' route of the dashboard on a port of its own, ``ann`` known to the
+    collector with her default server running, her server ``old`` stopped."""
+    from tornado.httpserver import HTTPServer
+    from tornado.web import Application
+
+    from jhub_kit.views.dashboard.app import Collector
+
+    stopped = {"name": "ann", "servers": {"old": server(ready=False, event=EVENT)}}
+    collector = Collector(UsersAPI({"ann": stopped}), "")
+    collector.users = {"ann": {"name": "ann", "servers": {"": server(1, max_age=180)}}}
+    prefix = "/services/class-dashboard/"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(NOTICES_ENV, json.dumps(SETTINGS))
+        handlers = routes(prefix, "")
+    auth = TokenAuth(api_token="unused", api_url="http://127.0.0.1:1/hub/api")
+    app = Application(handlers, hub_auth=auth, collector=collector)
+    http = HTTPServer(app)
+    [sock] = bind_sockets(0, "127.0.0.1")
+    http.add_sockets([sock])
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}{prefix}{PATH}", collector.api
+    http.stop()
+
+
+async def _get(url, token=""):
+    from tornado.httpclient import AsyncHTTPClient
+
+    headers = {"Authorization": f"token {token}"} if token else {}
+    r = await AsyncHTTPClient().fetch(url, headers=headers, raise_error=False)
+    return r.code, json.loads(r.body or b"{}")
+
+
+async def test_the_service_answers_the_tokens_user_only(service):
+    url, api = service
+    assert (await _get(url))[0] == 403  # no token
+    assert (await _get(url, "someone-else"))[0] == 403  # the hub knows no such token
+    code, body = await _get(url, "ann-token")
+    assert code == 200 and body["user"] == "ann" and body["server"] == ""
+    assert [n["key"] for n in body["notices"]] == ["max-age"]
+    assert api.asked == []  # a running server: from what the dashboard read last
+    code, body = await _get(url + "?server=old", "ann-token")  # stopped: asked now
+    assert code == 200 and body["notices"] == [{"kind": "stopped", "key": "stopped", **EVENT}]
+    assert api.asked == [("GET", "/users/ann", {"params": {"include_stopped_servers": 1}})]
+
+
+async def test_the_service_without_the_hubs_settings_answers_404():
+    from jhub_kit.views.dashboard.lab_notices import NoticesHandler
+
+    assert routes("/p/", "")[0][1] is NoticesHandler
+    assert routes("/p/", "")[0][2] == {"notices": None}  # NOTICES_ENV unset here
 
 
 # -- the bundle -----------------------------------------------------------------------
@@ -358,43 +477,40 @@ def _configured(**kit):
     return c
 
 
-def _notice_handlers(c):
-    return [h for h in c.JupyterHub.get("extra_handlers", []) if NoticesHandler in h]
+def _handed_over(c):
+    """What the hub hands the dashboard for the notices (None: they are off)."""
+    (board,) = [s for s in c.JupyterHub.services if s["name"] == SERVICE_NAME]
+    return settings_from_env(board["environment"])
 
 
-def test_the_bundle_serves_them_and_turns_them_on():
-    from jhub_kit.config import JhubKit, add_lab_notices
-
-    c = _configured()
-    (handler,) = _notice_handlers(c)
-    assert handler[0] == "/jhub-kit/notices"
-    # the hub page's notices, shared (one cache of the files)
-    assert handler[2]["notices"] is c.JupyterHub.template_vars["jhub_kit_notices"]
+def test_the_bundle_turns_them_on():
+    c = _configured(idle_timeout=7200, idle_warning="10m", idle_check_every=60)
     assert c.QuotaDockerSpawner.lab_notices is True
-    from jhub_kit.spawners.docker import QuotaDockerSpawner
-
-    add_lab_notices(c, JhubKit(config=c), QuotaDockerSpawner)  # idempotent
-    assert len(_notice_handlers(c)) == 1
+    assert _handed_over(c) == {"warning": 600, "culler_timeout": 7200, "check_every": 60}
+    assert not c.JupyterHub.get("extra_handlers")  # JupyterHub's deprecated way: not used
 
 
 @pytest.mark.parametrize(
     "kit",
     [
         {"lab_notices": False},
+        {"dashboard": False},  # nobody to answer the extension
         {"idle_timeout": 0},  # no culler, no teachers: nothing to say
         {"idle_warning": "0"},
     ],
-    ids=["off", "no-culler", "no-warning"],
+    ids=["off", "no-dashboard", "no-culler", "no-warning"],
 )
 def test_the_bundle_leaves_them_out(kit):
     c = _configured(**kit)
-    assert _notice_handlers(c) == []
     assert "lab_notices" not in c.QuotaDockerSpawner
+    if kit.get("dashboard") is not False:
+        assert _handed_over(c) is None
 
 
 def test_teachers_alone_are_enough():
     c = _configured(idle_timeout=0, teachers={"ada": ["class-a"]})
-    assert len(_notice_handlers(c)) == 1
+    assert c.QuotaDockerSpawner.lab_notices is True
+    assert _handed_over(c) == {"warning": 0, "culler_timeout": 0, "check_every": 0}
 
 
 def test_a_site_that_sets_the_spawners_option_keeps_it():

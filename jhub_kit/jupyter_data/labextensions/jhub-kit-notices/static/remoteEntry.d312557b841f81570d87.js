@@ -11,9 +11,10 @@
  * uses the commands of @jupyterlab/apputils-extension:notification
  * (apputils:notify, apputils:update-notification, apputils:dismiss-notification).
  *
- * It asks the hub (GET <hubPrefix>jhub-kit/notices?server=<server name>, the
- * hub's login cookie, same origin) at the start and then as often as the hub
- * says, never the server (a poll of the server would count as its activity).
+ * It asks the class dashboard's service, beside the hub (GET
+ * <base>services/class-dashboard/api/notices?server=<server name>, with the
+ * token JupyterLab's page holds, same origin) at the start and then as often as
+ * it says, never the server (a poll of the server would count as its activity).
  * A warning stays on screen while the hub gives it; an information is shown
  * once; why the server stopped, once, if it stopped while the page was open.
  * Only the server's owner is told: a teacher looking at a student's server is not.
@@ -23,6 +24,7 @@
   'use strict';
 
   var NAME = 'jhub-kit-notices';
+  var SERVICE = 'services/class-dashboard/'; // jhub_kit.views.dashboard.SERVICE_NAME
   var DEFAULT_POLL = 60; // s, when the hub does not say
   var INFO_CLOSE = 15000; // ms an information stays on screen
   var COMMANDS = {
@@ -31,20 +33,27 @@
     dismiss: 'apputils:dismiss-notification'
   };
 
-  /** Where to ask and whether to (the owner of the server only). */
+  /**
+   * Where to ask and with what: the class dashboard's service, beside the hub
+   * (JupyterHub's base URL is hubPrefix without its "hub/"), with the token of
+   * the page. The owner of the server only.
+   */
   function target(config) {
     var prefix = config.hubPrefix || '';
     var owner = config.hubServerUser || config.hubUser || '';
-    if (!prefix || !config.hubUser || config.hubUser !== owner) {
+    if (!prefix || !config.token || !config.hubUser || config.hubUser !== owner) {
       return null;
     }
-    // another origin (c.JupyterHub.subdomain_host): the hub's cookie is not sent
+    // another origin (c.JupyterHub.subdomain_host): the service is not this page's
     if (config.hubHost && config.hubHost !== config.origin) {
       return null;
     }
-    var base = prefix.charAt(prefix.length - 1) === '/' ? prefix : prefix + '/';
+    var base = prefix.replace(/hub\/?$/, '');
     var server = encodeURIComponent(config.hubServerName || '');
-    return (config.hubHost || '') + base + 'jhub-kit/notices?server=' + server;
+    return {
+      url: base + SERVICE + 'api/notices?server=' + server,
+      headers: { Authorization: 'token ' + config.token }
+    };
   }
 
   /**
@@ -142,13 +151,13 @@
   }
 
   /**
-   * Ask the hub now and then (``fetch``, ``setTimeout``: the window's). Stops for
-   * good on 401/403/404 (logged out, not the bundle's hub); tries again later on
-   * anything else.
+   * Ask now and then (``fetch``, ``setTimeout``: the window's). Stops for good on
+   * 401/403/404 (a token the hub no longer knows, no dashboard, not the bundle's
+   * hub); tries again later on anything else.
    */
-  function poll(url, show, fetch, setTimeout, log) {
+  function poll(where, show, fetch, setTimeout, log) {
     function once() {
-      return fetch(url, { credentials: 'same-origin', cache: 'no-store' })
+      return fetch(where.url, { headers: where.headers, credentials: 'omit', cache: 'no-store' })
         .then(function (response) {
           if ([401, 403, 404].indexOf(response.status) >= 0) {
             log('jhub-kit-notices: the hub answers ' + response.status + ', not asking again');
@@ -192,15 +201,15 @@
     activate: function (app) {
       var config = pageConfig(window.document);
       config.origin = window.location.origin;
-      var url = target(config);
-      if (!url) {
+      var where = target(config);
+      if (!where) {
         return;
       }
       var show = notifier(app.commands).apply;
       var log = function (text) {
         window.console.debug(text);
       };
-      var asking = poll(url, show, window.fetch.bind(window), window.setTimeout.bind(window), log);
+      var asking = poll(where, show, window.fetch.bind(window), window.setTimeout.bind(window), log);
       // after the restore: the notification plugin's commands are there
       app.restored.then(function () {
         return asking.once();
