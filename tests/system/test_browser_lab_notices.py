@@ -2,8 +2,9 @@
 Chromium through Playwright, a hub from the bundle with its idle culler, loopfile
 homes, a warm pool): a student whose server reaches its ``max_age`` within the
 idle warning (``max_age`` 3m, ``idle_warning`` 5m: the warning applies at once)
-sees it as a JupyterLab notification, on a server started cold and on one from
-the warm pool (a profile with members of its own); a student with no rule near
+sees it as a JupyterLab notification, on a default server started cold and on a
+named server from the warm pool (a profile with members of its own: the notice
+is the named server's own); a student with no rule near
 sees none; the page logs nothing of the extension's; the class dashboard's
 endpoint refuses a request without a user's token. Screenshots are kept."""
 
@@ -13,12 +14,13 @@ import asyncio
 import json
 import re
 import time
+from typing import Any
 
 import pytest
 import requests
 from conftest import TEST_PREFIX
-from hubutil import bundle_config_file, ensure_user, running_hub, spawn_request
-from jupyterhub.tests.utils import public_url
+from hubutil import bundle_config_file, ensure_user, in_client_thread, running_hub
+from jupyterhub.tests.utils import auth_header, public_url
 from jupyterhub.utils import url_path_join
 from test_browser import (  # noqa: F401 - fixtures are found by name
     MS,
@@ -44,6 +46,7 @@ c.JhubKit.idle_warning = "5m"
 c.JhubKit.dashboard_user = ""  # the hub's user (test_teachers_hub runs it as nobody)
 """
 EXTRA = """\
+c.JupyterHub.allow_named_servers = True
 c.QuotaDockerSpawner.disk_limit = "40M"
 c.QuotaDockerSpawner.poll_interval = 2
 c.QuotaDockerSpawner.pool_dir = {pool!r}
@@ -56,20 +59,28 @@ c.QuotaDockerSpawner.profile_list = [
 WARNING = "it reaches its maximum age of 3m"
 
 
-async def start(app, name: str, profile: str) -> None:
-    r = await spawn_request(app, name, json={"profile": profile})
+async def start(app, name: str, profile: str, server: str = "") -> Any:
+    """Start ``name``'s server ``server`` ("": the default one) with ``profile``."""
+    path = f"users/{name}/servers/{server}" if server else f"users/{name}/server"
+    url = url_path_join(public_url(app), "hub/api", path)
+    headers = {**auth_header(app.db, "admin"), "Sec-Fetch-Mode": "cors"}
+    r = await in_client_thread(
+        requests.post, url, headers=headers, json={"profile": profile}, timeout=120
+    )
     assert r.status_code in (201, 202), (r.status_code, r.text)
-    user = app.users[name]
+    spawner = app.users[name].spawners[server]
     deadline = time.monotonic() + 120
-    while user.spawner.pending:
+    while spawner.pending:
         assert time.monotonic() < deadline, f"{name}'s server never became ready"
         await asyncio.sleep(0.2)
-    assert user.running, f"{name}'s server is not running"
+    assert spawner.ready, f"{name}'s server {server!r} is not running"
+    return spawner
 
 
-async def lab_with_notices(browser, app, name: str):  # noqa: F811
-    """``name`` logs in and lands in JupyterLab; the page, the hub's first answer to
-    the extension, and what the page logged of the extension's."""
+async def lab_with_notices(browser, app, name: str, server: str = ""):  # noqa: F811
+    """``name`` logs in and opens JupyterLab in their server ``server`` (the default
+    one: where the login lands); the page, the dashboard's first answer to the
+    extension, and what the page logged of the extension's."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
     said: list[str] = []
@@ -83,6 +94,9 @@ async def lab_with_notices(browser, app, name: str):  # noqa: F811
     asked = f"{SERVICE_NAME}/{PATH}"
     async with page.expect_response(lambda r: asked in r.url, timeout=120 * MS) as answer:
         await login(page, app, name)
+        if server:  # the login goes to the default server's page
+            await page.wait_for_url(re.compile(r"/hub/(?!login)"), timeout=60 * MS)
+            await page.goto(url_path_join(public_url(app), "user", name, server, "lab"))
         await wait_for_lab(page, timeout=120)
     response = await answer.value
     assert response.status == 200, await response.text()
@@ -91,7 +105,7 @@ async def lab_with_notices(browser, app, name: str):  # noqa: F811
 
 
 @pytest.mark.usefixtures("net", "chp", "mount_area", "docker_debug")
-async def test_a_student_sees_the_warning_in_jupyterlab_cold_and_pooled(
+async def test_a_student_sees_the_warning_in_jupyterlab_cold_pooled_and_named(
     browser,  # noqa: F811
     shots,  # noqa: F811
     docker_client,
@@ -112,11 +126,14 @@ async def test_a_student_sees_the_warning_in_jupyterlab_cold_and_pooled(
         while not pool.ready:
             assert time.monotonic() < deadline, f"the pool never filled: {pool.status()}"
             await asyncio.sleep(0.2)
-        await asyncio.gather(
-            start(app, "ann", "python"), start(app, "cat", "warm"), start(app, "bob", "python")
+        # ann's default server cold, cat's named server "exam" from the pool
+        ann_sp, cat_sp, _ = await asyncio.gather(
+            start(app, "ann", "python"),
+            start(app, "cat", "warm", "exam"),
+            start(app, "bob", "python"),
         )
-        assert app.users["ann"].spawner.pool_member == "", "ann's start should be cold"
-        assert app.users["cat"].spawner.pool_member, "cat's start should come from the pool"
+        assert ann_sp.pool_member == "", "ann's start should be cold"
+        assert cat_sp.pool_member, "cat's start should come from the pool"
         started = time.monotonic()
 
         # no token, or one the hub does not know: refused, and nobody's notices
@@ -126,10 +143,12 @@ async def test_a_student_sees_the_warning_in_jupyterlab_cold_and_pooled(
             assert r.status_code == 403 and "notices" not in r.text, (r.status_code, r.text)
 
         ann, cat, bob = await asyncio.gather(
-            *(lab_with_notices(browser, app, name) for name in ("ann", "cat", "bob"))
+            lab_with_notices(browser, app, "ann"),
+            lab_with_notices(browser, app, "cat", "exam"),
+            lab_with_notices(browser, app, "bob"),
         )
-        for name, (page, answer, said) in (("ann", ann), ("cat", cat)):
-            assert answer["user"] == name and answer["server"] == ""
+        for name, server, (page, answer, said) in (("ann", "", ann), ("cat", "exam", cat)):
+            assert (answer["user"], answer["server"]) == (name, server)
             assert [n["key"] for n in answer["notices"]] == ["max-age"], answer
             toast = page.get_by_text(re.compile(re.escape(WARNING)))
             await toast.first.wait_for(timeout=30 * MS)
