@@ -539,8 +539,9 @@ def notice_settings(kit: JhubKit) -> dict[str, int]:
 def lab_notices_on(c: Config, kit: JhubKit) -> bool:
     """Whether the students' JupyterLab shows their notices (``JhubKit.lab_notices``):
     the class dashboard answers the extension, and a student may have a notice (the
-    culler runs and warns, or teachers act from the dashboard)."""
-    if not (kit.lab_notices and kit.dashboard):
+    culler runs and warns, or teachers act from the dashboard). Never on a swarm
+    (the extension is a folder of the hub's host: QuotaSwarmSpawner.lab_notices)."""
+    if not (kit.lab_notices and kit.dashboard) or kit.engine == "swarm":
         return False
     warns = kit.idle_timeout > 0 and kit.idle_warning_seconds() > 0
     return warns or bool(kit.teachers or _courses_have_teachers(c))

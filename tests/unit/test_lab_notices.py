@@ -523,6 +523,12 @@ def test_a_site_that_sets_the_spawners_option_keeps_it():
     assert "lab_notices" not in c.QuotaDockerSpawner
 
 
+def test_the_bundle_on_a_swarm_leaves_them_out():
+    c = _configured(engine="swarm")
+    assert "lab_notices" not in c.QuotaSwarmSpawner and "lab_notices" not in c.QuotaDockerSpawner
+    assert _handed_over(c) is None
+
+
 def test_a_swarm_gets_none_and_says_so_once(caplog):
     from jhub_kit.spawners.swarm import QuotaSwarmSpawner
 
