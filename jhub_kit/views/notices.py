@@ -85,7 +85,8 @@ def idle_warning(
     extended: datetime | None,
 ) -> dict[str, str] | None:
     """The warning shown ``warning`` seconds before the idle culler stops the server
-    (None: no cull is near). ``culler_timeout``: the culler's own (0: none runs)."""
+    (None: no cull is near). ``culler_timeout``: the culler's own (0: none runs).
+    ``short``, where ``text`` is long: what a JupyterLab notification shows."""
     if warning <= 0 or culler_timeout <= 0:
         return None
     later = f" (or up to {format_duration(check_every)} later)" if check_every else ""
@@ -113,6 +114,9 @@ def idle_warning(
         f"no activity since {_clock(last)}, and servers are stopped after "
         f"{format_duration(limit)} without activity. Use it (run a cell, open a "
         "notebook) to keep it running.",
+        # JupyterLab's notifications show 140 characters on screen
+        "short": f"Your server stops at about {_clock(end)}{later}: idle since "
+        f"{_clock(last)}. Run a cell to keep it running.",
     }
 
 

@@ -48,7 +48,7 @@ from jhub_kit.views.dashboard.lab_notices import (
     settings_from_env,
     stop_notice,
 )
-from jhub_kit.views.notices import StudentNotices, idle_inputs_of
+from jhub_kit.views.notices import IdleInputs, StudentNotices, idle_inputs_of, idle_warning
 
 pytestmark = pytest.mark.unit
 
@@ -338,6 +338,20 @@ def test_the_answer():
 
 
 EVENT = {"text": "Your last server was stopped by the idle culler", "at": "2026-12-07T14:31Z"}
+
+
+def test_what_jupyterlab_shows_fits_its_notification():
+    """JupyterLab 4's notification shows the first 140 characters of a message (its
+    apputils-extension's toast), the whole in the notification center."""
+    idle_server = IdleInputs(NOW - timedelta(minutes=58), NOW - timedelta(hours=3), 3600, None)
+    aged = IdleInputs(NOW, NOW - timedelta(hours=25, minutes=58), 0, 86400 + 7200 + 59)
+    for idle in (idle_server, aged):
+        warned = idle_warning(
+            idle, NOW, warning=600, culler_timeout=3600, check_every=5400, extended=None
+        )
+        [shown] = payload("ann", "", [warned], NOW)["notices"]
+        assert len(shown["text"]) <= 140, shown["text"]
+        assert shown["text"] == warned.get("short", warned["text"])
 
 
 @pytest.mark.parametrize(

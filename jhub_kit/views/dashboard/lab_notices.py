@@ -55,11 +55,14 @@ def payload(
 ) -> dict[str, Any]:
     """The answer: whose, which server, the notices (``kind``: ``warning`` stays on
     screen until it no longer applies, ``info`` is shown once, ``stopped`` once if
-    it is later than the page's first answer), the hub's time, when to ask again."""
+    it is later than the page's first answer; a notice's ``short`` text where it has
+    one: JupyterLab shows 140 characters of a notification), the hub's time, when
+    to ask again."""
+    said = [{**n, "text": n.get("short") or n.get("text", "")} for n in notices]
     return {
         "user": user,
         "server": server,
-        "notices": [{k: str(n[k]) for k in FIELDS if k in n} for n in notices],
+        "notices": [{k: str(n[k]) for k in FIELDS if k in n} for n in said],
         "now": now.astimezone(timezone.utc).isoformat(),
         "poll": poll,
     }
