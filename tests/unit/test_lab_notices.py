@@ -42,6 +42,7 @@ from jhub_kit.views.dashboard.lab_notices import (
     NOTICES_ENV,
     PATH,
     POLL_SECONDS,
+    TokenOwners,
     answer,
     payload,
     routes,
@@ -474,7 +475,26 @@ async def test_the_service_without_the_hubs_settings_answers_404():
     from jhub_kit.views.dashboard.lab_notices import NoticesHandler
 
     assert routes("/p/", "")[0][1] is NoticesHandler
-    assert routes("/p/", "")[0][2] == {"notices": None}  # NOTICES_ENV unset here
+    assert routes("/p/", "")[0][2]["notices"] is None  # NOTICES_ENV unset here
+
+
+async def test_whose_token_is_remembered_for_a_while():
+    asked = []
+
+    class Counting(TokenAuth):
+        def user_for_token(self, token, use_cache=True, session_id="", *, sync=True):
+            asked.append(token)
+            return super().user_for_token(token, sync=sync)
+
+    auth = Counting(api_token="unused", api_url="http://127.0.0.1:1/hub/api")
+    owners = TokenOwners(ttl=600, most=2)
+    assert await owners.name(auth, "ann-token", now=0) == "ann"
+    assert await owners.name(auth, "ann-token", now=599) == "ann"
+    assert asked == ["ann-token"]  # once in ten minutes
+    assert await owners.name(auth, "ann-token", now=601) == "ann"
+    assert await owners.name(auth, "nobody's", now=601) is None
+    assert await owners.name(auth, "nobody's", now=602) is None  # a refusal is not kept
+    assert asked == ["ann-token", "ann-token", "nobody's", "nobody's"]
 
 
 # -- the bundle -----------------------------------------------------------------------

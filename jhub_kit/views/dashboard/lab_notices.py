@@ -8,9 +8,10 @@ server has stopped, why (the page of JupyterLab stays open).
 
 - **Whose**: T is the token JupyterLab's page holds (``PageConfig.token``, which
   jupyterhub-singleuser sets to the user's OAuth token for the server). The hub
-  says whose it is (``GET /hub/api/user`` with it, cached for a minute by
-  :class:`~jupyterhub.services.auth.HubAuth`); the answer is that user's own, and
-  no other user can be named. No token, or one the hub does not know: 403.
+  says whose it is (``GET /hub/api/user`` with it, remembered :data:`TOKEN_TTL`
+  seconds: the hub counts each asking as the user's activity, never as the
+  server's); the answer is that user's own, and no other user can be named. No
+  token, or one the hub does not know: 403.
 - **Why here**: JupyterHub adds HTTP endpoints through services (its
   ``extra_handlers`` is deprecated since 3.1), and this service already reads the
   servers' state (``admin:server_state``), the teachers' audit log and extensions,
@@ -23,8 +24,10 @@ server has stopped, why (the page of JupyterLab stays open).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +47,37 @@ PATH = "api/notices"
 POLL_SECONDS = 60
 #: the fields of a notice the extension reads (``at``: only a stop's)
 FIELDS = ("kind", "key", "text", "at")
+#: how long the hub's word on whose a token is holds here, in seconds: each asking
+#: counts as the user's activity in the hub (a write to its database), and an open
+#: JupyterLab asks every minute
+TOKEN_TTL = 600
+
+
+class TokenOwners:
+    """Whose each token is, as the hub said in the last :data:`TOKEN_TTL` seconds (by
+    the token's digest; at most ``most`` remembered)."""
+
+    def __init__(self, ttl: float = TOKEN_TTL, most: int = 10_000):
+        self.ttl, self.most = ttl, most
+        self._known: dict[str, tuple[str, float]] = {}
+
+    async def name(self, auth: Any, token: str, now: float | None = None) -> str | None:
+        """The user's name for ``token`` (``auth``: a HubAuth), None for no user's."""
+        now = time.monotonic() if now is None else now
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        known = self._known.get(digest)
+        if known is not None and known[1] > now:
+            return known[0]
+        who = await auth.user_for_token(token, sync=False)
+        if not who or who.get("kind", "user") != "user":
+            self._known.pop(digest, None)
+            return None
+        if len(self._known) >= self.most:
+            self._known = {k: v for k, v in self._known.items() if v[1] > now}
+            if len(self._known) >= self.most:
+                self._known.clear()
+        self._known[digest] = (str(who["name"]), now + self.ttl)
+        return str(who["name"])
 
 
 def payload(
@@ -105,8 +139,8 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, int] | None:
 class NoticesHandler(web.RequestHandler):
     """``GET`` the notices of the token's user (see the module)."""
 
-    def initialize(self, notices: StudentNotices | None) -> None:
-        self.notices = notices
+    def initialize(self, notices: StudentNotices | None, owners: TokenOwners) -> None:
+        self.notices, self.owners = notices, owners
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
@@ -122,15 +156,14 @@ class NoticesHandler(web.RequestHandler):
             return self._refuse(404, "The hub gives no notices for JupyterLab")
         auth = self.settings["hub_auth"]
         token = auth.get_token(self, in_cookie=False)
-        who = await auth.user_for_token(token, sync=False) if token else None
-        if not who or who.get("kind", "user") != "user":
+        name = await self.owners.name(auth, token) if token else None
+        if name is None:
             return self._refuse(403, "No user's token")
         server = self.get_argument("server", "")
-        user = self.settings["collector"].users.get(who["name"])
+        user = self.settings["collector"].users.get(name)
         if not running(user, server):  # just started, or stopped: ask the hub now
             from .app import _on_daemon_thread  # (app imports this module)
 
-            name = who["name"]
             user = await _on_daemon_thread(lambda: self._user(name))
         self.finish(json.dumps(answer(self.notices, user, server, datetime.now(timezone.utc))))
 
@@ -157,4 +190,5 @@ def routes(prefix: str, audit_log: str) -> list[tuple[str, type, dict[str, Any]]
     notices = None
     if found is not None:
         notices = StudentNotices(audit_log, extensions_file_for(audit_log), **found)
-    return [(url_path_join(prefix, PATH), NoticesHandler, {"notices": notices})]
+    handler = {"notices": notices, "owners": TokenOwners()}
+    return [(url_path_join(prefix, PATH), NoticesHandler, handler)]
