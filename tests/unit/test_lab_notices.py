@@ -193,7 +193,7 @@ def play(config=OWNER, answers=(), origin="http://hub.test", **more) -> dict:
         **more,
     }
     run = subprocess.run(
-        [node, str(HARNESS)], input=json.dumps(scenario), capture_output=True, text=True
+        [node, str(HARNESS)], input=json.dumps(scenario), capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
