@@ -431,7 +431,7 @@ class KitSpawner(
         environment and arguments (what the pool's key ignores)."""
         engine = await self.engine_inputs()  # first: it evaluates the callables
         courses_env = self.course_env() if identity else {}
-        lab_notices = self.lab_notices_here()
+        lab_notices = await self.lab_notices_here()
         inputs = SpecInputs(
             image=self.image,
             command=await self.base_command(),
@@ -454,9 +454,9 @@ class KitSpawner(
         )
         return make_spec(inputs)
 
-    def lab_notices_here(self) -> bool:
+    async def lab_notices_here(self) -> bool:
         """Whether this engine's servers get the kit's JupyterLab notices
-        (:attr:`lab_notices`; an engine whose servers cannot see the hub's files
+        (:attr:`lab_notices`; an engine whose host does not see the kit's files
         says no)."""
         return bool(self.lab_notices)
 

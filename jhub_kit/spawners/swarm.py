@@ -229,7 +229,7 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
             "security": await self.security_host_config(),
         }
 
-    def lab_notices_here(self) -> bool:
+    async def lab_notices_here(self) -> bool:
         """Never on a swarm: the kit's extension is a folder on the hub's host, a bind
         mount of it does not exist on the other nodes (the hub page still warns)."""
         if self.lab_notices and not seen(self._engine_key).lab_notices_said:
