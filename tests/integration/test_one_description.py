@@ -202,7 +202,11 @@ CASES = {
     # every member has, found through JUPYTER_PATH (handed over with the identity)
     # before the spawner's own value, on both paths
     "lab-notices": Case(
-        spawner={"lab_notices": True, "environment": {"JUPYTER_PATH": "/opt/site-jupyter"}},
+        spawner={
+            "home_provisioner": "directory",
+            "lab_notices": True,
+            "environment": {"JUPYTER_PATH": "/opt/site-jupyter"},
+        },
         lab_extensions=("jhub-kit-notices",),
     ),
     # the student's ~/.local (here a read-only folder mounted there) holds a package

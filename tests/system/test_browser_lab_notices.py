@@ -47,6 +47,7 @@ c.JhubKit.dashboard_user = ""  # the hub's user (test_teachers_hub runs it as no
 """
 EXTRA = """\
 c.JupyterHub.allow_named_servers = True
+c.Authenticator.admin_users = {{"admin"}}  # the test's API caller
 c.QuotaDockerSpawner.disk_limit = "40M"
 c.QuotaDockerSpawner.poll_interval = 2
 c.QuotaDockerSpawner.pool_dir = {pool!r}
@@ -115,7 +116,7 @@ async def test_a_student_sees_the_warning_in_jupyterlab_cold_pooled_and_named(
     docker_client.images.get(test_image).tag(*OTHER.split(":"))
     extra = EXTRA.format(pool=str(tmp_path / "pool"), other=OTHER)
     cfg = bundle_config_file(
-        tmp_path, test_image, NET, "ann\ncat\nbob\n", extra, before=BEFORE, idle=3600
+        tmp_path, test_image, NET, "admin admin\nann\ncat\nbob\n", extra, before=BEFORE, idle=3600
     )
     t0 = time.monotonic()
     async with running_hub(PyFileConfigLoader(cfg.name, str(tmp_path)).load_config()) as app:
