@@ -98,7 +98,9 @@ async def lab_with_notices(browser, app, name: str, server: str = ""):  # noqa: 
         if server:  # the login goes to the default server's page
             await page.wait_for_url(re.compile(r"/hub/(?!login)"), timeout=60 * MS)
             await page.goto(url_path_join(public_url(app), "user", name, server, "lab"))
-        await wait_for_lab(page, timeout=120)
+            await page.wait_for_selector(".jp-LabShell", timeout=120 * MS)
+        else:
+            await wait_for_lab(page, timeout=120)
     response = await answer.value
     assert response.status == 200, await response.text()
     assert [r.status for r in loaded] == [200], [r.url for r in loaded]  # the extension
