@@ -267,10 +267,9 @@ class JhubKit(RenamedTraits, Configurable):
         "5m",
         help="""How long before the idle culler stops a server the student's hub page
         warns them (when and why: no activity since a time, or the server's
-        ``max_age``), as a duration (``"5m"``, ``"90s"``, ``"0"``: no warning). The
-        page is the warning: JupyterLab shows nothing (a notification in the server
-        would need an extension in the image). Times shown are the hub's local time.
-        Example: ``c.JhubKit.idle_warning = "10m"``.
+        ``max_age``), as a duration (``"5m"``, ``"90s"``, ``"0"``: no warning); so
+        does JupyterLab in the server, with :attr:`lab_notices`. Times shown are the
+        hub's local time. Example: ``c.JhubKit.idle_warning = "10m"``.
 
         .. versionadded:: 0.5
         """,
@@ -295,6 +294,25 @@ class JhubKit(RenamedTraits, Configurable):
         """The culler's ``--cull-every``: :attr:`idle_check_every`, at most half of
         :attr:`idle_timeout`."""
         return max(1, min(self.idle_check_every, self.idle_timeout // 2))
+
+    lab_notices = Bool(
+        True,
+        help="""Show the student's notices (the warning before an idle cull,
+        :attr:`idle_warning`; more idle time or a teacher's opening of the server;
+        why the server stopped) in JupyterLab too, as notifications in their own
+        server, while they apply. The spawner's ``lab_notices`` is turned on (the
+        kit's JupyterLab extension mounted into every server, nothing in the image),
+        and the class dashboard's service answers the extension
+        (``/services/class-dashboard/api/notices``: the user's own, by the token
+        JupyterLab's page holds). Needs :attr:`dashboard`; only where there is
+        something to say: the idle culler runs with a warning, or teachers are
+        declared. Not on a swarm, nor with ``c.JupyterHub.subdomain_host`` (the
+        service is another origin's): there the hub page alone warns.
+        Example: ``c.JhubKit.lab_notices = False``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)
 
     idle_check_every = Int(
         300,
@@ -458,6 +476,9 @@ def configure(c: Config) -> JhubKit:
         teachers_file = os.path.join(kit.data_dir, "teachers", "policy.toml")
         setdefault(c, Spawner, "teacher_policy_file", teachers_file)
 
+    lab = lab_notices_on(c, kit)
+    if lab:  # the kit's JupyterLab extension in every server (the dashboard answers it)
+        setdefault(c, Spawner, "lab_notices", True)
     if kit.dashboard:
         add_dashboard(
             c,
@@ -468,6 +489,7 @@ def configure(c: Config) -> JhubKit:
             teachers=kit.teachers,
             ceiling=kit.teacher_ceiling,
             audit_log=kit.teacher_audit_log,
+            lab_notices=notice_settings(kit) if lab else None,
         )
     follow_hub()  # the pool fills and the dashboard's settings are written at the start
     return kit
@@ -502,15 +524,32 @@ def add_student_notices(c: Config, kit: JhubKit) -> None:
     if "jhub_kit_notices" in current:
         return
     audit = kit.teacher_audit_log if kit.dashboard else ""
-    culler = kit.idle_timeout
     current["jhub_kit_notices"] = StudentNotices(
-        audit,
-        extensions_file_for(audit),
-        warning=kit.idle_warning_seconds() if culler > 0 else 0,
-        culler_timeout=culler,
-        check_every=kit.cull_every() if culler > 0 else 0,
+        audit, extensions_file_for(audit), **notice_settings(kit)
     )
     c.JupyterHub.template_vars = current
+
+
+def notice_settings(kit: JhubKit) -> dict[str, int]:
+    """The culler's part of the notices (:class:`~jhub_kit.views.notices.StudentNotices`'
+    keywords): the warning, the culler's timeout and how often it looks (0: none runs)."""
+    culler = kit.idle_timeout
+    return {
+        "warning": kit.idle_warning_seconds() if culler > 0 else 0,
+        "culler_timeout": culler,
+        "check_every": kit.cull_every() if culler > 0 else 0,
+    }
+
+
+def lab_notices_on(c: Config, kit: JhubKit) -> bool:
+    """Whether the students' JupyterLab shows their notices (``JhubKit.lab_notices``):
+    the class dashboard answers the extension, and a student may have a notice (the
+    culler runs and warns, or teachers act from the dashboard). Never on a swarm
+    (the extension is a folder of the hub's host: QuotaSwarmSpawner.lab_notices)."""
+    if not (kit.lab_notices and kit.dashboard) or kit.engine == "swarm":
+        return False
+    warns = kit.idle_timeout > 0 and kit.idle_warning_seconds() > 0
+    return warns or bool(kit.teachers or _courses_have_teachers(c))
 
 
 def add_dashboard(
@@ -524,6 +563,7 @@ def add_dashboard(
     teachers: dict[str, list[str]] | None = None,
     ceiling: dict[str, Any] | None = None,
     audit_log: str = "",
+    lab_notices: dict[str, int] | None = None,
 ) -> None:
     """Add the class dashboard service and its roles (:mod:`jhub_kit.views.dashboard`);
     :func:`configure` calls it. ``group``'s members may open it besides admins; the
@@ -534,9 +574,12 @@ def add_dashboard(
     ``c.Courses.courses`` give each teacher a role scoped to their students
     (:func:`jhub_kit.quota.teaching.teacher_roles`); ``ceiling`` bounds the limits
     they may set and ``audit_log`` records what they do (``JhubKit.teacher_*``).
+    ``lab_notices`` (:func:`notice_settings`): the dashboard answers the kit's
+    JupyterLab extension in the students' servers
+    (:mod:`jhub_kit.views.dashboard.lab_notices`); None: it does not.
 
     .. versionchanged:: 0.5
-       ``teachers``, ``ceiling`` and ``audit_log``.
+       ``teachers``, ``ceiling``, ``audit_log`` and ``lab_notices``.
 
     .. deprecated:: 0.4
        ``config_file`` (0.3's ``add_dashboard(c, config_file=__file__)``) is ignored,
@@ -555,6 +598,7 @@ def add_dashboard(
     from .quota.courses import Courses
     from .quota.teaching import LIMITS_SCOPE, teacher_roles
     from .views.dashboard import SERVICE_NAME, SERVICE_SCOPES
+    from .views.dashboard import lab_notices as board_notices
     from .views.dashboard import limits as board_limits
     from .views.dashboard import settings as board
 
@@ -573,6 +617,7 @@ def add_dashboard(
             board.USER_ENV: user,
             board_limits.CEILING_ENV: json.dumps(ceiling or {}),
             board_limits.AUDIT_ENV: audit_log or kit.teacher_audit_log,
+            **({board_notices.NOTICES_ENV: json.dumps(lab_notices)} if lab_notices else {}),
             # "the end of today" is the hub's: JupyterHub hands a service no TZ of its own
             **({"TZ": os.environ["TZ"]} if os.environ.get("TZ") else {}),
         },

@@ -132,6 +132,8 @@ class SpecInputs:
     #: the home was measured full before the start (:attr:`jhub_kit.provision.Usage.full`):
     #: ``"space"`` or ``"files"``; "" when it was not (:func:`home_full_parts`)
     home_full: str = ""
+    #: the kit's JupyterLab extension in the server (:func:`lab_notices_parts`)
+    lab_notices: bool = False
 
 
 #: the option that names JupyterLab's extension manager (jupyterlab 4's ``LabApp``)
@@ -167,7 +169,7 @@ def kit_env() -> dict[str, str]:
 
 #: variables that list folders: the kit's are put first, the spawner's (else the
 #: image's) kept after
-SEARCH_PATHS = frozenset({"JUPYTER_CONFIG_PATH", "PYTHONPATH"})
+SEARCH_PATHS = frozenset({"JUPYTER_CONFIG_PATH", "JUPYTER_PATH", "PYTHONPATH"})
 
 
 def image_search_paths(env: list[str] | None) -> dict[str, str]:
@@ -189,16 +191,48 @@ def extend_search_path(first: str, then: str) -> str:
 
 def server_env(i: SpecInputs) -> dict[str, str]:
     """The server's environment: the kit's defaults, the spawner's, then the course
-    members' (a search path of theirs put first, before the folders the spawner
-    sets, else before the image's own: the container's value replaces the image's)."""
+    members' and the kit's JupyterLab extension's (a search path of theirs put
+    first, before the folders the spawner sets, else before the image's own: the
+    container's value replaces the image's)."""
     env = {**kit_env(), **i.env}
-    for key, value in i.courses_env.items():
+    for key, value in [*i.courses_env.items(), *lab_notices_parts(i)[0].items()]:
         if key in SEARCH_PATHS:
             then = env[key] if key in env else i.image_env.get(key, "")
             env[key] = extend_search_path(value, then)
         else:
             env[key] = value
     return env
+
+
+def extended_search_paths(courses_env: Mapping[str, str], lab_notices: bool) -> set[str]:
+    """The :data:`SEARCH_PATHS` a description puts folders of its own in front of
+    (their image's values are then needed: :func:`image_search_paths`)."""
+    keys = set(courses_env) | (set(lab_notices_env()) if lab_notices else set())
+    return keys & SEARCH_PATHS
+
+
+# -- the kit's JupyterLab extension ------------------------------------------------
+
+#: the kit's Jupyter data folder (``labextensions/jhub-kit-notices``: a prebuilt
+#: JupyterLab 4 extension, package data), and where a server sees it (read-only)
+JUPYTER_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jupyter_data")
+JUPYTER_DATA_PATH = "/opt/jhub-kit/jupyter"
+
+
+def lab_notices_env() -> dict[str, str]:
+    """What puts the kit's data folder first on the server's Jupyter search path
+    (``JUPYTER_PATH``, jupyter_core's ``jupyter_path()``: highest priority and
+    additive, so JupyterLab finds ``<it>/labextensions/jhub-kit-notices``)."""
+    return {"JUPYTER_PATH": JUPYTER_DATA_PATH}
+
+
+def lab_notices_parts(i: SpecInputs) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """What a server with the kit's JupyterLab notices gets (nothing when off): its
+    search path first on ``JUPYTER_PATH`` and the read-only mount of the folder.
+    The same for every user, so every pool member has the mount (:func:`member_kwargs`)."""
+    if not i.lab_notices:
+        return {}, []
+    return lab_notices_env(), [_bind(JUPYTER_DATA_PATH, JUPYTER_DATA_DIR, read_only=True)]
 
 
 def home_full_parts(i: SpecInputs) -> tuple[list[str], list[dict[str, Any]]]:
@@ -303,8 +337,9 @@ def make_spec(i: SpecInputs) -> ServerSpec:
         host_config["mounts"] = [*(host_config.get("mounts") or []), dict(i.home)]
     if i.courses:  # after the home: mounted inside it
         host_config["mounts"] = [*(host_config.get("mounts") or []), *map(dict, i.courses)]
-    if full_mounts:
-        host_config["mounts"] = [*(host_config.get("mounts") or []), *full_mounts]
+    kit_mounts = [*full_mounts, *lab_notices_parts(i)[1]]
+    if kit_mounts:
+        host_config["mounts"] = [*(host_config.get("mounts") or []), *kit_mounts]
     return ServerSpec(
         create=create,
         host_config=host_config,
@@ -376,9 +411,13 @@ def slots(mounts: Iterable[Mountpoint]) -> tuple[str, ...]:
     return tuple(t for t in targets if not any(inside(t, o) for o in targets))
 
 
+#: the kit's read-only folders every pool member has (:func:`member_kwargs`)
+MEMBERS_OWN = {NOTICES_PATH: NOTICES_DIR, JUPYTER_DATA_PATH: JUPYTER_DATA_DIR}
+
+
 def _members_own(m: Mountpoint) -> bool:
     """A mount every pool member has already (:func:`member_kwargs`): no slot for it."""
-    return m.target == NOTICES_PATH and m.source == NOTICES_DIR and m.read_only
+    return MEMBERS_OWN.get(m.target) == m.source and m.read_only and m.kind == "bind"
 
 
 def fixed_part(spec: ServerSpec) -> dict[str, Any]:
@@ -487,7 +526,8 @@ def member_kwargs(
     no environment, ``limits`` (nobody's quota), and in place of every mount a slot:
     an empty directory of the member's, bound with ``rslave`` propagation, where a
     start mounts the student's home and volumes (:func:`mount_plan`); and the kit's
-    notices (:data:`NOTICES_PATH`), read-only."""
+    own folders (:data:`MEMBERS_OWN`: the notices, the JupyterLab extension),
+    read-only."""
     create = {k: copy.deepcopy(v) for k, v in spec.create.items() if k not in _APPLIED_CREATE}
     if spec.network_name == "host":
         create.pop("ports", None)
@@ -508,9 +548,11 @@ def member_kwargs(
     mounts: list[dict[str, Any]] = [
         _bind(LAUNCHER_PATH, launcher, read_only=True),
         _bind(CHANNEL_PATH, posixpath.join(member_dir, "channel"), read_only=True),
-        # the kit's notices (read-only, the same for everyone): a member can then
-        # start a server whose home is full (home_full_parts) as a cold start would
-        _bind(NOTICES_PATH, NOTICES_DIR, read_only=True),
+        # the kit's notices and JupyterLab extension (read-only, the same for
+        # everyone): a member can then start a server whose home is full
+        # (home_full_parts) or with the lab's notices (lab_notices_parts) as a cold
+        # start would, whatever the configuration said when it was made
+        *(_bind(target, source, read_only=True) for target, source in MEMBERS_OWN.items()),
     ]
     for index, target in enumerate(slots(spec.mounts)):
         slot = posixpath.join(member_dir, slot_dir(index))

@@ -33,6 +33,7 @@ from ..standin import is_stand_in
 from . import oom
 from .adapter import DockerSpawnerAdapter
 from .kit import KitSpawner
+from .lab import engine_sees_lab
 from .pool import PoolPart
 
 
@@ -110,6 +111,14 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
             "post_start_cmd": self.post_start_cmd,
             "home_full": self.home_full_now(),
         }
+
+    async def lab_notices_here(self) -> bool:
+        """:attr:`lab_notices`, where the engine's host sees the kit's folder (asked
+        once per process: :func:`~jhub_kit.spawners.lab.engine_sees_lab`)."""
+        if not self.lab_notices:
+            return False
+        engine = str(getattr(self.client, "base_url", ""))
+        return await engine_sees_lab(self.docker, self.client, self.image, engine, self.log)
 
     async def create_object(self) -> dict[str, Any]:
         """Create exactly this user's description. As DockerSpawner allows, it may be

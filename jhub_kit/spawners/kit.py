@@ -35,7 +35,14 @@ from ..provision import HomeProvisioner
 from ..quota.budget import BudgetLedger
 from ..quota.policy import Quota
 from ..quota.traits import QuotaConfigMixin
-from ..spec import SEARCH_PATHS, Mountpoint, ServerSpec, SpecInputs, image_search_paths, make_spec
+from ..spec import (
+    Mountpoint,
+    ServerSpec,
+    SpecInputs,
+    extended_search_paths,
+    image_search_paths,
+    make_spec,
+)
 from .budget import BudgetPart
 from .courses import CoursePart
 from .homes import HomePart, HomesMixin, home_key, home_owner, shared_provisioner
@@ -424,6 +431,7 @@ class KitSpawner(
         environment and arguments (what the pool's key ignores)."""
         engine = await self.engine_inputs()  # first: it evaluates the callables
         courses_env = self.course_env() if identity else {}
+        lab_notices = await self.lab_notices_here()
         inputs = SpecInputs(
             image=self.image,
             command=await self.base_command(),
@@ -436,18 +444,27 @@ class KitSpawner(
             home=self.home_input(home_target),
             courses=self.course_mounts(),
             courses_env=courses_env,
-            image_env=await self.image_search_paths(courses_env),
+            image_env=await self.image_search_paths(
+                extended_search_paths(courses_env, lab_notices and identity)
+            ),
             internal_ssl=bool(self.internal_ssl),
             lab_extension_manager=self.lab_extension_manager,
+            lab_notices=lab_notices,
             **engine,
         )
         return make_spec(inputs)
 
-    async def image_search_paths(self, courses_env: dict[str, str]) -> dict[str, str]:
-        """The image's own values of the search paths ``courses_env`` extends (none
+    async def lab_notices_here(self) -> bool:
+        """Whether this engine's servers get the kit's JupyterLab notices
+        (:attr:`lab_notices`; an engine whose host does not see the kit's files
+        says no)."""
+        return bool(self.lab_notices)
+
+    async def image_search_paths(self, extended: set[str]) -> dict[str, str]:
+        """The image's own values of the search paths the description extends (none
         asked of the engine when it extends none): :meth:`image_config`, read once per
         start through the spawner's executor, never on the hub's loop."""
-        if not SEARCH_PATHS & courses_env.keys():
+        if not extended:
             return {}
         return image_search_paths((await self.image_config()).get("Env"))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import TraitError, Unicode, validate
+from traitlets import Bool, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 
@@ -42,3 +42,25 @@ class SingleUserOptionsMixin(Configurable):
                 f'such as "readonly" or "pypi", or None; got {value!r}'
             )
         return value
+
+    lab_notices = Bool(
+        False,
+        help="""Show the student what their hub page says of the idle culler and their
+        teachers (the warning before the server is stopped for being idle or at its
+        ``max_age``, more idle time given for today, a teacher's opening of the
+        server) as JupyterLab notifications in the server. The kit's prebuilt
+        JupyterLab 4 extension (``jhub_kit/jupyter_data``, nothing installed in the
+        image) is mounted read-only at ``/opt/jhub-kit/jupyter`` and put first on the
+        server's ``JUPYTER_PATH`` (the spawner's ``environment`` value, else the
+        image's, kept after it); it asks the class dashboard's service
+        (``/services/class-dashboard/api/notices``), which the bundle sets up
+        (``c.JhubKit.lab_notices``, which also turns this on).
+        The engine's host must see the kit's installed files at the same path: the
+        engine is asked once (:mod:`jhub_kit.spawners.lab`), and where it cannot
+        bind them (a hub in a container) servers start without the notices, said
+        once in the log; QuotaSwarmSpawner leaves it out, also said once (the hub
+        page still warns). Example: ``c.QuotaDockerSpawner.lab_notices = False``.
+
+        .. versionadded:: 0.5
+        """,
+    ).tag(config=True)

@@ -74,6 +74,8 @@ class SwarmSeen:
     down_since: dict[str, float] = field(default_factory=dict)
     #: the secure defaults this engine cannot set, warned about once
     security_warned: set[str] = field(default_factory=set)
+    #: whether the missing JupyterLab notices were said (once)
+    lab_notices_said: bool = False
 
 
 def seen(engine_key: str) -> SwarmSeen:
@@ -226,6 +228,19 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
             "extra_host_config": dict(self.extra_host_config or {}),
             "security": await self.security_host_config(),
         }
+
+    async def lab_notices_here(self) -> bool:
+        """Never on a swarm: the kit's extension is a folder on the hub's host, a bind
+        mount of it does not exist on the other nodes (the hub page still warns)."""
+        if self.lab_notices and not seen(self._engine_key).lab_notices_said:
+            seen(self._engine_key).lab_notices_said = True
+            self.log.warning(
+                "Servers on this swarm get no JupyterLab notices (lab_notices): the kit's "
+                "extension is a folder of the hub's host, not on the other nodes; the "
+                "students' hub pages still warn before an idle cull. Set "
+                "c.QuotaSwarmSpawner.lab_notices = False to silence this."
+            )
+        return False
 
     async def _create_user(self) -> str | None:
         """The container spec's ``user``, if the config sets one (a service's

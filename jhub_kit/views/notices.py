@@ -13,7 +13,10 @@
 Times are the hub's local time. :func:`notices` is pure; :class:`StudentNotices`
 is the ``c.JupyterHub.template_vars["jhub_kit_notices"]`` callable the bundle sets
 (:func:`jhub_kit.config.configure`): it reads the tail of the audit log and the
-extensions file (small local files) and what the user's spawner holds.
+extensions file (small local files) and what the user's spawner holds. The class
+dashboard says the same to the kit's JupyterLab extension in the student's server
+(:mod:`jhub_kit.views.dashboard.lab_notices`), from the server's REST model
+(:func:`idle_inputs_of`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from ..quota.extensions import extended_until, parse_time, read_extensions
-from ..quota.policy import format_duration
+from ..quota.policy import Quota, format_duration
 
 T = TypeVar("T")
 
@@ -82,7 +85,8 @@ def idle_warning(
     extended: datetime | None,
 ) -> dict[str, str] | None:
     """The warning shown ``warning`` seconds before the idle culler stops the server
-    (None: no cull is near). ``culler_timeout``: the culler's own (0: none runs)."""
+    (None: no cull is near). ``culler_timeout``: the culler's own (0: none runs).
+    ``short``, where ``text`` is long: what a JupyterLab notification shows."""
     if warning <= 0 or culler_timeout <= 0:
         return None
     later = f" (or up to {format_duration(check_every)} later)" if check_every else ""
@@ -110,6 +114,9 @@ def idle_warning(
         f"no activity since {_clock(last)}, and servers are stopped after "
         f"{format_duration(limit)} without activity. Use it (run a cell, open a "
         "notebook) to keep it running.",
+        # JupyterLab's notifications show 140 characters on screen
+        "short": f"Your server stops at about {_clock(end)}{later}: idle since "
+        f"{_clock(last)}. Run a cell to keep it running.",
     }
 
 
@@ -189,24 +196,27 @@ class StudentNotices:
         value: T = found[1]
         return value
 
+    def of(self, name: str, idle: IdleInputs | None) -> list[dict[str, str]]:
+        """:func:`notices` of user ``name`` whose server is ``idle`` (None: not running)."""
+        from .dashboard.limits import read_log
+
+        none: list[dict[str, Any]] = []
+        return notices(
+            name,
+            self._cached(self.audit_log, lambda p: read_log(p, 200), none),
+            self._cached(self.extensions_file, read_extensions, {}),
+            datetime.now(timezone.utc),
+            idle,
+            warning=self.warning,
+            culler_timeout=self.culler_timeout,
+            check_every=self.check_every,
+        )
+
     def __call__(self, user: Any) -> list[dict[str, str]]:
         if user is None:
             return []
-        from .dashboard.limits import read_log
-
         try:
-            none: list[dict[str, Any]] = []
-            records = self._cached(self.audit_log, lambda p: read_log(p, 200), none)
-            return notices(
-                user.name,
-                records,
-                self._cached(self.extensions_file, read_extensions, {}),
-                datetime.now(timezone.utc),
-                idle_inputs(getattr(user, "spawner", None)),
-                warning=self.warning,
-                culler_timeout=self.culler_timeout,
-                check_every=self.check_every,
-            )
+            return self.of(user.name, idle_inputs(getattr(user, "spawner", None)))
         except Exception:
             logging.getLogger("JupyterHub").exception("Could not make the notices of %s", user)
             return []
@@ -223,4 +233,25 @@ def idle_inputs(spawner: Any) -> IdleInputs | None:
         started=getattr(orm, "started", None),
         idle_timeout=getattr(quota, "idle_timeout", None),
         max_age=getattr(quota, "max_age", None),
+    )
+
+
+def idle_inputs_of(server: Mapping[str, Any] | None) -> IdleInputs | None:
+    """:func:`idle_inputs` of a server as the hub's REST API shows it (its ``state``
+    read with ``admin:server_state``: the kit's record of its quota); None when it
+    is not running. A record that cannot be read counts as no rule of its own."""
+    if not server or not server.get("ready"):
+        return None
+    kit = (server.get("state") or {}).get("jhub_kit") or {}
+    quota = None
+    if isinstance(kit, Mapping) and isinstance(kit.get("quota"), Mapping):
+        try:
+            quota = Quota.from_state(kit["quota"])
+        except (TypeError, ValueError, KeyError):
+            quota = None
+    return IdleInputs(
+        last_activity=parse_time(server.get("last_activity")),
+        started=parse_time(server.get("started")),
+        idle_timeout=None if quota is None else quota.idle_timeout,
+        max_age=None if quota is None else quota.max_age,
     )

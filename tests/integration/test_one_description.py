@@ -35,8 +35,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root]
 NET = f"{TEST_PREFIX}-onenet"
 #: mounts every container has, or the pool's own: not the server's description
 SYSTEM_MOUNTS = ("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
-#: (the kit's notices: in every member, in a cold server only while its home is full)
-KIT_MOUNTS = ("/run/jhub-kit-pool", "/opt/jhub-kit/launcher.py", "/opt/jhub-kit/notices")
+#: (the kit's notices: in every member, in a cold server only while its home is full;
+#: its JupyterLab extension: in every member, in a cold server with lab_notices)
+KIT_MOUNTS = (
+    "/run/jhub-kit-pool",
+    "/opt/jhub-kit/launcher.py",
+    "/opt/jhub-kit/notices",
+    "/opt/jhub-kit/jupyter",
+)
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Case:
     server_app: str = "extension"
     members: int = 1  # ready before the starts (a profile's kind adds its own)
     kernelspecs: tuple[str, ...] = ()  # the server lists these (and is asked which it lists)
+    lab_extensions: tuple[str, ...] = ()  # JupyterLab's page loads these (and is asked)
 
 
 def _hook_extra_hosts_for_teacher(spawner):
@@ -191,6 +198,17 @@ CASES = {
         options={"profile": "other"},
         members=2,
     ),
+    # the student's notices in JupyterLab (issue 39): the kit's extension, a folder
+    # every member has, found through JUPYTER_PATH (handed over with the identity)
+    # before the spawner's own value, on both paths
+    "lab-notices": Case(
+        spawner={
+            "home_provisioner": "directory",
+            "lab_notices": True,
+            "environment": {"JUPYTER_PATH": "/opt/site-jupyter"},
+        },
+        lab_extensions=("jhub-kit-notices",),
+    ),
     # the student's ~/.local (here a read-only folder mounted there) holds a package
     # with an entry point and a kernel that needs it (an image whose Python reads the
     # user site, as the Docker Stacks' conda does): the server process itself finds
@@ -277,6 +295,24 @@ async def kernelspec_names(app, sp) -> list[str]:
     return sorted(r.json()["kernelspecs"])
 
 
+async def lab_extension_names(app, sp) -> list[str]:
+    """The extensions JupyterLab's page hands its loader (``federated_extensions`` of
+    the page config, what the browser loads)."""
+    import re
+
+    import requests
+
+    token = sp.user.new_api_token()
+    url = url_path_join(public_url(app, sp.user), sp.name, "lab")
+    r = await in_client_thread(
+        requests.get, url, headers={"Authorization": f"token {token}"}, timeout=60
+    )
+    assert r.status_code == 200, r.text[:500]
+    found = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', r.text, re.S)
+    assert found, r.text[:500]
+    return sorted(e["name"] for e in json.loads(found.group(1))["federated_extensions"])
+
+
 async def kernel_env_names(app, sp, docker_client) -> list[str]:
     """The environment a notebook kernel gets from the server (what the student sees)."""
     import requests
@@ -349,6 +385,7 @@ async def observe(app, sp, docker_client, case: Case) -> dict[str, Any]:
         "server app": _server_app(logs),
         "lab extension manager": _extension_manager(logs),
         "kernelspecs": await kernelspec_names(app, sp) if case.kernelspecs else None,
+        "lab extensions": await lab_extension_names(app, sp) if case.lab_extensions else None,
     }
 
 
@@ -527,6 +564,7 @@ async def _run(app, case: Case, docker_client, course, caplog) -> None:
     cold = await observe(app, sp, docker_client, case)
     assert cold["server app"] == case.server_app, cold
     assert set(case.kernelspecs) <= set(cold["kernelspecs"] or ()), cold["kernelspecs"]
+    assert set(case.lab_extensions) <= set(cold["lab extensions"] or ()), cold
     manager = case.spawner.get("lab_extension_manager", "pypi")  # else JupyterLab's default
     assert cold["lab extension manager"] == manager, cold
     for i, where in enumerate(case.writable):

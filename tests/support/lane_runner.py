@@ -43,6 +43,7 @@ FILES = (
     "tests/system/test_browser_teach.py",
     "tests/system/test_browser_idle.py",
     "tests/system/test_browser_home_full.py",
+    "tests/system/test_browser_lab_notices.py",
     "tests/system/test_docs_browser.py",
 )
 REPORTER = "tests/system/test_lane.py"

@@ -78,6 +78,7 @@ def test_defaults(tmp_path):
         "JHUB_KIT_DASHBOARD_USER",
         "JHUB_KIT_DASHBOARD_CEILING",
         "JHUB_KIT_DASHBOARD_AUDIT_LOG",
+        "JHUB_KIT_LAB_NOTICES",  # the students' notices in JupyterLab (the culler warns)
     }
     assert c.JupyterHub.load_roles == [
         {"name": "idle-culler", "scopes": IDLE_CULLER_SCOPES, "services": ["idle-culler"]},
@@ -280,6 +281,8 @@ def test_the_dashboard_gets_the_hubs_settings_file_and_nothing_else(tmp_path, mo
         "JHUB_KIT_DASHBOARD_USER": "nobody",
         "JHUB_KIT_DASHBOARD_CEILING": "{}",  # teachers change no limit unless the admin says
         "JHUB_KIT_DASHBOARD_AUDIT_LOG": str(tmp_path / "teachers" / "audit.jsonl"),
+        # what the students' JupyterLab is told of the culler (c.JhubKit.lab_notices)
+        "JHUB_KIT_LAB_NOTICES": '{"warning": 300, "culler_timeout": 3600, "check_every": 300}',
     }
 
 

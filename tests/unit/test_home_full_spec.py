@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_spec import inputs
+from test_spec import inputs, member_mounts
 
 from jhub_kit import spec
 from jhub_kit.provision import Usage
@@ -108,16 +108,7 @@ def test_the_pool_takes_a_start_whose_home_is_full():
     assert spec.pool_refusals(full, spec.fixed_part(member)) == []
     assert spec.slots(full.mounts) == ("/home/jovyan",)
     assert [p.mount.target for p in spec.mount_plan(full)] == ["/home/jovyan"]
-    _, host = spec.member_kwargs(
-        member,
-        name="jhub-pool-1",
-        member_dir="/run/pool/jhub-pool-1",
-        launcher="/usr/lib/launcher.py",
-        python="python3",
-        limits={},
-        prefix="jhub",
-    )
-    bound = {m["Target"]: m for m in host["mounts"]}
+    bound = member_mounts(member)
     assert bound[spec.NOTICES_PATH]["Source"] == spec.NOTICES_DIR
     assert bound[spec.NOTICES_PATH]["ReadOnly"] is True
 

@@ -43,6 +43,25 @@ def inputs(**kw) -> SpecInputs:
     return SpecInputs(**base)
 
 
+def member(described, limits=None) -> tuple[dict, dict]:
+    """``(create, host_config)`` of pool member jhub-pool-1 made for ``described`` (a
+    description of the configuration)."""
+    return spec.member_kwargs(
+        described,
+        name="jhub-pool-1",
+        member_dir="/run/pool/jhub-pool-1",
+        launcher="/usr/lib/launcher.py",
+        python="python3",
+        limits=limits or {},
+        prefix="jhub",
+    )
+
+
+def member_mounts(described) -> dict[str, dict]:
+    """The mounts, by target, of a pool member made for ``described``."""
+    return {m["Target"]: m for m in member(described)[1]["mounts"]}
+
+
 # -- make_spec against DockerSpawner's own create_object --------------------------
 
 
@@ -366,15 +385,7 @@ def test_member_container_holds_nothing_of_anyone():
             extra_create_kwargs={"labels": {"course": "intro"}},
         )
     )
-    create, host = spec.member_kwargs(
-        configured,
-        name="jhub-pool-1",
-        member_dir="/run/pool/jhub-pool-1",
-        launcher="/usr/lib/launcher.py",
-        python="python3",
-        limits={"mem_limit": 2**30},
-        prefix="jhub",
-    )
+    create, host = member(configured, limits={"mem_limit": 2**30})
     assert create["command"] == ["python3", spec.LAUNCHER_PATH]
     assert create["environment"] == {}
     assert create["labels"] == {

@@ -5,6 +5,8 @@ limit, last activity, OOM kills and place in the start queue; sortable,
 refreshing itself, with a CSV download. Access is JupyterHub's own: admins,
 and the members of ``c.JhubKit.dashboard_group`` (through a role granting
 ``access:services!service=class-dashboard``); anyone else gets 403 from the hub.
+One route answers students instead: their own notices, for the kit's JupyterLab
+extension in their servers (:mod:`.lab_notices`, by the token JupyterLab holds).
 
 What it reads, without slowing the hub: one paginated ``GET /users`` per
 refresh (the kit's live state of each server comes in the server model with

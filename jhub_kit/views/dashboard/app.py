@@ -29,7 +29,7 @@ from ...hubapi import HubAPI
 from ...quota.policy import QuotaPolicy, format_size
 from ...spawners import oom
 from .. import report
-from . import actions, limits, page, rows, settings
+from . import actions, lab_notices, limits, page, rows, settings
 
 log = logging.getLogger("jhub_kit.views.dashboard")
 ASSETS = Path(__file__).with_name("templates")
@@ -79,6 +79,8 @@ class Collector:
     def __init__(self, api: HubAPI, settings_path: str, interval: float = 10):
         self.api, self.settings_path, self.interval = api, settings_path, interval
         self.rows: list[dict[str, Any]] = []
+        #: the hub's users as last read (by name), their running servers' state too
+        self.users: dict[str, dict[str, Any]] = {}
         self.generated: str | None = None
         self.error: str | None = None
         self._policy: QuotaPolicy | None = None
@@ -123,6 +125,7 @@ class Collector:
 
     async def refresh(self) -> None:
         users = await _on_daemon_thread(self.api.users)
+        self.users = {u["name"]: u for u in users}
         quota = await asyncio.to_thread(self.quota_rows, users)
         live = await asyncio.to_thread(self._read_containers, users)
         now = time.time()
@@ -253,9 +256,11 @@ def make_app(
     """The service's routes; ``ceiling`` and ``audit_log`` (default: from the
     environment the hub gives, :mod:`.limits`) serve the teachers' actions."""
     auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
+    audit_log = audit_log or os.environ.get(limits.AUDIT_ENV, "")
     return web.Application(
         [
             *actions.routes(prefix),
+            *lab_notices.routes(prefix, audit_log),
             (prefix, PageHandler),
             (url_path_join(prefix, r"data\.(json|csv)"), DataHandler),
             (url_path_join(prefix, r"dashboard\.(js|css)"), AssetHandler),
@@ -266,7 +271,7 @@ def make_app(
         collector=collector,
         page=the_page or page.load(),
         ceiling=limits.ceiling_from_env() if ceiling is None else ceiling,
-        audit_log=audit_log or os.environ.get(limits.AUDIT_ENV, ""),
+        audit_log=audit_log,
     )
 
 
