@@ -31,31 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from .quota.extensions import extended_until, parse_time, read_extensions
+from .quota.policy import server_rules
 
 #: the culler's config file: ``c.IdleCuller.cull_arbiter_hook = cull_arbiter``. In a
 #: folder without ``__init__.py``, so it is data of the package, never one of its
 #: modules (it needs the config loader's ``get_config``; importing every module of the
 #: package, as pydoc or a test does, must work)
 CULLER_CONFIG = str(Path(__file__).with_name("culler") / "idle_culler_config.py")
-
-#: the key of the kit's part of a spawner's state (:mod:`jhub_kit.spawners.state`)
-_STATE_KEY = "jhub_kit"
-
-
-def server_rules(server: dict[str, Any]) -> tuple[int | None, int | None]:
-    """``(idle_timeout, max_age)`` in seconds kept with the server (0: never; None: not
-    set, the culler's own). Anything malformed counts as not set."""
-    state = server.get("state") or {}
-    kit = state.get(_STATE_KEY) if isinstance(state, dict) else None
-    quota = kit.get("quota") if isinstance(kit, dict) else None
-    if not isinstance(quota, dict):
-        return None, None
-    out = []
-    for key in ("idle_timeout", "max_age"):
-        value = quota.get(key)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        out.append(value if ok else None)
-    return out[0], out[1]
 
 
 def _age(server: dict[str, Any], now: datetime) -> timedelta | None:

@@ -315,6 +315,29 @@ class Quota:
         return ", ".join(parts)
 
 
+#: the key of the kit's part of a spawner's state (:mod:`jhub_kit.spawners.state`),
+#: whose ``quota`` is :meth:`Quota.to_state`'s
+STATE_KEY = "jhub_kit"
+
+
+def server_rules(server: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """``(idle_timeout, max_age)`` in seconds kept with a server (the hub's REST model,
+    its ``state`` read with ``admin:server_state``; 0: never; None: not set, the
+    culler's own). Anything malformed counts as not set. Read by the idle culler's
+    arbiter (:mod:`jhub_kit.idle`) and by the notices that warn before it."""
+    state = server.get("state") or {}
+    kit = state.get(STATE_KEY) if isinstance(state, Mapping) else None
+    quota = kit.get("quota") if isinstance(kit, Mapping) else None
+    if not isinstance(quota, Mapping):
+        return None, None
+    out = []
+    for key in ("idle_timeout", "max_age"):
+        value = quota.get(key)
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        out.append(value if ok else None)
+    return out[0], out[1]
+
+
 Partial = dict[str, Any]
 """A parsed, partial quota: resource key to number (or UNLIMITED); ``node_labels``
 to :data:`Labels`."""

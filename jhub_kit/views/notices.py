@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from ..quota.extensions import extended_until, parse_time, read_extensions
-from ..quota.policy import Quota, format_duration
+from ..quota.policy import format_duration, server_rules
 
 T = TypeVar("T")
 
@@ -242,16 +242,10 @@ def idle_inputs_of(server: Mapping[str, Any] | None) -> IdleInputs | None:
     is not running. A record that cannot be read counts as no rule of its own."""
     if not server or not server.get("ready"):
         return None
-    kit = (server.get("state") or {}).get("jhub_kit") or {}
-    quota = None
-    if isinstance(kit, Mapping) and isinstance(kit.get("quota"), Mapping):
-        try:
-            quota = Quota.from_state(kit["quota"])
-        except (TypeError, ValueError, KeyError):
-            quota = None
+    idle_timeout, max_age = server_rules(server)  # as the culler's arbiter reads them
     return IdleInputs(
         last_activity=parse_time(server.get("last_activity")),
         started=parse_time(server.get("started")),
-        idle_timeout=None if quota is None else quota.idle_timeout,
-        max_age=None if quota is None else quota.max_age,
+        idle_timeout=idle_timeout,
+        max_age=max_age,
     )
