@@ -98,9 +98,12 @@ class HubAPI:
                 "or of a service with a role granting them"
             )
 
-    def user(self, name: str) -> dict[str, Any] | None:
+    def user(self, name: str, include_stopped_servers: bool = False) -> dict[str, Any] | None:
+        """User ``name``'s model (None: no such user); ``include_stopped_servers``:
+        their stopped servers too (JupyterHub's query parameter)."""
+        params = {"include_stopped_servers": 1} if include_stopped_servers else {}
         try:
-            return self.request("GET", f"/users/{quote(name, safe='')}")
+            return self.request("GET", f"/users/{quote(name, safe='')}", params=params)
         except HubAPIError as e:
             if e.status == 404:
                 return None

@@ -39,6 +39,7 @@ from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
 from jhub_kit import spec
+from jhub_kit.hubapi import HubAPI
 from jhub_kit.quota.policy import Quota
 from jhub_kit.spec import make_spec
 from jhub_kit.views.dashboard import SERVICE_NAME
@@ -418,8 +419,9 @@ class TokenAuth(HubAuth):
         return ask()
 
 
-class UsersAPI:
-    """The hub's REST API as the dashboard's client asks it, without a hub."""
+class UsersAPI(HubAPI):
+    """The hub's REST API as the dashboard's client asks it (HubAPI's own methods
+    over the requests recorded here), without a hub."""
 
     def __init__(self, users):
         self.users, self.asked = users, []

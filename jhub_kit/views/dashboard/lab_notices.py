@@ -31,7 +31,6 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import web
@@ -160,19 +159,15 @@ class NoticesHandler(web.RequestHandler):
         if name is None:
             return self._refuse(403, "No user's token")
         server = self.get_argument("server", "")
-        user = self.settings["collector"].users.get(name)
+        collector = self.settings["collector"]
+        user = collector.users.get(name)
         if not running(user, server):  # just started, or stopped: ask the hub now
             from .app import _on_daemon_thread  # (app imports this module)
 
-            user = await _on_daemon_thread(lambda: self._user(name))
+            user = await _on_daemon_thread(lambda: collector.api.user(name, True))
+            if user is None:  # removed since the hub said whose the token is
+                return self._refuse(403, "No user's token")
         self.finish(json.dumps(answer(self.notices, user, server, datetime.now(timezone.utc))))
-
-    def _user(self, name: str) -> dict[str, Any]:
-        """The hub's model of user ``name`` now, with their stopped servers."""
-        api = self.settings["collector"].api
-        path = f"/users/{quote(name, safe='')}"
-        found: dict[str, Any] = api.request("GET", path, params={"include_stopped_servers": 1})
-        return found
 
 
 def running(user: Mapping[str, Any] | None, server_name: str) -> bool:
