@@ -12,7 +12,7 @@ What ``jhub-kit course archive|reset|restore`` do to each student's home:
 - :func:`listing` lists a home again (as its owner): :func:`differences` with the
   archive's listing says whether the home changed since it was archived.
 - :func:`empty_home` removes everything in a home but the home itself (and
-  ext4's ``lost+found``), as its owner.
+  ext4's ``lost+found``) that is still as archived, as its owner.
 - :func:`unpack` fills an empty home from an archive as its owner, then sets every
   mtime from the listing (tar keeps them to the microsecond at best, and never a
   link's own), so a listing of the result equals the archive's.
@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import stat
 import tarfile
 import tempfile
@@ -293,45 +292,26 @@ def differences(archived: Listing, now: Listing, *, digests: bool = True) -> lis
     return out
 
 
-def _empty(top: str) -> None:
-    """Remove everything in ``top`` but ``top`` (as its owner). A folder the student
-    made unwritable is made writable first (it is theirs), then removed."""
-    for _rel, path, st in walk(top):
-        if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o700 != 0o700:
-            os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
-    for name in os.listdir(top):
-        path = os.path.join(top, name)
-        st = os.lstat(path)
-        if name == "lost+found" and stat.S_ISDIR(st.st_mode):
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(path)  # never through a link (it removes the link itself)
-        else:
-            os.unlink(path)
-
-
 def _empty_as_listed(top: str, entries: Listing) -> None:
     """Remove everything in ``top`` but ``top`` that is still as ``entries`` lists it
     (as its owner; :func:`~.tree.remove_as_listed`)."""
     fd = os.open(top, DIR_FLAGS)
     try:
         for name in sorted(os.listdir(fd)):
-            if name == "lost+found" and os.path.isdir(os.path.join(top, name)):
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if name == "lost+found" and stat.S_ISDIR(st.st_mode):
                 continue  # ext4's, root's (walk leaves it out of the listing too)
             remove_as_listed(fd, name, name, entries)
     finally:
         os.close(fd)
 
 
-def empty_home(home: Path, owner: tuple[int, int], entries: Listing | None = None) -> None:
-    """Remove everything in ``home`` but the home itself, as ``owner``. With
-    ``entries`` (its archive's listing), only what is still as listed: the first
-    entry that is new or changed since is left in place and stops the emptying
+def empty_home(home: Path, owner: tuple[int, int], entries: Listing) -> None:
+    """Remove everything in ``home`` but the home itself, as ``owner``, that is
+    still as ``entries`` (its archive's listing) lists it: the first entry that is
+    new or changed since is left in place and stops the emptying
     (:class:`~.tree.Kept`), so what arrived after the check is never lost."""
-    if entries is None:
-        failing("empty", home, lambda: as_owner(owner, _empty, str(home)))
-    else:
-        failing("empty", home, lambda: as_owner(owner, _empty_as_listed, str(home), entries))
+    failing("empty", home, lambda: as_owner(owner, _empty_as_listed, str(home), entries))
 
 
 def _extract(fd: int, top: str, entries: Listing) -> None:

@@ -423,6 +423,17 @@ def test_a_homes_reset_removes_only_what_is_as_archived(tmp_path):
     (home / "work" / "late.ipynb").rename(tmp_path / "late.ipynb")
     empty_home(home, owner, entries)
     assert list(home.iterdir()) == []
+    # ext4's lost+found (a folder) stays; a student's link of that name is theirs
+    (home / "lost+found").mkdir()
+    entries, _ = listing(home, owner, digests=False)
+    empty_home(home, owner, entries)
+    assert [p.name for p in home.iterdir()] == ["lost+found"]
+    (home / "lost+found").rmdir()
+    os.symlink(str(tmp_path), home / "lost+found")
+    entries, _ = listing(home, owner, digests=False)
+    assert "lost+found" in entries
+    empty_home(home, owner, entries)
+    assert list(home.iterdir()) == []
     # a changed file is kept too
     (home / "notes.txt").write_text("n")
     entries, _ = listing(home, owner, digests=False)
