@@ -101,6 +101,10 @@ def test_queue_default_follows_the_hubs_concurrent_spawn_limit():
     assert spawner(concurrent_spawn_limit=0).start_queue_max == 500
 
 
+#: a server that answers 3 s late (its arguments passed on: "$@")
+SLOW_START = ["sh", "-c", 'sleep 3; exec jupyterhub-singleuser "$@"', "sh"]
+
+
 async def test_queue_timeout_holds_even_with_an_explicit_start_timeout(
     docker_client, test_image, chp, docker_debug, caplog
 ):
@@ -109,6 +113,9 @@ async def test_queue_timeout_holds_even_with_an_explicit_start_timeout(
     async with running_hub(config) as app:
         for n in ("ta", "tb"):
             ensure_user(app, n)
+        # ta holds the one slot well past tb's queue_timeout, however fast the host
+        # (a cold start took under 1.3 s on a quiet machine and let tb in)
+        app.users["ta"].spawner.cmd = SLOW_START
         first = asyncio.create_task(start_server(app, "ta"))
         await asyncio.sleep(0.3)
         r = await spawn_request(app, "tb")
