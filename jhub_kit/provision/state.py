@@ -91,9 +91,16 @@ class StateFile:
         return doc
 
     def document(self) -> dict[str, Any]:
-        """The whole state, after checking it belongs to this ``base_dir``."""
-        doc = self._load(self.path)
+        """The whole state, after checking it belongs to this ``base_dir``.
+
+        Read without the lock, so the mirror is read first: a writer replaces the
+        state before its mirror, so the state read next is at least as new as the
+        mirror read. Read the other way round, a reader between a first writer's two
+        replaces saw no state but a mirror listing a home, and refused a sound
+        ``base_dir`` as another disk (20 first logins at once on a fresh base_dir).
+        """
         mirror = self._load(self.mirror)
+        doc = self._load(self.path)
         if doc is None:
             if mirror and mirror.get("users"):
                 rec = mirror.get("base") or {}

@@ -6,6 +6,7 @@ removes the old hub's unassigned members."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -387,6 +388,17 @@ async def test_members_per_profile_and_a_class_time_naming_one(
             await stop_server(app, name)
 
 
+class _Said(logging.Handler):
+    """The warnings logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.warnings.append(record.getMessage())
+
+
 async def test_a_pooled_rush_of_20_holds_the_hub_loop_for_nothing_of_the_kit(
     docker_client, test_image, chp, mount_area, fresh_pools, docker_debug
 ):
@@ -410,13 +422,19 @@ async def test_a_pooled_rush_of_20_holds_the_hub_loop_for_nothing_of_the_kit(
         health = loop_health.of_this_loop()
         assert health.running and health.watching and health.threshold == 0.02
         health.stalls.clear()
-        await asyncio.gather(*(start_server(app, n) for n in names))
+        said = _Said()  # why a start left the pool, if one did
+        log = app.users[names[0]].spawner.log
+        log.addHandler(said)
+        try:
+            await asyncio.gather(*(start_server(app, n) for n in names))
+        finally:
+            log.removeHandler(said)
         assert pool.assigned_total == 20
         phases = [app.users[n].spawner.start_phases for n in names]
         assert all(
             set(p) >= {"admission", "take", "home", "mounts", "limits", "hand_over", "answering"}
             for p in phases
-        ), phases
+        ), (phases, said.warnings)
         assert asyncio.events.Handle._run is original_run  # watched without replacing it
         stalls = list(health.stalls)
         for s in stalls[:10]:
