@@ -30,6 +30,9 @@ from pathlib import Path
 
 import pytest
 
+#: the browser tests' fixtures (tests/support/browserrig.py), found by name
+pytest_plugins = ["browserrig"]
+
 # Set by scripts/test.sh: a missing service is then a failure, never a skip.
 REQUIRE_SERVICES = os.environ.get("JHUB_KIT_REQUIRE_SERVICES") == "1"
 #: names of the suite's containers, networks, volumes; another run beside this one

@@ -10,22 +10,13 @@ import asyncio
 import re
 
 import pytest
+
+# the browser and its screenshots of the first browser tests
+from browserrig import MS, hub_config, login, wait_for_lab
 from hubutil import ensure_user, running_hub, start_server
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
 from notebook_page import open_notebook, put_notebook, run_cell
-
-# the browser and its screenshots of the first browser tests
-from test_browser import (  # noqa: F401 - fixtures are found by name
-    MS,
-    browser,
-    chromium_path,
-    hub_config,
-    login,
-    net,
-    shots,
-    wait_for_lab,
-)
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
 
@@ -63,7 +54,7 @@ def course_config(tmp_path, image: str, pool: int = 0):
 
 
 @pytest.fixture
-async def course(docker_client, test_image, chp, net, mount_area, tmp_path):  # noqa: F811
+async def course(docker_client, test_image, chp, net, mount_area, tmp_path):
     async with running_hub(course_config(tmp_path, test_image, pool=1)) as app:
         yield app
 
@@ -79,9 +70,9 @@ async def pool_ready(app, n: int = 1) -> None:
 
 
 async def test_profile_picked_after_logging_in_pooled_limits_in_a_cell(
-    browser,  # noqa: F811
+    browser,
     course,
-    shots,  # noqa: F811
+    shots,
     docker_client,
 ):
     """A student logs in, picks a profile on the spawn page, gets a server from the
@@ -120,7 +111,7 @@ async def test_profile_picked_after_logging_in_pooled_limits_in_a_cell(
     assert info["HostConfig"]["Memory"] == 600 * 1024**2
 
 
-async def test_refusals_a_student_reads(browser, course, shots):  # noqa: F811
+async def test_refusals_a_student_reads(browser, course, shots):
     app = course
     page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
     await login(page, app, "bob")
@@ -150,7 +141,7 @@ async def shown_users(page) -> list[str]:
     return [await r.get_attribute("data-user") for r in await page.locator("#class tbody tr").all()]
 
 
-async def test_dashboard_roster_history_and_filters(browser, course, shots):  # noqa: F811
+async def test_dashboard_roster_history_and_filters(browser, course, shots):
     from playwright.async_api import expect
 
     app = course
@@ -187,9 +178,9 @@ async def test_dashboard_roster_history_and_filters(browser, course, shots):  # 
 
 
 async def test_named_server_from_the_home_page_listed_for_student_and_teacher(
-    browser,  # noqa: F811
+    browser,
     course,
-    shots,  # noqa: F811
+    shots,
 ):
     """The teacher (up to 3 servers) adds a named server on JupyterHub's home page,
     starts it with the teachers' profile from its spawn page; the kit's part of the

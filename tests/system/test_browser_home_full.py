@@ -7,20 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from browserrig import MS, hub_config, login, wait_for_lab
 from fullhome import full_home
 from hubutil import ensure_user, running_hub
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
-from test_browser import (  # noqa: F401 - fixtures
-    MS,
-    browser,
-    chromium_path,
-    hub_config,
-    login,
-    net,
-    shots,
-    wait_for_lab,
-)
 
 from jhub_kit import spec
 
@@ -29,9 +20,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark
 
 @pytest.mark.parametrize("what", ["space", "files"])
 async def test_a_student_with_a_full_home_lands_on_the_notice(
-    browser,  # noqa: F811
-    shots,  # noqa: F811
-    net,  # noqa: F811
+    browser,
+    shots,
+    net,
     docker_client,
     test_image,
     chp,

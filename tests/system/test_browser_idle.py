@@ -22,20 +22,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+
+# the browser and its screenshots of the first browser tests
+from browserrig import MS, NET, login
 from hubutil import bundle_config_file, ensure_user, running_hub, start_server
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
-
-# the browser and its screenshots of the first browser tests
-from test_browser import (  # noqa: F401 - fixtures are found by name
-    MS,
-    NET,
-    browser,
-    chromium_path,
-    login,
-    net,
-    shots,
-)
 from traitlets.config.loader import PyFileConfigLoader
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
@@ -80,14 +72,14 @@ def since(when: datetime | None) -> float:
 
 
 async def test_an_exam_student_is_warned_and_culled_a_lab_student_is_not(
-    browser,  # noqa: F811
+    browser,
     docker_client,
     test_image,
     chp,
-    net,  # noqa: F811
+    net,
     mount_area,
     tmp_path,
-    shots,  # noqa: F811
+    shots,
     docker_debug,
     capfd,
 ):

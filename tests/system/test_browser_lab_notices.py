@@ -18,20 +18,11 @@ from typing import Any
 
 import pytest
 import requests
+from browserrig import MS, NET, login, wait_for_lab
 from conftest import TEST_PREFIX
 from hubutil import bundle_config_file, ensure_user, in_client_thread, running_hub
 from jupyterhub.tests.utils import auth_header, public_url
 from jupyterhub.utils import url_path_join
-from test_browser import (  # noqa: F401 - fixtures are found by name
-    MS,
-    NET,
-    browser,
-    chromium_path,
-    login,
-    net,
-    shots,
-    wait_for_lab,
-)
 from traitlets.config.loader import PyFileConfigLoader
 
 from jhub_kit.views.dashboard import SERVICE_NAME
@@ -78,7 +69,7 @@ async def start(app, name: str, profile: str, server: str = "") -> Any:
     return spawner
 
 
-async def lab_with_notices(browser, app, name: str, server: str = ""):  # noqa: F811
+async def lab_with_notices(browser, app, name: str, server: str = ""):
     """``name`` logs in and opens JupyterLab in their server ``server`` (the default
     one: where the login lands); the page, the dashboard's first answer to the
     extension, and what the page logged of the extension's."""
@@ -109,8 +100,8 @@ async def lab_with_notices(browser, app, name: str, server: str = ""):  # noqa: 
 
 @pytest.mark.usefixtures("net", "chp", "mount_area", "docker_debug")
 async def test_a_student_sees_the_warning_in_jupyterlab_cold_pooled_and_named(
-    browser,  # noqa: F811
-    shots,  # noqa: F811
+    browser,
+    shots,
     docker_client,
     test_image,
     tmp_path,

@@ -19,6 +19,7 @@ import asyncio
 import json
 
 import pytest
+from browserrig import MS, login, wait_for_lab
 from conftest import remove_test_containers
 from courserig import course_net, give_back, hold_members, until  # noqa: F401 - a fixture
 from hubutil import running_hub
@@ -36,7 +37,6 @@ from nbgraderrig import (  # noqa: F401 - fresh_registry is a fixture
     run,
     write_file,
 )
-from test_browser import MS, browser, chromium_path, login, shots, wait_for_lab  # noqa: F401
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
 
@@ -54,7 +54,7 @@ def formgrader(app, user: str) -> str:
     return url_path_join(public_url(app, app.users[user]), "formgrader/manage_students")
 
 
-async def new_page(browser):  # noqa: F811
+async def new_page(browser):
     return await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
 
 
@@ -63,7 +63,7 @@ async def login_to_lab(page, app, name: str) -> None:
     await wait_for_lab(page)
 
 
-async def fetch_and_submit(page, shots, docker_client, sp, name: str) -> None:  # noqa: F811
+async def fetch_and_submit(page, shots, docker_client, sp, name: str) -> None:
     """In ``name``'s JupyterLab: Nbgrader → Assignment List, Fetch ps1, (their answer
     written into the fetched notebook,) Submit."""
     await page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
@@ -82,7 +82,7 @@ async def fetch_and_submit(page, shots, docker_client, sp, name: str) -> None:  
     await shots(page, f"{name}-submitted")
 
 
-async def read_feedback(page, shots, name: str) -> str:  # noqa: F811
+async def read_feedback(page, shots, name: str) -> str:
     """Once released: ``name`` fetches the feedback from the Assignments tab, follows
     *view feedback* into their home and opens it in JupyterLab; the text it shows."""
     submitted = page.locator("#submitted_assignments_list")
@@ -101,8 +101,8 @@ async def read_feedback(page, shots, name: str) -> str:  # noqa: F811
 
 
 async def test_two_students_fetch_submit_and_read_feedback_in_the_assignments_tab(
-    browser,  # noqa: F811
-    shots,  # noqa: F811
+    browser,
+    shots,
     docker_client,
     course_image,
     chp,

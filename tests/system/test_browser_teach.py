@@ -19,21 +19,13 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+# the browser and its screenshots of the first browser tests
+from browserrig import MS, NET, login
 from hubutil import bundle_config_file, ensure_user, running_hub, start_server
 from jupyterhub.tests.utils import public_url
 from jupyterhub.utils import url_path_join
 from notebook_page import open_notebook, put_notebook, run_cell
-
-# the browser and its screenshots of the first browser tests
-from test_browser import (  # noqa: F401 - fixtures are found by name
-    MS,
-    NET,
-    browser,
-    chromium_path,
-    login,
-    net,
-    shots,
-)
 from traitlets.config.loader import PyFileConfigLoader
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.root, pytest.mark.browser]
@@ -88,7 +80,7 @@ POST_EACH = """async ([base, calls]) => {
 }"""
 
 
-async def teachers_dashboard(browser, app, width: int, height: int, name: str = "teach-a"):  # noqa: F811
+async def teachers_dashboard(browser, app, width: int, height: int, name: str = "teach-a"):
     """A teacher's class dashboard in a new browser window of ``width`` x ``height``
     (logged in straight to it: the hub starts no server of the teacher's)."""
     page = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
@@ -173,14 +165,14 @@ async def until(check, what: str, timeout: float = 120) -> None:
 
 
 async def test_a_teacher_raises_memory_stops_and_starts_from_the_dashboard(
-    browser,  # noqa: F811
+    browser,
     docker_client,
     test_image,
     chp,
-    net,  # noqa: F811
+    net,
     mount_area,
     tmp_path,
-    shots,  # noqa: F811
+    shots,
     docker_debug,
 ):
     from playwright.async_api import expect

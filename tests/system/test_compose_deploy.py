@@ -25,11 +25,11 @@ import attackrig
 import pytest
 import requests
 import yaml
+from browserrig import MS, Shots, wait_for_lab
 from conftest import TEST_PREFIX, dump_containers, remove_test_containers
 from hubimage import EXAMPLE, example_context, hub_base_image
 from hubutil import PROBE
 from ports import free_port
-from test_browser import MS, Shots, chromium_path, wait_for_lab  # noqa: F401 - a fixture
 
 from jhub_kit.network import firewall
 
@@ -487,7 +487,7 @@ def _spki_sha256(cert: str) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-async def test_browser_login_through_nginx_tls_and_the_provider(deployment, chromium_path):  # noqa: F811
+async def test_browser_login_through_nginx_tls_and_the_provider(deployment, chromium_path):
     """A student in Chromium: the hub's page over HTTPS through nginx, the kit's OAuth
     login button, the provider's login form, back to the hub, a server started on the
     compose network and JupyterLab drawn, every step through nginx. Screenshots kept."""

@@ -12,9 +12,7 @@ The build is tests/integration/test_docs.py's (sphinx-build -W)."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -68,26 +66,10 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture
-async def context(site):
-    path = os.environ.get("JHUB_KIT_CHROMIUM") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        _unavailable("Debian's chromium is not installed; run scripts/test.sh")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        _unavailable("playwright is not installed; run scripts/test.sh")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=path,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-        )
-        try:
-            ctx = await browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-            await ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=site[1])
-            yield ctx
-        finally:
-            with contextlib.suppress(Exception):
-                await browser.close()
+async def context(site, browser):
+    ctx = await browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+    await ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=site[1])
+    yield ctx
 
 
 async def test_every_page_fits_1280(site, context):
