@@ -21,7 +21,8 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, CaselessStrEnum, Dict, Int, List, Unicode, default, validate
 from traitlets.config import Config, Configurable
@@ -29,6 +30,9 @@ from traitlets.config import Config, Configurable
 from . import hubdb
 from .deprecation import RenamedTraits
 from .hub_start import follow_hub
+
+if TYPE_CHECKING:
+    from .quota.courses import Course
 
 AUTHENTICATORS = {
     "native": "jhub_kit.auth.native.UserlistNativeAuthenticator",
@@ -325,13 +329,18 @@ class JhubKit(RenamedTraits, Configurable):
     ).tag(config=True)
 
 
-def _courses_have_teachers(c: Config) -> bool:
-    """Whether ``c.Courses.courses`` names a teacher (users or groups)."""
+def _declared_courses(c: Config) -> dict[str, Course]:
+    """The courses of ``c.Courses.courses``, checked, by name (none when not set)."""
     if "Courses" not in c:
-        return False
+        return {}
     from .quota.courses import Courses
 
-    return any(course.teachers for course in Courses(config=c).declared().values())
+    return Courses(config=c).declared()
+
+
+def _courses_have_teachers(courses: Mapping[str, Course]) -> bool:
+    """Whether one of ``courses`` names a teacher (users or groups)."""
+    return any(course.teachers for course in courses.values())
 
 
 def _idle_rules_in(c: Config) -> bool:
@@ -471,12 +480,15 @@ def configure(c: Config) -> JhubKit:
             "own get it; c.QuotaDockerSpawner.idle_timeout = 'unlimited' makes that never)."
         )
 
-    if kit.dashboard and (kit.teachers or _courses_have_teachers(c)):
+    # read once: the teachers' policy file, the students' lab notices and the
+    # dashboard's teacher roles hang on them
+    courses = _declared_courses(c) if kit.dashboard else {}
+    if kit.dashboard and (kit.teachers or _courses_have_teachers(courses)):
         # the teachers' changes: a file of their own over the admin's policy file
         teachers_file = os.path.join(kit.data_dir, "teachers", "policy.toml")
         setdefault(c, Spawner, "teacher_policy_file", teachers_file)
 
-    lab = lab_notices_on(c, kit)
+    lab = lab_notices_on(c, kit, courses=courses)
     if lab:  # the kit's JupyterLab extension in every server (the dashboard answers it)
         setdefault(c, Spawner, "lab_notices", True)
     if kit.dashboard:
@@ -490,6 +502,7 @@ def configure(c: Config) -> JhubKit:
             ceiling=kit.teacher_ceiling,
             audit_log=kit.teacher_audit_log,
             lab_notices=notice_settings(kit) if lab else None,
+            courses=courses,
         )
     follow_hub()  # the pool fills and the dashboard's settings are written at the start
     return kit
@@ -541,15 +554,19 @@ def notice_settings(kit: JhubKit) -> dict[str, int]:
     }
 
 
-def lab_notices_on(c: Config, kit: JhubKit) -> bool:
+def lab_notices_on(c: Config, kit: JhubKit, *, courses: Mapping[str, Course] | None = None) -> bool:
     """Whether the students' JupyterLab shows their notices (``JhubKit.lab_notices``):
     the class dashboard answers the extension, and a student may have a notice (the
     culler runs and warns, or teachers act from the dashboard). Never on a swarm
-    (the extension is a folder of the hub's host: QuotaSwarmSpawner.lab_notices)."""
+    (the extension is a folder of the hub's host: QuotaSwarmSpawner.lab_notices).
+    ``courses``: ``c.Courses.courses`` already read (:func:`configure`'s); None: read
+    here when needed."""
     if not (kit.lab_notices and kit.dashboard) or kit.engine == "swarm":
         return False
     warns = kit.idle_timeout > 0 and kit.idle_warning_seconds() > 0
-    return warns or bool(kit.teachers or _courses_have_teachers(c))
+    if warns or kit.teachers:
+        return True
+    return _courses_have_teachers(_declared_courses(c) if courses is None else courses)
 
 
 def add_dashboard(
@@ -564,6 +581,7 @@ def add_dashboard(
     ceiling: dict[str, Any] | None = None,
     audit_log: str = "",
     lab_notices: dict[str, int] | None = None,
+    courses: Mapping[str, Course] | None = None,
 ) -> None:
     """Add the class dashboard service and its roles (:mod:`jhub_kit.views.dashboard`);
     :func:`configure` calls it. ``group``'s members may open it besides admins; the
@@ -576,10 +594,11 @@ def add_dashboard(
     they may set and ``audit_log`` records what they do (``JhubKit.teacher_*``).
     ``lab_notices`` (:func:`notice_settings`): the dashboard answers the kit's
     JupyterLab extension in the students' servers
-    (:mod:`jhub_kit.views.dashboard.lab_notices`); None: it does not.
+    (:mod:`jhub_kit.views.dashboard.lab_notices`); None: it does not. ``courses``:
+    ``c.Courses.courses`` already read (:func:`configure`'s); None: read here.
 
     .. versionchanged:: 0.5
-       ``teachers``, ``ceiling``, ``audit_log`` and ``lab_notices``.
+       ``teachers``, ``ceiling``, ``audit_log``, ``lab_notices`` and ``courses``.
 
     .. deprecated:: 0.4
        ``config_file`` (0.3's ``add_dashboard(c, config_file=__file__)``) is ignored,
@@ -595,7 +614,6 @@ def add_dashboard(
         warnings.warn(message, DeprecationWarning, stacklevel=2)
         logging.getLogger("jhub_kit").warning(message)
 
-    from .quota.courses import Courses
     from .quota.teaching import LIMITS_SCOPE, teacher_roles
     from .views.dashboard import SERVICE_NAME, SERVICE_SCOPES
     from .views.dashboard import lab_notices as board_notices
@@ -603,7 +621,8 @@ def add_dashboard(
     from .views.dashboard import settings as board
 
     kit = JhubKit(config=c)
-    courses = Courses(config=c).declared() if "Courses" in c else {}
+    if courses is None:
+        courses = _declared_courses(c)
 
     service: dict[str, Any] = {
         "name": SERVICE_NAME,

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from ..quota.docker_limits import INSPECT_FIELDS, host_config_limits, limits_differ
-from ..quota.policy import Quota, format_size
+from ..quota.policy import Quota, format_size, read_kit_state
 from .common import connect, hub_options
 
 #: what the command needs of the hub: the user's model, their server's state
@@ -85,7 +85,7 @@ def inspect_cmd(
     api = connect(hub_url, token_file, *SCOPES)
     server = _server_of(api, user, server_name)
     state = server["state"] or {}
-    kit = state.get("jhub_kit") or {}
+    kit = read_kit_state(state)
     object_id = state.get("object_id") or state.get("container_id") or ""
     if not object_id:
         raise click.ClickException(f"the hub holds no container of {user} (is it starting?)")

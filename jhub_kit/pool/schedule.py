@@ -120,7 +120,12 @@ def parse_schedule(entries: list[str]) -> list[Window]:
 
 
 def parse_duration(text: str) -> float:
-    """``90m``, ``2h``, ``1h30m``, ``45s`` -> seconds."""
+    """``90m``, ``2h``, ``1h30m``, ``45s`` -> seconds (``jhub-kit pool fill --for``).
+
+    Stricter than the quotas' :func:`jhub_kit.quota.policy.parse_duration` on purpose:
+    a unit is required (``--for 90`` is refused, not 90 seconds), whole numbers of
+    hours, minutes and seconds only, and no ``"unlimited"`` (``0m`` is a request that
+    has already ended, where a quota's ``0`` means never): a fill always ends."""
     m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip().lower())
     if not text.strip() or not m or not any(m.groups()):
         raise ScheduleError(f"{text!r} is not a duration: write e.g. 90m, 2h or 1h30m")

@@ -320,14 +320,21 @@ class Quota:
 STATE_KEY = "jhub_kit"
 
 
+def read_kit_state(state: Any) -> Mapping[str, Any]:
+    """The kit's part of a spawner's ``state`` (``state["jhub_kit"]``), to read; ``{}``
+    when ``state`` or that part is missing, empty or not a mapping. ``state`` as the
+    hub keeps it: a spawner's, or a server's in the REST model (``server["state"]``,
+    read with ``admin:server_state``; None without it)."""
+    kit = state.get(STATE_KEY) if isinstance(state, Mapping) else None
+    return kit if isinstance(kit, Mapping) else {}
+
+
 def server_rules(server: Mapping[str, Any]) -> tuple[int | None, int | None]:
     """``(idle_timeout, max_age)`` in seconds kept with a server (the hub's REST model,
     its ``state`` read with ``admin:server_state``; 0: never; None: not set, the
     culler's own). Anything malformed counts as not set. Read by the idle culler's
     arbiter (:mod:`jhub_kit.idle`) and by the notices that warn before it."""
-    state = server.get("state") or {}
-    kit = state.get(STATE_KEY) if isinstance(state, Mapping) else None
-    quota = kit.get("quota") if isinstance(kit, Mapping) else None
+    quota = read_kit_state(server.get("state")).get("quota")
     if not isinstance(quota, Mapping):
         return None, None
     out = []

@@ -22,16 +22,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..provision import HomeMount, Usage
-from ..quota.policy import Quota, format_duration
+from ..quota.policy import STATE_KEY, Quota, format_duration, read_kit_state
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner as _Base
 else:
     from traitlets.config import LoggingConfigurable as _Base
 
-#: the key of the kit's part of a spawner's state
-STATE_KEY = "jhub_kit"
-#: the version of that part's shape this kit writes and reads
+#: the version of the shape of the kit's part (``state[STATE_KEY]``, read by
+#: :func:`~jhub_kit.quota.policy.read_kit_state`) this kit writes and reads
 SCHEMA = 1
 
 
@@ -167,7 +166,7 @@ class KitStateMixin(_Base):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self._kit_running = bool(getattr(self, "object_id", ""))  # a server the hub found
-        kit = state.get(STATE_KEY) or {}
+        kit = read_kit_state(state)
         if not kit and state.get("quota"):  # QuotaSwarmSpawner before the shared record
             kit = {"quota": state["quota"]}
         try:

@@ -259,3 +259,14 @@ def test_named_servers_get_their_own_rows_readings_and_history():
     assert max(v for v in project["history"]["memory"] if v is not None) == 900 * M
     assert r["memory_used"] == "-" and r["groups"] == "class-a"
     assert rows.row_key("ann", "") == "ann"
+
+
+def test_a_server_whose_kit_state_is_not_a_mapping_shows_without_it():
+    """A state the kit did not write (``state["jhub_kit"]`` not a mapping) reads as
+    no kit state: the row shows the hub's view of the server and the policy's quota."""
+    for state in ({"jhub_kit": "?"}, {"jhub_kit": None}, None, "?"):
+        user = model("ann", {"ready": True, "pending": None, "state": state})
+        assert rows.server_status(user) == "running"
+        (row,) = rows.class_rows([user], {"ann": {"memory": "300M"}}, {})
+        assert row["server"] == "running" and row["memory"] == "300M", state
+        assert row["oom_kills"] == 0 and row["last_event"] == "" and row["profile"] == ""

@@ -108,3 +108,11 @@ def test_a_newer_state_is_refused_in_words(caplog):
         s.load_state({"object_id": "x", "jhub_kit": {"schema": 99, "quota": {"mem_limit": 1}}})
     assert s.quota is None
     assert "written by a newer jhub_kit (schema 99" in caplog.text
+
+
+def test_a_kit_state_that_is_not_a_mapping_reads_as_none():
+    """``state["jhub_kit"]`` the kit did not write (not a mapping) is no record: the
+    server is still adopted, with nothing of the kit's."""
+    s = QuotaDockerSpawner(user=user())
+    s.load_state({"object_id": "x", "jhub_kit": "?"})
+    assert s.quota is None and s.oom_kills == 0 and s.running_record()

@@ -553,6 +553,28 @@ def test_teachers_alone_are_enough():
     assert _handed_over(c) == {"warning": 0, "culler_timeout": 0, "check_every": 0}
 
 
+def test_a_courses_teachers_alone_are_enough():
+    """Teachers declared only in c.Courses.courses: the lab notices, the teachers'
+    policy file and the course's role, all from the one reading of the courses."""
+    import jhub_kit
+
+    c = Config()
+    c.JhubKit.data_dir = "/tmp/jhub-kit-unit-lab-notices"
+    c.JhubKit.idle_timeout = 0
+    c.Courses.courses = {
+        "lab": {
+            "teachers": {"users": ["Ada"]},
+            "students": {"groups": ["lab-1"]},
+            "size_limit": "1G",
+        }
+    }
+    jhub_kit.configure(c)
+    assert c.QuotaDockerSpawner.lab_notices is True
+    assert c.QuotaDockerSpawner.teacher_policy_file.endswith("/teachers/policy.toml")
+    (role,) = [r for r in c.JupyterHub.load_roles if r.get("users") == ["ada"]]
+    assert "lab" in role["name"] and "access:servers!group=lab-1" in role["scopes"]
+
+
 def test_a_site_that_sets_the_spawners_option_keeps_it():
     import jhub_kit
 

@@ -13,6 +13,7 @@ from jhub_kit.quota.policy import (
     parse_count,
     parse_cpu,
     parse_size,
+    read_kit_state,
 )
 
 G = 1024**3
@@ -220,3 +221,26 @@ def test_approx_size(n, text):
     from jhub_kit.quota.policy import approx_size
 
     assert approx_size(n) == text
+
+
+KIT = {"schema": 1, "quota": {"mem_limit": 5}}
+
+
+@pytest.mark.parametrize(
+    "state, expected",
+    [
+        ({"jhub_kit": KIT, "object_id": "c1"}, KIT),
+        ({"object_id": "c1"}, {}),  # a stock spawner's, or a kit's with nothing to keep
+        ({"jhub_kit": None}, {}),
+        ({"jhub_kit": {}}, {}),
+        ({"jhub_kit": "?"}, {}),
+        ({"jhub_kit": ["quota"]}, {}),
+        (None, {}),  # the REST model without admin:server_state
+        ({}, {}),
+        ("?", {}),
+    ],
+    ids=["kit", "no-kit-part", "none", "empty", "a-string", "a-list", "no-state", "empty-state",
+         "state-a-string"],
+)  # fmt: skip
+def test_read_kit_state(state, expected):
+    assert read_kit_state(state) == expected

@@ -26,7 +26,7 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 
 from ...hubapi import HubAPI
-from ...quota.policy import QuotaPolicy, format_size
+from ...quota.policy import QuotaPolicy, format_size, read_kit_state
 from ...spawners import oom
 from .. import report
 from . import actions, lab_notices, limits, page, rows, settings
@@ -146,7 +146,7 @@ class Collector:
             for server_name, server in (u.get("servers") or {}).items():
                 key = rows.row_key(u["name"], server_name)
                 state = (server or {}).get("state") or {}
-                kit_live = (state.get("jhub_kit") or {}).get("live")
+                kit_live = read_kit_state(state).get("live")
                 if kit_live:  # read by the hub from the node's engine (a swarm)
                     live[key] = {
                         "memory_used": kit_live.get("memory_used"),

@@ -35,6 +35,7 @@ from typing import Any
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from ...quota.policy import read_kit_state
 from ..notices import StudentNotices, idle_inputs_of
 
 #: the hub's settings for the notices (JSON: ``warning``, ``culler_timeout``,
@@ -107,8 +108,7 @@ def stop_notice(server: Mapping[str, Any] | None) -> list[dict[str, str]]:
     while it runs or starts."""
     if not server or server.get("ready") or server.get("pending"):
         return []
-    kit = (server.get("state") or {}).get("jhub_kit") or {}
-    event = kit.get("last_event") if isinstance(kit, Mapping) else None
+    event = read_kit_state(server.get("state")).get("last_event")
     if not isinstance(event, Mapping) or not event.get("text") or not event.get("at"):
         return []
     return [

@@ -6,10 +6,18 @@ from __future__ import annotations
 import csv
 import io
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from ...provision import Usage
-from ...quota.policy import Quota, QuotaError, approx_size, format_size, parse_size
+from ...quota.policy import (
+    Quota,
+    QuotaError,
+    approx_size,
+    format_size,
+    parse_size,
+    read_kit_state,
+)
 from ..figures import HomeUse, home_use
 from ..report import quota_columns
 
@@ -66,7 +74,7 @@ def server_status(model: dict[str, Any], name: str = "") -> str:
     server = (model.get("servers") or {}).get(name)
     if not server:
         return "stopped"
-    kit = (server.get("state") or {}).get("jhub_kit") or {}
+    kit = read_kit_state(server.get("state"))
     if server.get("pending") == "spawn" and kit.get("queue_ahead") is not None:
         ahead = kit["queue_ahead"]
         return f"queued, {ahead} ahead" if ahead else "queued, next"
@@ -208,7 +216,7 @@ def _row(
     name = model["name"]
     key = row_key(name, server_name)
     server = (model.get("servers") or {}).get(server_name) or {}
-    kit = (server.get("state") or {}).get("jhub_kit") or {}
+    kit = read_kit_state(server.get("state"))
     # a running server shows the quota it runs with, as the student's page does (a
     # named server's may be its profile's); the hub's policy for the rest
     q = {**(quota.get(name) or {}), **_state_quota(kit)}
@@ -267,7 +275,7 @@ def _size(text: Any) -> int | None:
         return None
 
 
-def _state_quota(kit: dict[str, Any]) -> dict[str, Any]:
+def _state_quota(kit: Mapping[str, Any]) -> dict[str, Any]:
     """The running server's quota from the kit's state, when the config is not known."""
     try:
         if not kit.get("quota"):
