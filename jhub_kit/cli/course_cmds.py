@@ -294,6 +294,11 @@ def reset_cmd(
     api = connect(hub_url, token_file, *SCOPES)
     users = hub_users(api, userlist)
     students = students_of(course, groups_of(users))
+    if not students:  # an nbgrader course's data is still checked and reset below
+        click.echo(
+            f"course {name} has no students among the hub's users (its students: "
+            f"{course.students.describe()}): no student's home to reset"
+        )
     store = _archive_dir(archive_dir, name)
     homes, refused = asyncio.run(_check_reset(prov, store, students, users))
     nbgrader = None
@@ -311,11 +316,14 @@ def reset_cmd(
     what = "remove" if remove else "empty"
     if not yes:
         also = " and start a new term in its nbgrader data" if nbgrader is not None else ""
-        click.confirm(
+        question = (
             f"{what.capitalize()} the homes of {len(homes)} students of {name} "
-            f"({', '.join(homes)}){also}? Their archives are in {store.path}",
-            abort=True,
+            f"({', '.join(homes)}){also}? Their archives are in {store.path}"
+            if homes
+            else f"Start a new term in course {name}'s nbgrader data (no student's home to "
+            f"{what})? Its archive is in {store.path}"
         )
+        click.confirm(question, abort=True)
     failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
     if nbgrader is not None:
         why = course_nbgrader.reset(nbgrader, store, hub_users(api, userlist))
