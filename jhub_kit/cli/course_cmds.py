@@ -170,30 +170,40 @@ def archive_cmd(
     there, verifies, and whose folder has not changed since is skipped: run it
     again after a failure and it goes on where it stopped. An archive whose home
     or data was reset after it (a new term) is not replaced without --replace.
+    When the hub lists no student of the course (they left at the end of term),
+    an nbgrader course's data is archived alone; another course has nothing to
+    archive and is refused.
     """
     c = load_config(config_file)
     course = _course(c, name)
     prov = provisioner_for(c)
     users = hub_users(connect(hub_url, token_file, *SCOPES), userlist)
     students = students_of(course, groups_of(users))
-    if not students:
-        raise click.ClickException(
-            f"course {name} has no students among the hub's users "
-            f"(its students: {course.students.describe()})"
-        )
+    nobody = (
+        f"course {name} has no students among the hub's users "
+        f"(its students: {course.students.describe()})"
+    )
+    if not students and not course.nbgrader:
+        raise click.ClickException(nobody)  # nothing to archive
     store = _archive_dir(archive_dir, name)
     store.create()
-    failed, without = asyncio.run(_archive_all(prov, store, students, users, replace))
+    failed: dict[str, str] = {}
+    without: list[str] = []
+    if students:
+        failed, without = asyncio.run(_archive_all(prov, store, students, users, replace))
     nbgrader = ""
-    if course.nbgrader:
+    if course.nbgrader:  # the teachers' record of the term, even once no student is left
         nbgrader = asyncio.run(course_nbgrader.archive(c, prov, course, store, users, replace))
     sums = store.write_sums()
-    done = len(students) - len(failed) - len(without)
-    click.echo(
-        f"{done} of {len(students)} students archived"
-        + (f" ({len(without)} without a home here)" if without else "")
-        + f"; see {sums}"
-    )
+    if students:
+        done = len(students) - len(failed) - len(without)
+        click.echo(
+            f"{done} of {len(students)} students archived"
+            + (f" ({len(without)} without a home here)" if without else "")
+            + f"; see {sums}"
+        )
+    else:
+        click.echo(f"0 students archived, no student's home: {nobody}; see {sums}")
     if nbgrader:
         failed[course_nbgrader.LABEL] = nbgrader
     if failed:
@@ -284,6 +294,11 @@ def reset_cmd(
     api = connect(hub_url, token_file, *SCOPES)
     users = hub_users(api, userlist)
     students = students_of(course, groups_of(users))
+    if not students:  # an nbgrader course's data is still checked and reset below
+        click.echo(
+            f"course {name} has no students among the hub's users (its students: "
+            f"{course.students.describe()}): no student's home to reset"
+        )
     store = _archive_dir(archive_dir, name)
     homes, refused = asyncio.run(_check_reset(prov, store, students, users))
     nbgrader = None
@@ -301,11 +316,14 @@ def reset_cmd(
     what = "remove" if remove else "empty"
     if not yes:
         also = " and start a new term in its nbgrader data" if nbgrader is not None else ""
-        click.confirm(
+        question = (
             f"{what.capitalize()} the homes of {len(homes)} students of {name} "
-            f"({', '.join(homes)}){also}? Their archives are in {store.path}",
-            abort=True,
+            f"({', '.join(homes)}){also}? Their archives are in {store.path}"
+            if homes
+            else f"Start a new term in course {name}'s nbgrader data (no student's home to "
+            f"{what})? Its archive is in {store.path}"
         )
+        click.confirm(question, abort=True)
     failed = asyncio.run(_reset_all(prov, store, homes, remove, api))
     if nbgrader is not None:
         why = course_nbgrader.reset(nbgrader, store, hub_users(api, userlist))

@@ -596,3 +596,73 @@ async def test_an_nbgrader_folder_a_container_mounts_is_refused(
     r = await course_cli("archive", "physics")
     assert r.exit_code == 0, r.output
     assert "nbgrader data: " in r.output and " entries, " in r.output
+
+
+async def test_the_nbgrader_data_is_archived_once_the_students_left_the_hub(
+    mount_area, tmp_path, hub
+):
+    """At the end of term the students are gone from the hub (their homes are still
+    here): the course's nbgrader data, the teachers' record of the term, is archived
+    all the same, with its line in SHA256SUMS, no home is archived and the run says
+    why; a reset then starts a new term in the nbgrader data and touches no home."""
+    from jhub_kit.cli import course_nbgrader
+    from jhub_kit.cli.common import load_config
+    from jhub_kit.provision.nbgrader import prepare_nbgrader
+    from jhub_kit.quota.courses import TEACHER, Courses
+
+    homes = mount_area / "homes"
+    config = write_config(tmp_path, homes, course="'size_limit': '1G', 'nbgrader': True")
+    prov = DirectoryProvisioner(base_dir=str(homes))
+    paths = {u: (await prov.provision(u, Quota())).source for u in STUDENTS}
+    fill(paths["ann"], "ann", paths["ben"])
+    homes_before = {u: tree(paths[u]) for u in STUDENTS}
+    c = load_config(str(config))
+    top = await prepare_nbgrader(
+        course_nbgrader.provisioner(c, prov), Courses(config=c).course("physics"), TEACHER, "ada"
+    )
+    canary = mount_area / "canary"
+    canary.mkdir()
+    fill_nbgrader(top, str(canary))
+    before = tree(top)
+    hub.route("GET", "/user", 200, {"name": "admin", "scopes": SCOPES})
+    hub.route("GET", "/users", 200, [m for m in models() if m["name"] == "ada"])
+    archive_dir = tmp_path / "arch"
+    env = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url}
+
+    def course_cli(*args, **kw):
+        argv = ["course", *args, "-f", str(config), "-d", str(archive_dir)]
+        return asyncio.to_thread(CliRunner().invoke, main, argv, env=env, **kw)
+
+    # not archived yet: the reset refuses the nbgrader data and removes nothing
+    r = await course_cli("reset", "physics", "--yes")
+    assert r.exit_code == 1 and "nothing was reset" in r.output, r.output
+    assert "nbgrader data: no archive of the course's nbgrader data" in r.output
+    assert tree(top) == before
+
+    r = await course_cli("archive", "physics")
+    assert r.exit_code == 0, r.output
+    assert f"nbgrader data: {len(before)} entries" in r.output
+    assert (
+        "0 students archived, no student's home: course physics has no students among "
+        "the hub's users (its students: group:physics); see " in r.output
+    )
+    assert sorted(p.name for p in archive_dir.iterdir()) == [
+        "SHA256SUMS",
+        "_nbgrader.json",
+        "_nbgrader.tar.gz",
+    ]
+    sums = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=archive_dir, capture_output=True, text=True
+    )
+    assert sums.returncode == 0 and sums.stdout == "_nbgrader.tar.gz: OK\n", sums.stdout
+
+    r = await course_cli("reset", "physics", input="y\n")
+    assert r.exit_code == 0, r.output
+    assert "no student's home to reset" in r.output
+    assert (
+        "Start a new term in course physics's nbgrader data (no student's home to empty)? "
+        f"Its archive is in {archive_dir}" in r.output
+    )
+    assert "nbgrader data: exchange and submissions" in r.output
+    assert "staff/gradebook.db" not in tree(top) and "staff/source/ps1/ps1.ipynb" in tree(top)
+    assert {u: tree(paths[u]) for u in STUDENTS} == homes_before

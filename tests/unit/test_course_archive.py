@@ -12,6 +12,7 @@ import tarfile
 
 import pytest
 from click.testing import CliRunner
+from fakehub import FakeHub
 
 from jhub_kit.cli import main
 from jhub_kit.provision import ProvisionError
@@ -200,15 +201,22 @@ def test_archive_dir_verifies_and_sums(tmp_path):
     assert store.record("bob") is None
 
 
-def test_course_list_and_the_errors_before_any_home_is_touched(tmp_path):
+def course_config(tmp_path, keys=""):
+    """A hub config: directory homes in tmp_path, course physics (ada teaches, the
+    group physics takes it, 1G) with ``keys`` added."""
     config = tmp_path / "jupyterhub_config.py"
     config.write_text(
         "c = get_config()\n"
         "c.QuotaDockerSpawner.home_provisioner = 'directory'\n"
         f"c.HomeProvisioner.base_dir = {str(tmp_path / 'homes')!r}\n"
         "c.Courses.courses = {'physics': {'teachers': {'users': ['ada']},"
-        " 'students': {'groups': ['physics']}, 'size_limit': '1G'}}\n"
+        f" 'students': {{'groups': ['physics']}}, 'size_limit': '1G'{keys}}}}}\n"
     )
+    return config
+
+
+def test_course_list_and_the_errors_before_any_home_is_touched(tmp_path):
+    config = course_config(tmp_path)
     r = CliRunner().invoke(main, ["course", "list", "-f", str(config)])
     assert r.exit_code == 0, r.output
     assert r.output == "physics: teachers ada; students group:physics; size limit 1G\n"
@@ -223,6 +231,43 @@ def test_course_list_and_the_errors_before_any_home_is_touched(tmp_path):
     r = CliRunner().invoke(main, ["course", "list", "-f", str(config)])
     assert r.exit_code == 1 and "Error: c.Courses.courses: course name 'a/b'" in r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("nbgrader", [False, True], ids=["plain", "nbgrader"])
+def test_a_course_whose_students_left_the_hub(tmp_path, nbgrader):
+    """The hub lists no student of the course (only its teacher): a plain course has
+    nothing to archive and is refused, archive folder untouched; an nbgrader course's
+    data is still archived (here it has no folder on this host: nothing to archive,
+    said so), the run says no student's home was and why, and exits 0."""
+    config = course_config(tmp_path, f", 'nbgrader': {nbgrader}")
+    hub = FakeHub()
+    hub.route(
+        "GET",
+        "/user",
+        200,
+        {"name": "admin", "scopes": ["list:users", "read:users", "read:servers"]},
+    )
+    hub.route("GET", "/users", 200, [{"name": "ada", "groups": ["staff"], "servers": {}}])
+    archive_dir = tmp_path / "arch"
+    try:
+        r = CliRunner().invoke(
+            main,
+            ["course", "archive", "physics", "-f", str(config), "-d", str(archive_dir)],
+            env={"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_URL": hub.url},
+        )
+    finally:
+        hub.close()
+    nobody = "course physics has no students among the hub's users (its students: group:physics)"
+    if not nbgrader:
+        assert r.exit_code == 1 and f"Error: {nobody}\n" in r.output
+        assert not archive_dir.exists()
+        return
+    assert r.exit_code == 0, r.output
+    assert r.output == (
+        "nbgrader data: course physics has no nbgrader folder here; nothing to archive\n"
+        f"0 students archived, no student's home: {nobody}; see {archive_dir / 'SHA256SUMS'}\n"
+    )
+    assert sorted(p.name for p in archive_dir.iterdir()) == ["SHA256SUMS"]
 
 
 def test_a_tar_written_by_someone_else_is_refused_by_its_record(tmp_path):
