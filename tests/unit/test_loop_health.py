@@ -312,16 +312,25 @@ async def test_the_owner_is_given_only_the_cpu_its_samples_saw(healths, hold, bu
 
 
 async def test_a_stall_counts_the_loop_threads_cpu(healths):
-    """Busy: the stall holds the loop thread's CPU; asleep (or preempted): little."""
-    h = healths(interval=0.01)
-    h.start(stall_threshold=0.05)
-    await asyncio.sleep(0.05)
-    burn(0.15)
-    await asyncio.sleep(0.1)
-    hold_the_loop(0.3)
-    await asyncio.sleep(0.1)
-    h.stop()
-    by_where = {s.where.rsplit(" ", 1)[-1]: s for s in h.stalls}
+    """Busy: the stall holds the loop thread's CPU; asleep (or preempted): little.
+
+    A tick late on a loaded machine with no sample taken names nobody (``?``) and is
+    not one of the two (CI at ae124e9: the version matrix's 3.13 session, beside the
+    suite and a helper's tests on 2 cores, saw such a third stall). Up to three
+    tries: a watchdog given no core during the whole burn names nothing there
+    either; code that names them wrong fails every try."""
+    for _ in range(3):
+        h = healths(interval=0.01)
+        h.start(stall_threshold=0.05)
+        await asyncio.sleep(0.05)
+        burn(0.15)
+        await asyncio.sleep(0.1)
+        hold_the_loop(0.3)
+        await asyncio.sleep(0.1)
+        h.stop()
+        by_where = {s.where.rsplit(" ", 1)[-1]: s for s in h.stalls if s.taken}
+        if set(by_where) == {"burn", "hold_the_loop"}:
+            break
     assert set(by_where) == {"burn", "hold_the_loop"}, h.stalls
     assert by_where["burn"].cpu >= 0.15, by_where["burn"]
     assert by_where["hold_the_loop"].cpu < 0.05, by_where["hold_the_loop"]
