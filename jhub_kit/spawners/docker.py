@@ -116,9 +116,10 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
         """Which of the kit's own folders this engine's host has, asked once per class
         and engine (:func:`~jhub_kit.spawners.kit_folders.engine_sees_folders`, in the
         spawner's threads) when a server or a pool member could bind one: with
-        :attr:`lab_notices`, a full home's notice, or the warm pool. Cold starts and
-        pool members are described from the same answer."""
-        if not (self.lab_notices or self.home_full_now() or self.pool_on):
+        :attr:`lab_notices`, :attr:`home_full_notice` (a home measured full later in
+        a start refines the description), or the warm pool. Cold starts and pool
+        members are described from the same answer."""
+        if not (self.lab_notices or self.home_full_notice or self.pool_on):
             return KitFolders()  # nothing here binds either
         engine = str(getattr(self.client, "base_url", ""))
         return await engine_sees_folders(
