@@ -134,6 +134,8 @@ class SpecInputs:
     home_full: str = ""
     #: the kit's JupyterLab extension in the server (:func:`lab_notices_parts`)
     lab_notices: bool = False
+    #: which of the kit's own folders the engine's host has (:class:`KitFolders`)
+    kit_folders: KitFolders = field(default_factory=lambda: KitFolders())
 
 
 #: the option that names JupyterLab's extension manager (jupyterlab 4's ``LabApp``)
@@ -218,6 +220,30 @@ def extended_search_paths(courses_env: Mapping[str, str], lab_notices: bool) -> 
 JUPYTER_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jupyter_data")
 JUPYTER_DATA_PATH = "/opt/jhub-kit/jupyter"
 
+#: the kit's own folders a server may have bound read-only: where it sees each
+#: (target), and the folder of the installed kit (source)
+KIT_FOLDERS = {NOTICES_PATH: NOTICES_DIR, JUPYTER_DATA_PATH: JUPYTER_DATA_DIR}
+
+
+@dataclass(frozen=True)
+class KitFolders:
+    """Which of the kit's own folders (:data:`KIT_FOLDERS`) the engine's host has at
+    the path the hub sees them at, as the engine answered
+    (:mod:`jhub_kit.spawners.kit_folders`): a folder it does not have is bound into
+    no server and no pool member (a bind whose source is not on the host fails the
+    container's creation), and what needs it is left out (:func:`home_full_parts`,
+    :func:`lab_notices_parts`)."""
+
+    #: :data:`NOTICES_DIR` (the page of a server whose home is full)
+    notices: bool = True
+    #: :data:`JUPYTER_DATA_DIR` (the JupyterLab extension)
+    lab: bool = True
+
+    def binds(self) -> dict[str, str]:
+        """The folders seen, as :data:`KIT_FOLDERS` names them (target: source)."""
+        seen = {NOTICES_PATH: self.notices, JUPYTER_DATA_PATH: self.lab}
+        return {t: s for t, s in KIT_FOLDERS.items() if seen[t]}
+
 
 def lab_notices_env() -> dict[str, str]:
     """What puts the kit's data folder first on the server's Jupyter search path
@@ -227,10 +253,11 @@ def lab_notices_env() -> dict[str, str]:
 
 
 def lab_notices_parts(i: SpecInputs) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """What a server with the kit's JupyterLab notices gets (nothing when off): its
+    """What a server with the kit's JupyterLab notices gets (nothing when off, or
+    where the engine's host does not have the folder: :class:`KitFolders`): its
     search path first on ``JUPYTER_PATH`` and the read-only mount of the folder.
     The same for every user, so every pool member has the mount (:func:`member_kwargs`)."""
-    if not i.lab_notices:
+    if not (i.lab_notices and i.kit_folders.lab):
         return {}, []
     return lab_notices_env(), [_bind(JUPYTER_DATA_PATH, JUPYTER_DATA_DIR, read_only=True)]
 
@@ -241,14 +268,20 @@ def home_full_parts(i: SpecInputs) -> tuple[list[str], list[dict[str, Any]]]:
     :data:`NOTICES_PATH`), delete files at once instead of moving them to the
     trash (which needs room in the home), folders with their content; and the
     read-only mount of the notices. Last of the arguments: the notice wins
-    over any ``default_url``."""
+    over any ``default_url``. Where the engine's host does not have the notices
+    (:class:`KitFolders`), the deletions alone: the server opens as usual."""
     if not i.home_full:
         return [], []
+    deletions = [
+        "--FileContentsManager.delete_to_trash=False",
+        "--FileContentsManager.always_delete_dir=True",
+    ]
+    if not i.kit_folders.notices:
+        return deletions, []
     args = [
         f"--ServerApp.extra_static_paths={NOTICES_PATH}",
         f"--ServerApp.default_url=/static/{HOME_FULL_PAGE}",
-        "--FileContentsManager.delete_to_trash=False",
-        "--FileContentsManager.always_delete_dir=True",
+        *deletions,
     ]
     return args, [_bind(NOTICES_PATH, NOTICES_DIR, read_only=True)]
 
@@ -411,8 +444,9 @@ def slots(mounts: Iterable[Mountpoint]) -> tuple[str, ...]:
     return tuple(t for t in targets if not any(inside(t, o) for o in targets))
 
 
-#: the kit's read-only folders every pool member has (:func:`member_kwargs`)
-MEMBERS_OWN = {NOTICES_PATH: NOTICES_DIR, JUPYTER_DATA_PATH: JUPYTER_DATA_DIR}
+#: the kit's read-only folders a pool member has, where the engine's host has them
+#: (:func:`member_kwargs`, :class:`KitFolders`)
+MEMBERS_OWN = KIT_FOLDERS
 
 
 def _members_own(m: Mountpoint) -> bool:
@@ -527,7 +561,8 @@ def member_kwargs(
     an empty directory of the member's, bound with ``rslave`` propagation, where a
     start mounts the student's home and volumes (:func:`mount_plan`); and the kit's
     own folders (:data:`MEMBERS_OWN`: the notices, the JupyterLab extension),
-    read-only."""
+    read-only, those the engine's host has (``spec``'s :class:`KitFolders`, as a
+    cold start's description leaves out those it has not)."""
     create = {k: copy.deepcopy(v) for k, v in spec.create.items() if k not in _APPLIED_CREATE}
     if spec.network_name == "host":
         create.pop("ports", None)
@@ -545,6 +580,7 @@ def member_kwargs(
     host = {k: copy.deepcopy(v) for k, v in spec.host_config.items() if k not in _APPLIED_HOST}
     host.update(limits)
     host["auto_remove"] = False
+    own = (spec.inputs.kit_folders if spec.inputs is not None else KitFolders()).binds()
     mounts: list[dict[str, Any]] = [
         _bind(LAUNCHER_PATH, launcher, read_only=True),
         _bind(CHANNEL_PATH, posixpath.join(member_dir, "channel"), read_only=True),
@@ -552,7 +588,7 @@ def member_kwargs(
         # everyone): a member can then start a server whose home is full
         # (home_full_parts) or with the lab's notices (lab_notices_parts) as a cold
         # start would, whatever the configuration said when it was made
-        *(_bind(target, source, read_only=True) for target, source in MEMBERS_OWN.items()),
+        *(_bind(target, source, read_only=True) for target, source in own.items()),
     ]
     for index, target in enumerate(slots(spec.mounts)):
         slot = posixpath.join(member_dir, slot_dir(index))

@@ -57,6 +57,10 @@ from . import schedule
 LABEL = POOL_LABEL
 ASSIGNED = "assigned"  # marker file in a member's directory once it is given out
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+LAUNCHER_COPY = "launcher.py"
+"""The launcher's copy in the pool's directory, which members bind: the pool's
+directory is on the engine's host by necessity (the slots), the installed kit's
+files may not be (a hub in a container)."""
 READY_LINE = "[jhub-kit pool] ready"
 REFILL_QUIET = 10.0
 """Seconds without a member given out before the pool refills: a new member's
@@ -120,6 +124,15 @@ def wake(fifo: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def copy_launcher(base: Path) -> Path:
+    """(Blocking.) The launcher copied to :data:`LAUNCHER_COPY` in the pool's
+    directory ``base``, whole (members being made read the old one or the new);
+    returns the copy's path."""
+    path = base / LAUNCHER_COPY
+    files.atomic_write(path, Path(LAUNCHER).read_text(), 0o644)
+    return path
 
 
 def stale(created: float, now: float, max_age: float) -> bool:
@@ -348,9 +361,11 @@ class WarmPool:
 
     async def _prepare(self) -> None:
         """The pool's directory as a shared mount, so a mount under a member's slot
-        appears inside that member (rslave); a private staging area in it."""
+        appears inside that member (rslave); a private staging area in it; the
+        launcher's copy (:data:`LAUNCHER_COPY`)."""
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o711)
+        await offloop.run_io(copy_launcher, self.base)
         if mounted_at(self.base) is None:
             await commands.run("mount", "--bind", str(self.base), str(self.base))
         await commands.run("mount", "--make-rshared", str(self.base))

@@ -28,12 +28,12 @@ from ..quota import docker_limits
 from ..quota.courses import FOLDER
 from ..quota.nbgrader import KIT_DIR, STAFF_FOLDER
 from ..quota.policy import Quota, format_size
-from ..spec import inside
+from ..spec import KitFolders, inside
 from ..standin import is_stand_in
 from . import oom
 from .adapter import DockerSpawnerAdapter
 from .kit import KitSpawner
-from .lab import engine_sees_lab
+from .kit_folders import engine_sees_folders, run_in
 from .pool import PoolPart
 
 
@@ -112,13 +112,25 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
             "home_full": self.home_full_now(),
         }
 
-    async def lab_notices_here(self) -> bool:
-        """:attr:`lab_notices`, where the engine's host sees the kit's folder (asked
-        once per process: :func:`~jhub_kit.spawners.lab.engine_sees_lab`)."""
-        if not self.lab_notices:
-            return False
+    async def kit_folders_here(self) -> KitFolders:
+        """Which of the kit's own folders this engine's host has, asked once per class
+        and engine (:func:`~jhub_kit.spawners.kit_folders.engine_sees_folders`, in the
+        spawner's threads) when a server or a pool member could bind one: with
+        :attr:`lab_notices`, :attr:`home_full_notice` (a home measured full later in
+        a start refines the description), or the warm pool. Cold starts and pool
+        members are described from the same answer."""
+        if not (self.lab_notices or self.home_full_notice or self.pool_on):
+            return KitFolders()  # nothing here binds either
         engine = str(getattr(self.client, "base_url", ""))
-        return await engine_sees_lab(self.docker, self.client, self.image, engine, self.log)
+        return await engine_sees_folders(
+            run_in(self.executor),
+            self.client,
+            self.image,
+            (type(self).__name__, engine),
+            self.log,
+            notice=bool(self.home_full_notice),
+            lab=bool(self.lab_notices),
+        )
 
     async def create_object(self) -> dict[str, Any]:
         """Create exactly this user's description. As DockerSpawner allows, it may be

@@ -114,10 +114,12 @@ class HomesMixin(_Base):
         a page of the kit's (``jhub_kit/notices``), mounted read-only at
         ``/opt/jhub-kit/notices`` and served by the student's own server
         (QuotaDockerSpawner; QuotaSwarmSpawner keeps every server's runtime files out
-        of the home too, but opens no notice). Turn it off
-        where the engine's host cannot see the kit's installed files at the same
-        path (a hub in a container); the server then still starts, as every server's
-        runtime files are kept outside the home.
+        of the home too, but opens no notice). Where the engine's host does not
+        have the kit's installed files at the same path (a hub in a container),
+        servers open without the notice (the engine is asked once,
+        :mod:`jhub_kit.spawners.kit_folders`, and the log says so once); turning
+        this off silences that, and a server whose home is full still starts, as
+        every server's runtime files are kept outside the home.
         Example: ``c.QuotaDockerSpawner.home_full_notice = False``.
 
         .. versionadded:: 0.5

@@ -36,6 +36,7 @@ from ..quota.budget import BudgetLedger
 from ..quota.policy import Quota
 from ..quota.traits import QuotaConfigMixin
 from ..spec import (
+    KitFolders,
     Mountpoint,
     ServerSpec,
     SpecInputs,
@@ -431,7 +432,8 @@ class KitSpawner(
         environment and arguments (what the pool's key ignores)."""
         engine = await self.engine_inputs()  # first: it evaluates the callables
         courses_env = self.course_env() if identity else {}
-        lab_notices = await self.lab_notices_here()
+        folders = await self.kit_folders_here()
+        lab_notices = bool(self.lab_notices) and folders.lab
         inputs = SpecInputs(
             image=self.image,
             command=await self.base_command(),
@@ -450,15 +452,17 @@ class KitSpawner(
             internal_ssl=bool(self.internal_ssl),
             lab_extension_manager=self.lab_extension_manager,
             lab_notices=lab_notices,
+            kit_folders=folders,
             **engine,
         )
         return make_spec(inputs)
 
-    async def lab_notices_here(self) -> bool:
-        """Whether this engine's servers get the kit's JupyterLab notices
-        (:attr:`lab_notices`; an engine whose host does not see the kit's files
-        says no)."""
-        return bool(self.lab_notices)
+    async def kit_folders_here(self) -> KitFolders:
+        """Which of the kit's own folders this engine's servers can have bound
+        (:class:`~jhub_kit.spec.KitFolders`: the notice of a full home, the JupyterLab
+        extension); by default both. Every start and every pool member is described
+        from this one answer."""
+        return KitFolders()
 
     async def image_search_paths(self, extended: set[str]) -> dict[str, str]:
         """The image's own values of the search paths the description extends (none

@@ -354,7 +354,7 @@ class PoolPart:
                 described,
                 name=name,
                 member_dir=str(directory),
-                launcher=pool_mod.LAUNCHER,
+                launcher=str(Path(sp.pool_dir) / pool_mod.LAUNCHER_COPY),
                 python=sp.pool_python,
                 limits=limits,
                 prefix=sp.prefix,

@@ -56,10 +56,11 @@ class SingleUserOptionsMixin(Configurable):
         (``/services/class-dashboard/api/notices``), which the bundle sets up
         (``c.JhubKit.lab_notices``, which also turns this on).
         The engine's host must see the kit's installed files at the same path: the
-        engine is asked once (:mod:`jhub_kit.spawners.lab`), and where it cannot
-        bind them (a hub in a container) servers start without the notices, said
-        once in the log; QuotaSwarmSpawner leaves it out, also said once (the hub
-        page still warns). Example: ``c.QuotaDockerSpawner.lab_notices = False``.
+        engine is asked once (:mod:`jhub_kit.spawners.kit_folders`), and where it
+        cannot bind them (a hub in a container) servers start without the notices,
+        cold and from the warm pool alike, said once in the log; QuotaSwarmSpawner
+        leaves it out, also said once (the hub page still warns).
+        Example: ``c.QuotaDockerSpawner.lab_notices = False``.
 
         .. versionadded:: 0.5
         """,

@@ -55,7 +55,7 @@ from ..quota.swarm_limits import (
     service_resources,
     swarm_start_limit,
 )
-from ..spec import service_kwargs, service_refusals, service_security
+from ..spec import KitFolders, service_kwargs, service_refusals, service_security
 from . import oom
 from .adapter import SwarmSpawnerAdapter
 from .kit import KitSpawner
@@ -229,9 +229,10 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
             "security": await self.security_host_config(),
         }
 
-    async def lab_notices_here(self) -> bool:
-        """Never on a swarm: the kit's extension is a folder on the hub's host, a bind
-        mount of it does not exist on the other nodes (the hub page still warns)."""
+    async def kit_folders_here(self) -> KitFolders:
+        """Neither on a swarm: the kit's folders are on the hub's host, a bind mount of
+        them does not exist on the other nodes (no JupyterLab notices, said once: the
+        hub page still warns; a full home's notice is not opened on a swarm anyway)."""
         if self.lab_notices and not seen(self._engine_key).lab_notices_said:
             seen(self._engine_key).lab_notices_said = True
             self.log.warning(
@@ -240,7 +241,7 @@ class QuotaSwarmSpawner(KitSpawner, SwarmSpawnerAdapter):
                 "students' hub pages still warn before an idle cull. Set "
                 "c.QuotaSwarmSpawner.lab_notices = False to silence this."
             )
-        return False
+        return KitFolders(notices=False, lab=False)
 
     async def _create_user(self) -> str | None:
         """The container spec's ``user``, if the config sets one (a service's

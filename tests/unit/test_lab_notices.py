@@ -14,9 +14,8 @@
   or on another origin; polling as the hub says, stopping on 403;
 - the class dashboard's answer (its route served for real, the hub's answers
   about tokens and users stood in for): the token's user only, each server's
-  notices from the hub's model, why a stopped server stopped; the bundle's settings;
-- whether the engine's host sees the kit's folder (asked once, the engine's
-  answers stood in for): none and said once where it cannot bind it.
+  notices from the hub's model, why a stopped server stopped; the bundle's settings.
+- where the engine's host does not see the kit's folder: tests/unit/test_kit_folders.py.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import docker
-import docker.errors
 import pytest
 from conftest import _unavailable
 from jupyterhub.services.auth import HubAuth
@@ -600,69 +597,7 @@ async def test_a_swarm_gets_none_and_says_so_once(caplog):
     for sp in spawners:
         sp._engine_key_value = "unit-lab-notices"
     with caplog.at_level(logging.WARNING):
-        assert [await sp.lab_notices_here() for sp in spawners] == [False, False]
+        folders = [await sp.kit_folders_here() for sp in spawners]
+    assert [f.lab for f in folders] == [False, False]
     said = [r for r in caplog.records if "no JupyterLab notices" in r.getMessage()]
     assert len(said) == 1
-
-
-# -- whether the engine's host sees the kit's folder ---------------------------------
-
-
-class Engine:
-    """The engine's answers to the check's calls (docker-py's errors), without one."""
-
-    def __init__(self, refuse: Exception | None = None):
-        self.refuse, self.calls = refuse, []
-
-    async def __call__(self, method, *args, **kw):
-        self.calls.append((method, args, kw))
-        if method == "create_container" and self.refuse is not None:
-            raise self.refuse
-        return {"Id": "c1"} if method == "create_container" else None
-
-
-API = docker.APIClient(base_url="unix:///nonexistent.sock", version="1.41")
-
-
-async def test_the_engine_is_asked_once_with_the_bind_alone():
-    from jhub_kit.spawners.lab import LABEL, engine_sees_lab
-
-    engine = Engine()
-    log = logging.getLogger("test-lab")
-    key = "unix:///engine-sees-it"
-    assert await engine_sees_lab(engine, API, "img:1", key, log) is True
-    assert await engine_sees_lab(engine, API, "img:1", key, log) is True  # remembered
-    (create, args, kw), remove = engine.calls
-    assert create == "create_container" and args == ("img:1",)
-    assert kw["labels"] == {LABEL: "1"} and kw["command"] == ["true"]
-    assert kw["host_config"]["Mounts"] == [{**LAB_MOUNT}]
-    assert remove == ("remove_container", ({"Id": "c1"},), {"force": True})  # never started
-
-
-async def test_an_engine_that_cannot_bind_it_gets_none_and_it_is_said_once(caplog):
-    from jhub_kit.spawners.lab import engine_sees_lab
-
-    refused = docker.errors.APIError(
-        "400 Client Error",
-        explanation='invalid mount config for type "bind": bind source '
-        f"path does not exist: {spec.JUPYTER_DATA_DIR}",
-    )
-    engine = Engine(refused)
-    key = "unix:///engine-in-another-namespace"
-    with caplog.at_level(logging.WARNING):
-        for _ in range(3):
-            assert await engine_sees_lab(engine, API, "img:1", key, logging.getLogger("t")) is False
-    assert len(engine.calls) == 1
-    [said] = [r.getMessage() for r in caplog.records if "no JupyterLab notices" in r.getMessage()]
-    assert "bind source path does not exist" in said and "lab_notices = False" in said
-
-
-async def test_an_image_not_here_is_the_starts_to_pull():
-    from jhub_kit.spawners.lab import engine_sees_lab
-
-    engine = Engine(docker.errors.ImageNotFound("no such image"))
-    key = "unix:///engine-without-the-image"
-    with pytest.raises(docker.errors.ImageNotFound):
-        await engine_sees_lab(engine, API, "img:2", key, logging.getLogger("t"))
-    engine.refuse = None
-    assert await engine_sees_lab(engine, API, "img:2", key, logging.getLogger("t")) is True
