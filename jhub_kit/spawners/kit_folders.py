@@ -71,6 +71,14 @@ def judge(refused: str | None, host_copy: bytes | None, own: bytes) -> str:
     return ""
 
 
+def refuses_the_bind(error: docker.errors.APIError) -> bool:
+    """Whether the engine's error is its answer about the bind (a request it refuses,
+    4xx, or the words of one: "bind source path does not exist"), not the engine
+    failing (5xx, restarting), which is raised and asked again at the next start."""
+    said = str(error.explanation or error)
+    return error.is_client_error() or "bind source path" in said or "invalid mount" in said
+
+
 def folders_of(reasons: Mapping[str, str]) -> KitFolders:
     """The answer, from why each folder (by target) is not seen ("": it is)."""
     return KitFolders(notices=not reasons[NOTICES_PATH], lab=not reasons[JUPYTER_DATA_PATH])
@@ -196,6 +204,8 @@ def _ask(client: Any, image: str, target: str, source: str, left: list[str]) -> 
     except docker.errors.ImageNotFound:
         raise
     except docker.errors.APIError as e:
+        if not refuses_the_bind(e):  # the engine failing: no answer to remember
+            raise
         return judge(str(e.explanation or e), None, own)
     try:
         return judge(None, _read(client, created, f"{target}/{marker}"), own)

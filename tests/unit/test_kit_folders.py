@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import docker
 import docker.errors
 import pytest
+import requests
 from test_spec import inputs, member_mounts
 
 from jhub_kit import spec
@@ -156,7 +157,10 @@ class Client:
             raise docker.errors.ImageNotFound("No such image: " + image)
         [mount] = kw["host_config"]["Mounts"]
         if mount["Source"] in self.refuse:
-            raise docker.errors.APIError("400", explanation=self.refuse[mount["Source"]])
+            status, why = self.refuse[mount["Source"]]
+            answer = requests.Response()
+            answer.status_code = status
+            raise docker.errors.APIError(str(status), response=answer, explanation=why)
         cid = f"c{sum(c[0] == 'create' for c in self.calls) - 1}"
         self.containers[cid] = kw
         return {"Id": cid}
@@ -214,7 +218,7 @@ async def test_asked_once_per_class_and_engine_however_many_ask(run):
 
 async def test_a_folder_refused_and_one_another_copy_and_it_is_said_once(run, caplog):
     client = Client(
-        refuse={spec.NOTICES_DIR: REFUSED},
+        refuse={spec.NOTICES_DIR: (400, REFUSED)},
         files={f"{LAB}/{kit_folders.MARKERS[LAB]}": b'{"version": "0.0.1"}'},
     )
     key = ("QuotaDockerSpawner", "unix:///unit-a-hub-in-a-container")
@@ -246,3 +250,17 @@ async def test_an_image_not_here_is_the_starts_to_pull(run):
         run, client, "img:2", key, logging.getLogger("t"), notice=True, lab=True
     )
     assert got == KitFolders(True, True)
+
+
+async def test_an_engine_failing_is_no_answer(run):
+    """A 500 (an engine restarting, a full disk) is raised as the start's own create
+    would be, and nothing is remembered: the next start asks again."""
+    client = Client(refuse={spec.NOTICES_DIR: (500, "Internal Server Error")})
+    key = ("QuotaDockerSpawner", "unix:///unit-an-engine-failing")
+    log = logging.getLogger("t")
+    with pytest.raises(docker.errors.APIError, match="Internal Server Error"):
+        await engine_sees_folders(run, client, "img:3", key, log, notice=True, lab=True)
+    client.refuse = {}
+    assert await engine_sees_folders(
+        run, client, "img:3", key, log, notice=True, lab=True
+    ) == KitFolders(True, True)
