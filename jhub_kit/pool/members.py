@@ -36,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -57,10 +59,12 @@ from . import schedule
 LABEL = POOL_LABEL
 ASSIGNED = "assigned"  # marker file in a member's directory once it is given out
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
-LAUNCHER_COPY = "launcher.py"
+LAUNCHER_COPY = "launcher-{digest}.py"
 """The launcher's copy in the pool's directory, which members bind: the pool's
 directory is on the engine's host by necessity (the slots), the installed kit's
-files may not be (a hub in a container)."""
+files may not be (a hub in a container). Named by its content
+(:func:`launcher_copy`), so hubs of two kit versions sharing a ``pool_dir`` never
+run each other's."""
 READY_LINE = "[jhub-kit pool] ready"
 REFILL_QUIET = 10.0
 """Seconds without a member given out before the pool refills: a new member's
@@ -126,12 +130,25 @@ def wake(fifo: Path) -> None:
         os.close(fd)
 
 
+@functools.cache
+def _launcher() -> tuple[str, str]:
+    """(Blocking, once.) The launcher's text and the first 12 hex digits of its
+    SHA-256."""
+    text = Path(LAUNCHER).read_text()
+    return text, hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def launcher_copy(base: Path) -> Path:
+    """(Blocking.) Where the launcher's copy is in the pool's directory ``base``
+    (:data:`LAUNCHER_COPY`)."""
+    return base / LAUNCHER_COPY.format(digest=_launcher()[1])
+
+
 def copy_launcher(base: Path) -> Path:
-    """(Blocking.) The launcher copied to :data:`LAUNCHER_COPY` in the pool's
-    directory ``base``, whole (members being made read the old one or the new);
-    returns the copy's path."""
-    path = base / LAUNCHER_COPY
-    files.atomic_write(path, Path(LAUNCHER).read_text(), 0o644)
+    """(Blocking.) The launcher copied to :func:`launcher_copy` in the pool's
+    directory ``base``, whole (a reader sees none or all of it); returns its path."""
+    path = launcher_copy(base)
+    files.atomic_write(path, _launcher()[0], 0o644)
     return path
 
 

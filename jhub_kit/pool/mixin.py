@@ -87,8 +87,11 @@ class PoolMixin(LoggingConfigurable):
 
     pool_dir = Unicode(
         "/run/jhub-kit/pool",
-        help="""Host directory for the pool members' channels and mount slots
-        (made a shared mount; the hub must run on the Docker host as root).
+        help="""Host directory for the pool members' channels and mount slots, and
+        the copy of the launcher they run (``launcher-<digest>.py``), made a shared
+        mount: the hub runs as root on the Docker host, or in a container that can
+        mount and has this directory from the host at the same path with shared
+        propagation (docs: "The warm pool", a hub in a container).
         Example: ``"/run/jhub-kit/pool"``.
 
         .. versionadded:: 0.3

@@ -116,11 +116,13 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
         """Which of the kit's own folders this engine's host has, asked once per class
         and engine (:func:`~jhub_kit.spawners.kit_folders.engine_sees_folders`, in the
         spawner's threads) when a server or a pool member could bind one: with
-        :attr:`lab_notices`, :attr:`home_full_notice` (a home measured full later in
-        a start refines the description), or the warm pool. Cold starts and pool
+        :attr:`lab_notices`, :attr:`home_full_notice` on homes the kit provisions (a
+        home measured full later in a start refines the description), or the warm
+        pool. Cold starts and pool
         members are described from the same answer."""
-        if not (self.lab_notices or self.home_full_notice or self.pool_on):
-            return KitFolders()  # nothing here binds either
+        notice = bool(self.home_full_notice) and self.home_provisioner is not None
+        if not (self.lab_notices or notice or self.pool_on):
+            return KitFolders()  # nothing here binds either (no home can be full)
         engine = str(getattr(self.client, "base_url", ""))
         return await engine_sees_folders(
             run_in(self.executor),
@@ -128,7 +130,7 @@ class QuotaDockerSpawner(KitSpawner, DockerOptions, DockerSpawnerAdapter):
             self.image,
             (type(self).__name__, engine),
             self.log,
-            notice=bool(self.home_full_notice),
+            notice=notice,
             lab=bool(self.lab_notices),
         )
 

@@ -137,6 +137,8 @@ class Asked:
     #: the asking containers the engine did not remove (said in the log)
     left: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the answer has been said in the log (by whichever start came after it)
+    told: bool = False
 
 
 async def engine_sees_folders(
@@ -158,27 +160,28 @@ async def engine_sees_folders(
     ``docker.errors.ImageNotFound`` (the start pulls it) and nothing is remembered."""
     asked: Asked = registry.shared("kit-folders-engine", None, Asked, *key)
     if asked.answer is None:
-        reasons = await run(lambda: _ask_once(asked, client, image))
-        if reasons is not None:
-            for level, message in said(reasons, cls=key[0], notice=notice, lab=lab):
-                log.log(level, message)
-            for error in asked.left:
-                log.warning("Could not remove the container that checked a kit folder: %s", error)
+        await run(lambda: _ask_once(asked, client, image))
     assert asked.answer is not None
+    if not asked.told:  # said once, also when the start that asked was cancelled meanwhile
+        asked.told = True
+        for level, message in said(asked.reasons, cls=key[0], notice=notice, lab=lab):
+            log.log(level, message)
+        for error in asked.left:
+            log.warning("Could not remove the container that checked a kit folder: %s", error)
     return asked.answer
 
 
-def _ask_once(asked: Asked, client: Any, image: str) -> dict[str, str] | None:
-    """(In a thread.) Ask the engine unless another thread has: the reasons when this
-    one asked, None when the answer was there."""
+def _ask_once(asked: Asked, client: Any, image: str) -> None:
+    """(In a thread.) Ask the engine unless another thread has; the reasons are set
+    before the answer (a start that sees the answer finds them)."""
     with asked.lock:
         if asked.answer is not None:
-            return None
+            return
         reasons = {
             target: _ask(client, image, target, source, asked.left) for target, source in _folders()
         }
-        asked.reasons, asked.answer = reasons, folders_of(reasons)
-        return reasons
+        asked.reasons = reasons
+        asked.answer = folders_of(reasons)
 
 
 def _folders() -> list[tuple[str, str]]:
@@ -211,7 +214,7 @@ def _ask(client: Any, image: str, target: str, source: str, left: list[str]) -> 
         return judge(None, _read(client, created, f"{target}/{marker}"), own)
     finally:
         try:
-            client.remove_container(created, force=True)
+            client.remove_container(created, force=True, v=True)  # and an image's VOLUME
         except docker.errors.APIError as e:
             left.append(str(e))
 

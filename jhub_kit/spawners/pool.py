@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from jupyterhub.utils import random_port
 from traitlets import TraitError
 
-from .. import metrics, registry, spec
+from .. import metrics, offloop, registry, spec
 from ..loop import health as loop_mod
 from ..pool import members as pool_mod
 from ..pool import schedule as pool_schedule
@@ -348,13 +348,15 @@ class PoolPart:
         limits = sp.quota_limits(self.member_quota())
         directory_slots = [spec.slot_dir(i) for i in range(len(spec.slots(described.mounts)))]
 
+        launcher = await offloop.run_io(pool_mod.launcher_copy, Path(sp.pool_dir))
+
         async def create(name: str, directory: Path) -> str:
             await sp.prepare_network()  # isolation of a bridge network before anything runs
             create, host = spec.member_kwargs(
                 described,
                 name=name,
                 member_dir=str(directory),
-                launcher=str(Path(sp.pool_dir) / pool_mod.LAUNCHER_COPY),
+                launcher=str(launcher),
                 python=sp.pool_python,
                 limits=limits,
                 prefix=sp.prefix,

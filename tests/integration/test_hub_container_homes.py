@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
+
+from jhub_kit.pool.members import LAUNCHER, launcher_copy
 
 pytestmark = [pytest.mark.docker]
 
@@ -160,7 +163,9 @@ def test_a_pooled_server_from_a_hub_in_a_container(
         [member] = until(ready_members, "a ready pool member")
         mounts = {m["Destination"]: m for m in member.attrs["Mounts"]}
         assert NOTICES_PATH not in mounts and JUPYTER_DATA_PATH not in mounts, mounts
-        assert mounts["/opt/jhub-kit/launcher.py"]["Source"] == str(pool_dir / "launcher.py")
+        launcher = mounts["/opt/jhub-kit/launcher.py"]["Source"]
+        assert launcher == str(launcher_copy(pool_dir)), launcher  # the copy in pool_dir
+        assert Path(launcher).read_bytes() == Path(LAUNCHER).read_bytes()
 
         assert s.post(f"{api}/users/alice").status_code == 201
         r = s.post(f"{api}/users/alice/server")

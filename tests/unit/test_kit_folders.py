@@ -18,6 +18,7 @@ import io
 import logging
 import os
 import tarfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import docker
@@ -171,8 +172,8 @@ class Client:
             raise docker.errors.NotFound("no such file")
         return iter([_tar(os.path.basename(path), self.files[path])]), {}
 
-    def remove_container(self, container, force=False):
-        self.calls.append(("remove", container["Id"], force))
+    def remove_container(self, container, v=False, link=False, force=False):
+        self.calls.append(("remove", container["Id"], force, v))
         del self.containers[container["Id"]]
 
     def start(self, *a, **kw):
@@ -204,9 +205,9 @@ async def test_asked_once_per_class_and_engine_however_many_ask(run):
         [mount] = kw["host_config"]["Mounts"]
         assert mount["ReadOnly"] and spec.KIT_FOLDERS[mount["Target"]] == mount["Source"]
     assert [c for c in client.calls if c[0] == "remove"] == [
-        ("remove", "c0", True),
-        ("remove", "c1", True),
-    ]
+        ("remove", "c0", True, True),
+        ("remove", "c1", True, True),
+    ]  # with an anonymous volume the image may declare
     # another class on the same engine asks for itself
     other = await engine_sees_folders(
         run, client, "img:1", ("Other", key[1]), log, notice=True, lab=True
@@ -264,3 +265,69 @@ async def test_an_engine_failing_is_no_answer(run):
     assert await engine_sees_folders(
         run, client, "img:3", key, log, notice=True, lab=True
     ) == KitFolders(True, True)
+
+
+async def test_said_once_also_when_the_start_that_asked_was_cancelled(caplog):
+    """The first start times out while the engine is asked: the answer it leaves is
+    said by the next start, once."""
+
+    release = threading.Event()
+    client = Client(refuse={spec.NOTICES_DIR: (400, REFUSED)})
+    key = ("QuotaDockerSpawner", "unix:///unit-the-asker-cancelled")
+    log = logging.getLogger("t-cancelled")
+    with ThreadPoolExecutor(2) as ex:
+
+        def slow(fn):
+            def held():
+                release.wait(5)
+                return fn()
+
+            return asyncio.wrap_future(ex.submit(held))
+
+        first = asyncio.ensure_future(
+            engine_sees_folders(slow, client, "img:4", key, log, notice=True, lab=True)
+        )
+        await asyncio.sleep(0.05)
+        first.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        with caplog.at_level(logging.INFO, logger="t-cancelled"):
+            for _ in range(3):
+                got = await engine_sees_folders(
+                    run_in(ex), client, "img:4", key, log, notice=True, lab=True
+                )
+                assert got == KitFolders(notices=False, lab=True)
+    said_ = [r for r in caplog.records if "cannot bind the kit's notices" in r.getMessage()]
+    assert len(said_) == 1 and said_[0].levelno == logging.WARNING
+    assert len([c for c in client.calls if c[0] == "create"]) == 2  # asked once
+
+
+async def test_a_hub_that_binds_neither_folder_asks_no_engine():
+    """No home the kit provisions (so none is ever full), no lab notices, no pool:
+    nothing would bind either folder, so the engine is not asked (its client would
+    fail the test); with homes provisioned, it is."""
+    from traitlets.config import Config
+
+    from jhub_kit.spawners.docker import QuotaDockerSpawner
+
+    class NoEngine:
+        base_url = "unix:///unit-no-engine"
+
+        def __getattr__(self, name):
+            raise AssertionError(f"the engine was asked ({name})")
+
+    class Spawner(QuotaDockerSpawner):
+        @property
+        def client(self):
+            return NoEngine()
+
+    c = Config()
+    c.QuotaDockerSpawner.lab_notices = False
+    sp = Spawner(config=c)
+    assert sp.home_full_notice and sp.home_provisioner is None and not sp.pool_on
+    assert await sp.kit_folders_here() == KitFolders()
+
+    c.QuotaDockerSpawner.home_provisioner = "directory"
+    with pytest.raises(AssertionError, match="the engine was asked"):
+        await Spawner(config=c).kit_folders_here()
