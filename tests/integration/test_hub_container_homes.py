@@ -166,6 +166,12 @@ def test_a_pooled_server_from_a_hub_in_a_container(
         launcher = mounts["/opt/jhub-kit/launcher.py"]["Source"]
         assert launcher == str(launcher_copy(pool_dir)), launcher  # the copy in pool_dir
         assert Path(launcher).read_bytes() == Path(LAUNCHER).read_bytes()
+        # ready in the hub's pool, not only in the member's own log: a start before the
+        # hub had seen it went cold (CI at f3a7ee2, 2 ms before "Warm pool: ... ready")
+        until(
+            lambda: f"Warm pool: {member.name} ready" in hub.logs().decode("utf-8", "replace"),
+            "the hub to count the member ready",
+        )
 
         assert s.post(f"{api}/users/alice").status_code == 201
         r = s.post(f"{api}/users/alice/server")
