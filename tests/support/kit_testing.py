@@ -35,6 +35,24 @@ async def in_client_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await loop.run_in_executor(CLIENT_THREADS, functools.partial(fn, *args, **kwargs))
 
 
+def own_ports(config: Config) -> None:
+    """The hub's, its proxy's and its API's ports from :func:`ports.free_port`, where
+    the config names none: MockHub draws each with ``random_port()``, which may give
+    the same port twice (CI at c16fc3c: the proxy bound its public side on the port
+    drawn for its API, failed its API with EADDRINUSE, and the hub's first request
+    got a 404 from its own proxy), and in the kernel's ephemeral range besides. The
+    public URL keeps MockHub's path."""
+    from ports import free_port
+
+    hub = config.JupyterHub
+    if "api_url" not in config.ConfigurableHTTPProxy:
+        config.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{free_port()}"
+    if not {"bind_url", "ip", "port", "base_url", "subdomain_host"} & set(hub):
+        hub.bind_url = f"http://127.0.0.1:{free_port()}/@/space%20word/"
+    if not {"hub_port", "hub_bind_url"} & set(hub):
+        hub.hub_port = free_port()
+
+
 @contextlib.asynccontextmanager
 async def running_hub(
     config: Config,
@@ -59,6 +77,7 @@ async def running_hub(
     config.ConfigurableHTTPProxy.pid_file = f"{run_dir}/proxy.pid"
     if "cookie_secret_file" not in config.JupyterHub:  # never in the checkout
         config.JupyterHub.cookie_secret_file = f"{run_dir}/jupyterhub_cookie_secret"
+    own_ports(config)
     from jupyterhub.tests.mocking import MockHub
 
     hub_class = _restarted_hub_class() if restart else MockHub
