@@ -39,6 +39,7 @@ from ..spec import (
     HOME_FULL_PAGE,
     JUPYTER_DATA_DIR,
     JUPYTER_DATA_PATH,
+    KIT_FOLDERS,
     NOTICES_DIR,
     NOTICES_PATH,
     KitFolders,
@@ -178,14 +179,11 @@ def _ask_once(asked: Asked, client: Any, image: str) -> None:
         if asked.answer is not None:
             return
         reasons = {
-            target: _ask(client, image, target, source, asked.left) for target, source in _folders()
+            target: _ask(client, image, target, source, asked.left)
+            for target, source in KIT_FOLDERS.items()
         }
         asked.reasons = reasons
         asked.answer = folders_of(reasons)
-
-
-def _folders() -> list[tuple[str, str]]:
-    return [(NOTICES_PATH, NOTICES_DIR), (JUPYTER_DATA_PATH, JUPYTER_DATA_DIR)]
 
 
 def _ask(client: Any, image: str, target: str, source: str, left: list[str]) -> str:
